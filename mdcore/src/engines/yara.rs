@@ -1,0 +1,328 @@
+//! The YARA-X engine.
+//!
+//! Rules are compiled once into a [`yara_x::Rules`] shared by every thread.
+//! A `yara_x::Scanner` is not `Send`, so each thread keeps its own, created on
+//! first use and reused for every later object: the per-object cost is one
+//! scan, not one scanner construction. A match is a
+//! detection named after the rule (prefixed by its namespace unless that is
+//! `default`). Loading is all-or-nothing: one rule file that does not compile
+//! is an error naming the file and line, never a smaller rule set.
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, SystemTime};
+
+use sha2::{Digest, Sha256};
+
+use crate::engines::{Engine, EngineCode, EngineInfo, EngineKind, EngineResult, ObjectView};
+use crate::errors::Error;
+
+/// The built-in rule set (EICAR test file).
+pub const DEFAULT_RULES: &str = include_str!("../../rules/default.yar");
+
+/// Collects rule sources and compiles them into a [`YaraEngine`].
+#[derive(Debug, Default)]
+pub struct YaraEngineBuilder {
+    sources: Vec<(String, String)>,
+    newest: Option<SystemTime>,
+    timeout: Option<Duration>,
+}
+
+impl YaraEngineBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds the built-in rule set.
+    pub fn add_default_rules(&mut self) -> &mut Self {
+        self.sources
+            .push(("<built-in default.yar>".into(), DEFAULT_RULES.into()));
+        self
+    }
+
+    /// Adds one rule file, or every `.yar` / `.yara` file under a directory
+    /// (recursively, in name order).
+    pub fn add_path(&mut self, path: &Path) -> Result<&mut Self, Error> {
+        let io = |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        if path.is_dir() {
+            let mut files = Vec::new();
+            collect_rule_files(path, &mut files).map_err(io)?;
+            files.sort();
+            if files.is_empty() {
+                return Err(Error::Config(format!(
+                    "no `.yar` or `.yara` file under `{}`",
+                    path.display()
+                )));
+            }
+            for f in files {
+                self.add_path(&f)?;
+            }
+            return Ok(self);
+        }
+        let bytes = std::fs::read(path).map_err(io)?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Error::Rules(format!("`{}` is not UTF-8 text", path.display())))?;
+        let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        self.newest = self.newest.max(modified);
+        self.sources.push((path.display().to_string(), text));
+        Ok(self)
+    }
+
+    /// Adds rules from memory; `origin` names them in error messages.
+    pub fn add_source(&mut self, origin: &str, source: &str) -> &mut Self {
+        self.sources.push((origin.into(), source.into()));
+        self
+    }
+
+    /// Longest a single object's scan may take; the scan's own deadline
+    /// applies too, whichever is sooner. Default: 60 s.
+    pub fn timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Whether no source was added.
+    pub fn is_empty(&self) -> bool {
+        self.sources.is_empty()
+    }
+
+    /// Compiles every source. Any error (syntax, unknown identifier, a rule
+    /// defined twice) fails the whole build with the file and line.
+    pub fn build(&self) -> Result<YaraEngine, Error> {
+        let mut compiler = yara_x::Compiler::new();
+        let mut digest = Sha256::new();
+        for (origin, text) in &self.sources {
+            digest.update(origin.as_bytes());
+            digest.update([0]);
+            digest.update(text.as_bytes());
+            let src = yara_x::SourceCode::from(text.as_str()).with_origin(origin.as_str());
+            compiler
+                .add_source(src)
+                .map_err(|e| Error::Rules(e.to_string()))?;
+        }
+        let rules = compiler.build();
+        let digest = crate::digest::hex(&digest.finalize());
+        let count = rules.iter().len();
+        // The built-in set's definitions date from this release; files from
+        // their modification time.
+        let def_time = self.newest.unwrap_or(SystemTime::UNIX_EPOCH);
+        Ok(YaraEngine {
+            info: EngineInfo {
+                id: "yara".into(),
+                name: "YARA-X".into(),
+                version: format!("{} ({count} rules)", env!("CARGO_PKG_VERSION")),
+                def_time: crate::time::iso8601(if self.newest.is_some() {
+                    def_time
+                } else {
+                    SystemTime::now()
+                }),
+                kind: EngineKind::Av,
+            },
+            rules_digest: digest,
+            rule_count: count,
+            timeout: self.timeout.unwrap_or(Duration::from_secs(60)),
+            shared: Arc::new(rules),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            alive: Arc::new(()),
+        })
+    }
+}
+
+fn collect_rule_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_rule_files(&path, out)?;
+        } else if path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("yar") || e.eq_ignore_ascii_case("yara"))
+        {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+self_cell::self_cell!(
+    /// A scanner together with the rules it borrows, so it can live in a pool.
+    struct PooledScanner {
+        owner: Arc<yara_x::Rules>,
+        #[not_covariant]
+        dependent: YrScanner,
+    }
+);
+
+type YrScanner<'a> = yara_x::Scanner<'a>;
+
+impl std::fmt::Debug for PooledScanner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PooledScanner")
+    }
+}
+
+/// The YARA-X engine. Build with [`YaraEngineBuilder`].
+#[derive(Debug)]
+pub struct YaraEngine {
+    info: EngineInfo,
+    rules_digest: String,
+    rule_count: usize,
+    timeout: Duration,
+    shared: Arc<yara_x::Rules>,
+    /// Distinguishes this engine's per-thread scanners from other engines'.
+    id: u64,
+    /// Dropped with the engine: threads then discard their scanners for it.
+    alive: Arc<()>,
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+struct ThreadScanner {
+    engine: u64,
+    alive: Weak<()>,
+    scanner: PooledScanner,
+}
+
+thread_local! {
+    static SCANNERS: RefCell<Vec<ThreadScanner>> = const { RefCell::new(Vec::new()) };
+}
+
+impl YaraEngine {
+    /// SHA-256 over the rule sources, for result caches keyed by rule set.
+    pub fn rules_digest(&self) -> &str {
+        &self.rules_digest
+    }
+
+    /// Number of compiled rules.
+    pub fn rule_count(&self) -> usize {
+        self.rule_count
+    }
+
+    fn take(&self) -> PooledScanner {
+        let mine = SCANNERS.with(|cell| {
+            let mut list = cell.try_borrow_mut().ok()?;
+            // Scanners of engines that no longer exist are freed here.
+            list.retain(|t| t.alive.strong_count() > 0);
+            let at = list.iter().position(|t| t.engine == self.id)?;
+            Some(list.swap_remove(at).scanner)
+        });
+        mine.unwrap_or_else(|| {
+            PooledScanner::new(self.shared.clone(), |rules| yara_x::Scanner::new(rules))
+        })
+    }
+
+    fn give_back(&self, scanner: PooledScanner) {
+        SCANNERS.with(|cell| {
+            if let Ok(mut list) = cell.try_borrow_mut() {
+                list.push(ThreadScanner {
+                    engine: self.id,
+                    alive: Arc::downgrade(&self.alive),
+                    scanner,
+                });
+            }
+        });
+    }
+}
+
+impl Engine for YaraEngine {
+    fn info(&self) -> &EngineInfo {
+        &self.info
+    }
+
+    fn scan(&self, object: &ObjectView<'_>, timeout: Duration) -> EngineResult {
+        let mut pooled = self.take();
+        let timeout = timeout.min(self.timeout).max(Duration::from_millis(1));
+        let result = pooled.with_dependent_mut(|_, scanner| {
+            scanner.set_timeout(timeout);
+            match scanner.scan(object.data) {
+                Ok(results) => {
+                    let threats: Vec<String> = results
+                        .matching_rules()
+                        .map(|r| match r.namespace() {
+                            "default" => r.identifier().to_string(),
+                            ns => format!("{ns}.{}", r.identifier()),
+                        })
+                        .collect();
+                    if threats.is_empty() {
+                        EngineResult::clean()
+                    } else {
+                        EngineResult {
+                            code: EngineCode::Infected,
+                            threats,
+                            list: None,
+                            error: None,
+                        }
+                    }
+                }
+                Err(yara_x::errors::ScanError::Timeout) => {
+                    EngineResult::failed(format!("YARA scan timed out after {timeout:?}"))
+                }
+                Err(e) => EngineResult::failed(format!("YARA scan failed: {e}")),
+            }
+        });
+        self.give_back(pooled);
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Digests, detect};
+
+    fn scan(engine: &YaraEngine, data: &[u8]) -> EngineResult {
+        let d = Digests::of(data);
+        let ft = detect(data);
+        let view = ObjectView {
+            data,
+            digests: &d,
+            file_type: &ft,
+            display_name: "x",
+        };
+        engine.scan(&view, Duration::from_secs(5))
+    }
+
+    #[test]
+    fn default_rules_find_eicar_only() {
+        let mut b = YaraEngineBuilder::new();
+        b.add_default_rules();
+        let e = b.build().unwrap();
+        let eicar = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+        let r = scan(&e, eicar);
+        assert_eq!(r.code, EngineCode::Infected);
+        assert_eq!(r.threats, vec!["EICAR_Test_File".to_string()]);
+        assert_eq!(scan(&e, b"hello").code, EngineCode::NoThreat);
+        // Embedded in a larger file it is not the test file.
+        let mut big = vec![b'a'; 200];
+        big.extend_from_slice(eicar);
+        assert_eq!(scan(&e, &big).code, EngineCode::NoThreat);
+    }
+
+    #[test]
+    fn compile_errors_name_origin_and_line() {
+        let mut b = YaraEngineBuilder::new();
+        b.add_source(
+            "broken.yar",
+            "rule ok { condition: true }\nrule bad { condition: nope }",
+        );
+        let err = b.build().unwrap_err().to_string();
+        assert!(err.contains("broken.yar:2"), "{err}");
+    }
+
+    #[test]
+    fn namespaced_and_multiple_matches() {
+        let mut b = YaraEngineBuilder::new();
+        b.add_source("a.yar", "rule A { strings: $a = \"needle\" condition: $a }");
+        b.add_source("b.yar", "rule B { condition: filesize > 3 }");
+        let e = b.build().unwrap();
+        assert_eq!(e.rule_count(), 2);
+        let r = scan(&e, b"a needle");
+        assert_eq!(r.threats, vec!["A".to_string(), "B".to_string()]);
+    }
+}

@@ -1,0 +1,429 @@
+//! The walker: the only place that recurses.
+//!
+//! For each object: detect its type, hash it, run the engines, and if it is
+//! a container (and the limits allow), extract it — scheduling each child on
+//! the rayon pool as soon as the extractor yields it, so children are scanned
+//! while the container is still being decoded. Children held in memory and
+//! waiting for a thread are capped ([`crate::Limits::max_in_flight`]); past
+//! the cap the extracting thread scans the child itself, which throttles
+//! extraction to the speed of scanning.
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use memchr::memmem;
+
+use crate::detect::{self, Kind};
+use crate::digest::{Digests, hex};
+use crate::engines::{Engine, EngineResult, ListVerdict, ObjectView};
+use crate::extract::{self, Child, Cx, Entry, Extractor, Flow, Issue};
+use crate::limits::Budget;
+use crate::report::{EngineDetail, Node};
+use crate::scanner::Progress;
+use crate::verdict::{ResultCode, roll_up};
+
+/// Everything shared by the whole tree of one scan.
+pub(crate) struct Walker<'s> {
+    pub(crate) engines: &'s [std::sync::Arc<dyn Engine>],
+    pub(crate) budget: Budget,
+    pub(crate) passwords: Vec<String>,
+    pub(crate) type_mismatch: bool,
+    pub(crate) progress: Option<&'s (dyn Fn(Progress) + Send + Sync)>,
+    /// Finished objects by SHA-256: identical objects are scanned once.
+    cache: Mutex<HashMap<[u8; 32], Node>>,
+    objects_done: AtomicU64,
+    bytes_done: AtomicU64,
+}
+
+/// Where an object sits in the tree.
+pub(crate) struct Place {
+    pub(crate) name: String,
+    pub(crate) display: String,
+    pub(crate) depth: u32,
+    /// SHA-256 of every ancestor: an archive that contains itself (a zip
+    /// quine) is caught here instead of recursing to the depth limit.
+    pub(crate) ancestors: Vec<[u8; 32]>,
+}
+
+impl<'s> Walker<'s> {
+    pub(crate) fn new(
+        engines: &'s [std::sync::Arc<dyn Engine>],
+        budget: Budget,
+        passwords: Vec<String>,
+        type_mismatch: bool,
+        progress: Option<&'s (dyn Fn(Progress) + Send + Sync)>,
+    ) -> Self {
+        Walker {
+            engines,
+            budget,
+            passwords,
+            type_mismatch,
+            progress,
+            cache: Mutex::new(HashMap::new()),
+            objects_done: AtomicU64::new(0),
+            bytes_done: AtomicU64::new(0),
+        }
+    }
+
+    /// Examines one object and everything inside it.
+    pub(crate) fn walk(&self, data: Option<&[u8]>, place: Place, issue: Option<Issue>) -> Node {
+        let mut node = Node::new(place.name.clone(), place.display.clone(), place.depth);
+        let mut own = Vec::new();
+        if let Some(issue) = issue {
+            own.push(issue.code);
+            node.notes.push(issue.note);
+        }
+        if let Some(data) = data {
+            self.examine(data, &place, &mut node, &mut own);
+        } else if own.is_empty() {
+            own.push(ResultCode::NotScanned);
+        }
+        node.own_result_i = roll_up(own.iter().copied());
+        node.roll_up();
+        self.objects_done.fetch_add(1, Ordering::Relaxed);
+        let bytes = self
+            .bytes_done
+            .fetch_add(node.file_size, Ordering::Relaxed)
+            .saturating_add(node.file_size);
+        if let Some(cb) = self.progress {
+            cb(Progress {
+                objects: self.objects_done.load(Ordering::Relaxed),
+                bytes,
+            });
+        }
+        node
+    }
+
+    fn examine(&self, data: &[u8], place: &Place, node: &mut Node, own: &mut Vec<ResultCode>) {
+        node.file_size = data.len() as u64;
+        let ft = detect::detect(data);
+        node.file_type = ft.mime.to_string();
+        node.file_type_description = ft.description.to_string();
+        if let Err(stop) = self.budget.check() {
+            own.push(stop.code());
+            node.notes.push(
+                Issue::stopped(stop)
+                    .note
+                    .replace("extraction stopped", "not examined"),
+            );
+            return;
+        }
+        if self.type_mismatch && detect::extension_mismatch(&place.name, &ft) {
+            own.push(ResultCode::FileTypeMismatch);
+            node.notes.push(format!(
+                "the name's extension does not match the content ({})",
+                ft.description
+            ));
+        }
+        let digests = Digests::of(data);
+        node.md5 = hex(&digests.md5);
+        node.sha1 = hex(&digests.sha1);
+        node.sha256 = hex(&digests.sha256);
+
+        if place.ancestors.contains(&digests.sha256) {
+            own.push(ResultCode::ExceededArchiveDepth);
+            node.notes.push(
+                "identical to one of its ancestors (a recursive archive); not extracted again"
+                    .into(),
+            );
+            return;
+        }
+        let cached = self
+            .cache
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&digests.sha256).cloned());
+        if let Some(prev) = cached {
+            node.scan_details = prev.scan_details;
+            own.push(prev.scan_all_result_i);
+            node.notes.push(format!(
+                "identical to `{}`, scanned once; its result is repeated here",
+                prev.display_name
+            ));
+            return;
+        }
+
+        let listed = self.run_engines(data, &digests, &ft, place, node, own);
+        if listed.is_none() && encrypted_document(ft.kind, data) {
+            own.push(ResultCode::PasswordProtectedDocument);
+            node.notes
+                .push("password-protected document; content not examined".into());
+        }
+        if listed.is_none()
+            && let Some(ex) = extract::extractor_for(ft.kind)
+        {
+            if place.depth >= self.budget.limits.depth() {
+                own.push(ResultCode::ExceededArchiveDepth);
+                node.notes.push(format!(
+                    "not extracted: the nesting depth limit of {} was reached",
+                    self.budget.limits.depth()
+                ));
+            } else {
+                let mut ancestors = place.ancestors.clone();
+                ancestors.push(digests.sha256);
+                self.extract(ex, data, place, ancestors, node, own);
+            }
+        }
+
+        if let Ok(mut cache) = self.cache.lock() {
+            let mut summary = Node::new(String::new(), node.display_name.clone(), node.depth);
+            summary.scan_details = node.scan_details.clone();
+            let children = node.children.iter().map(|c| c.scan_all_result_i);
+            summary.set_overall(roll_up(own.iter().copied().chain(children)));
+            cache.insert(digests.sha256, summary);
+        }
+    }
+
+    /// Runs every engine; returns the list verdict if an engine had one (the
+    /// remaining engines are then skipped).
+    fn run_engines(
+        &self,
+        data: &[u8],
+        digests: &Digests,
+        ft: &detect::FileType,
+        place: &Place,
+        node: &mut Node,
+        own: &mut Vec<ResultCode>,
+    ) -> Option<ListVerdict> {
+        if self.engines.is_empty() {
+            own.push(ResultCode::NotScanned);
+            node.notes.push("no detection engine is configured".into());
+            return None;
+        }
+        let view = ObjectView {
+            data,
+            digests,
+            file_type: ft,
+            display_name: &place.display,
+        };
+        for engine in self.engines {
+            let info = engine.info();
+            let started = Instant::now();
+            let timeout = self.budget.remaining();
+            let r = catch_unwind(AssertUnwindSafe(|| engine.scan(&view, timeout)))
+                .unwrap_or_else(|_| EngineResult::failed("the engine panicked on this object"));
+            let code = match r.list {
+                Some(ListVerdict::Allow) => ResultCode::Allowlisted,
+                Some(ListVerdict::Block) => ResultCode::Blocklisted,
+                None => r.code.to_result(),
+            };
+            own.push(code);
+            if let Some(e) = &r.error {
+                node.notes.push(format!("{}: {e}", info.name));
+            }
+            node.scan_details.insert(
+                info.name.clone(),
+                EngineDetail {
+                    scan_result_i: r.code,
+                    threat_found: r.threats.join(", "),
+                    scan_time: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                    def_time: info.def_time.clone(),
+                    eng_id: info.id.clone(),
+                },
+            );
+            if let Some(list) = r.list {
+                let which = match list {
+                    ListVerdict::Allow => "allow",
+                    ListVerdict::Block => "block",
+                };
+                node.notes.push(format!(
+                    "on the {which} list of {}; other engines and extraction skipped",
+                    info.name
+                ));
+                return Some(list);
+            }
+        }
+        None
+    }
+
+    fn extract(
+        &self,
+        ex: &dyn Extractor,
+        data: &[u8],
+        place: &Place,
+        ancestors: Vec<[u8; 32]>,
+        node: &mut Node,
+        own: &mut Vec<ResultCode>,
+    ) {
+        let budget = &self.budget;
+        let cx = Cx {
+            budget,
+            passwords: &self.passwords,
+            name: &place.name,
+        };
+        let state = Extraction {
+            walker: self,
+            parent: &place.display,
+            depth: place.depth + 1,
+            ancestors,
+            results: Mutex::new(Vec::new()),
+            limit_hit: Mutex::new(None),
+        };
+        let outcome = run_extractor(ex, data, &cx, &state);
+        if let Err(issue) = outcome {
+            own.push(issue.code);
+            node.notes.push(issue.note);
+        }
+        let state_limit = state.limit_hit.lock().ok().and_then(|mut l| l.take());
+        if let Some(issue) = state_limit {
+            own.push(issue.code);
+            node.notes.push(issue.note);
+        }
+        let mut children = state
+            .results
+            .lock()
+            .map(|mut r| std::mem::take(&mut *r))
+            .unwrap_or_default();
+        children.sort_by_key(|(k, _)| *k);
+        node.children = children.into_iter().map(|(_, n)| n).collect();
+    }
+}
+
+/// Runs an extractor inside a rayon scope, dispatching what it yields.
+fn run_extractor<'a>(
+    ex: &dyn Extractor,
+    data: &'a [u8],
+    cx: &'a Cx<'a>,
+    state: &'a Extraction<'a, '_>,
+) -> Result<(), Issue> {
+    let budget = cx.budget;
+    rayon::scope(|s| {
+        let mut next = 0u64;
+        let mut sink = |entry: Entry<'a>| -> Flow {
+            let key = next;
+            next += 1;
+            match entry {
+                Entry::Ready(child) => {
+                    if let Err(stop) = budget.admit() {
+                        state.note_limit(stop);
+                        return Flow::Stop;
+                    }
+                    state.dispatch(s, (key, 0), child);
+                    Flow::Continue
+                }
+                Entry::Deferred { members, job } => {
+                    if let Err(stop) = budget.admit_n(members) {
+                        state.note_limit(stop);
+                        return Flow::Stop;
+                    }
+                    s.spawn(move |s| state.run_job(s, key, job));
+                    Flow::Continue
+                }
+            }
+        };
+        catch_unwind(AssertUnwindSafe(|| ex.extract(data, cx, &mut sink))).unwrap_or_else(|_| {
+            Err(Issue::corrupt(
+                "the extractor crashed on this object (a bug in mdscan; please report it)",
+            ))
+        })
+    })
+}
+
+/// The shared state of one container's extraction.
+struct Extraction<'w, 's> {
+    walker: &'w Walker<'s>,
+    parent: &'w str,
+    depth: u32,
+    ancestors: Vec<[u8; 32]>,
+    /// Child nodes keyed by (entry ordinal, index within a deferred job), so
+    /// they can be put back in archive order.
+    results: Mutex<Vec<((u64, u64), Node)>>,
+    limit_hit: Mutex<Option<Issue>>,
+}
+
+impl<'w, 's> Extraction<'w, 's> {
+    fn note_limit(&self, stop: crate::limits::Stop) {
+        if let Ok(mut l) = self.limit_hit.lock() {
+            l.get_or_insert_with(|| Issue::stopped(stop));
+        }
+    }
+
+    fn file(&self, key: (u64, u64), node: Node) {
+        if let Ok(mut r) = self.results.lock() {
+            r.push((key, node));
+        }
+    }
+
+    /// Scans one child and files its node.
+    fn scan_child(&self, key: (u64, u64), child: Child) {
+        let place = Place {
+            display: format!("{}/{}", self.parent, child.name),
+            name: child.name,
+            depth: self.depth,
+            ancestors: self.ancestors.clone(),
+        };
+        let node = self.walker.walk(child.data.as_deref(), place, child.issue);
+        self.file(key, node);
+    }
+
+    /// Runs `f`, turning a panic (a bug in a decoder or engine) into a failed
+    /// node instead of tearing down the whole scan.
+    fn contain(&self, key: (u64, u64), f: impl FnOnce()) {
+        if catch_unwind(AssertUnwindSafe(f)).is_err() {
+            let name = "[damaged member]".to_string();
+            let mut node = Node::new(name.clone(), format!("{}/{name}", self.parent), self.depth);
+            node.own_result_i = ResultCode::Failed;
+            node.notes.push(
+                "a decoder or engine crashed on this member (a bug in mdscan; please report it)"
+                    .into(),
+            );
+            node.roll_up();
+            self.file(key, node);
+        }
+    }
+
+    /// A child already in memory goes to the pool if the in-flight cap allows;
+    /// otherwise the extracting thread scans it itself (back-pressure).
+    fn dispatch<'scope>(&'scope self, s: &rayon::Scope<'scope>, key: (u64, u64), child: Child) {
+        let budget = &self.walker.budget;
+        let size = child
+            .data
+            .as_ref()
+            .filter(|b| !b.is_spilled())
+            .map_or(0, |b| b.len() as u64);
+        if budget.reserve_in_flight(size) {
+            s.spawn(move |_| {
+                self.contain(key, || self.scan_child(key, child));
+                budget.release_in_flight(size);
+            });
+        } else {
+            self.contain(key, || self.scan_child(key, child));
+        }
+    }
+
+    /// Runs a deferred job on this pool thread; its children fan out further.
+    fn run_job<'scope>(&'scope self, s: &rayon::Scope<'scope>, key: u64, job: extract::Job<'_>) {
+        let mut sub = 0u64;
+        let budget = &self.walker.budget;
+        self.contain((key, u64::MAX), || {
+            job(&mut |child| {
+                self.dispatch(s, (key, sub), child);
+                sub += 1;
+                match budget.check() {
+                    Ok(()) => Flow::Continue,
+                    Err(_) => Flow::Stop,
+                }
+            })
+        });
+    }
+}
+
+/// Whether a document is encrypted with a password (code 15): a PDF with an
+/// `/Encrypt` dictionary, or an OLE2 file holding an `EncryptedPackage`
+/// stream (password-protected OOXML, [MS-OFFCRYPTO] 2.3.4.4).
+fn encrypted_document(kind: Kind, data: &[u8]) -> bool {
+    match kind {
+        Kind::Pdf => memmem::find(data, b"/Encrypt").is_some(),
+        Kind::Ole2 => {
+            let name: Vec<u8> = "EncryptedPackage"
+                .encode_utf16()
+                .flat_map(u16::to_le_bytes)
+                .collect();
+            memmem::find(data, &name).is_some()
+        }
+        _ => false,
+    }
+}
