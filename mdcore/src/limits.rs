@@ -17,7 +17,6 @@ use crate::verdict::ResultCode;
 /// of files, multi-GB disk images) pass while stopping decompression bombs in
 /// well under a second.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Limits {
     /// Deepest nesting level that is still extracted; the root is level 0.
     /// A container at this level is reported with code 9 instead of being

@@ -1,1 +1,9 @@
+//! mdcore integration tests: one binary, one module per concern.
 
+mod util;
+
+mod bombs;
+mod engines;
+mod formats;
+mod hostile;
+mod scanning;

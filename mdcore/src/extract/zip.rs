@@ -63,10 +63,20 @@ fn read_member(archive: &mut Archive<'_>, index: usize, name: String, cx: &Cx<'_
     if let Err(stop) = cx.budget.check() {
         return Child::failed(name, Issue::stopped(stop));
     }
-    let encrypted = archive
-        .by_index_data(index)
-        .map(|e| e.encrypted())
-        .unwrap_or(false);
+    let (encrypted, method) = match archive.by_index_data(index) {
+        Ok(e) => (e.encrypted(), e.compression()),
+        Err(e) => return Child::failed(name, open_issue(e)),
+    };
+    #[allow(deprecated)]
+    if let zip::CompressionMethod::Unsupported(m) = method {
+        return Child::failed(
+            name,
+            Issue::new(
+                ResultCode::UnsupportedFileType,
+                format!("zip compression method {m} is not supported"),
+            ),
+        );
+    }
     if !encrypted {
         return match archive.by_index(index) {
             Ok(mut file) => read_child(&mut file, cx.budget).into_child(name),

@@ -1,0 +1,189 @@
+//! Engines through the scanner: hash lists, rule files, custom engines.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mdcore::{
+    Engine, EngineCode, EngineInfo, EngineKind, EngineResult, ObjectView, ResultCode, ScanOptions,
+    ScannerBuilder,
+};
+
+use crate::util::*;
+
+fn md5_hex(data: &[u8]) -> String {
+    scan(data, "x").root.md5
+}
+
+#[test]
+fn clamav_hdb_blocks_and_fp_allows() {
+    let dir = tempfile::tempdir().unwrap();
+    let payload = b"known bad payload";
+    let hdb = dir.path().join("feed.hdb");
+    std::fs::write(
+        &hdb,
+        format!("{}:{}:Test.Bad.Payload\n", md5_hex(payload), payload.len()),
+    )
+    .unwrap();
+    let s = ScannerBuilder::new().hash_list(&hdb).build().unwrap();
+    let zip = zip_of(&[("bad.bin", payload), ("ok.txt", b"fine")]);
+    let report = s.scan_bytes(&zip, &ScanOptions::new().name("a.zip"));
+    assert_eq!(report.verdict(), ResultCode::Blocklisted);
+    let bad = &report.root.children[0];
+    assert_eq!(bad.own_result_i, ResultCode::Blocklisted);
+    assert_eq!(
+        bad.scan_details["Hash Lists"].threat_found,
+        "Test.Bad.Payload"
+    );
+    assert_eq!(
+        bad.scan_details["Hash Lists"].scan_result_i,
+        EngineCode::Infected
+    );
+    // Listed objects skip the other engines.
+    assert!(!bad.scan_details.contains_key("YARA-X"));
+
+    // An .sfp allow list (sha256:*:name) overrides both the block list and
+    // the rules: EICAR allow-listed is code 7.
+    let eicar_sha = scan(EICAR, "e").root.sha256;
+    let sfp = dir.path().join("local.sfp");
+    std::fs::write(&sfp, format!("{eicar_sha}:*:Known.Good\n")).unwrap();
+    let s = ScannerBuilder::new()
+        .hash_list(&hdb)
+        .hash_list(&sfp)
+        .build()
+        .unwrap();
+    let report = s.scan_bytes(EICAR, &ScanOptions::new());
+    assert_eq!(report.verdict(), ResultCode::Allowlisted);
+    assert!(report.threats().is_empty());
+}
+
+#[test]
+fn a_bad_hash_list_fails_the_build_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("broken.hsb");
+    std::fs::write(&bad, "# header\nnot-a-hash:12:Name\n").unwrap();
+    let err = ScannerBuilder::new()
+        .hash_list(&bad)
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("broken.hsb") && err.contains("line 2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn rule_directories_load_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    std::fs::write(
+        dir.path().join("a.yar"),
+        "rule Marker_A { strings: $a = \"marker-a\" condition: $a }",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("sub/b.yara"),
+        "rule Marker_B { strings: $b = \"marker-b\" condition: $b }",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not a rule file").unwrap();
+    let s = ScannerBuilder::new()
+        .rules_path(dir.path())
+        .build()
+        .unwrap();
+    let zip = zip_of(&[
+        ("1.txt", b"has marker-a"),
+        ("2.txt", b"and marker-b"),
+        ("e.com", EICAR),
+    ]);
+    let threats: Vec<String> = s
+        .scan_bytes(&zip, &ScanOptions::new())
+        .threats()
+        .into_iter()
+        .map(|d| d.threat)
+        .collect();
+    assert_eq!(threats, vec!["Marker_A", "Marker_B", "EICAR_Test_File"]);
+
+    std::fs::write(
+        dir.path().join("sub/c.yar"),
+        "rule Broken {\n condition: undefined_thing }",
+    )
+    .unwrap();
+    let err = ScannerBuilder::new()
+        .rules_path(dir.path())
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("c.yar:2"), "{err}");
+}
+
+#[test]
+fn without_any_engine_nothing_is_clean() {
+    let s = ScannerBuilder::new().default_rules(false).build().unwrap();
+    let report = s.scan_bytes(b"hello", &ScanOptions::new());
+    assert_eq!(report.verdict(), ResultCode::NotScanned);
+}
+
+#[derive(Debug)]
+struct Panicky(EngineInfo);
+
+impl Engine for Panicky {
+    fn info(&self) -> &EngineInfo {
+        &self.0
+    }
+    fn scan(&self, object: &ObjectView<'_>, _timeout: Duration) -> EngineResult {
+        if object.data.starts_with(b"boom") {
+            panic!("engine bug");
+        }
+        EngineResult {
+            code: EngineCode::Suspicious,
+            threats: vec![format!("Custom.{}", object.file_type.kind_name())],
+            list: None,
+            error: None,
+        }
+    }
+}
+
+trait KindName {
+    fn kind_name(&self) -> String;
+}
+impl KindName for mdcore::FileType {
+    fn kind_name(&self) -> String {
+        format!("{:?}", self.kind)
+    }
+}
+
+#[test]
+fn custom_engines_plug_in_and_their_panics_are_contained() {
+    let info = EngineInfo {
+        id: "custom".into(),
+        name: "Custom".into(),
+        version: "1".into(),
+        def_time: "2026-01-01T00:00:00.000Z".into(),
+        kind: EngineKind::Av,
+    };
+    let s = ScannerBuilder::new()
+        .engine(Arc::new(Panicky(info)))
+        .build()
+        .unwrap();
+    assert_eq!(s.engines().len(), 2);
+    let zip = zip_of(&[("a.txt", b"text"), ("b.bin", b"boom!")]);
+    let report = s.scan_bytes(&zip, &ScanOptions::new());
+    let a = &report.root.children[0];
+    assert_eq!(a.scan_details["Custom"].threat_found, "Custom.Text");
+    assert_eq!(a.own_result_i, ResultCode::Suspicious);
+    let b = &report.root.children[1];
+    assert_eq!(b.scan_details["Custom"].scan_result_i, EngineCode::Failed);
+    assert_eq!(b.own_result_i, ResultCode::Failed);
+}
+
+#[test]
+fn type_mismatch_is_opt_in() {
+    let exe = pe_with_overlay(b"");
+    assert_eq!(scan(&exe, "invoice.pdf").verdict(), ResultCode::NoThreat);
+    let s = ScannerBuilder::new().type_mismatch(true).build().unwrap();
+    let r = s.scan_bytes(&exe, &ScanOptions::new().name("invoice.pdf"));
+    assert_eq!(r.verdict(), ResultCode::FileTypeMismatch);
+    let r = s.scan_bytes(&exe, &ScanOptions::new().name("setup.exe"));
+    assert_eq!(r.verdict(), ResultCode::NoThreat);
+}
