@@ -277,7 +277,25 @@ mod tests {
 
     type Collected = (Vec<(String, Vec<u8>)>, Result<(), Issue>);
 
+    /// Returns 1..=7 bytes per read: decoders feeding `walk_stream` (RPM
+    /// payloads) hand out short reads, and the parser must not care.
+    struct ShortReads<'a>(&'a [u8], usize);
+
+    impl Read for ShortReads<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.1 = self.1 % 7 + 1;
+            let n = self.1.min(buf.len()).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
     fn collect(data: &[u8]) -> Collected {
+        collect_from(&mut &data[..])
+    }
+
+    fn collect_from(r: &mut dyn Read) -> Collected {
         let budget = crate::limits::Budget::new(crate::Limits::default(), 100, None);
         let cx = Cx {
             budget: &budget,
@@ -285,7 +303,7 @@ mod tests {
             name: "x.cpio",
         };
         let mut out = Vec::new();
-        let res = walk_stream(&mut &data[..], &cx, &mut |e| {
+        let res = walk_stream(r, &cx, &mut |e| {
             if let Entry::Ready(c) = e {
                 out.push((c.name, c.data.map(|b| b.to_vec()).unwrap_or_default()));
             }
@@ -306,6 +324,9 @@ mod tests {
                 ("b".into(), b"worlds!".to_vec())
             ]
         );
+        let (short, res) = collect_from(&mut ShortReads(&a, 0));
+        assert!(res.is_ok(), "{res:?}");
+        assert_eq!(short, out);
         let (out, res) = collect(&a[..a.len() - 140]);
         assert_eq!(out.len(), 1);
         assert!(res.is_err());
