@@ -109,19 +109,15 @@ impl YaraEngineBuilder {
         let rules = compiler.build();
         let digest = crate::digest::hex(&digest.finalize());
         let count = rules.iter().len();
-        // The built-in set's definitions date from this release; files from
-        // their modification time.
-        let def_time = self.newest.unwrap_or(SystemTime::UNIX_EPOCH);
+        // Rule files date from their newest modification time; a set made only
+        // of built-in or in-memory rules from when it was compiled.
+        let def_time = self.newest.unwrap_or_else(SystemTime::now);
         Ok(YaraEngine {
             info: EngineInfo {
                 id: "yara".into(),
                 name: "YARA-X".into(),
                 version: format!("{} ({count} rules)", env!("CARGO_PKG_VERSION")),
-                def_time: crate::time::iso8601(if self.newest.is_some() {
-                    def_time
-                } else {
-                    SystemTime::now()
-                }),
+                def_time: crate::time::iso8601(def_time),
                 kind: EngineKind::Av,
             },
             rules_digest: digest,

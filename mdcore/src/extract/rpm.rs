@@ -34,9 +34,7 @@ impl Extractor for Rpm {
         let mut reader: Box<dyn Read + 'a> = match payload {
             [0x1f, 0x8b, ..] => Box::new(flate2::read::MultiGzDecoder::new(payload)),
             [b'B', b'Z', b'h', ..] => Box::new(bzip2::read::MultiBzDecoder::new(payload)),
-            [0xfd, b'7', b'z', b'X', b'Z', 0, ..] => {
-                Box::new(liblzma::read::XzDecoder::new_multi_decoder(payload))
-            }
+            [0xfd, b'7', b'z', b'X', b'Z', 0, ..] => Box::new(super::xz::decoder(payload)?),
             [0x28, 0xb5, 0x2f, 0xfd, ..] => {
                 let mut d = zstd::stream::read::Decoder::with_buffer(payload)
                     .map_err(|e| Issue::corrupt(format!("can not start zstd: {e}")))?;
@@ -45,7 +43,7 @@ impl Extractor for Rpm {
                 Box::new(d)
             }
             [0x5d, 0, 0, ..] => {
-                let stream = liblzma::stream::Stream::new_lzma_decoder(u64::MAX)
+                let stream = liblzma::stream::Stream::new_lzma_decoder(super::xz::MEMORY_LIMIT)
                     .map_err(|e| Issue::corrupt(format!("can not start lzma: {e}")))?;
                 Box::new(liblzma::read::XzDecoder::new_stream(payload, stream))
             }
