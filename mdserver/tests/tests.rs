@@ -126,3 +126,48 @@ fn rules_hashes_and_passwords_from_flags() {
     assert_eq!(code, 2);
     assert!(err.contains("broken.yar"), "{err}");
 }
+
+#[test]
+fn limit_and_password_flags_reach_the_scanner() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let many: Vec<(String, Vec<u8>)> = (0..20)
+        .map(|i| (format!("f{i}.txt"), format!("file {i}").into_bytes()))
+        .collect();
+    let entries: Vec<(&str, &[u8])> = many
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_slice()))
+        .collect();
+    std::fs::write(d.join("many.zip"), zip_of(&entries)).unwrap();
+    let (code, out, _) = mdscan(
+        &["scan", "--threads", "1", "--max-files", "5", "many.zip"],
+        d,
+    );
+    assert_eq!(code, 1);
+    assert!(out.contains("Exceeded Archive File Number"), "{out}");
+    let (code, out, _) = mdscan(&["scan", "--timeout", "0", "many.zip"], d);
+    assert_eq!(code, 1);
+    assert!(out.contains("Exceeded Archive Timeout"), "{out}");
+    let (code, out, _) = mdscan(&["scan", "--max-size", "50", "many.zip"], d);
+    assert_eq!(code, 1);
+    assert!(out.contains("Exceeded Archive Size"), "{out}");
+    let (code, _, _) = mdscan(&["scan", "--max-size", "1K", "many.zip"], d);
+    assert_eq!(code, 0, "20 files of 7 bytes fit in 1 KiB");
+
+    // AES-encrypted zip: blocked (12) without the password, infected with it.
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts =
+        zip::write::SimpleFileOptions::default().with_aes_encryption(zip::AesMode::Aes256, "pw");
+    w.start_file("eicar.com", opts).unwrap();
+    w.write_all(EICAR).unwrap();
+    std::fs::write(d.join("enc.zip"), w.finish().unwrap().into_inner()).unwrap();
+    let (code, out, _) = mdscan(&["scan", "enc.zip"], d);
+    assert_eq!(code, 1);
+    assert!(out.contains("Encrypted Archive"), "{out}");
+    let (code, out, _) = mdscan(
+        &["scan", "--password", "x", "--password", "pw", "enc.zip"],
+        d,
+    );
+    assert_eq!(code, 1);
+    assert!(out.contains("EICAR_Test_File"), "{out}");
+}
