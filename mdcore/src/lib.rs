@@ -46,6 +46,7 @@ pub use crate::engines::{Engine, EngineCode, EngineInfo, EngineKind, EngineResul
 pub use crate::limits::{CancelToken, Limits};
 pub use crate::report::{Detection, EngineDetail, Node, Report};
 pub use crate::scanner::{Progress, ScanOptions, Scanner, ScannerBuilder};
+pub use crate::time::iso8601;
 pub use crate::verdict::ResultCode;
 
 pub mod errors;

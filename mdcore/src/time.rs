@@ -4,7 +4,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// `2026-11-26T10:00:00.123Z` for a point in time (UTC, milliseconds), the
 /// format of MetaDefender Core's timestamps.
-pub(crate) fn iso8601(t: SystemTime) -> String {
+pub fn iso8601(t: SystemTime) -> String {
     let ms = t
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis())

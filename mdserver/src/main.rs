@@ -1,13 +1,15 @@
 //! `mdscan`: the command-line front end of mdscan.
 //!
-//! Today it has one role, `mdscan scan`, which scans files and directories
-//! with mdcore and prints a summary or JSON reports.
+//! Roles: `mdscan scan` scans files and directories with mdcore and prints a
+//! summary or JSON reports; `mdscan serve` runs the standalone
+//! MetaDefender Core compatible HTTP server.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 mod scan;
+mod serve;
 
 /// mdscan: an embeddable file-security scanner.
 #[derive(Debug, Parser)]
@@ -22,11 +24,36 @@ enum Command {
     /// Scan files and directories; exit 0 when nothing was found, 1 when an
     /// input is blocked (threat or limit), 2 on an error.
     Scan(scan::ScanArgs),
+    /// Run the standalone HTTP server (MetaDefender Core v4 API) on
+    /// 127.0.0.1:8008 with an embedded store; needs no external service.
+    Serve(serve::ServeArgs),
+    /// Print the argon2 hash of a password, for `users` in the config file.
+    HashPassword {
+        /// The password.
+        password: String,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Scan(args) => scan::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::HashPassword { password } => {
+            use argon2::PasswordHasher;
+            let salt = argon2::password_hash::SaltString::generate(
+                &mut argon2::password_hash::rand_core::OsRng,
+            );
+            match argon2::Argon2::default().hash_password(password.as_bytes(), &salt) {
+                Ok(h) => {
+                    println!("{h}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("mdscan: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
     }
 }

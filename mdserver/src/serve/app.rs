@@ -1,0 +1,300 @@
+//! The server's state: configuration, scanner, store, the in-process scan
+//! queue and its workers, sessions, webhooks.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use mdcore::{CancelToken, Node, Report, ResultCode, ScanOptions, Scanner, ScannerBuilder};
+use tokio::sync::{Notify, mpsc};
+
+use super::config::Config;
+use super::store::{Scan, State, Store};
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// 32 lower-case hex characters from the OS random source.
+pub(crate) fn new_id() -> String {
+    let bytes: [u8; 16] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A scan being worked on.
+struct Running {
+    cancel: CancelToken,
+    bytes: Arc<AtomicU64>,
+    size: u64,
+}
+
+/// A logged-in user.
+#[derive(Clone, Debug)]
+pub(crate) struct Session {
+    pub(crate) user: String,
+    pub(crate) admin: bool,
+    pub(crate) expires: Instant,
+}
+
+pub(crate) struct App {
+    pub(crate) cfg: Config,
+    pub(crate) scanner: Scanner,
+    pub(crate) store: Store,
+    queue: mpsc::Sender<String>,
+    running: Mutex<HashMap<String, Running>>,
+    pub(crate) sessions: Mutex<HashMap<String, Session>>,
+    /// Woken whenever a scan finishes (`POST /file/sync` waits on it).
+    pub(crate) finished: Notify,
+    pub(crate) started: Instant,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").field("cfg", &self.cfg).finish()
+    }
+}
+
+/// Why a submission was refused.
+#[derive(Debug)]
+pub(crate) enum Refused {
+    Busy,
+    Store(String),
+}
+
+impl App {
+    /// Builds the scanner, opens the store and starts `cfg.workers` workers.
+    /// Scans found pending in the store (the server stopped while they were
+    /// queued or running) are queued again.
+    pub(crate) fn start(cfg: Config) -> Result<Arc<App>, String> {
+        let mut b = ScannerBuilder::new();
+        b.default_rules(cfg.default_rules).threads(cfg.threads);
+        for r in &cfg.rules {
+            b.rules_path(r);
+        }
+        for h in &cfg.hashes {
+            b.hash_list(h);
+        }
+        for a in &cfg.allow {
+            b.allow_list(a);
+        }
+        for p in &cfg.passwords {
+            b.password(p);
+        }
+        let scanner = b.build().map_err(|e| e.to_string())?;
+        let store = Store::open(&cfg.data_dir()).map_err(|e| e.to_string())?;
+        let pending = store.pending().map_err(|e| e.to_string())?;
+        // Room for the configured queue plus whatever was pending at start.
+        let (tx, rx) = mpsc::channel(cfg.queue_size.max(1) + pending.len());
+        let app = Arc::new(App {
+            cfg,
+            scanner,
+            store,
+            queue: tx,
+            running: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(HashMap::new()),
+            finished: Notify::new(),
+            started: Instant::now(),
+        });
+        for id in pending {
+            let _ = app.queue.try_send(id);
+        }
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        for _ in 0..app.cfg.workers {
+            let app = app.clone();
+            let rx = rx.clone();
+            tokio::spawn(async move {
+                loop {
+                    let next = rx.lock().await.recv().await;
+                    let Some(id) = next else { break };
+                    app.clone().process(id).await;
+                }
+            });
+        }
+        Ok(app)
+    }
+
+    /// Scans waiting for a worker.
+    pub(crate) fn queued(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
+    }
+
+    pub(crate) fn queue_room(&self) -> bool {
+        self.queue.capacity() > 0 && self.queued() < self.cfg.queue_size
+    }
+
+    /// Records a new scan durably, then queues it.
+    pub(crate) fn submit(&self, scan: Scan) -> Result<(), Refused> {
+        if !self.queue_room() {
+            return Err(Refused::Busy);
+        }
+        let permit = self.queue.try_reserve().map_err(|_| Refused::Busy)?;
+        self.store
+            .put_scan(&scan)
+            .map_err(|e| Refused::Store(e.to_string()))?;
+        permit.send(scan.data_id);
+        Ok(())
+    }
+
+    /// Progress of a running scan, 0..=99.
+    pub(crate) fn progress(&self, data_id: &str) -> u8 {
+        let running = self.running.lock().ok();
+        let Some(r) = running.as_ref().and_then(|m| m.get(data_id)) else {
+            return 0;
+        };
+        let done = r.bytes.load(Ordering::Relaxed);
+        let pct = done.saturating_mul(100) / r.size.max(1);
+        u8::try_from(pct.clamp(1, 99)).unwrap_or(99)
+    }
+
+    /// Cancels a queued or running scan. `false` when it is already done or
+    /// unknown.
+    pub(crate) fn cancel(&self, data_id: &str) -> bool {
+        if let Some(r) = self
+            .running
+            .lock()
+            .ok()
+            .and_then(|m| m.get(data_id).map(|r| r.cancel.clone()))
+        {
+            r.cancel();
+            return true;
+        }
+        match self.store.get_scan(data_id) {
+            Ok(Some(mut s)) if s.state != State::Done => {
+                s.cancel_requested = true;
+                self.store.put_scan(&s).is_ok()
+            }
+            _ => false,
+        }
+    }
+
+    async fn process(self: Arc<Self>, id: String) {
+        let Ok(Some(mut scan)) = self.store.get_scan(&id) else {
+            return;
+        };
+        if scan.state == State::Done {
+            return;
+        }
+        scan.state = State::Processing;
+        scan.started_ms = Some(now_ms());
+        let _ = self.store.put_scan(&scan);
+        let cancel = CancelToken::new();
+        if scan.cancel_requested {
+            cancel.cancel();
+        }
+        let bytes = Arc::new(AtomicU64::new(0));
+        if let Ok(mut m) = self.running.lock() {
+            m.insert(
+                id.clone(),
+                Running {
+                    cancel: cancel.clone(),
+                    bytes: bytes.clone(),
+                    size: scan.file_size,
+                },
+            );
+        }
+        let app = self.clone();
+        let blob = self.store.blob_path(&scan.sha256);
+        let job = scan.clone();
+        let report = tokio::task::spawn_blocking(move || app.run_scan(&job, blob, cancel, bytes))
+            .await
+            .unwrap_or_else(|_| failed_report(&scan.display_name, "the scan crashed"));
+        if let Ok(mut m) = self.running.lock() {
+            m.remove(&id);
+        }
+        scan.report = Some(report);
+        scan.state = State::Done;
+        scan.finished_ms = Some(now_ms());
+        if let Err(e) = self.store.finish(&scan) {
+            eprintln!("mdscan: can not store the result of {id}: {e}");
+        }
+        self.finished.notify_waiters();
+        if let Some(url) = scan.callback_url.clone() {
+            let doc = super::api::root_document(&self, &scan);
+            tokio::spawn(super::webhook::deliver(url, doc));
+        }
+    }
+
+    fn run_scan(
+        &self,
+        scan: &Scan,
+        blob: PathBuf,
+        cancel: CancelToken,
+        bytes: Arc<AtomicU64>,
+    ) -> Report {
+        let Some(workflow) = self.cfg.workflow(&scan.workflow) else {
+            return failed_report(&scan.display_name, "the workflow no longer exists");
+        };
+        let mut opts = ScanOptions::new()
+            .name(scan.display_name.clone())
+            .cancel(cancel)
+            .limits(workflow.limits())
+            .progress(move |p| bytes.store(p.bytes, Ordering::Relaxed));
+        for p in scan.passwords.iter().chain(&workflow.passwords) {
+            opts = opts.password(p.clone());
+        }
+        self.scanner
+            .scan_path(&blob, &opts)
+            .unwrap_or_else(|e| failed_report(&scan.display_name, &e.to_string()))
+    }
+
+    /// Drops expired sessions and returns the live one for `id`.
+    pub(crate) fn session(&self, id: &str) -> Option<Session> {
+        let mut m = self.sessions.lock().ok()?;
+        let now = Instant::now();
+        m.retain(|_, s| s.expires > now);
+        m.get(id).cloned()
+    }
+
+    pub(crate) fn login(&self, user: &str, admin: bool) -> String {
+        let id = new_id();
+        if let Ok(mut m) = self.sessions.lock() {
+            m.insert(
+                id.clone(),
+                Session {
+                    user: user.into(),
+                    admin,
+                    expires: Instant::now() + Duration::from_secs(self.cfg.session_ttl_secs),
+                },
+            );
+        }
+        id
+    }
+}
+
+/// A report for a root that could not be scanned at all (code 3).
+pub(crate) fn failed_report(name: &str, why: &str) -> Report {
+    report_with(name, ResultCode::Failed, why)
+}
+
+/// A report carrying only `code` on its root.
+pub(crate) fn report_with(name: &str, code: ResultCode, why: &str) -> Report {
+    let root = Node {
+        display_name: name.into(),
+        name: name.into(),
+        depth: 0,
+        file_size: 0,
+        file_type: String::new(),
+        file_type_description: String::new(),
+        md5: String::new(),
+        sha1: String::new(),
+        sha256: String::new(),
+        scan_all_result_i: code,
+        scan_all_result_a: code.as_str().into(),
+        own_result_i: code,
+        scan_details: Default::default(),
+        notes: vec![why.into()],
+        children: Vec::new(),
+    };
+    Report {
+        root,
+        objects: 1,
+        bytes_extracted: 0,
+        start_time: String::new(),
+        total_time: 0,
+        engines: Vec::new(),
+    }
+}

@@ -1,0 +1,225 @@
+//! `mdscan serve` configuration: a TOML file (`--config`) and flags that
+//! override it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use mdcore::Limits;
+use serde::Deserialize;
+
+/// The whole configuration. Every field has a default, so an empty file (or
+/// none) is a working standalone server.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct Config {
+    /// Address to listen on. Default: 127.0.0.1:8008 (MetaDefender Core's port).
+    pub(crate) listen: SocketAddr,
+    /// Where results and files live. Default: `<user data dir>/mdscan`.
+    pub(crate) data_dir: Option<PathBuf>,
+    /// Scans accepted but not started; past it `POST /file` answers 503.
+    pub(crate) queue_size: usize,
+    /// Scans run at once. Default: 2.
+    pub(crate) workers: usize,
+    /// mdcore threads (0: one per core).
+    pub(crate) threads: usize,
+    /// Built-in EICAR rule on or off.
+    pub(crate) default_rules: bool,
+    /// YARA rule files or directories.
+    pub(crate) rules: Vec<PathBuf>,
+    /// Hash block lists (`.fp`/`.sfp` are allow lists).
+    pub(crate) hashes: Vec<PathBuf>,
+    /// Hash allow lists.
+    pub(crate) allow: Vec<PathBuf>,
+    /// Archive passwords tried for every workflow.
+    pub(crate) passwords: Vec<String>,
+    /// API keys accepted in the `apikey` header; each acts as an admin.
+    pub(crate) api_keys: Vec<String>,
+    /// Users who may `POST /login`.
+    pub(crate) users: Vec<User>,
+    /// Lifetime of a login session, in seconds. Default: 3600.
+    pub(crate) session_ttl_secs: u64,
+    /// A client that sends no body bytes for this long is cut off (408).
+    pub(crate) body_timeout_secs: u64,
+    /// How long shutdown waits for open requests. Default: 10 s.
+    pub(crate) shutdown_timeout_secs: u64,
+    /// Workflows ("rules" in the API). Default: one, "File scan".
+    pub(crate) workflows: Vec<Workflow>,
+}
+
+/// A user of `POST /login`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct User {
+    pub(crate) name: String,
+    /// An argon2 PHC string, as printed by `mdscan hash-password`.
+    pub(crate) password_hash: String,
+    /// Admins see every result; others only their own.
+    #[serde(default)]
+    pub(crate) admin: bool,
+}
+
+/// A workflow: archive limits, passwords and which codes block.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct Workflow {
+    pub(crate) name: String,
+    /// Largest upload, bytes (413 past it). Default: 200 MiB.
+    pub(crate) max_file_size: u64,
+    /// `user_agent` values that may use it; empty means everyone.
+    pub(crate) user_agents: Vec<String>,
+    /// Archive extraction on or off.
+    pub(crate) extract: bool,
+    pub(crate) max_depth: u32,
+    pub(crate) max_files: u64,
+    /// Total bytes extracted from one file.
+    pub(crate) max_size: u64,
+    /// Largest single extracted object.
+    pub(crate) max_object_size: u64,
+    pub(crate) max_ratio: u64,
+    pub(crate) timeout_secs: u64,
+    /// Result codes that make `process_info.result` "Blocked".
+    pub(crate) block_codes: Vec<u8>,
+    /// Archive passwords tried for this workflow.
+    pub(crate) passwords: Vec<String>,
+}
+
+impl Default for Workflow {
+    fn default() -> Self {
+        let l = Limits::default();
+        Workflow {
+            name: "File scan".into(),
+            max_file_size: 209_715_200,
+            user_agents: Vec::new(),
+            extract: true,
+            max_depth: l.max_depth,
+            max_files: l.max_objects,
+            max_size: l.max_total_bytes,
+            max_object_size: l.max_object_size,
+            max_ratio: l.max_ratio,
+            timeout_secs: l.timeout.as_secs(),
+            block_codes: vec![1, 2, 8, 9, 12, 13, 14, 15, 16],
+            passwords: Vec::new(),
+        }
+    }
+}
+
+impl Workflow {
+    pub(crate) fn limits(&self) -> Limits {
+        Limits {
+            max_depth: if self.extract { self.max_depth } else { 0 },
+            max_objects: self.max_files,
+            max_total_bytes: self.max_size,
+            max_object_size: self.max_object_size,
+            max_ratio: self.max_ratio,
+            timeout: Duration::from_secs(self.timeout_secs),
+            ..Limits::default()
+        }
+    }
+
+    pub(crate) fn allows(&self, user_agent: &str) -> bool {
+        self.user_agents.is_empty() || self.user_agents.iter().any(|u| u == user_agent)
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8008)),
+            data_dir: None,
+            queue_size: 1000,
+            workers: 2,
+            threads: 0,
+            default_rules: true,
+            rules: Vec::new(),
+            hashes: Vec::new(),
+            allow: Vec::new(),
+            passwords: Vec::new(),
+            api_keys: Vec::new(),
+            users: Vec::new(),
+            session_ttl_secs: 3600,
+            body_timeout_secs: 60,
+            shutdown_timeout_secs: 10,
+            workflows: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    pub(crate) fn load(path: &Path) -> Result<Config, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("can not read `{}`: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("`{}`: {e}", path.display()))
+    }
+
+    /// Fills in derived defaults and checks consistency.
+    pub(crate) fn finish(mut self) -> Result<Config, String> {
+        if self.workflows.is_empty() {
+            self.workflows.push(Workflow::default());
+        }
+        if self.workers == 0 {
+            return Err("`workers` must be at least 1".into());
+        }
+        if self.data_dir.is_none() {
+            let base = dirs::data_dir().unwrap_or_else(std::env::temp_dir);
+            self.data_dir = Some(base.join("mdscan"));
+        }
+        for u in &self.users {
+            argon2::PasswordHash::new(&u.password_hash).map_err(|e| {
+                format!(
+                    "user `{}`: `password_hash` is not an argon2 PHC string: {e}",
+                    u.name
+                )
+            })?;
+        }
+        Ok(self)
+    }
+
+    pub(crate) fn data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("mdscan-data"))
+    }
+
+    /// The workflow called `name`, or the first one for an empty name.
+    pub(crate) fn workflow(&self, name: &str) -> Option<&Workflow> {
+        if name.is_empty() {
+            return self.workflows.first();
+        }
+        self.workflows
+            .iter()
+            .find(|w| w.name.eq_ignore_ascii_case(name))
+    }
+
+    pub(crate) fn open(&self) -> bool {
+        self.api_keys.is_empty() && self.users.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_with_workflows_and_users() {
+        let cfg: Config = toml::from_str(
+            r#"
+            listen = "0.0.0.0:9000"
+            queue_size = 5
+            api_keys = ["k1"]
+            [[workflows]]
+            name = "Strict"
+            max_depth = 3
+            block_codes = [1]
+            "#,
+        )
+        .unwrap();
+        let cfg = cfg.finish().unwrap();
+        assert_eq!(cfg.listen.port(), 9000);
+        assert_eq!(cfg.workflow("strict").unwrap().max_depth, 3);
+        assert_eq!(cfg.workflow("").unwrap().name, "Strict");
+        assert!(cfg.workflow("nope").is_none());
+        assert!(!cfg.open());
+        assert!(toml::from_str::<Config>("bogus = 1").is_err());
+    }
+}

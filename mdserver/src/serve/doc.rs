@@ -1,0 +1,313 @@
+//! MetaDefender Core result documents, rendered from stored scans.
+//!
+//! Field for field as `../shared/API.md`: every `process_info` string is
+//! present, integers are integers, both progress percentages reach 100
+//! together, and a running scan says 255 / "In Progress" until the end.
+
+use mdcore::{Node, ResultCode};
+use serde_json::{Value, json};
+
+use super::config::Workflow;
+use super::store::{Batch, Scan, State, child_id};
+
+const IN_PROGRESS: u8 = 255;
+
+/// Everything needed to render one object's document.
+pub(crate) struct View<'a> {
+    pub(crate) scan: &'a Scan,
+    /// The node, when the scan is done (root or extracted object).
+    pub(crate) node: Option<&'a Node>,
+    /// Its data_id and child path.
+    pub(crate) data_id: &'a str,
+    pub(crate) path: &'a [u32],
+    pub(crate) workflow: Option<&'a Workflow>,
+    /// Progress of a running scan, 0..=99.
+    pub(crate) progress: u8,
+}
+
+fn blocks(workflow: Option<&Workflow>, code: ResultCode) -> bool {
+    match workflow {
+        Some(w) => w.block_codes.contains(&code.as_i()),
+        None => code.blocks_by_default(),
+    }
+}
+
+fn post_processing() -> Value {
+    json!({"actions_ran": "", "actions_failed": "", "converted_to": "",
+           "converted_destination": "", "copy_move_destination": ""})
+}
+
+/// The node at `path` under `root`.
+pub(crate) fn node_at<'a>(root: &'a Node, path: &[u32]) -> Option<&'a Node> {
+    let mut n = root;
+    for i in path {
+        n = n.children.get(usize::try_from(*i).ok()?)?;
+    }
+    Some(n)
+}
+
+/// Every descendant of `node` with its path, depth first.
+fn descendants<'a>(node: &'a Node, base: &[u32]) -> Vec<(&'a Node, Vec<u32>)> {
+    let mut out = Vec::new();
+    let mut stack: Vec<(&Node, Vec<u32>)> = node
+        .children
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, c)| (c, [base, &[i as u32]].concat()))
+        .collect();
+    while let Some((n, p)) = stack.pop() {
+        for (i, c) in n.children.iter().enumerate().rev() {
+            stack.push((c, [p.as_slice(), &[i as u32]].concat()));
+        }
+        out.push((n, p));
+    }
+    out
+}
+
+fn engine_details(node: &Node) -> Value {
+    let mut m = serde_json::Map::new();
+    for (name, d) in &node.scan_details {
+        m.insert(
+            name.clone(),
+            json!({"scan_result_i": d.scan_result_i.as_i(), "threat_found": d.threat_found,
+                   "def_time": d.def_time, "scan_time": d.scan_time, "wait_time": 0,
+                   "location": "local", "eng_id": d.eng_id}),
+        );
+    }
+    Value::Object(m)
+}
+
+/// The full result document of one object.
+pub(crate) fn result(v: &View<'_>, first: usize, size: usize) -> Value {
+    let s = v.scan;
+    let done = s.state == State::Done && v.node.is_some();
+    let report = s.report.as_ref();
+    let (code, progress) = match v.node {
+        Some(n) if done => (n.scan_all_result_i.as_i(), 100u8),
+        _ => (IN_PROGRESS, v.progress.min(99)),
+    };
+    let code_a = ResultCode::from_i(code).map_or("In Progress", |c| c.as_str());
+    let blocked = done && ResultCode::from_i(code).is_some_and(|c| blocks(v.workflow, c));
+    let result = if !done {
+        "Processing"
+    } else if blocked {
+        "Blocked"
+    } else {
+        "Allowed"
+    };
+    let queue_ms = s.started_ms.map_or(0, |t| t.saturating_sub(s.upload_ms));
+    let processing_ms = match (s.started_ms, s.finished_ms) {
+        (Some(a), Some(b)) => b.saturating_sub(a),
+        _ => 0,
+    };
+    let (file_info, details, total_avs, detected) = match v.node {
+        Some(n) if done => (
+            json!({"display_name": display(s, n, v.path), "file_size": n.file_size,
+                   "file_type": n.file_type, "file_type_description": n.file_type_description,
+                   "md5": n.md5, "sha1": n.sha1, "sha256": n.sha256,
+                   "upload_timestamp": s.upload_timestamp}),
+            engine_details(n),
+            report.map_or(0, |r| r.engines.len()),
+            n.detected_by(),
+        ),
+        _ => (
+            json!({"display_name": s.display_name, "file_size": s.file_size,
+                   "file_type": s.file_type, "file_type_description": s.file_type_description,
+                   "md5": s.md5, "sha1": s.sha1, "sha256": s.sha256,
+                   "upload_timestamp": s.upload_timestamp}),
+            json!({}),
+            0,
+            0,
+        ),
+    };
+    let mut doc = json!({
+        "data_id": v.data_id,
+        "file_info": file_info,
+        "scan_results": {
+            "data_id": v.data_id,
+            "progress_percentage": progress,
+            "scan_all_result_i": code,
+            "scan_all_result_a": code_a,
+            "start_time": report.map_or_else(|| s.upload_timestamp.clone(), |r| r.start_time.clone()),
+            "total_avs": total_avs,
+            "total_detected_avs": detected,
+            "total_time": if done { report.map_or(0, |r| r.total_time) as i64 } else { -1 },
+            "scan_details": details,
+        },
+        "process_info": {
+            "progress_percentage": progress,
+            "result": result,
+            "blocked_reason": if blocked { code_a } else { "" },
+            "profile": s.workflow,
+            "user_agent": s.user_agent,
+            "username": s.username,
+            "file_type_skipped_scan": false,
+            "processing_time": processing_ms,
+            "queue_time": queue_ms,
+            "verdicts": if done { vec![code_a] } else { Vec::new() },
+            "outdated_data": [],
+            "post_processing": post_processing(),
+        },
+    });
+    if let Some(batch) = &s.batch_id {
+        doc["batch_id"] = json!(batch);
+    }
+    if let Some(n) = v.node.filter(|n| done && !n.children.is_empty()) {
+        doc["extracted_files"] = extracted(v, n, first, size);
+    }
+    doc
+}
+
+/// `outer.zip/inner.tar/file` from the stored display name of the root.
+fn display(s: &Scan, n: &Node, path: &[u32]) -> String {
+    if path.is_empty() {
+        s.display_name.clone()
+    } else {
+        n.display_name.clone()
+    }
+}
+
+fn child_summary(v: &View<'_>, n: &Node, path: &[u32]) -> Value {
+    let code = n.scan_all_result_i;
+    let blocked = blocks(v.workflow, code);
+    json!({
+        "data_id": child_id(&v.scan.data_id, path),
+        "display_name": n.display_name,
+        "file_size": n.file_size,
+        "file_type": n.file_type,
+        "file_type_description": n.file_type_description,
+        "detected_by": n.detected_by(),
+        "scanned_with": n.scanned_with(),
+        "progress_percentage": 100,
+        "scan_all_result_i": code.as_i(),
+        "scan_result_i": code.as_i(),
+        "scan_all_result_a": code.as_str(),
+        "process_info": {
+            "result": if blocked { "Blocked" } else { "Allowed" },
+            "blocked_reason": if blocked { code.as_str() } else { "" },
+            "progress_percentage": 100,
+            "verdicts": [code.as_str()],
+        },
+    })
+}
+
+fn extracted(v: &View<'_>, node: &Node, first: usize, size: usize) -> Value {
+    let all = descendants(node, v.path);
+    // The worst code; among equals, the object that carries it itself (the
+    // infected file rather than the archive around it), first in order.
+    let worst_code = all
+        .iter()
+        .map(|(n, _)| n.scan_all_result_i)
+        .reduce(ResultCode::worst);
+    let worst = worst_code
+        .and_then(|w| {
+            all.iter()
+                .filter(|(n, _)| n.scan_all_result_i == w)
+                .find(|(n, _)| n.own_result_i == w)
+                .or_else(|| all.iter().find(|(n, _)| n.scan_all_result_i == w))
+        })
+        .map(|(_, p)| child_id(&v.scan.data_id, p))
+        .unwrap_or_default();
+    let page: Vec<Value> = all
+        .iter()
+        .skip(first)
+        .take(size)
+        .map(|(n, p)| child_summary(v, n, p))
+        .collect();
+    json!({
+        "files_extracted_count": all.len(),
+        "first_index": first,
+        "page_size": page.len(),
+        "worst_data_id": worst,
+        "files_in_archive": page,
+    })
+}
+
+/// The batch report.
+pub(crate) fn batch(
+    b: &Batch,
+    files: &[(Scan, Option<&Workflow>)],
+    first: usize,
+    size: usize,
+) -> Value {
+    let mut worst: Option<ResultCode> = None;
+    let mut all_done = true;
+    let mut total_avs = 0usize;
+    let mut rows = Vec::new();
+    for (i, (s, wf)) in files.iter().enumerate() {
+        let node = s.report.as_ref().map(|r| &r.root);
+        let done = s.state == State::Done && node.is_some();
+        all_done &= done;
+        if let Some(r) = &s.report {
+            total_avs = total_avs.max(r.engines.len());
+        }
+        let code = node.filter(|_| done).map(|n| n.scan_all_result_i);
+        if let Some(c) = code {
+            worst = Some(worst.map_or(c, |w| w.worst(c)));
+        }
+        if i < first || rows.len() >= size {
+            continue;
+        }
+        let (i_code, a) = code.map_or((IN_PROGRESS, "In Progress"), |c| (c.as_i(), c.as_str()));
+        let blocked = code.is_some_and(|c| blocks(*wf, c));
+        rows.push(json!({
+            "data_id": s.data_id,
+            "display_name": s.display_name,
+            "file_size": s.file_size,
+            "file_type": node.map_or(s.file_type.as_str(), |n| n.file_type.as_str()),
+            "file_type_description": node.map_or(s.file_type_description.as_str(), |n| n.file_type_description.as_str()),
+            "detected_by": node.map_or(0, |n| n.detected_by()),
+            "scanned_with": node.map_or(0, |n| n.scanned_with()),
+            "progress_percentage": if done { 100 } else { 0 },
+            "scan_all_result_i": i_code,
+            "scan_all_result_a": a,
+            "process_info": {
+                "blocked_reason": if blocked { a } else { "" },
+                "progress_percentage": if done { 100 } else { 0 },
+                "result": if !done { "Processing" } else if blocked { "Blocked" } else { "Allowed" },
+                "verdicts": if done { vec![a] } else { Vec::new() },
+            },
+        }));
+    }
+    let overall = if b.cancelled {
+        ResultCode::Canceled
+    } else if all_done {
+        worst.unwrap_or(ResultCode::NoThreat)
+    } else {
+        ResultCode::InProgress
+    };
+    let blocked = all_done
+        && files.iter().any(|(s, wf)| {
+            s.report
+                .as_ref()
+                .is_some_and(|r| blocks(*wf, r.root.scan_all_result_i))
+        });
+    json!({
+        "batch_id": b.batch_id,
+        "is_closed": b.is_closed,
+        "user_data": b.user_data,
+        "process_info": {
+            "blocked_reason": if blocked { overall.as_str() } else { "" },
+            "file_type_skipped_scan": false,
+            "profile": b.workflow,
+            "result": if !all_done { "Processing" } else if blocked { "Blocked" } else { "Allowed" },
+            "user_agent": b.user_agent,
+            "username": b.owner.clone().unwrap_or_default(),
+        },
+        "scan_results": {
+            "batch_id": b.batch_id,
+            "scan_all_result_a": overall.as_str(),
+            "scan_all_result_i": overall.as_i(),
+            "start_time": b.start_time,
+            "total_avs": total_avs,
+            "total_time": files.iter().filter_map(|(s, _)| s.finished_ms).max().map_or(0, |t| t.saturating_sub(b.start_ms)),
+        },
+        "batch_files": {
+            "batch_count": files.len(),
+            "first_index": first,
+            "page_size": rows.len(),
+            "files_in_batch": rows,
+        },
+    })
+}

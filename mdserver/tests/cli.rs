@@ -1,0 +1,173 @@
+//! `mdscan scan` end to end: the real binary, real files, exit codes.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+
+pub const EICAR: &[u8] = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+
+pub fn mdscan(args: &[&str], cwd: &Path) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_mdscan"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+pub fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, data) in entries {
+        w.start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(data).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+#[test]
+fn exit_codes_follow_the_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("clean.txt"), "hello\n").unwrap();
+    std::fs::create_dir_all(d.join("tree/deeper")).unwrap();
+    let nested = zip_of(&[("inner.zip", &zip_of(&[("eicar.com", EICAR)]))]);
+    std::fs::write(d.join("tree/deeper/bundle.zip"), &nested).unwrap();
+
+    let (code, _, err) = mdscan(&["scan", "clean.txt"], d);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("scanned 1 files"), "{err}");
+
+    // A directory is searched recursively; a threat anywhere exits 1 and is
+    // named with its full path inside the archive.
+    let (code, out, err) = mdscan(&["scan", "clean.txt", "tree"], d);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("tree/deeper/bundle.zip/inner.zip/eicar.com"),
+        "{out}"
+    );
+    assert!(out.contains("EICAR_Test_File"), "{out}");
+
+    // A limit hit blocks too.
+    let (code, out, _) = mdscan(&["scan", "--max-depth", "1", "tree"], d);
+    assert_eq!(code, 1);
+    assert!(out.contains("Exceeded Archive Depth"), "{out}");
+
+    // A missing file is an error: 2.
+    let (code, _, err) = mdscan(&["scan", "clean.txt", "missing.bin"], d);
+    assert_eq!(code, 2);
+    assert!(err.contains("missing.bin"), "{err}");
+}
+
+#[test]
+fn json_is_one_report_per_input_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("a.txt"), "a").unwrap();
+    std::fs::write(d.join("e.zip"), zip_of(&[("eicar.com", EICAR)])).unwrap();
+    let (code, out, _) = mdscan(&["scan", "--json", "a.txt", "e.zip"], d);
+    assert_eq!(code, 1);
+    let mut lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    lines.sort_by_key(|v| v["root"]["display_name"].as_str().unwrap().to_string());
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["root"]["scan_all_result_a"], "No Threat Detected");
+    assert_eq!(lines[1]["root"]["scan_all_result_i"], 1);
+    assert_eq!(
+        lines[1]["root"]["children"][0]["scan_details"]["YARA-X"]["threat_found"],
+        "EICAR_Test_File"
+    );
+}
+
+#[test]
+fn rules_hashes_and_passwords_from_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("mine.yar"),
+        "rule Custom_Marker { strings: $m = \"custom-marker\" condition: $m }",
+    )
+    .unwrap();
+    std::fs::write(d.join("sample.txt"), "has a custom-marker inside").unwrap();
+    let (code, out, err) = mdscan(
+        &[
+            "scan",
+            "--rules",
+            "mine.yar",
+            "--no-default-rules",
+            "sample.txt",
+        ],
+        d,
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(out.contains("Custom_Marker"), "{out}");
+
+    // A ClamAV .hdb entry (md5:size:name) for the file blocks it.
+    std::fs::write(d.join("bad.bin"), "bad bytes").unwrap();
+    let md5 = {
+        let (_, out, _) = mdscan(&["scan", "--json", "bad.bin"], d);
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        v["root"]["md5"].as_str().unwrap().to_string()
+    };
+    std::fs::write(d.join("feed.hdb"), format!("{md5}:9:Test.Bad.Bytes\n")).unwrap();
+    let (code, out, _) = mdscan(&["scan", "--hashes", "feed.hdb", "bad.bin"], d);
+    assert_eq!(code, 1);
+    assert!(out.contains("Blocklisted"), "{out}");
+
+    // A rule file that does not compile is a start-up error naming it.
+    std::fs::write(d.join("broken.yar"), "rule x {").unwrap();
+    let (code, _, err) = mdscan(&["scan", "--rules", "broken.yar", "sample.txt"], d);
+    assert_eq!(code, 2);
+    assert!(err.contains("broken.yar"), "{err}");
+}
+
+#[test]
+fn limit_and_password_flags_reach_the_scanner() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let many: Vec<(String, Vec<u8>)> = (0..20)
+        .map(|i| (format!("f{i}.txt"), format!("file {i}").into_bytes()))
+        .collect();
+    let entries: Vec<(&str, &[u8])> = many
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_slice()))
+        .collect();
+    std::fs::write(d.join("many.zip"), zip_of(&entries)).unwrap();
+    let (code, out, _) = mdscan(
+        &["scan", "--threads", "1", "--max-files", "5", "many.zip"],
+        d,
+    );
+    assert_eq!(code, 1);
+    assert!(out.contains("Exceeded Archive File Number"), "{out}");
+    let (code, out, _) = mdscan(&["scan", "--timeout", "0", "many.zip"], d);
+    assert_eq!(code, 1);
+    assert!(out.contains("Exceeded Archive Timeout"), "{out}");
+    let (code, out, _) = mdscan(&["scan", "--max-size", "50", "many.zip"], d);
+    assert_eq!(code, 1);
+    assert!(out.contains("Exceeded Archive Size"), "{out}");
+    let (code, _, _) = mdscan(&["scan", "--max-size", "1K", "many.zip"], d);
+    assert_eq!(code, 0, "20 files of 7 bytes fit in 1 KiB");
+
+    // AES-encrypted zip: blocked (12) without the password, infected with it.
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts =
+        zip::write::SimpleFileOptions::default().with_aes_encryption(zip::AesMode::Aes256, "pw");
+    w.start_file("eicar.com", opts).unwrap();
+    w.write_all(EICAR).unwrap();
+    std::fs::write(d.join("enc.zip"), w.finish().unwrap().into_inner()).unwrap();
+    let (code, out, _) = mdscan(&["scan", "enc.zip"], d);
+    assert_eq!(code, 1);
+    assert!(out.contains("Encrypted Archive"), "{out}");
+    let (code, out, _) = mdscan(
+        &["scan", "--password", "x", "--password", "pw", "enc.zip"],
+        d,
+    );
+    assert_eq!(code, 1);
+    assert!(out.contains("EICAR_Test_File"), "{out}");
+}
