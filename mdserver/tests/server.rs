@@ -764,3 +764,26 @@ fn curl_upload_styles() {
     assert_eq!(v["scan_results"]["scan_all_result_i"], 1);
     assert_eq!(v["file_info"]["display_name"], "posted.com");
 }
+
+#[test]
+fn a_stalled_upload_is_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), Some("body_timeout_secs = 1\n"));
+    let started = Instant::now();
+    // Promises 100 bytes, sends 10, then goes quiet.
+    let (status, body) = raw(
+        &s,
+        "POST /file HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n0123456789",
+    );
+    assert!(status.contains("408"), "{status} {body}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    // The server still works, and nothing half-uploaded was accepted.
+    let (st, v) = upload(&s, "after.txt", b"fine", &[]);
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("store/tmp"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
