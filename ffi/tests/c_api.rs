@@ -1,0 +1,179 @@
+//! Compiles the C test program and the example against the built library
+//! (through the pkg-config file), runs them, under valgrind when available
+//! (always in CI), and checks the committed header is what cbindgen makes.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const EICAR: &[u8] = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+
+fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, data) in entries {
+        w.start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(data).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+/// `target/<profile>`, the parent of this test's `deps/`, where
+/// `cargo build` puts libmdc.so and libmdc.a.
+fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
+}
+
+/// `cargo test` builds only the rlib of this crate, so the C library is
+/// built here, in the same profile (the dependencies are already built).
+fn build_c_library() {
+    static BUILT: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    if *built {
+        return;
+    }
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.args(["build", "--lib", "-p", env!("CARGO_PKG_NAME")]);
+    if lib_dir().file_name().is_some_and(|n| n == "release") {
+        cmd.arg("--release");
+    }
+    let out = cmd.output().expect("cargo runs");
+    assert!(
+        out.status.success(),
+        "cargo build of the C library failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(lib_dir().join("libmdc.so").exists() && lib_dir().join("libmdc.a").exists());
+    *built = true;
+}
+
+fn ffi_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Writes mdc.pc for the build tree and returns `pkg-config --cflags --libs mdc`.
+fn pkg_config(dir: &Path) -> Vec<String> {
+    let pc = std::fs::read_to_string(ffi_dir().join("mdc.pc.in"))
+        .unwrap()
+        .replace("@LIBDIR@", lib_dir().to_str().unwrap())
+        .replace("@INCLUDEDIR@", ffi_dir().join("include").to_str().unwrap())
+        .replace("@VERSION@", env!("CARGO_PKG_VERSION"));
+    std::fs::write(dir.join("mdc.pc"), pc).unwrap();
+    let out = Command::new("pkg-config")
+        .args(["--cflags", "--libs", "mdc"])
+        .env("PKG_CONFIG_PATH", dir)
+        .output()
+        .expect("pkg-config is installed");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+fn compile(source: &Path, exe: &Path, dir: &Path) {
+    build_c_library();
+    let out = Command::new("cc")
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pthread", "-g"])
+        .arg(source)
+        .args(pkg_config(dir))
+        .arg(format!("-Wl,-rpath,{}", lib_dir().display()))
+        .arg("-o")
+        .arg(exe)
+        .output()
+        .expect("a C compiler (cc) is installed");
+    assert!(
+        out.status.success(),
+        "cc failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs `exe args` under valgrind's leak checker when it is installed (it
+/// must be in CI), plainly otherwise.
+fn run(exe: &Path, args: &[&Path]) -> std::process::Output {
+    let have_valgrind = Command::new("valgrind").arg("--version").output().is_ok();
+    if std::env::var_os("CI").is_some() {
+        assert!(have_valgrind, "CI is set but valgrind is not installed");
+    }
+    let mut cmd = if have_valgrind {
+        let mut c = Command::new("valgrind");
+        c.args([
+            "--quiet",
+            "--leak-check=full",
+            "--errors-for-leak-kinds=definite,indirect",
+            "--show-leak-kinds=definite,indirect",
+            "--error-exitcode=97",
+        ])
+        .arg(exe);
+        c
+    } else {
+        Command::new(exe)
+    };
+    cmd.args(args).output().unwrap()
+}
+
+#[test]
+fn the_c_test_program_passes_without_leaks() {
+    let dir = tempfile::tempdir().unwrap();
+    let deep = zip_of(&[("eicar.com", EICAR)]);
+    let inner = zip_of(&[("deep.zip", &deep)]);
+    let nested = zip_of(&[("inner.zip", &inner), ("readme.txt", b"nothing here")]);
+    let nested_path = dir.path().join("nested.zip");
+    std::fs::write(&nested_path, nested).unwrap();
+    // ~400 MB of text in ~1 MB of gzip: a scan long enough to cancel.
+    let line = b"lorem ipsum dolor sit amet, consectetur adipiscing elit\n".repeat(1 << 14);
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    for _ in 0..400 {
+        e.write_all(&line).unwrap();
+    }
+    let slow_path = dir.path().join("slow.gz");
+    std::fs::write(&slow_path, e.finish().unwrap()).unwrap();
+    let bad_rules = dir.path().join("bad.yar");
+    std::fs::write(
+        &bad_rules,
+        "rule broken {\n  condition: nonexistent_identifier\n}\n",
+    )
+    .unwrap();
+
+    let exe = dir.path().join("test_mdc");
+    compile(&ffi_dir().join("tests/c/test_mdc.c"), &exe, dir.path());
+    let out = run(&exe, &[&nested_path, &slow_path, &bad_rules]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "C test failed ({:?}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(stdout.contains("all C API checks passed"), "{stdout}");
+}
+
+#[test]
+fn the_example_scans_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("mdc-scan");
+    compile(&ffi_dir().join("examples/scan.c"), &exe, dir.path());
+    let infected = dir.path().join("a.zip");
+    std::fs::write(&infected, zip_of(&[("x/eicar.com", EICAR)])).unwrap();
+    let clean = dir.path().join("clean.txt");
+    std::fs::write(&clean, "hello").unwrap();
+    let out = Command::new(&exe).arg(&infected).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("Infected"), "{text}");
+    assert!(
+        text.contains("EICAR_Test_File in a.zip/x/eicar.com"),
+        "{text}"
+    );
+    let out = Command::new(&exe).arg(&clean).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("No Threat Detected"));
+    let out = Command::new(&exe)
+        .arg(dir.path().join("missing"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
