@@ -41,6 +41,7 @@ pub use crate::blob::Blob;
 pub use crate::detect::{FileType, Kind, detect};
 pub use crate::digest::Digests;
 pub use crate::engines::hash::{HashEngine, HashEngineBuilder, ListKind};
+#[cfg(feature = "yara")]
 pub use crate::engines::yara::{YaraEngine, YaraEngineBuilder};
 pub use crate::engines::{Engine, EngineCode, EngineInfo, EngineKind, EngineResult, ObjectView};
 pub use crate::limits::{CancelToken, Limits};
@@ -50,6 +51,9 @@ pub use crate::time::iso8601;
 pub use crate::verdict::ResultCode;
 
 pub mod errors;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 
 mod blob;
 mod bytes;

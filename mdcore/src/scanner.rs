@@ -9,6 +9,7 @@ use std::time::{Instant, SystemTime};
 
 use crate::blob::{self, Blob};
 use crate::engines::hash::{HashEngineBuilder, ListKind};
+#[cfg(feature = "yara")]
 use crate::engines::yara::YaraEngineBuilder;
 use crate::engines::{Engine, EngineInfo};
 use crate::errors::Error;
@@ -204,18 +205,27 @@ impl ScannerBuilder {
             }
             engines.push(Arc::new(hashes.build()));
         }
-        let mut yara = YaraEngineBuilder::new();
-        if self.default_rules {
-            yara.add_default_rules();
+        #[cfg(feature = "yara")]
+        {
+            let mut yara = YaraEngineBuilder::new();
+            if self.default_rules {
+                yara.add_default_rules();
+            }
+            for path in &self.rule_paths {
+                yara.add_path(path)?;
+            }
+            for (origin, src) in &self.rule_sources {
+                yara.add_source(origin, src);
+            }
+            if !yara.is_empty() {
+                engines.push(Arc::new(yara.build()?));
+            }
         }
-        for path in &self.rule_paths {
-            yara.add_path(path)?;
-        }
-        for (origin, src) in &self.rule_sources {
-            yara.add_source(origin, src);
-        }
-        if !yara.is_empty() {
-            engines.push(Arc::new(yara.build()?));
+        #[cfg(not(feature = "yara"))]
+        if !self.rule_paths.is_empty() || !self.rule_sources.is_empty() {
+            return Err(Error::Config(
+                "YARA rules given, but mdcore was built without its `yara` feature".into(),
+            ));
         }
         engines.extend(self.engines.iter().cloned());
         let threads = match self.threads {

@@ -13,6 +13,7 @@ use crate::detect::FileType;
 use crate::digest::Digests;
 
 pub mod hash;
+#[cfg(feature = "yara")]
 pub mod yara;
 
 /// What an engine is, as `/stat/engines` reports it.

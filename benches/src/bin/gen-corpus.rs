@@ -1,0 +1,123 @@
+//! Writes the benchmark corpus (deterministic: same bytes on every run).
+//!
+//! `cargo run --release -p mdscan-benches --bin gen-corpus -- --out bench-corpus`
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Instant;
+
+use clap::Parser;
+use mdscan_benches::{self as corpus, File, Layout, SEED};
+
+/// Generates the benchmark corpus.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Output directory.
+    #[arg(long, default_value = "bench-corpus")]
+    out: std::path::PathBuf,
+    /// Sets to write: small, medium, big, stream.
+    #[arg(long, value_delimiter = ',', default_value = "small,medium,big,stream")]
+    sets: Vec<String>,
+    /// Files in the big cabinet (8 MiB each).
+    #[arg(long, default_value_t = 512)]
+    big_files: usize,
+    /// Size of the single stream, MiB.
+    #[arg(long, default_value_t = 200)]
+    stream_mib: usize,
+}
+
+fn put(path: &Path, data: &[u8]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, data).unwrap();
+    println!("{:>12} bytes  {}", data.len(), path.display());
+}
+
+fn threats(files: &[File]) -> BTreeSet<String> {
+    files.iter().filter_map(|f| f.threat.clone()).collect()
+}
+
+fn main() {
+    let args = Args::parse();
+    let lay = Layout {
+        root: args.out.clone(),
+    };
+    let want = |s: &str| args.sets.iter().any(|x| x == s);
+    let small = corpus::mixed_files(SEED, 2000, 1 << 10, 64 << 10);
+    let medium = corpus::mixed_files(SEED + 1, 4000, 1 << 10, 24 << 10);
+    // What every scanner must report, for all sets (written whichever sets
+    // are generated, so partial runs keep a complete list).
+    let mut expected = Vec::new();
+    for f in &small {
+        if let Some(th) = &f.threat {
+            let base = f.name.rsplit('/').next().unwrap();
+            expected.push(format!("small/loose\t{base}\t{th}"));
+        }
+    }
+    for name in ["small.zip", "small.tar.gz", "nested.zip"] {
+        for th in threats(&small) {
+            expected.push(format!("small/{name}\t{name}\t{th}"));
+        }
+    }
+    for name in ["app.rpm", "app.cab", "setup.exe"] {
+        for th in threats(&medium) {
+            expected.push(format!("medium/{name}\t{name}\t{th}"));
+        }
+    }
+    expected.push("big/big.cab\tbig.cab\tbench_marker_00".into());
+    for name in ["stream.gz", "stream.xz", "stream.zst"] {
+        expected.push(format!("stream/{name}\t{name}\tbench_marker_01"));
+    }
+    put(&lay.rules(), corpus::rules().as_bytes());
+    put(&lay.hdb(), corpus::hdb(&[&small, &medium], 1000).as_bytes());
+
+    if want("small") {
+        let t = Instant::now();
+        for f in &small {
+            put(&lay.root.join("small/loose").join(&f.name), &f.data);
+        }
+        for (name, data) in [
+            ("small.zip", corpus::zip(&small)),
+            ("small.tar.gz", corpus::tar_gz(&small)),
+            ("nested.zip", corpus::nested_zip(&small)),
+        ] {
+            put(&lay.root.join("small").join(name), &data);
+        }
+        println!("small: {:.1?}", t.elapsed());
+    }
+    if want("medium") {
+        let t = Instant::now();
+        for (name, data) in [
+            ("app.rpm", corpus::rpm(&medium)),
+            ("app.cab", corpus::cab(&medium, 500)),
+            ("setup.exe", corpus::sfx_exe(&medium)),
+        ] {
+            put(&lay.root.join("medium").join(name), &data);
+        }
+        println!("medium: {:.1?}", t.elapsed());
+    }
+    if want("big") {
+        let t = Instant::now();
+        let path = lay.root.join("big/big.cab");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let expanded = corpus::write_big_cab(&path, args.big_files, 8 << 20, 32);
+        let size = std::fs::metadata(&path).unwrap().len();
+        println!(
+            "{size:>12} bytes  {} (expands to {expanded} bytes, {:.1}x) in {:.1?}",
+            path.display(),
+            expanded as f64 / size as f64,
+            t.elapsed()
+        );
+    }
+    if want("stream") {
+        let t = Instant::now();
+        let data = corpus::stream_data(args.stream_mib << 20);
+        for (name, bytes) in corpus::streams(&data) {
+            put(&lay.root.join("stream").join(name), &bytes);
+        }
+        println!("stream: {:.1?}", t.elapsed());
+    }
+    std::fs::write(lay.expected(), expected.join("\n") + "\n").unwrap();
+    println!("expected detections: {}", lay.expected().display());
+}

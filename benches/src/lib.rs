@@ -1,0 +1,370 @@
+//! The benchmark corpus: deterministic (seeded) files and archives, the rule
+//! set both scanners get (ten YARA string rules, a ClamAV `.hdb` of 1,000
+//! hashes), and the detections every scanner must report on it.
+//!
+//! Sets (see `benches/README.md`):
+//! - `small`: 2,000 mixed files of 1–64 KiB, loose, as one zip, as one
+//!   tar.gz, and nested zip-in-zip three levels deep;
+//! - `medium`: RPM, CAB and self-extracting EXE of tens of MB, each holding
+//!   thousands of small files (modelled on MetaDefender's published
+//!   archive benchmark);
+//! - `big`: a CAB of hundreds of MB expanding more than 30x;
+//! - `stream`: one 200 MB stream as gzip, xz and zstd.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use md5::{Digest, Md5};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+#[path = "../../mdcore/tests/util.rs"]
+#[allow(unreachable_pub, missing_debug_implementations)]
+mod util;
+
+/// The seed of everything; change it and every figure changes.
+pub const SEED: u64 = 0x6d64_7363_616e_0001;
+/// How many YARA string rules the corpus uses.
+pub const MARKERS: usize = 10;
+
+/// The string YARA rule `bench_marker_NN` looks for.
+pub fn marker(i: usize) -> String {
+    format!("MDSCAN-BENCH-MARKER-{i:02}-4f1c9a")
+}
+
+/// The YARA rule file.
+pub fn rules() -> String {
+    (0..MARKERS)
+        .map(|i| format!("rule bench_marker_{i:02} {{\n  strings:\n    $m = \"{}\"\n  condition:\n    $m\n}}\n", marker(i)))
+        .collect()
+}
+
+/// A file of the corpus.
+#[derive(Clone, Debug)]
+pub struct File {
+    /// Relative name.
+    pub name: String,
+    /// Contents.
+    pub data: Vec<u8>,
+    /// The threat a scanner must report for it, if any.
+    pub threat: Option<String>,
+}
+
+const WORDS: &[&str] = &[
+    "the",
+    "of",
+    "and",
+    "archive",
+    "scanner",
+    "file",
+    "security",
+    "nested",
+    "object",
+    "engine",
+    "rule",
+    "verdict",
+    "limit",
+    "cabinet",
+    "folder",
+    "stream",
+    "block",
+    "header",
+    "entry",
+    "member",
+    "size",
+    "ratio",
+    "depth",
+    "timeout",
+    "report",
+    "threat",
+    "clean",
+    "infected",
+    "hash",
+    "digest",
+    "queue",
+    "worker",
+    "gateway",
+    "cluster",
+    "result",
+    "upload",
+    "download",
+    "parallel",
+    "thread",
+    "memory",
+    "budget",
+    "extract",
+    "compress",
+    "inflate",
+    "deflate",
+    "window",
+    "symbol",
+    "literal",
+    "match",
+    "offset",
+    "length",
+    "table",
+    "index",
+    "record",
+    "payload",
+    "signature",
+    "vendor",
+    "release",
+    "package",
+    "binary",
+    "text",
+    "config",
+    "service",
+    "policy",
+];
+
+fn text(rng: &mut StdRng, len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 16);
+    while out.len() < len {
+        let w = WORDS[rng.random_range(0..WORDS.len())];
+        out.extend_from_slice(w.as_bytes());
+        out.push(if rng.random_ratio(1, 12) { b'\n' } else { b' ' });
+    }
+    out.truncate(len);
+    out
+}
+
+/// Binary-looking data: random runs mixed with structured, compressible
+/// records (like executables and databases).
+fn binary(rng: &mut StdRng, len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 64);
+    while out.len() < len {
+        if rng.random_bool(0.4) {
+            let n = rng.random_range(16..256);
+            out.extend((0..n).map(|_| rng.random::<u8>()));
+        } else {
+            let rec: u32 = rng.random_range(0..1 << 16);
+            for k in 0..rng.random_range(4..32u32) {
+                out.extend_from_slice(&(rec + k).to_le_bytes());
+                out.extend_from_slice(&[0, 0, 0x40, 0x00]);
+            }
+        }
+    }
+    out.truncate(len);
+    out
+}
+
+/// `count` files of `min..=max` bytes, half text, half binary; every 200th
+/// carries a YARA marker, every 400th (offset) is on the hash list.
+pub fn mixed_files(seed: u64, count: usize, min: usize, max: usize) -> Vec<File> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..count)
+        .map(|i| {
+            let len = rng.random_range(min..=max);
+            let is_text = rng.random_bool(0.5);
+            let mut data = if is_text {
+                text(&mut rng, len)
+            } else {
+                binary(&mut rng, len)
+            };
+            let mut threat = None;
+            if i % 200 == 7 {
+                let m = (i / 200) % MARKERS;
+                let at = rng.random_range(0..data.len());
+                let tail = data.split_off(at);
+                data.extend_from_slice(marker(m).as_bytes());
+                data.extend_from_slice(&tail);
+                threat = Some(format!("bench_marker_{m:02}"));
+            } else if i % 400 == 13 {
+                threat = Some(format!("Bench.Hash.{seed:x}.{i}"));
+            }
+            let ext = if is_text { "txt" } else { "bin" };
+            File {
+                name: format!("d{:02}/f{i:05}.{ext}", i / 100),
+                data,
+                threat,
+            }
+        })
+        .collect()
+}
+
+fn md5_hex(data: &[u8]) -> String {
+    Md5::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The ClamAV `.hdb` (`md5:size:name`): the hash-listed files of `sets`
+/// plus pseudo-random entries up to `total` lines.
+pub fn hdb(sets: &[&[File]], total: usize) -> String {
+    let mut lines: Vec<String> = sets
+        .iter()
+        .flat_map(|s| s.iter())
+        .filter(|f| {
+            f.threat
+                .as_deref()
+                .is_some_and(|t| t.starts_with("Bench.Hash."))
+        })
+        .map(|f| {
+            format!(
+                "{}:{}:{}",
+                md5_hex(&f.data),
+                f.data.len(),
+                f.threat.as_deref().unwrap_or_default()
+            )
+        })
+        .collect();
+    let mut rng = StdRng::seed_from_u64(SEED ^ 0xdb);
+    while lines.len() < total {
+        let h: [u8; 16] = rng.random();
+        let hex: String = h.iter().map(|b| format!("{b:02x}")).collect();
+        lines.push(format!(
+            "{hex}:{}:Bench.Decoy.{}",
+            rng.random_range(1..1_000_000u32),
+            lines.len()
+        ));
+    }
+    lines.join("\n") + "\n"
+}
+
+fn entries(files: &[File]) -> Vec<(&str, &[u8])> {
+    files
+        .iter()
+        .map(|f| (f.name.as_str(), f.data.as_slice()))
+        .collect()
+}
+
+/// A deflate zip of `files`.
+pub fn zip(files: &[File]) -> Vec<u8> {
+    util::zip_of(&entries(files))
+}
+
+/// A gzip-compressed tar of `files`.
+pub fn tar_gz(files: &[File]) -> Vec<u8> {
+    util::gz(&util::tar_of(&entries(files)))
+}
+
+/// Zip in zip in zip: 10 zips of 10 zips of `files.len() / 100` files.
+pub fn nested_zip(files: &[File]) -> Vec<u8> {
+    let per = files.len().div_ceil(100).max(1);
+    let inner: Vec<(String, Vec<u8>)> = files
+        .chunks(per)
+        .enumerate()
+        .map(|(i, c)| (format!("inner{i:03}.zip"), zip(c)))
+        .collect();
+    let mid: Vec<(String, Vec<u8>)> = inner
+        .chunks(10)
+        .enumerate()
+        .map(|(i, c)| {
+            let e: Vec<(&str, &[u8])> = c.iter().map(|(n, d)| (n.as_str(), d.as_slice())).collect();
+            (format!("mid{i:02}.zip"), util::zip_of(&e))
+        })
+        .collect();
+    let e: Vec<(&str, &[u8])> = mid
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .collect();
+    util::zip_of(&e)
+}
+
+/// An RPM with a gzip-compressed cpio (newc) payload.
+pub fn rpm(files: &[File]) -> Vec<u8> {
+    util::rpm_of(&util::gz(&util::newc_of(&entries(files))))
+}
+
+/// An MSZIP cabinet, `per_folder` files per folder.
+pub fn cab(files: &[File], per_folder: usize) -> Vec<u8> {
+    let folders: Vec<Vec<(&str, &[u8])>> = files.chunks(per_folder).map(entries).collect();
+    let refs: Vec<&[(&str, &[u8])]> = folders.iter().map(Vec::as_slice).collect();
+    util::cab_of(&refs, true)
+}
+
+/// A PE executable with a zip of `files` in its overlay (a self-extractor).
+pub fn sfx_exe(files: &[File]) -> Vec<u8> {
+    util::pe_with_overlay(&zip(files))
+}
+
+/// Writes the big cabinet straight to `path`: `files` files of `file_size`
+/// bytes in folders of `per_folder`, repetitive (about 30x with MSZIP);
+/// file 100 carries marker 0. Returns the expanded size.
+pub fn write_big_cab(path: &Path, files: usize, file_size: usize, per_folder: usize) -> u64 {
+    let mut b = cab::CabinetBuilder::new();
+    for chunk in (0..files).collect::<Vec<_>>().chunks(per_folder) {
+        let f = b.add_folder(cab::CompressionType::MsZip);
+        for i in chunk {
+            f.add_file(format!("payload/part{i:05}.dat"));
+        }
+    }
+    let out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut w = b.build(out).unwrap();
+    let mut rng = StdRng::seed_from_u64(SEED ^ 0xcab);
+    let mut i = 0usize;
+    let mut total = 0u64;
+    while let Some(mut fw) = w.next_file().unwrap() {
+        // A 4 KiB unit repeated with a changing counter (deflate finds the
+        // repeats in its 32 KiB window), and fresh text every 32nd block:
+        // about 32x overall.
+        let unit = text(&mut rng, 4096);
+        let mut written = 0usize;
+        let mut k = 0u64;
+        while written < file_size {
+            let mut block = if k.is_multiple_of(32) {
+                text(&mut rng, 12 << 10)
+            } else {
+                unit.clone()
+            };
+            block.extend_from_slice(format!("\n#{i}:{k}\n").as_bytes());
+            if i == 100 && k == 7 {
+                block.extend_from_slice(marker(0).as_bytes());
+            }
+            let n = block.len().min(file_size - written);
+            fw.write_all(&block[..n]).unwrap();
+            written += n;
+            k += 1;
+        }
+        total += written as u64;
+        i += 1;
+    }
+    w.finish().unwrap().into_inner().unwrap();
+    total
+}
+
+/// `size` bytes of text with marker 1 near the end, for the stream set.
+pub fn stream_data(size: usize) -> Vec<u8> {
+    let mut rng = StdRng::seed_from_u64(SEED ^ 0x57);
+    let mut d = text(&mut rng, size);
+    let m = marker(1);
+    let at = size - 4096;
+    d[at..at + m.len()].copy_from_slice(m.as_bytes());
+    d
+}
+
+/// gzip (level 6), xz (preset 1) and zstd (level 3) of `data`.
+pub fn streams(data: &[u8]) -> [(&'static str, Vec<u8>); 3] {
+    let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
+    xz.write_all(data).unwrap();
+    [
+        ("stream.gz", util::gz(data)),
+        ("stream.xz", xz.finish().unwrap()),
+        ("stream.zst", zstd::encode_all(data, 3).unwrap()),
+    ]
+}
+
+/// Where the generator puts things under the corpus root.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    /// The corpus root.
+    pub root: PathBuf,
+}
+
+impl Layout {
+    /// The YARA rules.
+    pub fn rules(&self) -> PathBuf {
+        self.root.join("bench.yar")
+    }
+    /// The ClamAV hash list.
+    pub fn hdb(&self) -> PathBuf {
+        self.root.join("bench.hdb")
+    }
+    /// Expected detections: one `input<TAB>threat` line each.
+    pub fn expected(&self) -> PathBuf {
+        self.root.join("expected.tsv")
+    }
+}

@@ -1,0 +1,103 @@
+//! Writes the seed corpora of the fuzz targets: small valid archives of every
+//! format, built with the same builders as the integration tests.
+//!
+//! `cargo run -p mdcore --example fuzz_seeds -- fuzz/corpus` (what
+//! `fuzz/make-corpus.sh` runs).
+
+#[path = "../tests/util.rs"]
+mod util;
+
+use std::path::Path;
+
+use util::*;
+
+fn main() {
+    let root = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "fuzz/corpus".into());
+    let root = Path::new(&root);
+    let text: &[u8] = b"hello, fuzzer\nsome text to compress, some text to compress\n";
+    let files: &[(&str, &[u8])] = &[("a.txt", text), ("dir/eicar.com", EICAR)];
+    let zip = zip_of(files);
+    let tar = tar_of(files);
+    let cpio = newc_of(files);
+    let seeds: Vec<(&str, &str, Vec<u8>)> = vec![
+        (
+            "extract_zip",
+            "stored",
+            zip_with(files, zip::CompressionMethod::Stored),
+        ),
+        ("extract_zip", "deflate", zip.clone()),
+        (
+            "extract_zip",
+            "bzip2",
+            zip_with(files, zip::CompressionMethod::Bzip2),
+        ),
+        (
+            "extract_zip",
+            "zstd",
+            zip_with(files, zip::CompressionMethod::Zstd),
+        ),
+        ("extract_zip", "aes", zip_encrypted(files, "infected", true)),
+        ("extract_zip", "zipcrypto", zipcrypto_zip(files, "infected")),
+        ("extract_tar", "gnu", tar.clone()),
+        ("extract_gzip", "text", gz(text)),
+        ("extract_gzip", "multi", [gz(text), gz(EICAR)].concat()),
+        ("extract_bzip2", "text", bz2(text)),
+        ("extract_xz", "text", xz(text)),
+        ("extract_zstd", "text", zst(text)),
+        ("extract_sevenz", "plain", sevenz_of(files, None, false)),
+        ("extract_sevenz", "solid", sevenz_of(files, None, true)),
+        (
+            "extract_sevenz",
+            "encrypted",
+            sevenz_of(files, Some("infected"), true),
+        ),
+        ("extract_cab", "stored", cab_of(&[files], false)),
+        (
+            "extract_cab",
+            "mszip",
+            cab_of(&[files, &[("b.txt", text)]], true),
+        ),
+        ("extract_cpio", "newc", cpio.clone()),
+        ("extract_rpm", "gzip", rpm_of(&gz(&cpio))),
+        ("extract_rpm", "xz", rpm_of(&xz(&cpio))),
+        ("extract_pe_overlay", "zip", pe_with_overlay(&zip)),
+        (
+            "extract_pe_overlay",
+            "cab",
+            pe_with_overlay(&cab_of(&[files], true)),
+        ),
+    ];
+    let nested = zip_of(&[
+        ("inner.tar.gz", &gz(&tar)),
+        ("x.7z", &sevenz_of(files, None, true)),
+    ]);
+    for (target, name, data) in &seeds {
+        write(root, target, name, data);
+        // Every seed is also a seed for detection and for the whole scan.
+        write(root, "detect", &format!("{target}-{name}"), data);
+        write(root, "scan", &format!("{target}-{name}"), data);
+    }
+    write(root, "scan", "nested", &nested);
+    write(root, "detect", "pdf", b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n");
+    write(
+        root,
+        "detect",
+        "elf",
+        b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0",
+    );
+    write(
+        root,
+        "detect",
+        "ole2",
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\0\0\0\0",
+    );
+    println!("seeds written under {}", root.display());
+}
+
+fn write(root: &Path, target: &str, name: &str, data: &[u8]) {
+    let dir = root.join(target);
+    std::fs::create_dir_all(&dir).expect("can create the corpus directory");
+    std::fs::write(dir.join(name), data).expect("can write a seed");
+}
