@@ -152,6 +152,43 @@ fn the_c_test_program_passes_without_leaks() {
 }
 
 #[test]
+fn the_static_library_links_and_scans() {
+    let dir = tempfile::tempdir().unwrap();
+    build_c_library();
+    let exe = dir.path().join("mdc-scan-static");
+    // The system libraries `cargo rustc -- --print native-static-libs` names.
+    let out = Command::new("cc")
+        .args(["-std=c11", "-Wall", "-Werror", "-pthread"])
+        .arg(ffi_dir().join("examples/scan.c"))
+        .arg("-I")
+        .arg(ffi_dir().join("include"))
+        .arg(lib_dir().join("libmdc.a"))
+        .args([
+            "-lgcc_s",
+            "-lutil",
+            "-lrt",
+            "-lpthread",
+            "-lm",
+            "-ldl",
+            "-lc",
+        ])
+        .arg("-o")
+        .arg(&exe)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "static link failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let infected = dir.path().join("b.zip");
+    std::fs::write(&infected, zip_of(&[("eicar.com", EICAR)])).unwrap();
+    let out = Command::new(&exe).arg(&infected).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("EICAR_Test_File in b.zip/eicar.com"));
+}
+
+#[test]
 fn the_example_scans_files() {
     let dir = tempfile::tempdir().unwrap();
     let exe = dir.path().join("mdc-scan");
