@@ -104,8 +104,13 @@ fn base(p: &str) -> String {
 }
 
 /// (input basename, threat) pairs from `mdscan scan --json`, plus the
-/// objects and bytes it examined.
-fn mdscan_detections(stdout: &str) -> (BTreeSet<(String, String)>, u64, u64) {
+/// objects and bytes it examined. For a directory input the "input" is the
+/// file that was scanned, else the input itself.
+fn mdscan_detections(
+    stdout: &str,
+    input: &std::path::Path,
+) -> (BTreeSet<(String, String)>, u64, u64) {
+    let single = (!input.is_dir()).then(|| base(&input.display().to_string()));
     let mut set = BTreeSet::new();
     let (mut objects, mut bytes) = (0, 0);
     for line in stdout.lines().filter(|l| l.starts_with('{')) {
@@ -115,8 +120,8 @@ fn mdscan_detections(stdout: &str) -> (BTreeSet<(String, String)>, u64, u64) {
         objects += r.objects;
         bytes += r.bytes_extracted + r.root.file_size;
         for t in r.threats() {
-            let input = base(t.display_name.split('/').next().unwrap_or_default());
-            set.insert((input, t.threat));
+            let name = single.clone().unwrap_or_else(|| base(&t.display_name));
+            set.insert((name, t.threat));
         }
     }
     (set, objects, bytes)
@@ -280,7 +285,7 @@ fn main() {
             repeat(args.runs, || timed(&mdscan, &a, true))
         };
         let md = scan(2);
-        let (found, objects, bytes) = mdscan_detections(&md.stdout);
+        let (found, objects, bytes) = mdscan_detections(&md.stdout, &input);
         let row = |tool: &str, r: &Run, det: &str| {
             format!(
                 "| {} | {tool} | {:.2} | {:.0} | {:.1} | {:.0} | {det} |\n",
@@ -310,7 +315,7 @@ fn main() {
             report += &row(
                 "mdscan (1 thread)",
                 &one,
-                &verdict(&mdscan_detections(&one.stdout).0),
+                &verdict(&mdscan_detections(&one.stdout, &input).0),
             );
             let _ = writeln!(
                 summary,
