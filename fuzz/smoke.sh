@@ -19,4 +19,9 @@ for t in $(cargo fuzz list); do
   echo "== $t ($runs runs)"
   cargo fuzz run -O "$t" "$scratch" -- -runs="$runs" -dict=formats.dict -max_len=65536 -rss_limit_mb=2048 -timeout=30 2>&1 | tail -3
   rm -rf "$scratch"
+  # Every crash ever found stays a regression input.
+  if [ -d "regressions/$t" ]; then
+    echo "== $t regressions"
+    cargo fuzz run -O "$t" regressions/"$t"/* 2>&1 | tail -1
+  fi
 done

@@ -236,3 +236,34 @@ fn garbage_with_container_magic_fails_cleanly() {
         assert!(!failed.unwrap().notes.is_empty(), "{name}");
     }
 }
+
+/// Found by the `nested` fuzz target (fuzz/regressions/nested/): a tar's
+/// first bytes are its first member's name, so a member named like another
+/// format's magic made the tar a "corrupt cpio" (code 3, which the default
+/// workflow allows) and hid what it carried.
+#[test]
+fn a_tar_member_named_like_another_format_does_not_hide_the_tar() {
+    for first in [
+        "070707",
+        "070701x.com",
+        "BZh91AY&SY",
+        "\u{1f}\u{8b}\u{8}gz",
+        "MZ.exe",
+        "%PDF-1.7",
+    ] {
+        let data = tar_of(&[(first, EICAR), ("second.com", EICAR)]);
+        let report = scan(&data, "t.tar");
+        assert_eq!(report.root.file_type, "application/x-tar", "{first:?}");
+        assert_eq!(
+            report.root.scan_all_result_i,
+            ResultCode::Infected,
+            "{first:?}"
+        );
+        assert_eq!(
+            threat_paths(&report).len(),
+            2,
+            "{first:?}: {}",
+            report.to_json()
+        );
+    }
+}

@@ -138,6 +138,14 @@ impl FileType {
 pub fn detect(data: &[u8]) -> FileType {
     let p = data.get(..PREFIX_LEN).unwrap_or(data);
     let t = |kind, mime, desc| FileType::new(kind, mime, desc);
+    // A tar's first bytes are its first member's name, which the archive's
+    // author chooses: a member named `070707…` or `BZh9…` must not turn the
+    // tar into a "corrupt" cpio or bzip2 and hide its content. A ustar magic
+    // with a correct header checksum is stronger evidence than any magic at
+    // offset 0, so it is checked first.
+    if is_ustar_verified(p) {
+        return t(Kind::Tar, "application/x-tar", "POSIX tar archive");
+    }
     if p.starts_with(b"PK\x03\x04") || p.starts_with(b"PK\x05\x06") || p.starts_with(b"PK\x07\x08")
     {
         return zip_flavour(p);
@@ -321,12 +329,23 @@ pub(crate) fn is_tar(p: &[u8]) -> bool {
     if h.get(257..262) == Some(b"ustar") {
         return true;
     }
-    // v7: no magic, so the header checksum (octal, bytes 148..156, computed
-    // with the field itself as spaces) is the only evidence; require a
+    // v7: no magic, so the header checksum is the only evidence; require a
     // non-empty name too, or 512 zero bytes would pass.
     if h.first().is_none_or(|b| *b == 0) {
         return false;
     }
+    tar_checksum_ok(h)
+}
+
+/// ustar/GNU magic and a correct header checksum.
+fn is_ustar_verified(p: &[u8]) -> bool {
+    p.get(..512)
+        .is_some_and(|h| h.get(257..262) == Some(b"ustar") && tar_checksum_ok(h))
+}
+
+/// The header checksum (octal, bytes 148..156, computed with the field
+/// itself as spaces) matches the header.
+fn tar_checksum_ok(h: &[u8]) -> bool {
     let Some(field) = h.get(148..156) else {
         return false;
     };
