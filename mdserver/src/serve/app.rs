@@ -46,6 +46,10 @@ pub(crate) struct App {
     pub(crate) store: Store,
     queue: mpsc::Sender<String>,
     running: Mutex<HashMap<String, Running>>,
+    /// Cancels that arrived while a scan was between the queue and its
+    /// `running` entry; taken when the entry is made (under the same lock),
+    /// so no cancel is lost to a racing worker.
+    early_cancels: Mutex<std::collections::HashSet<String>>,
     pub(crate) sessions: Mutex<HashMap<String, Session>>,
     /// Woken whenever a scan finishes (`POST /file/sync` waits on it).
     pub(crate) finished: Notify,
@@ -95,6 +99,7 @@ impl App {
             store,
             queue: tx,
             running: Mutex::new(HashMap::new()),
+            early_cancels: Mutex::new(std::collections::HashSet::new()),
             sessions: Mutex::new(HashMap::new()),
             finished: Notify::new(),
             started: Instant::now(),
@@ -153,21 +158,32 @@ impl App {
     /// Cancels a queued or running scan. `false` when it is already done or
     /// unknown.
     pub(crate) fn cancel(&self, data_id: &str) -> bool {
-        if let Some(r) = self
-            .running
-            .lock()
-            .ok()
-            .and_then(|m| m.get(data_id).map(|r| r.cancel.clone()))
         {
-            r.cancel();
-            return true;
+            let Ok(running) = self.running.lock() else {
+                return false;
+            };
+            if let Some(r) = running.get(data_id) {
+                r.cancel.cancel();
+                return true;
+            }
+            // Not running yet: remembered in memory (under the `running`
+            // lock) for a worker about to start it, and in the store for a
+            // restart.
+            if let Ok(mut early) = self.early_cancels.lock() {
+                early.insert(data_id.to_string());
+            }
         }
         match self.store.get_scan(data_id) {
             Ok(Some(mut s)) if s.state != State::Done => {
                 s.cancel_requested = true;
                 self.store.put_scan(&s).is_ok()
             }
-            _ => false,
+            _ => {
+                if let Ok(mut early) = self.early_cancels.lock() {
+                    early.remove(data_id);
+                }
+                false
+            }
         }
     }
 
@@ -187,6 +203,10 @@ impl App {
         }
         let bytes = Arc::new(AtomicU64::new(0));
         if let Ok(mut m) = self.running.lock() {
+            // A cancel that came while this scan was leaving the queue.
+            if self.early_cancels.lock().is_ok_and(|mut e| e.remove(&id)) {
+                cancel.cancel();
+            }
             m.insert(
                 id.clone(),
                 Running {
