@@ -148,6 +148,24 @@ pub struct Report {
 }
 
 impl Report {
+    /// The report of an input that could not be scanned at all (unreadable,
+    /// no workflow, a crashed scan): one root node carrying `code` and why.
+    pub fn unscanned(name: &str, code: ResultCode, why: &str) -> Report {
+        let mut root = Node::new(name.into(), name.into(), 0);
+        root.scan_all_result_i = code;
+        root.scan_all_result_a = code.as_str().into();
+        root.own_result_i = code;
+        root.notes.push(why.into());
+        Report {
+            root,
+            objects: 1,
+            bytes_extracted: 0,
+            start_time: String::new(),
+            total_time: 0,
+            engines: Vec::new(),
+        }
+    }
+
     /// The overall code.
     pub fn verdict(&self) -> ResultCode {
         self.root.scan_all_result_i

@@ -99,19 +99,37 @@ fn build_scanner(args: &ScanArgs) -> Result<Scanner, mdcore::errors::Error> {
         .default_rules(!args.no_default_rules)
         .threads(args.threads)
         .type_mismatch(args.type_mismatch);
-    for r in &args.rules {
+    add_sources(
+        &mut b,
+        &args.rules,
+        &args.hashes,
+        &args.allow,
+        &args.passwords,
+    );
+    b.build()
+}
+
+/// Adds rule paths, hash block and allow lists and archive passwords: what
+/// `scan` flags and the `serve` config both give.
+pub(crate) fn add_sources(
+    b: &mut ScannerBuilder,
+    rules: &[PathBuf],
+    hashes: &[PathBuf],
+    allow: &[PathBuf],
+    passwords: &[String],
+) {
+    for r in rules {
         b.rules_path(r);
     }
-    for h in &args.hashes {
+    for h in hashes {
         b.hash_list(h);
     }
-    for a in &args.allow {
+    for a in allow {
         b.allow_list(a);
     }
-    for p in &args.passwords {
+    for p in passwords {
         b.password(p);
     }
-    b.build()
 }
 
 /// Expands directories into the files below them (symbolic links to

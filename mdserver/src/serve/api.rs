@@ -49,6 +49,17 @@ fn err(status: StatusCode, msg: &str) -> Response<Body> {
     json_resp(status, &json!({ "err": msg }))
 }
 
+/// 503 with `Retry-After`: the queue is full.
+fn busy() -> Response<Body> {
+    let mut r = err(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Server is too busy. Try again later.",
+    );
+    r.headers_mut()
+        .insert("retry-after", HeaderValue::from_static("5"));
+    r
+}
+
 fn not_found(id: &str) -> Response<Body> {
     let mut m = serde_json::Map::new();
     m.insert(id.to_string(), json!("Not Found"));
@@ -469,8 +480,8 @@ where
                 err(StatusCode::PAYLOAD_TOO_LARGE, "File is too large"),
             ));
         }
-        if prefix.len() < mdcore_prefix() {
-            let take = (mdcore_prefix() - prefix.len()).min(next.len());
+        if prefix.len() < DETECT_PREFIX {
+            let take = (DETECT_PREFIX - prefix.len()).min(next.len());
             prefix.extend_from_slice(&next[..take]);
         }
         m5.update(&next);
@@ -507,9 +518,8 @@ where
     })
 }
 
-fn mdcore_prefix() -> usize {
-    64 << 10
-}
+/// Bytes of an upload kept for type detection.
+const DETECT_PREFIX: usize = 64 << 10;
 
 fn data_frames(body: Incoming) -> impl Stream<Item = Result<Bytes, hyper::Error>> + Unpin {
     BodyStream::new(body)
@@ -609,13 +619,7 @@ async fn submit(
     };
     // Refuse before reading the body: nothing accepted is ever dropped.
     if !app.queue_room() {
-        let mut r = err(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Server is too busy. Try again later.",
-        );
-        r.headers_mut()
-            .insert("retry-after", HeaderValue::from_static("5"));
-        return r;
+        return busy();
     }
     let workflow = workflow.clone();
     let up = match receive(&app, req, workflow.max_file_size).await {
@@ -661,13 +665,7 @@ async fn submit(
     match app.submit(scan) {
         Ok(()) => {}
         Err(Refused::Busy) => {
-            let mut r = err(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Server is too busy. Try again later.",
-            );
-            r.headers_mut()
-                .insert("retry-after", HeaderValue::from_static("5"));
-            return r;
+            return busy();
         }
         Err(Refused::Store(e)) => return err(StatusCode::INTERNAL_SERVER_ERROR, &e),
     }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use mdcore::{CancelToken, Node, Report, ResultCode, ScanOptions, Scanner, ScannerBuilder};
+use mdcore::{CancelToken, Report, ResultCode, ScanOptions, Scanner, ScannerBuilder};
 use tokio::sync::{Notify, mpsc};
 
 use super::config::Config;
@@ -76,18 +76,7 @@ impl App {
     pub(crate) fn start(cfg: Config) -> Result<Arc<App>, String> {
         let mut b = ScannerBuilder::new();
         b.default_rules(cfg.default_rules).threads(cfg.threads);
-        for r in &cfg.rules {
-            b.rules_path(r);
-        }
-        for h in &cfg.hashes {
-            b.hash_list(h);
-        }
-        for a in &cfg.allow {
-            b.allow_list(a);
-        }
-        for p in &cfg.passwords {
-            b.password(p);
-        }
+        crate::scan::add_sources(&mut b, &cfg.rules, &cfg.hashes, &cfg.allow, &cfg.passwords);
         let scanner = b.build().map_err(|e| e.to_string())?;
         let store = Store::open(&cfg.data_dir()).map_err(|e| e.to_string())?;
         let pending = store.pending().map_err(|e| e.to_string())?;
@@ -287,34 +276,5 @@ impl App {
 
 /// A report for a root that could not be scanned at all (code 3).
 pub(crate) fn failed_report(name: &str, why: &str) -> Report {
-    report_with(name, ResultCode::Failed, why)
-}
-
-/// A report carrying only `code` on its root.
-pub(crate) fn report_with(name: &str, code: ResultCode, why: &str) -> Report {
-    let root = Node {
-        display_name: name.into(),
-        name: name.into(),
-        depth: 0,
-        file_size: 0,
-        file_type: String::new(),
-        file_type_description: String::new(),
-        md5: String::new(),
-        sha1: String::new(),
-        sha256: String::new(),
-        scan_all_result_i: code,
-        scan_all_result_a: code.as_str().into(),
-        own_result_i: code,
-        scan_details: Default::default(),
-        notes: vec![why.into()],
-        children: Vec::new(),
-    };
-    Report {
-        root,
-        objects: 1,
-        bytes_extracted: 0,
-        start_time: String::new(),
-        total_time: 0,
-        engines: Vec::new(),
-    }
+    Report::unscanned(name, ResultCode::Failed, why)
 }

@@ -4,7 +4,6 @@
 //! service is needed.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
@@ -169,6 +168,5 @@ async fn serve(cfg: Config) -> Result<(), String> {
     }
     // Scans still queued or running are in the store's pending list and
     // resume at the next start.
-    let _ = Arc::strong_count(&app);
     Ok(())
 }
