@@ -63,6 +63,11 @@ pub(crate) fn unhex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// A SHA-256 from its hex form.
+pub(crate) fn unhex32(s: &str) -> Option<[u8; 32]> {
+    unhex(s)?.try_into().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

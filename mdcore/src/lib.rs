@@ -46,7 +46,7 @@ pub use crate::engines::yara::{YaraEngine, YaraEngineBuilder};
 pub use crate::engines::{Engine, EngineCode, EngineInfo, EngineKind, EngineResult, ObjectView};
 pub use crate::limits::{CancelToken, Limits};
 pub use crate::report::{Detection, EngineDetail, Node, Report};
-pub use crate::scanner::{Progress, ScanOptions, Scanner, ScannerBuilder};
+pub use crate::scanner::{Origin, Progress, ScanOptions, Scanner, ScannerBuilder, SplitChild};
 pub use crate::time::iso8601;
 pub use crate::verdict::ResultCode;
 

@@ -58,6 +58,11 @@ pub struct Node {
     pub notes: Vec<String>,
     /// Extracted objects, in archive order.
     pub children: Vec<Node>,
+    /// Set on a placeholder for a child handed to the
+    /// [`ScanOptions::split`](crate::ScanOptions::split) hook: the hook's
+    /// token, until [`Report::graft`] puts the child's report here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<String>,
 }
 
 impl Node {
@@ -78,6 +83,7 @@ impl Node {
             scan_details: BTreeMap::new(),
             notes: Vec::new(),
             children: Vec::new(),
+            remote: None,
         }
     }
 
@@ -104,8 +110,9 @@ impl Node {
         })
     }
 
-    /// Recomputes `scan_all_result_*` from `own_result_i` and the children.
-    pub(crate) fn roll_up(&mut self) {
+    /// Recomputes `scan_all_result_*` from `own_result_i` and the children
+    /// (whose own overall codes are taken as they are).
+    pub fn roll_up(&mut self) {
         let code = crate::verdict::roll_up(
             std::iter::once(self.own_result_i)
                 .chain(self.children.iter().map(|c| c.scan_all_result_i)),
@@ -164,6 +171,42 @@ impl Report {
             total_time: 0,
             engines: Vec::new(),
         }
+    }
+
+    /// Tokens of the placeholders still waiting for [`Report::graft`].
+    pub fn remote(&self) -> Vec<String> {
+        self.root.iter().filter_map(|n| n.remote.clone()).collect()
+    }
+
+    /// Puts `child` (the report of a child scanned elsewhere with the
+    /// matching [`Origin`](crate::Origin)) in place of the placeholder
+    /// carrying `token`, and recomputes the codes, object count and bytes
+    /// above it. `false` when no placeholder has that token.
+    pub fn graft(&mut self, token: &str, child: Report) -> bool {
+        fn place(node: &mut Node, token: &str, child: &mut Option<Node>) -> bool {
+            for c in &mut node.children {
+                if c.remote.as_deref() == Some(token) {
+                    if let Some(new) = child.take() {
+                        *c = new;
+                    }
+                    node.roll_up();
+                    return true;
+                }
+                if place(c, token, child) {
+                    node.roll_up();
+                    return true;
+                }
+            }
+            false
+        }
+        let extracted = child.bytes_extracted;
+        let mut new = Some(child.root);
+        if !place(&mut self.root, token, &mut new) {
+            return false;
+        }
+        self.bytes_extracted = self.bytes_extracted.saturating_add(extracted);
+        self.objects = self.root.iter().count() as u64;
+        true
     }
 
     /// The overall code.

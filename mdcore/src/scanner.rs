@@ -28,6 +28,33 @@ pub struct Progress {
 }
 
 type ProgressFn = dyn Fn(Progress) + Send + Sync;
+pub(crate) type SplitFn = dyn Fn(SplitChild<'_>) -> Option<String> + Send + Sync;
+
+/// A child of the root offered to the [`ScanOptions::split`] hook.
+#[derive(Debug)]
+pub struct SplitChild<'a> {
+    /// The entry's (sanitized) name inside the root.
+    pub name: &'a str,
+    /// Its path from the root: `outer.zip/file.exe`.
+    pub display_name: &'a str,
+    /// Its bytes.
+    pub data: &'a [u8],
+}
+
+/// Where a scanned object sits when it is not a root of its own: a child
+/// extracted elsewhere (by another process of a cluster) and scanned here.
+/// Its report then reads exactly as that subtree would inside the whole scan.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Origin {
+    /// `display_name` of the parent object.
+    pub parent_display: String,
+    /// Nesting level of this object (the parent's plus one).
+    pub depth: u32,
+    /// Hex SHA-256 of every ancestor, root first (recursive-archive check).
+    pub ancestors: Vec<String>,
+    /// Size of the original root, which the expansion-ratio limit divides by.
+    pub root_size: u64,
+}
 
 /// Per-scan options: name, cancel token, progress callback, extra
 /// passwords, limits that override the scanner's.
@@ -38,6 +65,8 @@ pub struct ScanOptions {
     progress: Option<Arc<ProgressFn>>,
     passwords: Vec<String>,
     limits: Option<Limits>,
+    split: Option<Arc<SplitFn>>,
+    origin: Option<Origin>,
 }
 
 impl std::fmt::Debug for ScanOptions {
@@ -48,6 +77,8 @@ impl std::fmt::Debug for ScanOptions {
             .field("progress", &self.progress.is_some())
             .field("passwords", &self.passwords.len())
             .field("limits", &self.limits)
+            .field("split", &self.split.is_some())
+            .field("origin", &self.origin)
             .finish()
     }
 }
@@ -88,6 +119,29 @@ impl ScanOptions {
     /// Limits for this scan instead of the scanner's. Default: the scanner's.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = Some(limits);
+        self
+    }
+
+    /// Offers every child extracted from the root (whole, with its bytes) to
+    /// `f` before scanning it. When `f` returns a token, the child is not
+    /// scanned here: the report holds a placeholder with that token
+    /// ([`Node::remote`](crate::Node::remote), code 255) that
+    /// [`Report::graft`](crate::Report::graft) later replaces with the
+    /// child's own report. `None` scans the child as usual. This is how a
+    /// cluster spreads one archive over many machines. Default: none.
+    pub fn split(
+        mut self,
+        f: impl Fn(SplitChild<'_>) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.split = Some(Arc::new(f));
+        self
+    }
+
+    /// Scans the input as the object at `origin` inside a larger tree
+    /// (names, depth, ancestors and ratio as in that tree). Default: the
+    /// input is a root.
+    pub fn origin(mut self, origin: Origin) -> Self {
+        self.origin = Some(origin);
         self
     }
 }
@@ -345,7 +399,13 @@ impl Scanner {
         let started = Instant::now();
         let start_time = crate::time::iso8601(SystemTime::now());
         let limits = opts.limits.clone().unwrap_or_else(|| inner.limits.clone());
-        let budget = Budget::new(limits, data.len() as u64, opts.cancel.clone());
+        let origin = opts.origin.clone().unwrap_or_default();
+        let root_size = if opts.origin.is_some() {
+            origin.root_size
+        } else {
+            data.len() as u64
+        };
+        let budget = Budget::new(limits, root_size, opts.cancel.clone());
         let mut passwords = opts.passwords.clone();
         passwords.extend(inner.passwords.iter().cloned());
         let walker = Walker::new(
@@ -354,12 +414,21 @@ impl Scanner {
             passwords,
             inner.type_mismatch,
             opts.progress.as_deref(),
+            opts.split.as_deref(),
         );
         let place = Place {
-            display: name.clone(),
+            display: if opts.origin.is_some() {
+                format!("{}/{name}", origin.parent_display)
+            } else {
+                name.clone()
+            },
             name,
-            depth: 0,
-            ancestors: Vec::new(),
+            depth: origin.depth,
+            ancestors: origin
+                .ancestors
+                .iter()
+                .filter_map(|h| crate::digest::unhex32(h))
+                .collect(),
         };
         let root = inner.pool.install(|| walker.walk(Some(data), place, None));
         Report {

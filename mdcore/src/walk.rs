@@ -22,7 +22,7 @@ use crate::engines::{Engine, EngineResult, ListVerdict, ObjectView};
 use crate::extract::{self, Child, Cx, Entry, Extractor, Flow, Issue};
 use crate::limits::Budget;
 use crate::report::{EngineDetail, Node};
-use crate::scanner::Progress;
+use crate::scanner::{Progress, SplitChild, SplitFn};
 use crate::verdict::{ResultCode, roll_up};
 
 /// Everything shared by the whole tree of one scan.
@@ -32,6 +32,9 @@ pub(crate) struct Walker<'s> {
     pub(crate) passwords: Vec<String>,
     pub(crate) type_mismatch: bool,
     pub(crate) progress: Option<&'s (dyn Fn(Progress) + Send + Sync)>,
+    split: Option<&'s SplitFn>,
+    /// Depth of the object the walk started at (children of it may be split).
+    top: std::sync::OnceLock<u32>,
     /// Finished objects by SHA-256: identical objects are scanned once.
     cache: Mutex<HashMap<[u8; 32], Node>>,
     objects_done: AtomicU64,
@@ -55,6 +58,7 @@ impl<'s> Walker<'s> {
         passwords: Vec<String>,
         type_mismatch: bool,
         progress: Option<&'s (dyn Fn(Progress) + Send + Sync)>,
+        split: Option<&'s SplitFn>,
     ) -> Self {
         Walker {
             engines,
@@ -62,6 +66,8 @@ impl<'s> Walker<'s> {
             passwords,
             type_mismatch,
             progress,
+            split,
+            top: std::sync::OnceLock::new(),
             cache: Mutex::new(HashMap::new()),
             objects_done: AtomicU64::new(0),
             bytes_done: AtomicU64::new(0),
@@ -70,6 +76,23 @@ impl<'s> Walker<'s> {
 
     /// Examines one object and everything inside it.
     pub(crate) fn walk(&self, data: Option<&[u8]>, place: Place, issue: Option<Issue>) -> Node {
+        let top = *self.top.get_or_init(|| place.depth);
+        if place.depth == top + 1
+            && issue.is_none()
+            && let (Some(split), Some(data)) = (self.split, data)
+            && let Some(token) = split(SplitChild {
+                name: &place.name,
+                display_name: &place.display,
+                data,
+            })
+        {
+            let mut node = Node::new(place.name, place.display, place.depth);
+            node.file_size = data.len() as u64;
+            node.own_result_i = ResultCode::InProgress;
+            node.remote = Some(token);
+            node.roll_up();
+            return node;
+        }
         let mut node = Node::new(place.name.clone(), place.display.clone(), place.depth);
         let mut own = Vec::new();
         if let Some(issue) = issue {

@@ -7,3 +7,4 @@ mod engines;
 mod formats;
 mod hostile;
 mod scanning;
+mod split;

@@ -2,7 +2,8 @@
 //!
 //! Roles: `mdscan scan` scans files and directories with mdcore and prints a
 //! summary or JSON reports; `mdscan serve` runs the standalone
-//! MetaDefender Core compatible HTTP server.
+//! MetaDefender Core compatible HTTP server; `mdscan gateway` and `mdscan
+//! worker` are the two roles of a cluster (see mdcluster).
 
 use std::process::ExitCode;
 
@@ -27,6 +28,11 @@ enum Command {
     /// Run the standalone HTTP server (MetaDefender Core v4 API) on
     /// 127.0.0.1:8008 with an embedded store; needs no external service.
     Serve(serve::ServeArgs),
+    /// Run the same HTTP API as a cluster gateway: files go to the shared
+    /// blob store, scans to RabbitMQ and Redis, for `mdscan worker`s.
+    Gateway(serve::GatewayArgs),
+    /// Run a cluster worker: scan tasks from RabbitMQ, results to Redis.
+    Worker(serve::WorkerArgs),
     /// Print the argon2 hash of a password, for `users` in the config file.
     HashPassword {
         /// The password.
@@ -39,6 +45,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Scan(args) => scan::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Gateway(args) => serve::run_gateway(args),
+        Command::Worker(args) => serve::run_worker(args),
         Command::HashPassword { password } => {
             use argon2::PasswordHasher;
             let salt = argon2::password_hash::SaltString::generate(

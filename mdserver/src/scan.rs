@@ -45,6 +45,10 @@ pub(crate) struct ScanArgs {
     /// (default 16G).
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     max_size: Option<u64>,
+    /// Largest expansion factor of an input, checked past 64 MiB of
+    /// output (default 200).
+    #[arg(long, value_name = "N")]
+    max_ratio: Option<u64>,
     /// Time limit per input, in seconds (default 300).
     #[arg(long, value_name = "SECS")]
     timeout: Option<f64>,
@@ -82,6 +86,9 @@ fn build_scanner(args: &ScanArgs) -> Result<Scanner, mdcore::errors::Error> {
     let mut limits = Limits::default();
     if let Some(n) = args.max_depth {
         limits.max_depth = n;
+    }
+    if let Some(n) = args.max_ratio {
+        limits.max_ratio = n;
     }
     if let Some(n) = args.max_files {
         limits.max_objects = n;

@@ -1,4 +1,5 @@
 //! mdserver integration tests: one binary.
 
 mod cli;
+mod cluster;
 mod server;

@@ -152,7 +152,7 @@ pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Bo
 
     // Unauthenticated endpoints.
     match (&method, parts.as_slice()) {
-        (&Method::GET, ["readyz"]) => return readyz(&app, &req),
+        (&Method::GET, ["readyz"]) => return readyz(&app, &req).await,
         (&Method::POST, ["login"]) => return login(&app, req).await,
         _ => {}
     }
@@ -169,20 +169,20 @@ pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Bo
             let name = name.to_string();
             submit(app, req, who, false, Some(name)).await
         }
-        (&Method::POST, ["file", "batch"]) => open_batch(&app, &req, &who),
+        (&Method::POST, ["file", "batch"]) => open_batch(&app, &req, &who).await,
         (&Method::GET, ["file", "rules"]) => rules(&app, &req),
-        (&Method::GET, ["file", "batch", id]) => batch_report(&app, &req, &who, id),
-        (&Method::POST, ["file", "batch", id, "close"]) => close_batch(&app, &req, &who, id),
-        (&Method::POST, ["file", "batch", id, "cancel"]) => cancel_batch(&app, &who, id),
+        (&Method::GET, ["file", "batch", id]) => batch_report(&app, &req, &who, id).await,
+        (&Method::POST, ["file", "batch", id, "close"]) => close_batch(&app, &req, &who, id).await,
+        (&Method::POST, ["file", "batch", id, "cancel"]) => cancel_batch(&app, &who, id).await,
         (&Method::GET, ["file", "converted", _]) => {
             err(StatusCode::NOT_FOUND, "File could not be found")
         }
         (&Method::GET, ["file", "download", id]) => download(&app, &req, &who, id).await,
-        (&Method::POST, ["file", id, "cancel"]) => cancel(&app, &who, id),
-        (&Method::GET, ["file", id]) => result(&app, &req, &who, id),
-        (&Method::GET, ["hash", hash]) => by_hash(&app, &req, &who, hash),
+        (&Method::POST, ["file", id, "cancel"]) => cancel(&app, &who, id).await,
+        (&Method::GET, ["file", id]) => result(&app, &req, &who, id).await,
+        (&Method::GET, ["hash", hash]) => by_hash(&app, &req, &who, hash).await,
         (&Method::GET, ["stat", "engines"]) => engines(&app),
-        (&Method::GET, ["stat", "nodes"]) => nodes(&app),
+        (&Method::GET, ["stat", "nodes"]) => nodes(&app).await,
         (&Method::POST, ["logout"]) => logout(&app, &req),
         (&Method::GET, ["version"]) => ok(&json!({
             "product_id": "mdscan", "version": env!("CARGO_PKG_VERSION")
@@ -192,9 +192,9 @@ pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Bo
     }
 }
 
-fn readyz(app: &App, req: &Request<Incoming>) -> Response<Body> {
+async fn readyz(app: &App, req: &Request<Incoming>) -> Response<Body> {
     let verbose = query(req).get("verbose").is_some_and(|v| v == "true");
-    let ready = app.store.pending().is_ok();
+    let ready = app.healthy().await;
     let status = if ready {
         StatusCode::OK
     } else {
@@ -280,51 +280,16 @@ fn engines(app: &App) -> Response<Body> {
     ok(&Value::Array(list))
 }
 
-fn read_proc(path: &str) -> String {
-    std::fs::read_to_string(path).unwrap_or_default()
-}
-
-fn nodes(app: &App) -> Response<Body> {
-    let load = read_proc("/proc/loadavg")
-        .split_whitespace()
-        .next()
-        .and_then(|l| l.parse::<f64>().ok())
-        .unwrap_or(0.0);
-    let mem_kb = |field: &str| {
-        read_proc("/proc/meminfo")
-            .lines()
-            .find(|l| l.starts_with(field))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let queued = app.queued();
-    ok(&json!({"statuses": [{
-        "id": "local",
-        "address": app.cfg.listen.to_string(),
-        "version": env!("CARGO_PKG_VERSION"),
-        "cpu_cores": cores,
-        "load": (load * 100.0 / cores as f64).round() as u64,
-        "total_memory": mem_kb("MemTotal:") * 1024,
-        "free_memory": mem_kb("MemAvailable:") * 1024,
-        "free_disk_space": app.store.free_disk(),
-        "engines": app.scanner.engines().iter().map(|e| json!({"eng_id": e.id, "eng_name": e.name, "eng_ver": e.version})).collect::<Vec<_>>(),
-        "issues": [],
-        "scan_queue": queued,
-        "scan_queue_details": {
-            "available_slots": app.cfg.queue_size.saturating_sub(queued),
-            "total_scan_queue": app.cfg.queue_size,
-        },
-    }]}))
+async fn nodes(app: &App) -> Response<Body> {
+    ok(&json!({ "statuses": app.nodes().await }))
 }
 
 /// Renders the document of any data_id the caller may see.
-fn render(app: &App, who: &Identity, id: &str, first: usize, size: usize) -> Option<Value> {
-    let entry = app.store.get(id).ok()??;
+async fn render(app: &App, who: &Identity, id: &str, first: usize, size: usize) -> Option<Value> {
+    let entry = app.get(id).await.ok()??;
     let (scan, path) = match entry {
         Entry::Root(s) => (*s, Vec::new()),
-        Entry::Child { root_id, path } => (app.store.get_scan(&root_id).ok()??, path),
+        Entry::Child { root_id, path } => (app.get_scan(&root_id).await.ok()??, path),
     };
     if !who.can_see(&scan.owner) {
         return None;
@@ -342,7 +307,7 @@ fn render(app: &App, who: &Identity, id: &str, first: usize, size: usize) -> Opt
         data_id: id,
         path: &path,
         workflow: app.cfg.workflow(&scan.workflow),
-        progress: app.progress(&scan.data_id),
+        progress: app.progress(&scan.data_id).await,
     };
     Some(doc::result(&view, first, size))
 }
@@ -360,42 +325,40 @@ pub(crate) fn root_document(app: &App, scan: &Scan) -> Value {
     doc::result(&view, 0, 20)
 }
 
-fn result(app: &App, req: &Request<Incoming>, who: &Identity, id: &str) -> Response<Body> {
+async fn result(app: &App, req: &Request<Incoming>, who: &Identity, id: &str) -> Response<Body> {
     let (first, size) = paging(&query(req), 20);
-    match render(app, who, &id.to_ascii_lowercase(), first, size) {
+    match render(app, who, &id.to_ascii_lowercase(), first, size).await {
         Some(v) => ok(&v),
         None => not_found(id),
     }
 }
 
-fn by_hash(app: &App, req: &Request<Incoming>, who: &Identity, hash: &str) -> Response<Body> {
+async fn by_hash(app: &App, req: &Request<Incoming>, who: &Identity, hash: &str) -> Response<Body> {
     let (first, size) = paging(&query(req), 20);
-    let found = app
-        .store
-        .by_hash(&hash.to_ascii_lowercase())
-        .ok()
-        .flatten()
-        .and_then(|id| render(app, who, &id, first, size));
+    let found = match app.by_hash(&hash.to_ascii_lowercase()).await {
+        Ok(Some(id)) => render(app, who, &id, first, size).await,
+        _ => None,
+    };
     match found {
         Some(v) => ok(&v),
         None => not_found(hash),
     }
 }
 
-fn cancel(app: &App, who: &Identity, id: &str) -> Response<Body> {
+async fn cancel(app: &App, who: &Identity, id: &str) -> Response<Body> {
     let id = id.to_ascii_lowercase();
-    if let Ok(Some(b)) = app.store.get_batch(&id) {
+    if let Ok(Some(b)) = app.get_batch(&id).await {
         if !who.can_see(&b.owner) {
             return not_found(&id);
         }
-        return cancel_batch(app, who, &id);
+        return Box::pin(cancel_batch(app, who, &id)).await;
     }
-    match app.store.get_scan(&id) {
+    match app.get_scan(&id).await {
         Ok(Some(s)) if who.can_see(&s.owner) => {
             if s.state == State::Done {
                 return err(StatusCode::BAD_REQUEST, "The scan has already finished");
             }
-            app.cancel(&id);
+            app.cancel(&id).await;
             let mut m = serde_json::Map::new();
             m.insert(id, json!("cancelled"));
             ok(&Value::Object(m))
@@ -441,7 +404,7 @@ where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
-    let tmp = app.store.tmp_path(&new_id());
+    let tmp = app.tmp_path(&new_id());
     let mut file = tokio::fs::File::create(&tmp).await.map_err(|e| {
         err(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -611,7 +574,7 @@ async fn submit(
         );
     }
     let mut batch = match &batch_id {
-        Some(id) => match app.store.get_batch(&id.to_ascii_lowercase()) {
+        Some(id) => match app.get_batch(&id.to_ascii_lowercase()).await {
             Ok(Some(b)) if who.can_see(&b.owner) && !b.is_closed && !b.cancelled => Some(b),
             _ => return err(StatusCode::BAD_REQUEST, "Batch not found or closed"),
         },
@@ -630,9 +593,10 @@ async fn submit(
         let _ = std::fs::remove_file(&up.tmp);
         return err(StatusCode::UNPROCESSABLE_ENTITY, "File is empty.");
     }
-    if let Err(e) = app.store.keep_blob(&up.tmp, &up.sha256) {
+    if let Err(e) = app.keep_blob(&up.tmp, &up.sha256).await {
         let _ = std::fs::remove_file(&up.tmp);
-        return err(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string());
+        eprintln!("mdscan: can not keep an upload: {e}");
+        return busy();
     }
     let ft = mdcore::detect(&up.prefix);
     let now = now_ms();
@@ -662,7 +626,7 @@ async fn submit(
         finished_ms: None,
         report: None,
     };
-    match app.submit(scan) {
+    match app.submit(scan).await {
         Ok(()) => {}
         Err(Refused::Busy) => {
             return busy();
@@ -671,14 +635,14 @@ async fn submit(
     }
     if let Some(b) = batch.as_mut() {
         b.files.push(data_id.clone());
-        let _ = app.store.put_batch(b);
+        let _ = app.put_batch(b).await;
     }
     if !sync {
         return ok(&json!({"data_id": data_id}));
     }
     loop {
         let notified = app.finished.notified();
-        if let Ok(Some(s)) = app.store.get_scan(&data_id)
+        if let Ok(Some(s)) = app.get_scan(&data_id).await
             && s.state == State::Done
         {
             return ok(&root_document(&app, &s));
@@ -693,16 +657,20 @@ fn iso(ms: u64) -> String {
 
 async fn download(app: &App, req: &Request<Incoming>, who: &Identity, id: &str) -> Response<Body> {
     let gone = || err(StatusCode::NOT_FOUND, "File could not be found");
-    let Ok(Some(scan)) = app.store.get_scan(&id.to_ascii_lowercase()) else {
+    let Ok(Some(scan)) = app.get_scan(&id.to_ascii_lowercase()).await else {
         return gone();
     };
     if !who.can_see(&scan.owner) {
         return gone();
     }
-    let path = app.store.blob_path(&scan.sha256);
-    let Ok(mut file) = tokio::fs::File::open(&path).await else {
+    let Ok(blob) = app.blob(&scan.sha256).await else {
         return gone();
     };
+    // An open file stays readable after a downloaded copy is removed.
+    let Ok(mut file) = tokio::fs::File::open(blob.path()).await else {
+        return gone();
+    };
+    drop(blob);
     let len = scan.file_size;
     let range = req
         .headers()
@@ -788,7 +756,7 @@ fn parse_range(h: &str, len: u64) -> Option<Result<(u64, u64), ()>> {
     Some(Ok(r))
 }
 
-fn open_batch(app: &App, req: &Request<Incoming>, who: &Identity) -> Response<Body> {
+async fn open_batch(app: &App, req: &Request<Incoming>, who: &Identity) -> Response<Body> {
     let h = req.headers();
     let workflow = header(h, "rule")
         .or_else(|| header(h, "workflow"))
@@ -812,57 +780,65 @@ fn open_batch(app: &App, req: &Request<Incoming>, who: &Identity) -> Response<Bo
         start_ms: now,
         files: Vec::new(),
     };
-    match app.store.put_batch(&b) {
+    match app.put_batch(&b).await {
         Ok(()) => ok(&json!({"batch_id": b.batch_id})),
         Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }
 
-fn batch_doc(app: &App, b: &Batch, first: usize, size: usize) -> Value {
-    let files: Vec<(Scan, Option<&super::config::Workflow>)> = b
-        .files
-        .iter()
-        .filter_map(|id| app.store.get_scan(id).ok().flatten())
-        .map(|s| {
+async fn batch_doc(app: &App, b: &Batch, first: usize, size: usize) -> Value {
+    let mut files: Vec<(Scan, Option<&super::config::Workflow>)> = Vec::new();
+    for id in &b.files {
+        if let Ok(Some(s)) = app.get_scan(id).await {
             let wf = app.cfg.workflow(&s.workflow);
-            (s, wf)
-        })
-        .collect();
+            files.push((s, wf));
+        }
+    }
     doc::batch(b, &files, first, size)
 }
 
-fn batch_report(app: &App, req: &Request<Incoming>, who: &Identity, id: &str) -> Response<Body> {
+async fn batch_report(
+    app: &App,
+    req: &Request<Incoming>,
+    who: &Identity,
+    id: &str,
+) -> Response<Body> {
     let (first, size) = paging(&query(req), 50);
-    match app.store.get_batch(&id.to_ascii_lowercase()) {
-        Ok(Some(b)) if who.can_see(&b.owner) => ok(&batch_doc(app, &b, first, size)),
+    match app.get_batch(&id.to_ascii_lowercase()).await {
+        Ok(Some(b)) if who.can_see(&b.owner) => ok(&batch_doc(app, &b, first, size).await),
         _ => not_found(id),
     }
 }
 
-fn close_batch(app: &App, req: &Request<Incoming>, who: &Identity, id: &str) -> Response<Body> {
+async fn close_batch(
+    app: &App,
+    req: &Request<Incoming>,
+    who: &Identity,
+    id: &str,
+) -> Response<Body> {
     let (first, size) = paging(&query(req), 50);
-    match app.store.get_batch(&id.to_ascii_lowercase()) {
+    match app.get_batch(&id.to_ascii_lowercase()).await {
         Ok(Some(mut b)) if who.can_see(&b.owner) => {
             b.is_closed = true;
-            if let Err(e) = app.store.put_batch(&b) {
-                return err(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string());
+            if let Err(e) = app.put_batch(&b).await {
+                return err(StatusCode::INTERNAL_SERVER_ERROR, &e);
             }
-            ok(&batch_doc(app, &b, first, size))
+            ok(&batch_doc(app, &b, first, size).await)
         }
         _ => not_found(id),
     }
 }
 
-fn cancel_batch(app: &App, who: &Identity, id: &str) -> Response<Body> {
-    match app.store.get_batch(&id.to_ascii_lowercase()) {
+async fn cancel_batch(app: &App, who: &Identity, id: &str) -> Response<Body> {
+    match app.get_batch(&id.to_ascii_lowercase()).await {
         Ok(Some(mut b)) if who.can_see(&b.owner) => {
             b.cancelled = true;
             b.is_closed = true;
             for f in &b.files {
-                app.cancel(f);
+                app.cancel(f).await;
             }
-            if let Err(e) = app.store.put_batch(&b) {
-                return err(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string());
+            if let Err(e) = app.put_batch(&b).await {
+                return err(StatusCode::INTERNAL_SERVER_ERROR, &e);
             }
             let mut m = serde_json::Map::new();
             m.insert(b.batch_id.clone(), json!("cancelled"));

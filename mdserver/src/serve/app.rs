@@ -1,5 +1,8 @@
-//! The server's state: configuration, scanner, store, the in-process scan
-//! queue and its workers, sessions, webhooks.
+//! The server's state: configuration, scanner, sessions, and the backend
+//! that holds scans: in-process (`mdscan serve`: embedded store, local
+//! queue and workers) or the cluster (`mdscan gateway`: Redis, RabbitMQ and
+//! the shared blob store, with `mdscan worker`s doing the scanning). The
+//! HTTP API sees one set of methods either way.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -11,7 +14,7 @@ use mdcore::{CancelToken, Report, ResultCode, ScanOptions, Scanner, ScannerBuild
 use tokio::sync::{Notify, mpsc};
 
 use super::config::Config;
-use super::store::{Scan, State, Store};
+use super::store::{Batch, Entry, Scan, State, Store};
 
 pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
@@ -43,13 +46,7 @@ pub(crate) struct Session {
 pub(crate) struct App {
     pub(crate) cfg: Config,
     pub(crate) scanner: Scanner,
-    pub(crate) store: Store,
-    queue: mpsc::Sender<String>,
-    running: Mutex<HashMap<String, Running>>,
-    /// Cancels that arrived while a scan was between the queue and its
-    /// `running` entry; taken when the entry is made (under the same lock),
-    /// so no cancel is lost to a racing worker.
-    early_cancels: Mutex<std::collections::HashSet<String>>,
+    backend: Backend,
     pub(crate) sessions: Mutex<HashMap<String, Session>>,
     /// Woken whenever a scan finishes (`POST /file/sync` waits on it).
     pub(crate) finished: Notify,
@@ -61,6 +58,25 @@ impl std::fmt::Debug for App {
         f.debug_struct("App").field("cfg", &self.cfg).finish()
     }
 }
+
+enum Backend {
+    Local(Local),
+    Cluster(super::gateway::Gateway),
+}
+
+/// The in-process backend of `mdscan serve`.
+pub(crate) struct Local {
+    pub(crate) store: Store,
+    queue: mpsc::Sender<String>,
+    running: Mutex<HashMap<String, Running>>,
+    /// Cancels that arrived while a scan was between the queue and its
+    /// `running` entry; taken when the entry is made (under the same lock),
+    /// so no cancel is lost to a racing worker.
+    early_cancels: Mutex<std::collections::HashSet<String>>,
+}
+
+/// A stored file, readable as a local file while this value lives.
+pub(crate) type BlobFile = mdcluster::LocalBlob;
 
 /// Why a submission was refused.
 #[derive(Debug)]
@@ -85,16 +101,18 @@ impl App {
         let app = Arc::new(App {
             cfg,
             scanner,
-            store,
-            queue: tx,
-            running: Mutex::new(HashMap::new()),
-            early_cancels: Mutex::new(std::collections::HashSet::new()),
+            backend: Backend::Local(Local {
+                store,
+                queue: tx,
+                running: Mutex::new(HashMap::new()),
+                early_cancels: Mutex::new(std::collections::HashSet::new()),
+            }),
             sessions: Mutex::new(HashMap::new()),
             finished: Notify::new(),
             started: Instant::now(),
         });
         for id in pending {
-            let _ = app.queue.try_send(id);
+            let _ = app.local().map(|l| l.queue.try_send(id));
         }
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
         for _ in 0..app.cfg.workers {
@@ -111,31 +129,182 @@ impl App {
         Ok(app)
     }
 
+    /// The gateway over a cluster: same API, scans done by `mdscan worker`s.
+    pub(crate) fn start_gateway(
+        cfg: Config,
+        endpoints: mdcluster::Endpoints,
+    ) -> Result<Arc<App>, String> {
+        let mut b = ScannerBuilder::new();
+        b.default_rules(cfg.default_rules).threads(1);
+        crate::scan::add_sources(&mut b, &cfg.rules, &cfg.hashes, &cfg.allow, &cfg.passwords);
+        let scanner = b.build().map_err(|e| e.to_string())?;
+        let gateway = super::gateway::Gateway::new(&cfg, endpoints)?;
+        let app = Arc::new(App {
+            cfg,
+            scanner,
+            backend: Backend::Cluster(gateway),
+            sessions: Mutex::new(HashMap::new()),
+            finished: Notify::new(),
+            started: Instant::now(),
+        });
+        if let Backend::Cluster(g) = &app.backend {
+            g.spawn_monitor();
+        }
+        Ok(app)
+    }
+
+    fn local(&self) -> Option<&Local> {
+        match &self.backend {
+            Backend::Local(l) => Some(l),
+            Backend::Cluster(_) => None,
+        }
+    }
+
     /// Scans waiting for a worker.
     pub(crate) fn queued(&self) -> usize {
-        self.queue.max_capacity() - self.queue.capacity()
+        match &self.backend {
+            Backend::Local(l) => l.queue.max_capacity() - l.queue.capacity(),
+            Backend::Cluster(g) => g.queued(),
+        }
     }
 
     pub(crate) fn queue_room(&self) -> bool {
-        self.queue.capacity() > 0 && self.queued() < self.cfg.queue_size
+        match &self.backend {
+            Backend::Local(l) => l.queue.capacity() > 0 && self.queued() < self.cfg.queue_size,
+            Backend::Cluster(g) => g.ready() && self.queued() < self.cfg.queue_size,
+        }
     }
 
     /// Records a new scan durably, then queues it.
-    pub(crate) fn submit(&self, scan: Scan) -> Result<(), Refused> {
+    pub(crate) async fn submit(self: &Arc<Self>, scan: Scan) -> Result<(), Refused> {
         if !self.queue_room() {
             return Err(Refused::Busy);
         }
-        let permit = self.queue.try_reserve().map_err(|_| Refused::Busy)?;
-        self.store
+        let l = match &self.backend {
+            Backend::Local(l) => l,
+            Backend::Cluster(g) => return g.submit(self, scan).await,
+        };
+        let permit = l.queue.try_reserve().map_err(|_| Refused::Busy)?;
+        l.store
             .put_scan(&scan)
             .map_err(|e| Refused::Store(e.to_string()))?;
         permit.send(scan.data_id);
         Ok(())
     }
 
+    /// Whether the store answers.
+    pub(crate) async fn healthy(&self) -> bool {
+        match &self.backend {
+            Backend::Local(l) => l.store.pending().is_ok(),
+            Backend::Cluster(g) => g.healthy().await,
+        }
+    }
+
+    /// What `id` names: a submitted file or an object inside one.
+    pub(crate) async fn get(&self, id: &str) -> Result<Option<Entry>, String> {
+        match &self.backend {
+            Backend::Local(l) => l.store.get(id).map_err(|e| e.to_string()),
+            Backend::Cluster(g) => g.get(id).await,
+        }
+    }
+
+    pub(crate) async fn get_scan(&self, id: &str) -> Result<Option<Scan>, String> {
+        match &self.backend {
+            Backend::Local(l) => l.store.get_scan(id).map_err(|e| e.to_string()),
+            Backend::Cluster(g) => g.get_scan(id).await,
+        }
+    }
+
+    pub(crate) async fn by_hash(&self, hash: &str) -> Result<Option<String>, String> {
+        match &self.backend {
+            Backend::Local(l) => l.store.by_hash(hash).map_err(|e| e.to_string()),
+            Backend::Cluster(g) => g.by_hash(hash).await,
+        }
+    }
+
+    pub(crate) async fn get_batch(&self, id: &str) -> Result<Option<Batch>, String> {
+        match &self.backend {
+            Backend::Local(l) => l.store.get_batch(id).map_err(|e| e.to_string()),
+            Backend::Cluster(g) => g.get_batch(id).await,
+        }
+    }
+
+    pub(crate) async fn put_batch(&self, b: &Batch) -> Result<(), String> {
+        match &self.backend {
+            Backend::Local(l) => l.store.put_batch(b).map_err(|e| e.to_string()),
+            Backend::Cluster(g) => g.put_batch(b).await,
+        }
+    }
+
+    /// A fresh local path for an upload in progress.
+    pub(crate) fn tmp_path(&self, id: &str) -> PathBuf {
+        match &self.backend {
+            Backend::Local(l) => l.store.tmp_path(id),
+            Backend::Cluster(g) => g.tmp_path(id),
+        }
+    }
+
+    /// Keeps a finished upload (content-addressed).
+    pub(crate) async fn keep_blob(
+        &self,
+        tmp: &std::path::Path,
+        sha256: &str,
+    ) -> Result<(), String> {
+        match &self.backend {
+            Backend::Local(l) => l.store.keep_blob(tmp, sha256).map_err(|e| e.to_string()),
+            Backend::Cluster(g) => g.keep_blob(tmp, sha256).await,
+        }
+    }
+
+    /// The stored file with this SHA-256.
+    pub(crate) async fn blob(&self, sha256: &str) -> Result<BlobFile, String> {
+        match &self.backend {
+            Backend::Local(l) => Ok(mdcluster::LocalBlob::Shared(l.store.blob_path(sha256))),
+            Backend::Cluster(g) => g.blob(sha256).await,
+        }
+    }
+
+    pub(crate) fn free_disk(&self) -> u64 {
+        match &self.backend {
+            Backend::Local(l) => l.store.free_disk(),
+            Backend::Cluster(g) => g.free_disk(),
+        }
+    }
+
+    /// Statuses for `GET /stat/nodes`: this process, or the cluster's
+    /// live workers.
+    pub(crate) async fn nodes(&self) -> Vec<serde_json::Value> {
+        if let Backend::Cluster(g) = &self.backend {
+            return g.nodes().await;
+        }
+        let (total, free) = mdcluster::sysinfo::memory();
+        let queued = self.queued();
+        vec![serde_json::json!({
+            "id": "local",
+            "address": self.cfg.listen.to_string(),
+            "version": env!("CARGO_PKG_VERSION"),
+            "cpu_cores": mdcluster::sysinfo::cores(),
+            "load": mdcluster::sysinfo::load_percent(),
+            "total_memory": total,
+            "free_memory": free,
+            "free_disk_space": self.free_disk(),
+            "engines": self.scanner.engines().iter().map(|e| serde_json::json!({"eng_id": e.id, "eng_name": e.name, "eng_ver": e.version})).collect::<Vec<_>>(),
+            "issues": [],
+            "scan_queue": queued,
+            "scan_queue_details": {
+                "available_slots": self.cfg.queue_size.saturating_sub(queued),
+                "total_scan_queue": self.cfg.queue_size,
+            },
+        })]
+    }
+
     /// Progress of a running scan, 0..=99.
-    pub(crate) fn progress(&self, data_id: &str) -> u8 {
-        let running = self.running.lock().ok();
+    pub(crate) async fn progress(&self, data_id: &str) -> u8 {
+        let l = match &self.backend {
+            Backend::Local(l) => l,
+            Backend::Cluster(g) => return g.progress(data_id).await,
+        };
+        let running = l.running.lock().ok();
         let Some(r) = running.as_ref().and_then(|m| m.get(data_id)) else {
             return 0;
         };
@@ -146,9 +315,13 @@ impl App {
 
     /// Cancels a queued or running scan. `false` when it is already done or
     /// unknown.
-    pub(crate) fn cancel(&self, data_id: &str) -> bool {
+    pub(crate) async fn cancel(&self, data_id: &str) -> bool {
+        let l = match &self.backend {
+            Backend::Local(l) => l,
+            Backend::Cluster(g) => return g.cancel(data_id).await,
+        };
         {
-            let Ok(running) = self.running.lock() else {
+            let Ok(running) = l.running.lock() else {
                 return false;
             };
             if let Some(r) = running.get(data_id) {
@@ -158,17 +331,17 @@ impl App {
             // Not running yet: remembered in memory (under the `running`
             // lock) for a worker about to start it, and in the store for a
             // restart.
-            if let Ok(mut early) = self.early_cancels.lock() {
+            if let Ok(mut early) = l.early_cancels.lock() {
                 early.insert(data_id.to_string());
             }
         }
-        match self.store.get_scan(data_id) {
+        match l.store.get_scan(data_id) {
             Ok(Some(mut s)) if s.state != State::Done => {
                 s.cancel_requested = true;
-                self.store.put_scan(&s).is_ok()
+                l.store.put_scan(&s).is_ok()
             }
             _ => {
-                if let Ok(mut early) = self.early_cancels.lock() {
+                if let Ok(mut early) = l.early_cancels.lock() {
                     early.remove(data_id);
                 }
                 false
@@ -177,7 +350,8 @@ impl App {
     }
 
     async fn process(self: Arc<Self>, id: String) {
-        let Ok(Some(mut scan)) = self.store.get_scan(&id) else {
+        let Some(l) = self.local() else { return };
+        let Ok(Some(mut scan)) = l.store.get_scan(&id) else {
             return;
         };
         if scan.state == State::Done {
@@ -185,15 +359,15 @@ impl App {
         }
         scan.state = State::Processing;
         scan.started_ms = Some(now_ms());
-        let _ = self.store.put_scan(&scan);
+        let _ = l.store.put_scan(&scan);
         let cancel = CancelToken::new();
         if scan.cancel_requested {
             cancel.cancel();
         }
         let bytes = Arc::new(AtomicU64::new(0));
-        if let Ok(mut m) = self.running.lock() {
+        if let Ok(mut m) = l.running.lock() {
             // A cancel that came while this scan was leaving the queue.
-            if self.early_cancels.lock().is_ok_and(|mut e| e.remove(&id)) {
+            if l.early_cancels.lock().is_ok_and(|mut e| e.remove(&id)) {
                 cancel.cancel();
             }
             m.insert(
@@ -206,18 +380,18 @@ impl App {
             );
         }
         let app = self.clone();
-        let blob = self.store.blob_path(&scan.sha256);
+        let blob = l.store.blob_path(&scan.sha256);
         let job = scan.clone();
         let report = tokio::task::spawn_blocking(move || app.run_scan(&job, blob, cancel, bytes))
             .await
             .unwrap_or_else(|_| failed_report(&scan.display_name, "the scan crashed"));
-        if let Ok(mut m) = self.running.lock() {
+        if let Ok(mut m) = l.running.lock() {
             m.remove(&id);
         }
         scan.report = Some(report);
         scan.state = State::Done;
         scan.finished_ms = Some(now_ms());
-        if let Err(e) = self.store.finish(&scan) {
+        if let Err(e) = l.store.finish(&scan) {
             eprintln!("mdscan: can not store the result of {id}: {e}");
         }
         self.finished.notify_waiters();

@@ -45,6 +45,68 @@ pub(crate) struct Config {
     pub(crate) shutdown_timeout_secs: u64,
     /// Workflows ("rules" in the API). Default: one, "File scan".
     pub(crate) workflows: Vec<Workflow>,
+    /// `mdscan gateway` and `mdscan worker`: the cluster's services and the
+    /// worker's knobs.
+    pub(crate) cluster: Cluster,
+}
+
+/// The `[cluster]` section. Flags and `MDSCAN_*` variables override it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct Cluster {
+    /// RabbitMQ. Default: amqp://guest:guest@127.0.0.1:5672/%2f.
+    pub(crate) amqp_url: String,
+    /// Redis. Default: redis://127.0.0.1:6379/.
+    pub(crate) redis_url: String,
+    /// `file:///shared/dir` or `s3://bucket/prefix`. Default: a directory
+    /// under the system's temporary directory (one machine only).
+    pub(crate) blob_url: String,
+    /// Prefix of queue and key names. Default: `mdscan`.
+    pub(crate) namespace: String,
+    /// How long results stay in Redis, in seconds. Default: 7 days.
+    pub(crate) retention_secs: u64,
+    /// Tasks a worker scans at once (its RabbitMQ prefetch). Default: 2.
+    pub(crate) concurrency: usize,
+    /// Root archives of this many bytes or more are fanned out to the
+    /// cluster. Default: 64 MiB.
+    pub(crate) fanout_size: u64,
+    /// Children of a root scanned by its own worker before the rest are
+    /// fanned out. Default: 200.
+    pub(crate) fanout_entries: u64,
+    /// Deliveries of one task before it is recorded as Failed. Default: 3.
+    pub(crate) max_attempts: u64,
+    /// How long a stopping worker finishes its tasks, in seconds. Default: 60.
+    pub(crate) drain_secs: u64,
+}
+
+impl Default for Cluster {
+    fn default() -> Self {
+        let e = mdcluster::Endpoints::default();
+        Cluster {
+            amqp_url: e.amqp_url,
+            redis_url: e.redis_url,
+            blob_url: e.blob_url,
+            namespace: e.namespace,
+            retention_secs: e.retention_s,
+            concurrency: 2,
+            fanout_size: 64 << 20,
+            fanout_entries: 200,
+            max_attempts: 3,
+            drain_secs: 60,
+        }
+    }
+}
+
+impl Cluster {
+    pub(crate) fn endpoints(&self) -> mdcluster::Endpoints {
+        mdcluster::Endpoints {
+            amqp_url: self.amqp_url.clone(),
+            redis_url: self.redis_url.clone(),
+            blob_url: self.blob_url.clone(),
+            namespace: self.namespace.clone(),
+            retention_s: self.retention_secs,
+        }
+    }
 }
 
 /// A user of `POST /login`.
@@ -141,6 +203,7 @@ impl Default for Config {
             body_timeout_secs: 60,
             shutdown_timeout_secs: 10,
             workflows: Vec::new(),
+            cluster: Cluster::default(),
         }
     }
 }

@@ -153,6 +153,12 @@ pub(crate) fn result(v: &View<'_>, first: usize, size: usize) -> Value {
     if let Some(batch) = &s.batch_id {
         doc["batch_id"] = json!(batch);
     }
+    // mdscan's own additions (clients of MetaDefender ignore unknown
+    // fields): what a reader should know about this object — damage,
+    // limits, passwords, and in a cluster which worker scanned it.
+    if let Some(n) = v.node.filter(|n| done && !n.notes.is_empty()) {
+        doc["mdscan"] = json!({ "notes": n.notes });
+    }
     if let Some(n) = v.node.filter(|n| done && !n.children.is_empty()) {
         doc["extracted_files"] = extracted(v, n, first, size);
     }

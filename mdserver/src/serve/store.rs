@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 const RESULTS: TableDefinition<&str, &[u8]> = TableDefinition::new("results");
 const HASHES: TableDefinition<&str, &str> = TableDefinition::new("hashes");
@@ -95,18 +94,7 @@ pub(crate) struct Store {
     dir: PathBuf,
 }
 
-/// The data_id of the object at `path` inside root `root_id`: stable, so a
-/// rewritten result (a redelivered task) gives the same ids.
-pub(crate) fn child_id(root_id: &str, path: &[u32]) -> String {
-    let mut h = Sha256::new();
-    h.update(root_id.as_bytes());
-    for p in path {
-        h.update(b"/");
-        h.update(p.to_le_bytes());
-    }
-    let digest = h.finalize();
-    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
-}
+pub(crate) use mdcluster::child_id;
 
 impl Store {
     pub(crate) fn open(dir: &Path) -> Result<Store, StoreError> {

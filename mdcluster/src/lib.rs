@@ -1,0 +1,101 @@
+//! mdcluster: mdscan spread over many processes and machines.
+//!
+//! The same `mdscan` binary plays two roles. The **gateway** speaks the HTTP
+//! API of `mdscan serve`, stores uploads in the shared [`Blobs`] store,
+//! records scans in Redis ([`State`]) and publishes [`Task`]s on RabbitMQ
+//! ([`queue`]). **Workers** ([`worker::run`]) consume tasks, scan with
+//! mdcore, write results to Redis, and only then acknowledge. A worker that
+//! opens a big archive hands its children to the whole cluster as child
+//! tasks; the last child to finish puts the report together, which reads as
+//! a single-process scan of the same file would.
+//!
+//! Delivery is at-least-once and every result write is idempotent, so a
+//! worker killed at any moment loses nothing and doubles nothing.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sha2::{Digest, Sha256};
+
+pub mod blob;
+pub mod queue;
+pub mod state;
+pub mod sysinfo;
+pub mod task;
+pub mod worker;
+
+pub use blob::{Blobs, LocalBlob};
+pub use state::{ChildRef, ScanRecord, State};
+pub use task::{Task, TaskLimits};
+
+/// What can go wrong talking to the cluster's services.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// RabbitMQ.
+    #[error("RabbitMQ: {0}")]
+    Amqp(String),
+    /// Redis.
+    #[error("Redis: {0}")]
+    Redis(String),
+    /// The blob store.
+    #[error("blob store: {0}")]
+    Blob(String),
+    /// Local files.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Where the cluster's services are. Every process of one cluster uses the
+/// same values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoints {
+    /// `amqp://user:pass@host:5672/%2f`.
+    pub amqp_url: String,
+    /// `redis://host:6379/0`.
+    pub redis_url: String,
+    /// `file:///shared/dir` or `s3://bucket/prefix`.
+    pub blob_url: String,
+    /// Prefix of every queue and key, so clusters can share services.
+    pub namespace: String,
+    /// How long results are kept in Redis, in seconds.
+    pub retention_s: u64,
+}
+
+impl Default for Endpoints {
+    fn default() -> Self {
+        Endpoints {
+            amqp_url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
+            redis_url: "redis://127.0.0.1:6379/".into(),
+            blob_url: format!(
+                "file://{}",
+                std::env::temp_dir().join("mdscan-blobs").display()
+            ),
+            namespace: "mdscan".into(),
+            retention_s: 7 * 24 * 3600,
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The data_id of the object at `path` inside root `root_id`: stable, so a
+/// rewritten result (a redelivered task) gives the same ids.
+pub fn child_id(root_id: &str, path: &[u32]) -> String {
+    let mut h = Sha256::new();
+    h.update(root_id.as_bytes());
+    for p in path {
+        h.update(b"/");
+        h.update(p.to_le_bytes());
+    }
+    let digest = h.finalize();
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Blob key of an uploaded file (content-addressed).
+pub fn upload_key(sha256: &str) -> String {
+    format!("uploads/{sha256}")
+}

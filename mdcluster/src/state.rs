@@ -1,0 +1,582 @@
+//! Cluster state in Redis: scans and their results (kept for a configurable
+//! retention), the hash index behind `GET /hash`, cancel flags, worker
+//! heartbeats, and the bookkeeping of fanned-out archives.
+//!
+//! Keys (`{ns}` is the cluster's namespace, `mdscan` by default):
+//! - `{ns}:scan:{id}` hash — `meta` (the gateway's record, opaque here),
+//!   `state` (`queued`, `processing`, `done`), `report`, `started_ms`,
+//!   `finished_ms`, `cancel`, `progress`, `worker`.
+//! - `{ns}:child:{id}` — `{"root_id":…, "path":[…]}` of an extracted object.
+//! - `{ns}:hash:{hex}` — the data_id of the latest object with that digest.
+//! - `{ns}:doc:{kind}:{id}` — documents the gateway keeps (batches).
+//! - `{ns}:nodes` sorted set (score = last heartbeat) and `{ns}:node:{id}`.
+//! - `{ns}:fan:{root}` hash — `parent` (the root's report with placeholders),
+//!   `pending`, and the tree-wide `objects`/`bytes` counters; `{ns}:want:{root}`
+//!   the set of expected child tokens; `{ns}:part:{root}` token -> report.
+//! - `{ns}:attempt:{task}` — deliveries of a task (poison detection).
+//!
+//! Every write a worker makes is idempotent, so a redelivered task can
+//! neither double-count a child nor corrupt a finished result.
+
+use std::time::Duration;
+
+use mdcore::Report;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, child_id, now_ms};
+
+/// A scan as stored.
+#[derive(Clone, Debug, Default)]
+pub struct ScanRecord {
+    /// The gateway's own record (JSON).
+    pub meta: String,
+    /// `queued`, `processing` or `done`.
+    pub state: String,
+    /// The result, once done.
+    pub report: Option<Report>,
+    /// When a worker started it.
+    pub started_ms: Option<u64>,
+    /// When it finished.
+    pub finished_ms: Option<u64>,
+    /// A cancel was requested.
+    pub cancel: bool,
+    /// 0..=99 while running.
+    pub progress: u8,
+}
+
+/// Where an extracted object sits.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChildRef {
+    /// The root scan.
+    pub root_id: String,
+    /// Child indexes from the root.
+    pub path: Vec<u32>,
+}
+
+/// A root's fan-out, as the finalizing worker reads it.
+#[derive(Debug)]
+pub struct Fan {
+    /// The root's report with placeholders.
+    pub parent: Report,
+    /// Token -> child report.
+    pub parts: Vec<(String, Report)>,
+}
+
+const FAN_OPEN: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'parent', ARGV[1], 'pending', ARGV[2], 'objects', ARGV[3], 'bytes', ARGV[4])
+for i = 6, #ARGV do redis.call('SADD', KEYS[2], ARGV[i]) end
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+return 1
+";
+
+const FAN_PART: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return -2 end
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 then return -2 end
+if redis.call('HSETNX', KEYS[3], ARGV[1], ARGV[2]) == 1 then
+  redis.call('EXPIRE', KEYS[3], ARGV[5])
+  redis.call('HINCRBY', KEYS[1], 'objects', ARGV[3])
+  redis.call('HINCRBY', KEYS[1], 'bytes', ARGV[4])
+  return redis.call('HINCRBY', KEYS[1], 'pending', -1)
+end
+return tonumber(redis.call('HGET', KEYS[1], 'pending'))
+";
+
+const CANCEL: &str = r"
+local s = redis.call('HGET', KEYS[1], 'state')
+if not s or s == 'done' then return 0 end
+redis.call('HSET', KEYS[1], 'cancel', '1')
+return 1
+";
+
+/// The cluster's Redis.
+#[derive(Clone)]
+pub struct State {
+    con: ConnectionManager,
+    ns: String,
+    retention_s: u64,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("ns", &self.ns)
+            .field("retention_s", &self.retention_s)
+            .finish()
+    }
+}
+
+fn rerr(e: redis::RedisError) -> Error {
+    Error::Redis(e.to_string())
+}
+
+impl State {
+    /// Connects lazily (the first command connects); reconnects by itself
+    /// after Redis restarts.
+    pub fn new(url: &str, ns: &str, retention_s: u64) -> Result<State, Error> {
+        let client = redis::Client::open(url).map_err(rerr)?;
+        let cfg = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(3)))
+            .set_response_timeout(Some(Duration::from_secs(10)))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_secs(1));
+        let con = ConnectionManager::new_lazy_with_config(client, cfg).map_err(rerr)?;
+        Ok(State {
+            con,
+            ns: ns.to_string(),
+            retention_s: retention_s.max(1),
+        })
+    }
+
+    fn key(&self, kind: &str, id: &str) -> String {
+        format!("{}:{kind}:{id}", self.ns)
+    }
+
+    /// Whether Redis answers.
+    pub async fn ping(&self) -> bool {
+        let mut c = self.con.clone();
+        redis::cmd("PING")
+            .query_async::<String>(&mut c)
+            .await
+            .is_ok()
+    }
+
+    /// Records a new scan (`queued`).
+    pub async fn create_scan(&self, id: &str, meta: &str) -> Result<(), Error> {
+        let k = self.key("scan", id);
+        let mut c = self.con.clone();
+        redis::pipe()
+            .atomic()
+            .hset_multiple(&k, &[("meta", meta), ("state", "queued")])
+            .ignore()
+            .expire(&k, self.retention_i())
+            .ignore()
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(rerr)
+    }
+
+    fn retention_i(&self) -> i64 {
+        i64::try_from(self.retention_s).unwrap_or(i64::MAX)
+    }
+
+    /// Forgets a scan that could not be queued.
+    pub async fn drop_scan(&self, id: &str) -> Result<(), Error> {
+        let mut c = self.con.clone();
+        redis::cmd("DEL")
+            .arg(self.key("scan", id))
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(rerr)
+    }
+
+    /// A scan, if known.
+    pub async fn scan(&self, id: &str) -> Result<Option<ScanRecord>, Error> {
+        let mut c = self.con.clone();
+        let map: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
+            .arg(self.key("scan", id))
+            .query_async(&mut c)
+            .await
+            .map_err(rerr)?;
+        let Some(meta) = map.get("meta") else {
+            return Ok(None);
+        };
+        let num = |f: &str| map.get(f).and_then(|v| v.parse::<u64>().ok());
+        Ok(Some(ScanRecord {
+            meta: meta.clone(),
+            state: map.get("state").cloned().unwrap_or_default(),
+            report: map.get("report").and_then(|r| serde_json::from_str(r).ok()),
+            started_ms: num("started_ms"),
+            finished_ms: num("finished_ms"),
+            cancel: map.get("cancel").is_some_and(|v| v == "1"),
+            progress: num("progress").map_or(0, |p| u8::try_from(p.min(99)).unwrap_or(99)),
+        }))
+    }
+
+    /// Where an extracted object sits, if `id` names one.
+    pub async fn child(&self, id: &str) -> Result<Option<ChildRef>, Error> {
+        let mut c = self.con.clone();
+        let v: Option<String> = redis::cmd("GET")
+            .arg(self.key("child", id))
+            .query_async(&mut c)
+            .await
+            .map_err(rerr)?;
+        Ok(v.and_then(|v| serde_json::from_str(&v).ok()))
+    }
+
+    /// The latest data_id with this MD5, SHA-1 or SHA-256.
+    pub async fn by_hash(&self, hash: &str) -> Result<Option<String>, Error> {
+        let mut c = self.con.clone();
+        redis::cmd("GET")
+            .arg(self.key("hash", hash))
+            .query_async(&mut c)
+            .await
+            .map_err(rerr)
+    }
+
+    /// Flags a queued or running scan as cancelled; `false` if it is done
+    /// or unknown.
+    pub async fn cancel(&self, id: &str) -> Result<bool, Error> {
+        let mut c = self.con.clone();
+        let n: i64 = redis::Script::new(CANCEL)
+            .key(self.key("scan", id))
+            .invoke_async(&mut c)
+            .await
+            .map_err(rerr)?;
+        Ok(n == 1)
+    }
+
+    /// Whether a cancel was requested.
+    pub async fn cancelled(&self, id: &str) -> Result<bool, Error> {
+        let mut c = self.con.clone();
+        let v: Option<String> = redis::cmd("HGET")
+            .arg(self.key("scan", id))
+            .arg("cancel")
+            .query_async(&mut c)
+            .await
+            .map_err(rerr)?;
+        Ok(v.as_deref() == Some("1"))
+    }
+
+    /// Stores a document (a batch, …) for the retention period.
+    pub async fn put_doc(&self, kind: &str, id: &str, json: &str) -> Result<(), Error> {
+        let mut c = self.con.clone();
+        redis::cmd("SET")
+            .arg(self.key(&format!("doc:{kind}"), id))
+            .arg(json)
+            .arg("EX")
+            .arg(self.retention_s)
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(rerr)
+    }
+
+    /// A stored document.
+    pub async fn doc(&self, kind: &str, id: &str) -> Result<Option<String>, Error> {
+        let mut c = self.con.clone();
+        redis::cmd("GET")
+            .arg(self.key(&format!("doc:{kind}"), id))
+            .query_async(&mut c)
+            .await
+            .map_err(rerr)
+    }
+
+    /// Counts one more delivery of a task; returns the count.
+    pub async fn attempt(&self, task_id: &str) -> Result<u64, Error> {
+        let k = self.key("attempt", task_id);
+        let mut c = self.con.clone();
+        let (n,): (u64,) = redis::pipe()
+            .atomic()
+            .incr(&k, 1)
+            .expire(&k, self.retention_i())
+            .ignore()
+            .query_async(&mut c)
+            .await
+            .map_err(rerr)?;
+        Ok(n)
+    }
+
+    /// Marks a root scan as being worked on (unless it is already done).
+    pub async fn start(&self, id: &str, worker: &str) -> Result<(), Error> {
+        let k = self.key("scan", id);
+        let mut c = self.con.clone();
+        let state: Option<String> = redis::cmd("HGET")
+            .arg(&k)
+            .arg("state")
+            .query_async(&mut c)
+            .await
+            .map_err(rerr)?;
+        if state.as_deref() == Some("done") {
+            return Ok(());
+        }
+        redis::cmd("HSET")
+            .arg(&k)
+            .arg("state")
+            .arg("processing")
+            .arg("started_ms")
+            .arg(now_ms())
+            .arg("worker")
+            .arg(worker)
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(rerr)
+    }
+
+    /// Whether a root scan has its final result.
+    pub async fn done(&self, id: &str) -> Result<bool, Error> {
+        let mut c = self.con.clone();
+        let v: Option<String> = redis::cmd("HGET")
+            .arg(self.key("scan", id))
+            .arg("state")
+            .query_async(&mut c)
+            .await
+            .map_err(rerr)?;
+        Ok(v.as_deref() == Some("done"))
+    }
+
+    /// Whether the scan record exists at all (it expires with the retention).
+    pub async fn exists(&self, id: &str) -> Result<bool, Error> {
+        let mut c = self.con.clone();
+        let n: i64 = redis::cmd("EXISTS")
+            .arg(self.key("scan", id))
+            .query_async(&mut c)
+            .await
+            .map_err(rerr)?;
+        Ok(n == 1)
+    }
+
+    /// Progress of a running root scan, 0..=99.
+    pub async fn set_progress(&self, id: &str, pct: u8) -> Result<(), Error> {
+        let mut c = self.con.clone();
+        redis::cmd("HSET")
+            .arg(self.key("scan", id))
+            .arg("progress")
+            .arg(pct.min(99))
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(rerr)
+    }
+
+    /// Stores a root's final result: the report, one index entry per
+    /// extracted object, and the hash index — one atomic transaction.
+    /// Idempotent.
+    pub async fn finish(&self, id: &str, report: &Report) -> Result<(), Error> {
+        let k = self.key("scan", id);
+        let json = serde_json::to_string(report).map_err(|e| Error::Redis(e.to_string()))?;
+        let ttl = self.retention_s;
+        let mut p = redis::pipe();
+        p.atomic();
+        p.cmd("HSET")
+            .arg(&k)
+            .arg("state")
+            .arg("done")
+            .arg("report")
+            .arg(json)
+            .arg("finished_ms")
+            .arg(now_ms())
+            .arg("progress")
+            .arg(100)
+            .ignore();
+        p.expire(&k, self.retention_i()).ignore();
+        let mut stack: Vec<(&mdcore::Node, Vec<u32>)> = vec![(&report.root, Vec::new())];
+        while let Some((node, path)) = stack.pop() {
+            let node_id = if path.is_empty() {
+                id.to_string()
+            } else {
+                let cid = child_id(id, &path);
+                let entry = serde_json::to_string(&ChildRef {
+                    root_id: id.to_string(),
+                    path: path.clone(),
+                })
+                .map_err(|e| Error::Redis(e.to_string()))?;
+                p.cmd("SET")
+                    .arg(self.key("child", &cid))
+                    .arg(entry)
+                    .arg("EX")
+                    .arg(ttl)
+                    .ignore();
+                cid
+            };
+            for hash in [&node.md5, &node.sha1, &node.sha256] {
+                if !hash.is_empty() {
+                    p.cmd("SET")
+                        .arg(self.key("hash", hash))
+                        .arg(&node_id)
+                        .arg("EX")
+                        .arg(ttl)
+                        .ignore();
+                }
+            }
+            for (i, c) in node.children.iter().enumerate() {
+                let mut sub = path.clone();
+                sub.push(u32::try_from(i).unwrap_or(u32::MAX));
+                stack.push((c, sub));
+            }
+        }
+        let mut c = self.con.clone();
+        p.query_async::<()>(&mut c).await.map_err(rerr)
+    }
+
+    /// Publishes this worker's status for `GET /stat/nodes`; it lapses
+    /// after `ttl` without a new beat.
+    pub async fn heartbeat(
+        &self,
+        worker: &str,
+        status: &serde_json::Value,
+        ttl: Duration,
+    ) -> Result<(), Error> {
+        let mut c = self.con.clone();
+        redis::pipe()
+            .cmd("SET")
+            .arg(self.key("node", worker))
+            .arg(status.to_string())
+            .arg("PX")
+            .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX))
+            .ignore()
+            .cmd("ZADD")
+            .arg(format!("{}:nodes", self.ns))
+            .arg(now_ms())
+            .arg(worker)
+            .ignore()
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(rerr)
+    }
+
+    /// Removes a worker's status (a clean stop).
+    pub async fn leave(&self, worker: &str) -> Result<(), Error> {
+        let mut c = self.con.clone();
+        redis::pipe()
+            .cmd("DEL")
+            .arg(self.key("node", worker))
+            .ignore()
+            .cmd("ZREM")
+            .arg(format!("{}:nodes", self.ns))
+            .arg(worker)
+            .ignore()
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(rerr)
+    }
+
+    /// Statuses of the live workers.
+    pub async fn nodes(&self) -> Result<Vec<serde_json::Value>, Error> {
+        let set = format!("{}:nodes", self.ns);
+        let mut c = self.con.clone();
+        // Forget workers silent for over a minute; the rest are filtered by
+        // their status key's TTL.
+        let _: () = redis::cmd("ZREMRANGEBYSCORE")
+            .arg(&set)
+            .arg(0)
+            .arg(now_ms().saturating_sub(60_000))
+            .query_async(&mut c)
+            .await
+            .map_err(rerr)?;
+        let ids: Vec<String> = redis::cmd("ZRANGE")
+            .arg(&set)
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut c)
+            .await
+            .map_err(rerr)?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = ids.iter().map(|i| self.key("node", i)).collect();
+        let vals: Vec<Option<String>> = redis::cmd("MGET")
+            .arg(&keys)
+            .query_async(&mut c)
+            .await
+            .map_err(rerr)?;
+        Ok(vals
+            .into_iter()
+            .flatten()
+            .filter_map(|v| serde_json::from_str(&v).ok())
+            .collect())
+    }
+
+    /// Opens a root's fan-out (once: a redelivered root task keeps the
+    /// first record). `used` = objects and bytes the parent's own
+    /// extraction consumed.
+    pub async fn fan_open(
+        &self,
+        root: &str,
+        parent: &Report,
+        tokens: &[String],
+        used: (u64, u64),
+    ) -> Result<(), Error> {
+        let json = serde_json::to_string(parent).map_err(|e| Error::Redis(e.to_string()))?;
+        let mut c = self.con.clone();
+        let script = redis::Script::new(FAN_OPEN);
+        let mut inv = script.prepare_invoke();
+        inv.key(self.key("fan", root))
+            .key(self.key("want", root))
+            .arg(json)
+            .arg(tokens.len())
+            .arg(used.0)
+            .arg(used.1)
+            .arg(self.retention_s);
+        for t in tokens {
+            inv.arg(t);
+        }
+        inv.invoke_async::<i64>(&mut c).await.map_err(rerr)?;
+        Ok(())
+    }
+
+    /// Objects and bytes used so far by a fanned-out root's whole tree.
+    pub async fn fan_usage(&self, root: &str) -> Result<(u64, u64), Error> {
+        let mut c = self.con.clone();
+        let (o, b): (Option<u64>, Option<u64>) = redis::cmd("HMGET")
+            .arg(self.key("fan", root))
+            .arg("objects")
+            .arg("bytes")
+            .query_async(&mut c)
+            .await
+            .map_err(rerr)?;
+        Ok((o.unwrap_or(0), b.unwrap_or(0)))
+    }
+
+    /// Records a child's report (first write wins) and returns the children
+    /// still pending, or `None` when the root has no open fan-out (already
+    /// finalized, or unknown).
+    pub async fn fan_part(
+        &self,
+        root: &str,
+        token: &str,
+        report: &Report,
+    ) -> Result<Option<u64>, Error> {
+        let json = serde_json::to_string(report).map_err(|e| Error::Redis(e.to_string()))?;
+        let mut c = self.con.clone();
+        let n: i64 = redis::Script::new(FAN_PART)
+            .key(self.key("fan", root))
+            .key(self.key("want", root))
+            .key(self.key("part", root))
+            .arg(token)
+            .arg(json)
+            .arg(report.objects.saturating_sub(1))
+            .arg(report.bytes_extracted)
+            .arg(self.retention_s)
+            .invoke_async(&mut c)
+            .await
+            .map_err(rerr)?;
+        Ok(u64::try_from(n).ok())
+    }
+
+    /// The parent and every child report of a fan-out, if it is open.
+    pub async fn fan_collect(&self, root: &str) -> Result<Option<Fan>, Error> {
+        let mut c = self.con.clone();
+        let parent: Option<String> = redis::cmd("HGET")
+            .arg(self.key("fan", root))
+            .arg("parent")
+            .query_async(&mut c)
+            .await
+            .map_err(rerr)?;
+        let Some(parent) = parent.and_then(|p| serde_json::from_str::<Report>(&p).ok()) else {
+            return Ok(None);
+        };
+        let parts: Vec<(String, String)> = redis::cmd("HGETALL")
+            .arg(self.key("part", root))
+            .query_async(&mut c)
+            .await
+            .map_err(rerr)?;
+        let parts = parts
+            .into_iter()
+            .filter_map(|(t, r)| Some((t, serde_json::from_str(&r).ok()?)))
+            .collect();
+        Ok(Some(Fan { parent, parts }))
+    }
+
+    /// Drops a finalized fan-out's bookkeeping.
+    pub async fn fan_close(&self, root: &str) -> Result<(), Error> {
+        let mut c = self.con.clone();
+        redis::cmd("DEL")
+            .arg(self.key("fan", root))
+            .arg(self.key("want", root))
+            .arg(self.key("part", root))
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(rerr)
+    }
+}

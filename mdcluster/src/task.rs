@@ -1,0 +1,148 @@
+//! The scan task: what travels on RabbitMQ. A root task is one submitted
+//! file; a child task is one object of a fanned-out archive, carrying where
+//! it sits in the tree and the root's remaining budget.
+
+use std::time::Duration;
+
+use mdcore::{Limits, Origin};
+use serde::{Deserialize, Serialize};
+
+/// [`Limits`] in a form that crosses process boundaries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskLimits {
+    /// [`Limits::max_depth`].
+    pub max_depth: u32,
+    /// [`Limits::max_objects`].
+    pub max_objects: u64,
+    /// [`Limits::max_total_bytes`].
+    pub max_total_bytes: u64,
+    /// [`Limits::max_object_size`].
+    pub max_object_size: u64,
+    /// [`Limits::max_ratio`].
+    pub max_ratio: u64,
+    /// [`Limits::ratio_floor`].
+    pub ratio_floor: u64,
+    /// [`Limits::timeout`], in milliseconds.
+    pub timeout_ms: u64,
+}
+
+impl From<&Limits> for TaskLimits {
+    fn from(l: &Limits) -> Self {
+        TaskLimits {
+            max_depth: l.max_depth,
+            max_objects: l.max_objects,
+            max_total_bytes: l.max_total_bytes,
+            max_object_size: l.max_object_size,
+            max_ratio: l.max_ratio,
+            ratio_floor: l.ratio_floor,
+            timeout_ms: u64::try_from(l.timeout.as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+}
+
+impl TaskLimits {
+    /// The limits, with `objects_used` objects, `bytes_used` bytes and the
+    /// time to `deadline_ms` already spent elsewhere in the same tree.
+    pub fn remaining(
+        &self,
+        objects_used: u64,
+        bytes_used: u64,
+        now_ms: u64,
+        deadline_ms: u64,
+    ) -> Limits {
+        Limits {
+            max_depth: self.max_depth,
+            max_objects: self.max_objects.saturating_sub(objects_used),
+            max_total_bytes: self.max_total_bytes.saturating_sub(bytes_used),
+            max_object_size: self.max_object_size,
+            max_ratio: self.max_ratio,
+            ratio_floor: self.ratio_floor,
+            timeout: Duration::from_millis(deadline_ms.saturating_sub(now_ms)),
+            ..Limits::default()
+        }
+    }
+}
+
+/// One unit of work.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    /// The root scan's data_id.
+    pub root: String,
+    /// For a child task, the placeholder token in the root's report.
+    pub token: Option<String>,
+    /// Blob key of the bytes to scan.
+    pub blob: String,
+    /// The object's name.
+    pub name: String,
+    /// Bytes to scan.
+    pub size: u64,
+    /// For a child task, where it sits in the root's tree.
+    pub origin: Option<Origin>,
+    /// The root's limits (the remaining budget is computed from the root's
+    /// counters in Redis when the task starts).
+    pub limits: TaskLimits,
+    /// Archive passwords to try.
+    pub passwords: Vec<String>,
+    /// When the whole root must be done (ms since the epoch); 0 in a root
+    /// task, whose clock starts when a worker takes it.
+    pub deadline_ms: u64,
+}
+
+impl Task {
+    /// A key unique to this task within the cluster (attempt counting).
+    pub fn id(&self) -> String {
+        match &self.token {
+            Some(t) => format!("{}/{t}", self.root),
+            None => self.root.clone(),
+        }
+    }
+
+    /// Delivery priority (0..=9): small files first, so they are never stuck
+    /// behind giant archives; children of started archives a step ahead.
+    pub fn priority(&self) -> u8 {
+        let base: u8 = match self.size {
+            s if s < 1 << 20 => 7,
+            s if s < 16 << 20 => 5,
+            s if s < 256 << 20 => 3,
+            _ => 1,
+        };
+        base + u8::from(self.token.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remaining_budget() {
+        let l = TaskLimits::from(&Limits::default());
+        let r = l.remaining(10, 1000, 5_000, 65_000);
+        assert_eq!(r.max_objects, Limits::default().max_objects - 10);
+        assert_eq!(r.max_total_bytes, Limits::default().max_total_bytes - 1000);
+        assert_eq!(r.timeout, Duration::from_secs(60));
+        let late = l.remaining(u64::MAX, u64::MAX, 70_000, 65_000);
+        assert_eq!((late.max_objects, late.max_total_bytes), (0, 0));
+        assert_eq!(late.timeout, Duration::ZERO);
+    }
+
+    #[test]
+    fn small_files_first() {
+        let mut t = Task {
+            root: "r".into(),
+            token: None,
+            blob: "b".into(),
+            name: "n".into(),
+            size: 100,
+            origin: None,
+            limits: TaskLimits::from(&Limits::default()),
+            passwords: vec![],
+            deadline_ms: 0,
+        };
+        let small = t.priority();
+        t.size = 1 << 30;
+        assert!(small > t.priority());
+        t.token = Some("c".into());
+        assert_eq!(t.id(), "r/c");
+    }
+}

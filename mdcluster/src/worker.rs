@@ -1,0 +1,589 @@
+//! The worker role: consume tasks, scan with mdcore, store the result in
+//! Redis, then acknowledge.
+//!
+//! - At most `concurrency` tasks are unacknowledged at once (prefetch).
+//! - A task is acknowledged only after its result is durable in Redis; a
+//!   worker that dies leaves its tasks to be redelivered to another.
+//! - Every delivery is counted in Redis; a task delivered more than
+//!   `max_attempts` times (it crashed or hung every worker that took it) is
+//!   recorded as Failed (code 3) and dead-lettered instead of looping.
+//! - A root archive of `fanout_size` bytes or more, or with more than
+//!   `fanout_entries` children, is split: its children go to the blob store
+//!   and onto the queue as child tasks that any worker may take, with the
+//!   root's remaining budget; the worker that stores the last child's
+//!   result puts the report together.
+//! - On shutdown the worker stops taking tasks, finishes those it holds (up
+//!   to `drain_timeout`) and returns the rest to the queue.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicNackOptions, BasicRejectOptions};
+use mdcore::{CancelToken, Origin, Report, ResultCode, ScanOptions, Scanner};
+use sha2::{Digest, Sha256};
+
+use crate::blob::Blobs;
+use crate::queue::{self, Names, Publisher};
+use crate::state::State;
+use crate::task::Task;
+use crate::{Endpoints, Error, now_ms, sysinfo};
+
+/// How a worker runs.
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// The cluster's services.
+    pub endpoints: Endpoints,
+    /// This worker's name in `/stat/nodes` (unique in the cluster).
+    pub id: String,
+    /// Tasks worked on at once (RabbitMQ prefetch).
+    pub concurrency: usize,
+    /// Root archives at least this big are fanned out.
+    pub fanout_size: u64,
+    /// Children of one root scanned here before the rest are fanned out.
+    pub fanout_entries: u64,
+    /// Deliveries of one task before it is recorded as Failed.
+    pub max_attempts: u64,
+    /// Where downloaded blobs and children are spooled.
+    pub tmp_dir: PathBuf,
+    /// How long a stopping worker waits for its running tasks.
+    pub drain_timeout: Duration,
+}
+
+struct Ctx {
+    cfg: WorkerConfig,
+    scanner: Scanner,
+    state: State,
+    blobs: Blobs,
+    publisher: Arc<Publisher>,
+    active: AtomicUsize,
+}
+
+/// Why a task was not acknowledged as done.
+enum Outcome {
+    /// Result stored: acknowledge.
+    Done,
+    /// Recorded as Failed after too many attempts: dead-letter it.
+    Dead,
+}
+
+/// Runs a worker until `shutdown` completes.
+pub async fn run(
+    cfg: WorkerConfig,
+    scanner: Scanner,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), Error> {
+    let names = Names::new(&cfg.endpoints.namespace);
+    let state = State::new(
+        &cfg.endpoints.redis_url,
+        &cfg.endpoints.namespace,
+        cfg.endpoints.retention_s,
+    )?;
+    let blobs = Blobs::from_url(&cfg.endpoints.blob_url)?;
+    std::fs::create_dir_all(&cfg.tmp_dir)?;
+    let publisher = Publisher::new(&cfg.endpoints.amqp_url, names.clone());
+    let ctx = Arc::new(Ctx {
+        cfg,
+        scanner,
+        state,
+        blobs,
+        publisher,
+        active: AtomicUsize::new(0),
+    });
+    let beat = tokio::spawn(heartbeats(ctx.clone()));
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut backoff = Duration::from_millis(200);
+    let prefetch = u16::try_from(ctx.cfg.concurrency.max(1)).unwrap_or(u16::MAX);
+    'connect: loop {
+        let link = async {
+            let (conn, ch) = queue::open(&ctx.cfg.endpoints.amqp_url, &names).await?;
+            let consumer = queue::consume(&ch, &names, prefetch, &ctx.cfg.id).await?;
+            Ok::<_, Error>((conn, ch, consumer))
+        };
+        let (conn, ch, mut consumer) = tokio::select! {
+            l = link => match l {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("mdscan worker {}: {e}; retrying in {backoff:?}", ctx.cfg.id);
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        () = &mut shutdown => break 'connect,
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+            },
+            () = &mut shutdown => break 'connect,
+        };
+        eprintln!(
+            "mdscan worker {}: consuming {} (prefetch {prefetch})",
+            ctx.cfg.id, names.tasks
+        );
+        backoff = Duration::from_millis(200);
+        loop {
+            tokio::select! {
+                d = consumer.next() => match d {
+                    Some(Ok(delivery)) => {
+                        let ctx = ctx.clone();
+                        tasks.spawn(async move { handle(ctx, delivery).await });
+                    }
+                    Some(Err(e)) => {
+                        eprintln!("mdscan worker {}: lost RabbitMQ ({e}); reconnecting", ctx.cfg.id);
+                        continue 'connect;
+                    }
+                    None => {
+                        eprintln!("mdscan worker {}: the consumer was closed; reconnecting", ctx.cfg.id);
+                        continue 'connect;
+                    }
+                },
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                () = &mut shutdown => {
+                    eprintln!("mdscan worker {}: stopping; finishing {} task(s)", ctx.cfg.id, tasks.len());
+                    let _ = ch.basic_cancel(ctx.cfg.id.as_str().into(), BasicCancelOptions::default()).await;
+                    let drain = async { while tasks.join_next().await.is_some() {} };
+                    if tokio::time::timeout(ctx.cfg.drain_timeout, drain).await.is_err() {
+                        eprintln!("mdscan worker {}: tasks still running; returning them to the queue", ctx.cfg.id);
+                    }
+                    let _ = ch.close(200, "worker stopping".into()).await;
+                    let _ = conn.close(200, "worker stopping".into()).await;
+                    break 'connect;
+                }
+            }
+        }
+    }
+    beat.abort();
+    let _ = ctx.state.leave(&ctx.cfg.id).await;
+    Ok(())
+}
+
+async fn heartbeats(ctx: Arc<Ctx>) {
+    loop {
+        let (total, free) = sysinfo::memory();
+        let active = ctx.active.load(Ordering::Relaxed);
+        let status = serde_json::json!({
+            "id": ctx.cfg.id,
+            "address": sysinfo::hostname(),
+            "version": env!("CARGO_PKG_VERSION"),
+            "role": "worker",
+            "cpu_cores": sysinfo::cores(),
+            "load": sysinfo::load_percent(),
+            "total_memory": total,
+            "free_memory": free,
+            "free_disk_space": fs4::available_space(&ctx.cfg.tmp_dir).unwrap_or(0),
+            "engines": ctx.scanner.engines().iter().map(|e| serde_json::json!({"eng_id": e.id, "eng_name": e.name, "eng_ver": e.version})).collect::<Vec<_>>(),
+            "issues": [],
+            "scan_queue": active,
+            "scan_queue_details": {
+                "available_slots": ctx.cfg.concurrency.saturating_sub(active),
+                "total_scan_queue": ctx.cfg.concurrency,
+            },
+        });
+        if let Err(e) = ctx
+            .state
+            .heartbeat(&ctx.cfg.id, &status, Duration::from_secs(10))
+            .await
+        {
+            eprintln!("mdscan worker {}: heartbeat: {e}", ctx.cfg.id);
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+}
+
+async fn handle(ctx: Arc<Ctx>, delivery: Delivery) {
+    ctx.active.fetch_add(1, Ordering::Relaxed);
+    let task: Result<Task, _> = serde_json::from_slice(&delivery.data);
+    let outcome = match task {
+        Ok(task) => process(&ctx, &task).await,
+        Err(e) => {
+            eprintln!(
+                "mdscan worker {}: dropping a malformed task: {e}",
+                ctx.cfg.id
+            );
+            Ok(Outcome::Dead)
+        }
+    };
+    ctx.active.fetch_sub(1, Ordering::Relaxed);
+    let acked = match outcome {
+        Ok(Outcome::Done) => delivery.ack(BasicAckOptions::default()).await,
+        Ok(Outcome::Dead) => delivery.reject(BasicRejectOptions { requeue: false }).await,
+        Err(e) => {
+            // A service is down: give the task back after a pause. Its
+            // result, if any, was not stored.
+            eprintln!(
+                "mdscan worker {}: task returned to the queue: {e}",
+                ctx.cfg.id
+            );
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            delivery
+                .nack(BasicNackOptions {
+                    multiple: false,
+                    requeue: true,
+                })
+                .await
+        }
+    };
+    if let Err(e) = acked {
+        // The channel died; the broker redelivers the task elsewhere and
+        // the idempotent writes make the repeat harmless.
+        eprintln!("mdscan worker {}: can not acknowledge: {e}", ctx.cfg.id);
+    }
+}
+
+/// Retries a Redis or blob-store write while the service is restarting, so
+/// a finished scan is not thrown away for a short outage.
+async fn persist<T, F, Fut>(what: &str, mut f: F) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, Error>>,
+{
+    let mut wait = Duration::from_millis(100);
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(e) if tokio::time::Instant::now() >= give_up => return Err(e),
+            Err(e) => {
+                eprintln!("mdscan worker: {what}: {e}; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+}
+
+/// A report for an object that was not scanned, placed where it belongs.
+fn unscanned(task: &Task, code: ResultCode, why: &str) -> Report {
+    let mut r = Report::unscanned(&task.name, code, why);
+    if let Some(o) = &task.origin {
+        r.root.display_name = format!("{}/{}", o.parent_display, task.name);
+        r.root.depth = o.depth;
+        r.root.file_size = task.size;
+    }
+    r
+}
+
+async fn process(ctx: &Arc<Ctx>, task: &Task) -> Result<Outcome, Error> {
+    let attempt = ctx.state.attempt(&task.id()).await?;
+    if ctx.state.done(&task.root).await? {
+        return Ok(Outcome::Done);
+    }
+    if !ctx.state.exists(&task.root).await? {
+        // The scan expired or was withdrawn: nothing to report to.
+        return Ok(Outcome::Done);
+    }
+    if attempt > ctx.cfg.max_attempts {
+        let why = format!(
+            "the scan did not complete on {} attempts (a worker crashed or hung on this file)",
+            attempt - 1
+        );
+        let report = unscanned(task, ResultCode::Failed, &why);
+        eprintln!("mdscan worker {}: {} failed: {why}", ctx.cfg.id, task.id());
+        store(ctx, task, report).await?;
+        return Ok(Outcome::Dead);
+    }
+    if ctx.state.cancelled(&task.root).await? {
+        let report = unscanned(
+            task,
+            ResultCode::Canceled,
+            "cancelled before it was scanned",
+        );
+        store(ctx, task, report).await?;
+        return Ok(Outcome::Done);
+    }
+    if task.token.is_none() {
+        ctx.state.start(&task.root, &ctx.cfg.id).await?;
+    }
+    if let Ok(bad) = std::env::var("MDSCAN_TEST_ABORT_ON")
+        && !bad.is_empty()
+        && task.blob.ends_with(&bad)
+    {
+        // Fault injection for the cluster tests: a file that kills every
+        // worker that takes it.
+        eprintln!(
+            "mdscan worker {}: MDSCAN_TEST_ABORT_ON matched; aborting",
+            ctx.cfg.id
+        );
+        std::process::abort();
+    }
+    let local = match ctx.blobs.fetch(&task.blob, &ctx.cfg.tmp_dir).await {
+        Ok(l) => l,
+        Err(Error::Blob(why)) => {
+            // Gone for good (a blob store is not flaky about existence).
+            let report = unscanned(
+                task,
+                ResultCode::Failed,
+                &format!("can not read the file: {why}"),
+            );
+            store(ctx, task, report).await?;
+            return Ok(Outcome::Done);
+        }
+        Err(e) => return Err(e),
+    };
+    let (used_objects, used_bytes) = if task.token.is_some() {
+        ctx.state.fan_usage(&task.root).await?
+    } else {
+        (0, 0)
+    };
+    // A root's clock starts when a worker takes it (as in a local scan);
+    // its children share the root's deadline.
+    let deadline_ms = if task.token.is_none() {
+        now_ms().saturating_add(task.limits.timeout_ms)
+    } else {
+        task.deadline_ms
+    };
+    let limits = task
+        .limits
+        .remaining(used_objects, used_bytes, now_ms(), deadline_ms);
+    let cancel = CancelToken::new();
+    let progress = Arc::new(AtomicU64::new(0));
+    let mut opts = ScanOptions::new()
+        .name(task.name.clone())
+        .limits(limits)
+        .cancel(cancel.clone());
+    for p in &task.passwords {
+        opts = opts.password(p.clone());
+    }
+    if let Some(o) = &task.origin {
+        opts = opts.origin(o.clone());
+    }
+    let spool = Spool::new(&ctx.cfg.tmp_dir, &task.root)?;
+    if task.token.is_none() {
+        let p = progress.clone();
+        opts = opts.progress(move |pr| p.store(pr.bytes, Ordering::Relaxed));
+        let policy = Policy {
+            all: task.size >= ctx.cfg.fanout_size,
+            after: ctx.cfg.fanout_entries,
+            seen: AtomicU64::new(0),
+        };
+        let s = spool.clone();
+        opts = opts.split(move |c| {
+            let n = policy.seen.fetch_add(1, Ordering::Relaxed);
+            if !policy.all && n < policy.after {
+                return None;
+            }
+            s.take(c.name, c.display_name, c.data)
+        });
+    }
+    // Cancel and progress travel through Redis while the scan runs.
+    let watch = {
+        let ctx = ctx.clone();
+        let root = task.root.clone();
+        let cancel = cancel.clone();
+        let is_root = task.token.is_none();
+        let size = task.size.max(1);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                if ctx.state.cancelled(&root).await.unwrap_or(false) {
+                    cancel.cancel();
+                }
+                if is_root {
+                    let pct = progress.load(Ordering::Relaxed).saturating_mul(100) / size;
+                    let _ = ctx
+                        .state
+                        .set_progress(&root, u8::try_from(pct.clamp(1, 99)).unwrap_or(99))
+                        .await;
+                }
+            }
+        })
+    };
+    let scanner = ctx.scanner.clone();
+    let path = local.path().to_path_buf();
+    let name = task.name.clone();
+    let scanned = tokio::task::spawn_blocking(move || scanner.scan_path(&path, &opts)).await;
+    watch.abort();
+    drop(local);
+    let mut report = match scanned {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => Report::unscanned(&name, ResultCode::Failed, &e.to_string()),
+        Err(_) => Report::unscanned(&name, ResultCode::Failed, "the scan crashed"),
+    };
+    if task.origin.is_some() {
+        report
+            .root
+            .notes
+            .push(format!("scanned by cluster worker {}", ctx.cfg.id));
+    }
+    let children = spool.taken();
+    let pending = report.remote();
+    if task.token.is_none() && !pending.is_empty() {
+        fan_out(ctx, task, &report, &children, &pending, deadline_ms).await?;
+        spool.remove();
+        return Ok(Outcome::Done);
+    }
+    spool.remove();
+    store(ctx, task, report).await?;
+    Ok(Outcome::Done)
+}
+
+/// Stores a task's result: a root's final report, or a child's part (and,
+/// for the last part, the root's assembled report).
+async fn store(ctx: &Arc<Ctx>, task: &Task, report: Report) -> Result<(), Error> {
+    let Some(token) = &task.token else {
+        return persist("storing a result", || ctx.state.finish(&task.root, &report)).await;
+    };
+    let pending = persist("storing a child result", || {
+        ctx.state.fan_part(&task.root, token, &report)
+    })
+    .await?;
+    let _ = ctx.blobs.delete(&task.blob).await;
+    if pending == Some(0) {
+        finalize(ctx, &task.root).await?;
+    }
+    Ok(())
+}
+
+/// Puts a fanned-out root's report together from its parts.
+async fn finalize(ctx: &Arc<Ctx>, root: &str) -> Result<(), Error> {
+    let Some(fan) = persist("reading a fan-out", || ctx.state.fan_collect(root)).await? else {
+        return Ok(());
+    };
+    let mut report = fan.parent;
+    for (token, part) in fan.parts {
+        report.graft(&token, part);
+    }
+    if !report.remote().is_empty() {
+        // A part is missing; the next part's worker finalizes.
+        return Ok(());
+    }
+    if let Ok(Some(rec)) = ctx.state.scan(root).await
+        && let Some(started) = rec.started_ms
+    {
+        report.total_time = now_ms().saturating_sub(started);
+    }
+    persist("storing a result", || ctx.state.finish(root, &report)).await?;
+    let _ = ctx.state.fan_close(root).await;
+    Ok(())
+}
+
+/// Publishes a root's children as tasks after recording what is expected.
+async fn fan_out(
+    ctx: &Arc<Ctx>,
+    task: &Task,
+    parent: &Report,
+    children: &[Spooled],
+    pending: &[String],
+    deadline_ms: u64,
+) -> Result<(), Error> {
+    let used = (parent.objects.saturating_sub(1), parent.bytes_extracted);
+    // Upload first: a child task must never point at a missing blob.
+    let mut tasks = Vec::new();
+    for child in children {
+        if !pending.contains(&child.token) {
+            continue;
+        }
+        let key = format!("children/{}/{}", task.root, child.token);
+        persist("storing a child", || ctx.blobs.put_file(&key, &child.path)).await?;
+        tasks.push(Task {
+            root: task.root.clone(),
+            token: Some(child.token.clone()),
+            blob: key,
+            name: child.name.clone(),
+            size: child.size,
+            origin: Some(Origin {
+                parent_display: parent.root.display_name.clone(),
+                depth: parent.root.depth + 1,
+                ancestors: vec![parent.root.sha256.clone()],
+                root_size: task.size,
+            }),
+            limits: task.limits.clone(),
+            passwords: task.passwords.clone(),
+            deadline_ms,
+        });
+    }
+    persist("recording a fan-out", || {
+        ctx.state.fan_open(&task.root, parent, pending, used)
+    })
+    .await?;
+    for t in &tasks {
+        ctx.publisher.publish(t).await?;
+    }
+    eprintln!(
+        "mdscan worker {}: {} fanned out into {} child task(s)",
+        ctx.cfg.id,
+        task.root,
+        tasks.len()
+    );
+    Ok(())
+}
+
+/// A child taken out of a root scan and written to a local file.
+#[derive(Clone, Debug)]
+struct Spooled {
+    token: String,
+    name: String,
+    path: PathBuf,
+    size: u64,
+}
+
+/// When a root's children are handed to the cluster.
+struct Policy {
+    all: bool,
+    after: u64,
+    seen: AtomicU64,
+}
+
+/// Children taken out of a root scan, spooled to local files until the scan
+/// ends. Tokens are stable across attempts (name and content), so a
+/// redelivered root publishes the same children.
+#[derive(Clone)]
+struct Spool {
+    dir: PathBuf,
+    taken: Arc<Mutex<Vec<Spooled>>>,
+    seen: Arc<Mutex<HashMap<String, u32>>>,
+}
+
+impl Spool {
+    fn new(tmp: &std::path::Path, root: &str) -> Result<Spool, Error> {
+        let dir = tmp.join(format!("spool-{root}-{:08x}", rand::random::<u32>()));
+        Ok(Spool {
+            dir,
+            taken: Arc::default(),
+            seen: Arc::default(),
+        })
+    }
+
+    /// Spools one child; `None` (scan it here) if it can not be written.
+    fn take(&self, name: &str, display_name: &str, data: &[u8]) -> Option<String> {
+        let mut h = Sha256::new();
+        h.update(display_name.as_bytes());
+        h.update([0]);
+        h.update(Sha256::digest(data));
+        let base: String = h
+            .finalize()
+            .iter()
+            .take(12)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let token = {
+            let mut seen = self.seen.lock().ok()?;
+            let n = seen.entry(base.clone()).or_insert(0);
+            *n += 1;
+            if *n == 1 { base } else { format!("{base}-{n}") }
+        };
+        std::fs::create_dir_all(&self.dir).ok()?;
+        let path = self.dir.join(&token);
+        std::fs::write(&path, data).ok()?;
+        self.taken.lock().ok()?.push(Spooled {
+            token: token.clone(),
+            name: name.to_string(),
+            path,
+            size: data.len() as u64,
+        });
+        Some(token)
+    }
+
+    fn taken(&self) -> Vec<Spooled> {
+        self.taken.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+
+    fn remove(&self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -1,0 +1,815 @@
+//! The cluster end to end: `mdscan gateway` and several `mdscan worker`
+//! processes against the machine's real RabbitMQ (127.0.0.1:5672) and Redis
+//! (127.0.0.1:6379). Each test runs in its own namespace (queue and key
+//! prefix). With `CI` set, a missing service fails the test; without it the
+//! test says it is skipped.
+//!
+//! One test restarts Redis and RabbitMQ, so the tests here run one at a
+//! time (a lock), and never at the same time as anything else that uses
+//! those services.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use reqwest::blocking::Client;
+use serde_json::Value;
+
+use crate::cli::{EICAR, zip_of};
+
+#[path = "../../mdcluster/tests/support/moto.rs"]
+mod moto;
+
+static SERVICES: Mutex<()> = Mutex::new(());
+
+const REDIS: &str = "127.0.0.1:6379";
+const AMQP: &str = "127.0.0.1:5672";
+
+fn redis_cmd(args: &[&str]) -> Option<String> {
+    let mut s = TcpStream::connect_timeout(&REDIS.parse().ok()?, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut req = format!("*{}\r\n", args.len());
+    for a in args {
+        req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    s.write_all(req.as_bytes()).ok()?;
+    let mut buf = [0u8; 4096];
+    let n = s.read(&mut buf).ok()?;
+    Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+fn redis_up() -> bool {
+    redis_cmd(&["PING"]).is_some_and(|r| r.contains("PONG"))
+}
+
+fn amqp_up() -> bool {
+    TcpStream::connect_timeout(&AMQP.parse().unwrap(), Duration::from_secs(2)).is_ok()
+}
+
+/// Whether the services are there; with `CI` set their absence fails.
+fn services() -> bool {
+    let (r, a) = (redis_up(), amqp_up());
+    if r && a {
+        return true;
+    }
+    let msg = format!(
+        "cluster tests need Redis on {REDIS} (up: {r}) and RabbitMQ on {AMQP} (up: {a}); \
+         start them as the README says"
+    );
+    assert!(std::env::var_os("CI").is_none(), "{msg}");
+    eprintln!("SKIPPED: {msg}");
+    false
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Worker {
+    child: Child,
+}
+
+/// A gateway and workers in a namespace of their own.
+struct Cluster {
+    dir: tempfile::TempDir,
+    ns: String,
+    base: String,
+    config: PathBuf,
+    gateway: Child,
+    workers: Vec<Worker>,
+    worker_args: Vec<String>,
+    worker_env: Vec<(String, String)>,
+    next: usize,
+    http: Client,
+}
+
+impl Cluster {
+    fn start(workers: usize, worker_args: &[&str], env: &[(&str, &str)], config: &str) -> Cluster {
+        Cluster::start_with(workers, worker_args, env, config, None)
+    }
+
+    /// `blob_url`: the shared store (default: a directory of the test);
+    /// `env` is given to the gateway and every worker.
+    fn start_with(
+        workers: usize,
+        worker_args: &[&str],
+        env: &[(&str, &str)],
+        config: &str,
+        blob_url: Option<&str>,
+    ) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let ns = format!("t{}x{:08x}", std::process::id(), rand_u32());
+        let blobs = blob_url.map_or_else(
+            || format!("file://{}", dir.path().join("blobs").display()),
+            str::to_string,
+        );
+        let cfg_path = dir.path().join("mdscan.toml");
+        std::fs::write(
+            &cfg_path,
+            format!("[cluster]\nnamespace = \"{ns}\"\nblob_url = \"{blobs}\"\nretention_secs = 900\n{config}"),
+        )
+        .unwrap();
+        let port = free_port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mdscan"));
+        cmd.args([
+            "gateway",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(dir.path().join("gw"))
+        .arg("--config")
+        .arg(&cfg_path)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("gateway.log")).unwrap());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let gateway = cmd.spawn().unwrap();
+        let worker_env = env;
+        let mut c = Cluster {
+            dir,
+            ns,
+            base: format!("http://127.0.0.1:{port}"),
+            config: cfg_path,
+            gateway,
+            workers: Vec::new(),
+            worker_args: worker_args.iter().map(|s| s.to_string()).collect(),
+            worker_env: worker_env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            next: 0,
+            http: Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+        };
+        for _ in 0..workers {
+            c.add_worker();
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let ready = c
+                .http
+                .get(c.url("/readyz"))
+                .send()
+                .is_ok_and(|r| r.status() == StatusCode::OK);
+            if ready && c.live_nodes() >= workers {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "cluster did not come up\n{}",
+                c.logs()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        c
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn add_worker(&mut self) {
+        let name = format!("w{}", self.next);
+        self.next += 1;
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mdscan"));
+        cmd.args(["worker", "--id", &name, "--config"])
+            .arg(&self.config)
+            .arg("--data-dir")
+            .arg(self.dir.path().join(&name))
+            .args(&self.worker_args)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(self.dir.path().join(format!("{name}.log"))).unwrap());
+        for (k, v) in &self.worker_env {
+            cmd.env(k, v);
+        }
+        self.workers.push(Worker {
+            child: cmd.spawn().unwrap(),
+        });
+    }
+
+    /// Restarts workers that died (what systemd or Kubernetes would do).
+    fn supervise(&mut self) -> usize {
+        let mut restarted = 0;
+        let mut i = 0;
+        while i < self.workers.len() {
+            if let Ok(Some(_)) = self.workers[i].child.try_wait() {
+                self.workers.remove(i);
+                self.add_worker();
+                restarted += 1;
+            } else {
+                i += 1;
+            }
+        }
+        restarted
+    }
+
+    fn kill_worker(&mut self, i: usize) {
+        let mut w = self.workers.remove(i);
+        let _ = w.child.kill();
+        let _ = w.child.wait();
+    }
+
+    fn signal_worker(&self, i: usize, sig: &str) {
+        let _ = Command::new("kill")
+            .args([sig, &self.workers[i].child.id().to_string()])
+            .status();
+    }
+
+    fn live_nodes(&self) -> usize {
+        self.http
+            .get(self.url("/stat/nodes"))
+            .send()
+            .ok()
+            .and_then(|r| r.json::<Value>().ok())
+            .and_then(|v| v["statuses"].as_array().map(Vec::len))
+            .unwrap_or(0)
+    }
+
+    /// Uploads a file, retrying while the gateway answers 503 (services
+    /// restarting): the client's side of "never a lost upload".
+    fn upload(&self, name: &str, data: &[u8]) -> String {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let r = self
+                .http
+                .post(self.url("/file"))
+                .header("filename", name)
+                .body(data.to_vec())
+                .send();
+            match r {
+                Ok(r) if r.status() == StatusCode::OK => {
+                    let v: Value = r.json().unwrap();
+                    return v["data_id"].as_str().unwrap().to_string();
+                }
+                Ok(r) => assert_eq!(
+                    r.status(),
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "upload of {name}: {:?}",
+                    r.text()
+                ),
+                Err(e) => panic!("upload of {name}: {e}"),
+            }
+            assert!(
+                Instant::now() < deadline,
+                "upload of {name} refused for 2 minutes\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    fn result(&self, id: &str) -> Option<Value> {
+        let r = self
+            .http
+            .get(self.url(&format!("/file/{id}?size=1000")))
+            .send()
+            .ok()?;
+        if r.status() != StatusCode::OK {
+            return None;
+        }
+        r.json().ok()
+    }
+
+    /// Waits for every id to finish; returns their documents.
+    fn wait_all(&mut self, ids: &[String], limit: Duration) -> BTreeMap<String, Value> {
+        let deadline = Instant::now() + limit;
+        let mut done = BTreeMap::new();
+        while done.len() < ids.len() {
+            for id in ids {
+                if done.contains_key(id) {
+                    continue;
+                }
+                if let Some(v) = self.result(id)
+                    && v["scan_results"]["progress_percentage"] == 100
+                {
+                    done.insert(id.clone(), v);
+                }
+            }
+            if done.len() == ids.len() {
+                break;
+            }
+            self.supervise();
+            assert!(
+                Instant::now() < deadline,
+                "{} of {} scans finished\n{}",
+                done.len(),
+                ids.len(),
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        done
+    }
+
+    fn logs(&self) -> String {
+        let mut out = String::new();
+        let mut names = vec!["gateway".to_string()];
+        names.extend((0..self.next).map(|i| format!("w{i}")));
+        for n in names {
+            let text = std::fs::read_to_string(self.dir.path().join(format!("{n}.log")))
+                .unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(15).collect();
+            out.push_str(&format!("--- {n}.log (last lines)\n"));
+            for l in tail.into_iter().rev() {
+                out.push_str(l);
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for w in &mut self.workers {
+            let _ = w.child.kill();
+            let _ = w.child.wait();
+        }
+        let _ = self.gateway.kill();
+        let _ = self.gateway.wait();
+        // The namespace's queues: durable, so they would outlive the test.
+        for q in ["tasks", "dead"] {
+            let _ = Command::new("rabbitmqctl")
+                .args(["-q", "delete_queue", &format!("{}.{q}", self.ns)])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+fn rand_u32() -> u32 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    t ^ std::process::id().rotate_left(16)
+}
+
+fn code(v: &Value) -> i64 {
+    v["scan_results"]["scan_all_result_i"].as_i64().unwrap()
+}
+
+fn gz(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// The local verdict and (display name -> code) of every object, from
+/// `mdscan scan --json`: what a single process says about the same file.
+fn local_scan(dir: &Path, name: &str, data: &[u8], args: &[&str]) -> (i64, BTreeMap<String, i64>) {
+    let p = dir.join(name);
+    std::fs::write(&p, data).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mdscan"));
+    // Relative, so display names start at the file name as in the cluster.
+    cmd.current_dir(dir)
+        .args(["scan", "--json"])
+        .args(args)
+        .arg(name);
+    let out = cmd.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let report: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let mut map = BTreeMap::new();
+    let mut stack = vec![&report["root"]];
+    while let Some(n) = stack.pop() {
+        map.insert(
+            n["display_name"].as_str().unwrap().to_string(),
+            n["scan_all_result_i"].as_i64().unwrap(),
+        );
+        for c in n["children"].as_array().unwrap() {
+            stack.push(c);
+        }
+    }
+    (report["root"]["scan_all_result_i"].as_i64().unwrap(), map)
+}
+
+/// (display name -> code) of a cluster result: the root and every extracted
+/// object.
+fn cluster_tree(v: &Value) -> BTreeMap<String, i64> {
+    let mut map = BTreeMap::new();
+    map.insert(
+        v["file_info"]["display_name"].as_str().unwrap().to_string(),
+        code(v),
+    );
+    if let Some(files) = v["extracted_files"]["files_in_archive"].as_array() {
+        for f in files {
+            map.insert(
+                f["display_name"].as_str().unwrap().to_string(),
+                f["scan_all_result_i"].as_i64().unwrap(),
+            );
+        }
+    }
+    map
+}
+
+/// 200 files: plain, EICAR, zips, tar.gz, zips in zips; the expected
+/// verdict of each (1 when EICAR is inside, else 0).
+fn corpus() -> Vec<(String, Vec<u8>, i64)> {
+    let mut out = Vec::new();
+    for i in 0..200u32 {
+        let text = format!("document {i}\n").repeat(1 + (i as usize % 7) * 50);
+        let infected = i % 5 == 0;
+        let payload: &[u8] = if infected { EICAR } else { text.as_bytes() };
+        let (name, data) = match i % 4 {
+            0 => (format!("f{i}.txt"), payload.to_vec()),
+            1 => (
+                format!("f{i}.zip"),
+                zip_of(&[("a.txt", text.as_bytes()), ("b.bin", payload)]),
+            ),
+            2 => {
+                let mut t = tar::Builder::new(Vec::new());
+                for (n, d) in [("x.txt", text.as_bytes()), ("y.dat", payload)] {
+                    let mut h = tar::Header::new_gnu();
+                    h.set_size(d.len() as u64);
+                    h.set_mode(0o644);
+                    h.set_cksum();
+                    t.append_data(&mut h, n, d).unwrap();
+                }
+                (format!("f{i}.tar.gz"), gz(&t.into_inner().unwrap()))
+            }
+            _ => {
+                let inner = zip_of(&[("deep.bin", payload), ("n.txt", b"n")]);
+                (
+                    format!("f{i}.zip"),
+                    zip_of(&[("inner.zip", &inner), ("top.txt", text.as_bytes())]),
+                )
+            }
+        };
+        out.push((name, data, i64::from(infected)));
+    }
+    out
+}
+
+fn restart_redis() {
+    let dir = redis_cmd(&["CONFIG", "GET", "dir"]).unwrap();
+    let dir = dir.lines().nth(4).unwrap().to_string();
+    let file = redis_cmd(&["CONFIG", "GET", "dbfilename"]).unwrap();
+    let file = file.lines().nth(4).unwrap().to_string();
+    // A production Redis for mdscan keeps its data (AOF or RDB); this one
+    // is started without persistence, so save explicitly on the way down.
+    let _ = redis_cmd(&["SHUTDOWN", "SAVE"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while redis_up() {
+        assert!(Instant::now() < deadline, "redis did not stop");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let st = Command::new("redis-server")
+        .args([
+            "--daemonize",
+            "yes",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "6379",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            &dir,
+            "--dbfilename",
+            &file,
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !redis_up() {
+        assert!(Instant::now() < deadline, "redis did not come back");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn restart_rabbitmq() {
+    let ctl = |a: &str| {
+        let st = Command::new("rabbitmqctl")
+            .args(["-q", a])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "rabbitmqctl {a}");
+    };
+    ctl("stop_app");
+    std::thread::sleep(Duration::from_secs(2));
+    ctl("start_app");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !amqp_up() {
+        assert!(Instant::now() < deadline, "rabbitmq did not come back");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn two_hundred_files_survive_a_killed_worker_and_restarted_services() {
+    let _lock = SERVICES.lock().unwrap_or_else(|e| e.into_inner());
+    if !services() {
+        return;
+    }
+    let mut c = Cluster::start(3, &["--concurrency", "2"], &[], "");
+    let files = corpus();
+    let mut ids = Vec::new();
+    let mut expected = BTreeMap::new();
+    for (i, (name, data, want)) in files.iter().enumerate() {
+        let id = c.upload(name, data);
+        expected.insert(id.clone(), (name.clone(), *want));
+        ids.push(id);
+        match i {
+            // A worker dies mid-run, holding tasks; a new one joins later.
+            60 => c.kill_worker(0),
+            100 => {
+                restart_redis();
+                c.add_worker();
+            }
+            140 => restart_rabbitmq(),
+            _ => {}
+        }
+    }
+    let done = c.wait_all(&ids, Duration::from_secs(300));
+    assert_eq!(done.len(), 200);
+    for (id, doc) in &done {
+        let (name, want) = &expected[id];
+        assert_eq!(code(doc), *want, "{name}: {doc}");
+        assert_eq!(doc["file_info"]["display_name"], name.as_str());
+        // Each root is one result: a redelivered task did not add objects.
+        let names: Vec<&str> = doc["extracted_files"]["files_in_archive"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|f| f["display_name"].as_str().unwrap())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let unique: BTreeSet<&str> = names.iter().copied().collect();
+        assert_eq!(
+            names.len(),
+            unique.len(),
+            "{name}: doubled objects {names:?}"
+        );
+        let want_objects = match name.as_str() {
+            n if n.ends_with(".txt") => 0,
+            n if n.ends_with(".tar.gz") => 3,
+            _ if doc["extracted_files"]["files_in_archive"]
+                .as_array()
+                .is_some_and(|a| {
+                    a.iter()
+                        .any(|f| f["display_name"].as_str().unwrap().ends_with("inner.zip"))
+                }) =>
+            {
+                4
+            }
+            _ => 2,
+        };
+        assert_eq!(names.len(), want_objects, "{name}: {names:?}");
+    }
+    // The hash index answers for a file scanned before the Redis restart.
+    let first = &files[0];
+    let sha = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&first.1)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let by_hash: Value = c
+        .http
+        .get(c.url(&format!("/hash/{sha}")))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(code(&by_hash), first.2, "{by_hash}");
+}
+
+#[test]
+fn a_poison_file_ends_failed_after_the_attempt_limit() {
+    let _lock = SERVICES.lock().unwrap_or_else(|e| e.into_inner());
+    if !services() {
+        return;
+    }
+    let poison = b"this file kills every worker that takes it".to_vec();
+    let sha: String = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&poison)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    let mut c = Cluster::start(
+        2,
+        &["--concurrency", "1", "--max-attempts", "2"],
+        &[("MDSCAN_TEST_ABORT_ON", &sha)],
+        "",
+    );
+    let bad = c.upload("poison.bin", &poison);
+    let mut good = Vec::new();
+    for i in 0..6 {
+        good.push(c.upload(&format!("ok{i}.txt"), format!("fine {i}").as_bytes()));
+    }
+    let mut all = good.clone();
+    all.push(bad.clone());
+    let done = c.wait_all(&all, Duration::from_secs(120));
+    let doc = &done[&bad];
+    assert_eq!(code(doc), 3, "{doc}");
+    assert!(
+        doc.to_string().contains("did not complete on 2 attempts"),
+        "{doc}"
+    );
+    for id in &good {
+        assert_eq!(code(&done[id]), 0, "{}", done[id]);
+    }
+}
+
+/// A zip whose `n` members are each a zip of `mb` MiB of zeros (small to
+/// upload, a fraction of a second each to scan), and EICAR if `eicar`.
+fn slow_archive(n: usize, mb: usize, eicar: bool) -> Vec<u8> {
+    let zeros = vec![0u8; mb << 20];
+    let mut members: Vec<(String, Vec<u8>)> = Vec::new();
+    for i in 0..n {
+        let mut inner = zeros.clone();
+        inner[0] = u8::try_from(i).unwrap();
+        members.push((format!("part{i:02}.zip"), zip_of(&[("zeros.bin", &inner)])));
+    }
+    if eicar {
+        members.push(("eicar.com".into(), EICAR.to_vec()));
+    }
+    let refs: Vec<(&str, &[u8])> = members
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .collect();
+    zip_of(&refs)
+}
+
+const PERMISSIVE: &str = "[[workflows]]\nname = \"File scan\"\nmax_ratio = 1000000\n";
+
+#[test]
+fn a_fanned_out_archive_is_shared_by_workers_and_matches_a_local_scan() {
+    let _lock = SERVICES.lock().unwrap_or_else(|e| e.into_inner());
+    if !services() {
+        return;
+    }
+    let mut c = Cluster::start(
+        3,
+        &["--concurrency", "1", "--fanout-entries", "0"],
+        &[],
+        PERMISSIVE,
+    );
+    let data = slow_archive(12, 48, true);
+    let id = c.upload("big.zip", &data);
+    let done = c.wait_all(std::slice::from_ref(&id), Duration::from_secs(180));
+    let doc = &done[&id];
+    let (local_code, local_tree) =
+        local_scan(c.dir.path(), "big.zip", &data, &["--max-ratio", "1000000"]);
+    assert_eq!(code(doc), local_code, "{doc}");
+    assert_eq!(code(doc), 1);
+    assert_eq!(cluster_tree(doc), local_tree);
+    // Which worker scanned each child is in its notes.
+    let mut workers = BTreeSet::new();
+    for f in doc["extracted_files"]["files_in_archive"]
+        .as_array()
+        .unwrap()
+    {
+        if f["display_name"].as_str().unwrap().matches('/').count() != 1 {
+            continue;
+        }
+        let child: Value = c.result(f["data_id"].as_str().unwrap()).unwrap();
+        let notes = child["mdscan"]["notes"].to_string();
+        let w = notes.split("scanned by cluster worker ").nth(1).map(|s| {
+            s.chars()
+                .take_while(char::is_ascii_alphanumeric)
+                .collect::<String>()
+        });
+        workers.insert(w.unwrap_or_else(|| panic!("no worker note on {child}")));
+    }
+    assert!(workers.len() > 1, "children all scanned by {workers:?}");
+}
+
+#[test]
+fn cancelling_a_fanned_out_archive_stops_its_children() {
+    let _lock = SERVICES.lock().unwrap_or_else(|e| e.into_inner());
+    if !services() {
+        return;
+    }
+    let mut c = Cluster::start(
+        1,
+        &["--concurrency", "1", "--fanout-entries", "0"],
+        &[],
+        PERMISSIVE,
+    );
+    // No EICAR: a detection found before the cancel would outrank code 19.
+    let data = slow_archive(20, 64, false);
+    let id = c.upload("slow.zip", &data);
+    // Wait until the root was split (its children are queued), then cancel.
+    let log = c.dir.path().join("w0.log");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("fanned out")
+    {
+        assert!(Instant::now() < deadline, "no fan-out\n{}", c.logs());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let r = c
+        .http
+        .post(c.url(&format!("/file/{id}/cancel")))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let started = Instant::now();
+    let done = c.wait_all(std::slice::from_ref(&id), Duration::from_secs(120));
+    let doc = &done[&id];
+    assert_eq!(code(doc), 19, "{doc}");
+    let children = doc["extracted_files"]["files_in_archive"]
+        .as_array()
+        .unwrap();
+    let cancelled = children
+        .iter()
+        .filter(|f| f["scan_all_result_i"] == 19)
+        .count();
+    assert!(
+        cancelled >= 10,
+        "{cancelled} of {} children cancelled",
+        children.len()
+    );
+    // 20 children of ~1 s each were not all scanned.
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    // A worker draining on SIGTERM leaves the cluster cleanly.
+    c.signal_worker(0, "-TERM");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while c.live_nodes() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "worker still listed after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_cluster_on_an_s3_blob_store() {
+    let _lock = SERVICES.lock().unwrap_or_else(|e| e.into_inner());
+    if !services() {
+        return;
+    }
+    let s3 = moto::Moto::start();
+    s3.bucket("mdscan-cluster");
+    let env = [
+        ("AWS_ENDPOINT", s3.endpoint.as_str()),
+        ("AWS_ALLOW_HTTP", "true"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    let mut c = Cluster::start_with(
+        2,
+        &["--fanout-entries", "1"],
+        &env,
+        "",
+        Some("s3://mdscan-cluster/blobs"),
+    );
+    let nested = zip_of(&[
+        ("inner.zip", &zip_of(&[("e.com", EICAR)])),
+        ("a.txt", b"a"),
+        ("b.txt", b"b"),
+    ]);
+    let files: Vec<(&str, Vec<u8>, i64)> = vec![
+        ("clean.txt", b"nothing here".to_vec(), 0),
+        ("eicar.com", EICAR.to_vec(), 1),
+        ("nested.zip", nested.clone(), 1),
+    ];
+    let ids: Vec<String> = files.iter().map(|(n, d, _)| c.upload(n, d)).collect();
+    let done = c.wait_all(&ids, Duration::from_secs(120));
+    for ((name, data, want), id) in files.iter().zip(&ids) {
+        let doc = &done[id];
+        assert_eq!(code(doc), *want, "{name}: {doc}");
+        // The upload comes back from the object store byte for byte.
+        let got = c
+            .http
+            .get(c.url(&format!("/file/download/{id}")))
+            .send()
+            .unwrap()
+            .bytes()
+            .unwrap();
+        assert_eq!(got.as_ref(), data.as_slice(), "{name}");
+    }
+    let (_, local) = local_scan(c.dir.path(), "nested.zip", &nested, &[]);
+    assert_eq!(cluster_tree(&done[&ids[2]]), local);
+}
