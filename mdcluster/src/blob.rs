@@ -1,7 +1,9 @@
 //! The shared blob store: uploaded files and children of fanned-out archives,
-//! visible to the gateway and every worker. One type, two backends: a
-//! directory (one machine, or a network file system mounted everywhere) and
-//! an S3-compatible object store through `object_store`.
+//! visible to the gateway and every worker. One trait, [`BlobStore`], with
+//! two backends: [`DirStore`], a directory (one machine, or a network file
+//! system mounted everywhere), and [`S3Store`], an S3-compatible object
+//! store through `object_store`. [`Blobs`] is the handle the rest of the
+//! cluster uses; it checks keys and picks the backend from a URL.
 //!
 //! Keys are `/`-separated relative paths made by this crate (hex digests and
 //! ids), never user input.
@@ -10,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
 use object_store::ObjectStore;
 use object_store::ObjectStoreExt;
 use object_store::path::Path as ObjPath;
@@ -17,20 +20,25 @@ use tokio::io::AsyncWriteExt;
 
 use crate::Error;
 
-/// Where blobs live, parsed from `MDSCAN_BLOB_URL`.
-#[derive(Clone, Debug)]
-pub enum Blobs {
-    /// `file:///shared/dir`: a directory every process can reach.
-    Dir(PathBuf),
-    /// `s3://bucket/prefix`: an S3-compatible store. Credentials, region and
-    /// endpoint come from the usual `AWS_*` variables (`AWS_ENDPOINT` and
-    /// `AWS_ALLOW_HTTP=true` for a local server).
-    S3 {
-        /// The store.
-        store: Arc<dyn ObjectStore>,
-        /// Key prefix inside the bucket (may be empty).
-        prefix: String,
-    },
+/// A place to keep blobs. Implementations store whole files atomically
+/// (readers see all of a blob or nothing) and stream: memory does not grow
+/// with a blob's size.
+pub trait BlobStore: Send + Sync + std::fmt::Debug {
+    /// Stores the file at `src` under `key`, replacing any blob there.
+    fn put_file<'a>(&'a self, key: &'a str, src: &'a Path) -> BoxFuture<'a, Result<(), Error>>;
+    /// Whether `key` exists.
+    fn exists<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool, Error>>;
+    /// The blob as a local file; a copy goes in `tmp_dir` if one is needed.
+    /// A blob that is not there is an [`Error::Blob`].
+    fn fetch<'a>(
+        &'a self,
+        key: &'a str,
+        tmp_dir: &'a Path,
+    ) -> BoxFuture<'a, Result<LocalBlob, Error>>;
+    /// Deletes `key`; a missing blob is not an error.
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), Error>>;
+    /// Free bytes where blobs are kept (0 when the backend can not tell).
+    fn free_space(&self) -> u64;
 }
 
 /// A blob available as a local file for as long as this value lives.
@@ -52,40 +60,85 @@ impl LocalBlob {
     }
 }
 
-fn check_key(key: &str) -> Result<(), Error> {
-    let bad = key.is_empty()
-        || key.starts_with('/')
-        || key
-            .split('/')
-            .any(|p| p.is_empty() || p == "." || p == "..");
-    if bad {
-        return Err(Error::Blob(format!("invalid blob key `{key}`")));
-    }
-    Ok(())
+/// Blobs in a directory.
+#[derive(Debug)]
+pub struct DirStore {
+    dir: PathBuf,
 }
 
-impl Blobs {
-    /// Parses `file:///dir` (or a plain absolute path) or `s3://bucket/prefix`.
-    pub fn from_url(url: &str) -> Result<Blobs, Error> {
-        if let Some(rest) = url.strip_prefix("s3://") {
-            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-            return Blobs::s3(bucket, prefix, &[]);
-        }
-        let dir = url.strip_prefix("file://").unwrap_or(url);
-        if !dir.starts_with('/') {
-            return Err(Error::Blob(format!(
-                "blob store `{url}`: use file:///absolute/dir or s3://bucket/prefix"
-            )));
-        }
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::Blob(format!("can not create the blob directory {dir}: {e}")))?;
-        Ok(Blobs::Dir(PathBuf::from(dir)))
+impl DirStore {
+    /// Blobs under `dir`, created if needed.
+    pub fn new(dir: impl Into<PathBuf>) -> Result<DirStore, Error> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            Error::Blob(format!(
+                "can not create the blob directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+        Ok(DirStore { dir })
+    }
+}
+
+impl BlobStore for DirStore {
+    fn put_file<'a>(&'a self, key: &'a str, src: &'a Path) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let dst = self.dir.join(key);
+            if let Some(parent) = dst.parent() {
+                tokio::fs::create_dir_all(parent).await?;
+            }
+            // Copy beside, flush, rename: a reader never sees half a blob.
+            let tmp = dst.with_extension(format!("part-{:016x}", rand::random::<u64>()));
+            tokio::fs::copy(src, &tmp).await?;
+            tokio::fs::File::open(&tmp).await?.sync_all().await?;
+            tokio::fs::rename(&tmp, &dst).await?;
+            Ok(())
+        })
     }
 
-    /// An S3-compatible store: settings from the `AWS_*` variables, then
-    /// `options` (object_store's keys: `aws_endpoint`, `aws_allow_http`,
-    /// `aws_access_key_id`, …).
-    pub fn s3(bucket: &str, prefix: &str, options: &[(&str, &str)]) -> Result<Blobs, Error> {
+    fn exists<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool, Error>> {
+        Box::pin(async move { Ok(tokio::fs::try_exists(self.dir.join(key)).await?) })
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        key: &'a str,
+        _tmp_dir: &'a Path,
+    ) -> BoxFuture<'a, Result<LocalBlob, Error>> {
+        Box::pin(async move {
+            let p = self.dir.join(key);
+            if !tokio::fs::try_exists(&p).await? {
+                return Err(Error::Blob(format!("blob `{key}` is missing")));
+            }
+            Ok(LocalBlob::Shared(p))
+        })
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            match tokio::fs::remove_file(self.dir.join(key)).await {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+                _ => Ok(()),
+            }
+        })
+    }
+
+    fn free_space(&self) -> u64 {
+        fs4::available_space(&self.dir).unwrap_or(0)
+    }
+}
+
+/// Blobs in an S3-compatible object store.
+#[derive(Debug)]
+pub struct S3Store {
+    store: Arc<dyn ObjectStore>,
+    prefix: String,
+}
+
+impl S3Store {
+    /// Settings from the `AWS_*` variables, then `options` (object_store's
+    /// keys: `aws_endpoint`, `aws_allow_http`, `aws_access_key_id`, …).
+    pub fn new(bucket: &str, prefix: &str, options: &[(&str, &str)]) -> Result<S3Store, Error> {
         if bucket.is_empty() {
             return Err(Error::Blob("no S3 bucket given".into()));
         }
@@ -99,113 +152,153 @@ impl Blobs {
         let store = b
             .build()
             .map_err(|e| Error::Blob(format!("S3 bucket `{bucket}`: {e}")))?;
-        Ok(Blobs::S3 {
+        Ok(S3Store {
             store: Arc::new(store),
             prefix: prefix.trim_matches('/').to_string(),
         })
     }
 
     fn obj(&self, key: &str) -> ObjPath {
-        match self {
-            Blobs::S3 { prefix, .. } if !prefix.is_empty() => {
-                ObjPath::from(format!("{prefix}/{key}"))
-            }
-            _ => ObjPath::from(key),
-        }
-    }
-
-    /// Stores the file at `src` under `key` (atomically: readers see all of
-    /// it or nothing). Streams: memory does not grow with the file.
-    pub async fn put_file(&self, key: &str, src: &Path) -> Result<(), Error> {
-        check_key(key)?;
-        match self {
-            Blobs::Dir(dir) => {
-                let dst = dir.join(key);
-                if let Some(parent) = dst.parent() {
-                    tokio::fs::create_dir_all(parent).await?;
-                }
-                let tmp = dst.with_extension(format!("part-{:016x}", rand::random::<u64>()));
-                tokio::fs::copy(src, &tmp).await?;
-                tokio::fs::File::open(&tmp).await?.sync_all().await?;
-                tokio::fs::rename(&tmp, &dst).await?;
-                Ok(())
-            }
-            Blobs::S3 { store, .. } => {
-                let mut f = tokio::fs::File::open(src).await?;
-                let mut w = object_store::buffered::BufWriter::new(store.clone(), self.obj(key));
-                tokio::io::copy(&mut f, &mut w).await?;
-                w.shutdown().await?;
-                Ok(())
-            }
-        }
-    }
-
-    /// Whether `key` exists.
-    pub async fn exists(&self, key: &str) -> Result<bool, Error> {
-        check_key(key)?;
-        match self {
-            Blobs::Dir(dir) => Ok(tokio::fs::try_exists(dir.join(key)).await?),
-            Blobs::S3 { store, .. } => match store.head(&self.obj(key)).await {
-                Ok(_) => Ok(true),
-                Err(object_store::Error::NotFound { .. }) => Ok(false),
-                Err(e) => Err(Error::Blob(e.to_string())),
-            },
-        }
-    }
-
-    /// The blob as a local file, downloading it (into `tmp_dir`) if needed.
-    pub async fn fetch(&self, key: &str, tmp_dir: &Path) -> Result<LocalBlob, Error> {
-        check_key(key)?;
-        match self {
-            Blobs::Dir(dir) => {
-                let p = dir.join(key);
-                if !tokio::fs::try_exists(&p).await? {
-                    return Err(Error::Blob(format!("blob `{key}` is missing")));
-                }
-                Ok(LocalBlob::Shared(p))
-            }
-            Blobs::S3 { store, .. } => {
-                let got = store
-                    .get(&self.obj(key))
-                    .await
-                    .map_err(|e| Error::Blob(format!("blob `{key}`: {e}")))?;
-                let tmp = tempfile::NamedTempFile::new_in(tmp_dir)?.into_temp_path();
-                let mut f = tokio::fs::File::create(&tmp).await?;
-                let mut stream = got.into_stream();
-                while let Some(chunk) = stream.next().await {
-                    let chunk = chunk.map_err(|e| Error::Blob(format!("blob `{key}`: {e}")))?;
-                    f.write_all(&chunk).await?;
-                }
-                f.flush().await?;
-                Ok(LocalBlob::Copy(tmp))
-            }
-        }
-    }
-
-    /// Deletes `key`; a missing blob is not an error.
-    pub async fn delete(&self, key: &str) -> Result<(), Error> {
-        check_key(key)?;
-        match self {
-            Blobs::Dir(dir) => match tokio::fs::remove_file(dir.join(key)).await {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
-                _ => Ok(()),
-            },
-            Blobs::S3 { store, .. } => match store.delete(&self.obj(key)).await {
-                Err(object_store::Error::NotFound { .. }) | Ok(()) => Ok(()),
-                Err(e) => Err(Error::Blob(e.to_string())),
-            },
-        }
-    }
-
-    /// Free bytes where blobs are kept (0 when the backend can not tell).
-    pub fn free_space(&self) -> u64 {
-        match self {
-            Blobs::Dir(dir) => fs4::available_space(dir).unwrap_or(0),
-            Blobs::S3 { .. } => 0,
+        if self.prefix.is_empty() {
+            ObjPath::from(key)
+        } else {
+            ObjPath::from(format!("{}/{key}", self.prefix))
         }
     }
 }
 
+impl BlobStore for S3Store {
+    fn put_file<'a>(&'a self, key: &'a str, src: &'a Path) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            // Multipart upload in chunks; the object appears when complete.
+            let mut f = tokio::fs::File::open(src).await?;
+            let mut w = object_store::buffered::BufWriter::new(self.store.clone(), self.obj(key));
+            tokio::io::copy(&mut f, &mut w).await?;
+            w.shutdown().await?;
+            Ok(())
+        })
+    }
+
+    fn exists<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool, Error>> {
+        Box::pin(async move {
+            match self.store.head(&self.obj(key)).await {
+                Ok(_) => Ok(true),
+                Err(object_store::Error::NotFound { .. }) => Ok(false),
+                Err(e) => Err(Error::Blob(e.to_string())),
+            }
+        })
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        key: &'a str,
+        tmp_dir: &'a Path,
+    ) -> BoxFuture<'a, Result<LocalBlob, Error>> {
+        Box::pin(async move {
+            let got = self
+                .store
+                .get(&self.obj(key))
+                .await
+                .map_err(|e| Error::Blob(format!("blob `{key}`: {e}")))?;
+            let tmp = tempfile::NamedTempFile::new_in(tmp_dir)?.into_temp_path();
+            let mut f = tokio::fs::File::create(&tmp).await?;
+            let mut stream = got.into_stream();
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| Error::Blob(format!("blob `{key}`: {e}")))?;
+                f.write_all(&chunk).await?;
+            }
+            f.flush().await?;
+            Ok(LocalBlob::Copy(tmp))
+        })
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            match self.store.delete(&self.obj(key)).await {
+                Err(object_store::Error::NotFound { .. }) | Ok(()) => Ok(()),
+                Err(e) => Err(Error::Blob(e.to_string())),
+            }
+        })
+    }
+
+    fn free_space(&self) -> u64 {
+        0
+    }
+}
+
+fn check_key(key: &str) -> Result<(), Error> {
+    let bad = key.is_empty()
+        || key.starts_with('/')
+        || key
+            .split('/')
+            .any(|p| p.is_empty() || p == "." || p == "..");
+    if bad {
+        return Err(Error::Blob(format!("invalid blob key `{key}`")));
+    }
+    Ok(())
+}
+
+/// The cluster's blob store: any [`BlobStore`], keys checked. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Blobs(Arc<dyn BlobStore>);
+
+impl Blobs {
+    /// A handle over any backend (your own included).
+    pub fn new(store: Arc<dyn BlobStore>) -> Blobs {
+        Blobs(store)
+    }
+
+    /// `file:///dir` (or a plain absolute path) or `s3://bucket/prefix`
+    /// (settings from the `AWS_*` variables; `AWS_ENDPOINT` and
+    /// `AWS_ALLOW_HTTP=true` for a local server).
+    pub fn from_url(url: &str) -> Result<Blobs, Error> {
+        if let Some(rest) = url.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            return Blobs::s3(bucket, prefix, &[]);
+        }
+        let dir = url.strip_prefix("file://").unwrap_or(url);
+        if !dir.starts_with('/') {
+            return Err(Error::Blob(format!(
+                "blob store `{url}`: use file:///absolute/dir or s3://bucket/prefix"
+            )));
+        }
+        Ok(Blobs(Arc::new(DirStore::new(dir)?)))
+    }
+
+    /// An [`S3Store`].
+    pub fn s3(bucket: &str, prefix: &str, options: &[(&str, &str)]) -> Result<Blobs, Error> {
+        Ok(Blobs(Arc::new(S3Store::new(bucket, prefix, options)?)))
+    }
+
+    /// See [`BlobStore::put_file`].
+    pub async fn put_file(&self, key: &str, src: &Path) -> Result<(), Error> {
+        check_key(key)?;
+        self.0.put_file(key, src).await
+    }
+
+    /// See [`BlobStore::exists`].
+    pub async fn exists(&self, key: &str) -> Result<bool, Error> {
+        check_key(key)?;
+        self.0.exists(key).await
+    }
+
+    /// See [`BlobStore::fetch`].
+    pub async fn fetch(&self, key: &str, tmp_dir: &Path) -> Result<LocalBlob, Error> {
+        check_key(key)?;
+        self.0.fetch(key, tmp_dir).await
+    }
+
+    /// See [`BlobStore::delete`].
+    pub async fn delete(&self, key: &str) -> Result<(), Error> {
+        check_key(key)?;
+        self.0.delete(key).await
+    }
+
+    /// See [`BlobStore::free_space`].
+    pub fn free_space(&self) -> u64 {
+        self.0.free_space()
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,7 +23,7 @@ pub mod sysinfo;
 pub mod task;
 pub mod worker;
 
-pub use blob::{Blobs, LocalBlob};
+pub use blob::{BlobStore, Blobs, DirStore, LocalBlob, S3Store};
 pub use state::{ChildRef, ScanRecord, State};
 pub use task::{Task, TaskLimits};
 

@@ -222,6 +222,29 @@ impl Cluster {
         let _ = w.child.wait();
     }
 
+    /// SIGTERM: the worker finishes or returns its tasks and exits 0.
+    fn stop_worker(&mut self, i: usize) {
+        self.signal_worker(i, "-TERM");
+        let mut w = self.workers.remove(i);
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            if let Ok(Some(st)) = w.child.try_wait() {
+                assert!(
+                    st.success(),
+                    "worker exit after SIGTERM: {st}\n{}",
+                    self.logs()
+                );
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "worker ignored SIGTERM\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn signal_worker(&self, i: usize, sig: &str) {
         let _ = Command::new("kill")
             .args([sig, &self.workers[i].child.id().to_string()])
@@ -536,6 +559,11 @@ fn two_hundred_files_survive_a_killed_worker_and_restarted_services() {
                 c.add_worker();
             }
             140 => restart_rabbitmq(),
+            // A rolling restart: one worker drains on SIGTERM, another joins.
+            170 => {
+                c.stop_worker(0);
+                c.add_worker();
+            }
             _ => {}
         }
     }
@@ -812,4 +840,48 @@ fn a_cluster_on_an_s3_blob_store() {
     }
     let (_, local) = local_scan(c.dir.path(), "nested.zip", &nested, &[]);
     assert_eq!(cluster_tree(&done[&ids[2]]), local);
+}
+
+#[test]
+fn fanned_out_children_share_the_roots_byte_budget() {
+    let _lock = SERVICES.lock().unwrap_or_else(|e| e.into_inner());
+    if !services() {
+        return;
+    }
+    // 10 children of 32 MiB each against a 100 MiB budget for the tree.
+    let cfg = "[[workflows]]\nname = \"File scan\"\nmax_ratio = 1000000\nmax_size = 104857600\n";
+    let mut c = Cluster::start(
+        2,
+        &["--concurrency", "1", "--fanout-entries", "0"],
+        &[],
+        cfg,
+    );
+    let data = slow_archive(10, 32, false);
+    let id = c.upload("budget.zip", &data);
+    let done = c.wait_all(std::slice::from_ref(&id), Duration::from_secs(120));
+    let doc = &done[&id];
+    let (local_code, _) = local_scan(
+        c.dir.path(),
+        "budget.zip",
+        &data,
+        &["--max-ratio", "1000000", "--max-size", "100M"],
+    );
+    assert_eq!(local_code, 13);
+    assert_eq!(code(doc), local_code, "{doc}");
+    // Bytes expanded across workers stay near the budget: each child gets
+    // what the tree-wide counters (updated as children finish) leave when it
+    // starts, so the two workers' children running side by side can take
+    // up to a child's worth each past it — but the rest are stopped.
+    let expanded: u64 = doc["extracted_files"]["files_in_archive"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["display_name"].as_str().unwrap().ends_with("zeros.bin"))
+        .map(|f| f["file_size"].as_u64().unwrap())
+        .sum();
+    assert!(
+        expanded <= (100 + 2 * 32 + 8) << 20,
+        "{} MiB expanded",
+        expanded >> 20
+    );
 }
