@@ -25,7 +25,7 @@ pub mod worker;
 
 pub use blob::{BlobStore, Blobs, DirStore, LocalBlob, S3Store};
 pub use state::{ChildRef, ScanRecord, State};
-pub use task::{Task, TaskLimits};
+pub use task::Task;
 
 /// What can go wrong talking to the cluster's services.
 #[derive(Debug, thiserror::Error)]

@@ -7,59 +7,21 @@ use std::time::Duration;
 use mdcore::{Limits, Origin};
 use serde::{Deserialize, Serialize};
 
-/// [`Limits`] in a form that crosses process boundaries.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TaskLimits {
-    /// [`Limits::max_depth`].
-    pub max_depth: u32,
-    /// [`Limits::max_objects`].
-    pub max_objects: u64,
-    /// [`Limits::max_total_bytes`].
-    pub max_total_bytes: u64,
-    /// [`Limits::max_object_size`].
-    pub max_object_size: u64,
-    /// [`Limits::max_ratio`].
-    pub max_ratio: u64,
-    /// [`Limits::ratio_floor`].
-    pub ratio_floor: u64,
-    /// [`Limits::timeout`], in milliseconds.
-    pub timeout_ms: u64,
-}
-
-impl From<&Limits> for TaskLimits {
-    fn from(l: &Limits) -> Self {
-        TaskLimits {
-            max_depth: l.max_depth,
-            max_objects: l.max_objects,
-            max_total_bytes: l.max_total_bytes,
-            max_object_size: l.max_object_size,
-            max_ratio: l.max_ratio,
-            ratio_floor: l.ratio_floor,
-            timeout_ms: u64::try_from(l.timeout.as_millis()).unwrap_or(u64::MAX),
-        }
-    }
-}
-
-impl TaskLimits {
-    /// The limits, with `objects_used` objects, `bytes_used` bytes and the
-    /// time to `deadline_ms` already spent elsewhere in the same tree.
-    pub fn remaining(
-        &self,
-        objects_used: u64,
-        bytes_used: u64,
-        now_ms: u64,
-        deadline_ms: u64,
-    ) -> Limits {
-        Limits {
-            max_depth: self.max_depth,
-            max_objects: self.max_objects.saturating_sub(objects_used),
-            max_total_bytes: self.max_total_bytes.saturating_sub(bytes_used),
-            max_object_size: self.max_object_size,
-            max_ratio: self.max_ratio,
-            ratio_floor: self.ratio_floor,
-            timeout: Duration::from_millis(deadline_ms.saturating_sub(now_ms)),
-            ..Limits::default()
-        }
+/// The limits for an object of a tree that already used `objects_used`
+/// objects and `bytes_used` bytes elsewhere, with the time left until
+/// `deadline_ms`.
+pub fn remaining(
+    limits: &Limits,
+    objects_used: u64,
+    bytes_used: u64,
+    now_ms: u64,
+    deadline_ms: u64,
+) -> Limits {
+    Limits {
+        max_objects: limits.max_objects.saturating_sub(objects_used),
+        max_total_bytes: limits.max_total_bytes.saturating_sub(bytes_used),
+        timeout: Duration::from_millis(deadline_ms.saturating_sub(now_ms)),
+        ..limits.clone()
     }
 }
 
@@ -80,7 +42,7 @@ pub struct Task {
     pub origin: Option<Origin>,
     /// The root's limits (the remaining budget is computed from the root's
     /// counters in Redis when the task starts).
-    pub limits: TaskLimits,
+    pub limits: Limits,
     /// Archive passwords to try.
     pub passwords: Vec<String>,
     /// When the whole root must be done (ms since the epoch); 0 in a root
@@ -116,14 +78,15 @@ mod tests {
 
     #[test]
     fn remaining_budget() {
-        let l = TaskLimits::from(&Limits::default());
-        let r = l.remaining(10, 1000, 5_000, 65_000);
+        let l = Limits::default();
+        let r = remaining(&l, 10, 1000, 5_000, 65_000);
         assert_eq!(r.max_objects, Limits::default().max_objects - 10);
         assert_eq!(r.max_total_bytes, Limits::default().max_total_bytes - 1000);
         assert_eq!(r.timeout, Duration::from_secs(60));
-        let late = l.remaining(u64::MAX, u64::MAX, 70_000, 65_000);
+        let late = remaining(&l, u64::MAX, u64::MAX, 70_000, 65_000);
         assert_eq!((late.max_objects, late.max_total_bytes), (0, 0));
         assert_eq!(late.timeout, Duration::ZERO);
+        assert_eq!(late.max_depth, l.max_depth);
     }
 
     #[test]
@@ -135,7 +98,7 @@ mod tests {
             name: "n".into(),
             size: 100,
             origin: None,
-            limits: TaskLimits::from(&Limits::default()),
+            limits: Limits::default(),
             passwords: vec![],
             deadline_ms: 0,
         };

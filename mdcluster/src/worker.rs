@@ -333,13 +333,17 @@ async fn process(ctx: &Arc<Ctx>, task: &Task) -> Result<Outcome, Error> {
     // A root's clock starts when a worker takes it (as in a local scan);
     // its children share the root's deadline.
     let deadline_ms = if task.token.is_none() {
-        now_ms().saturating_add(task.limits.timeout_ms)
+        now_ms().saturating_add(u64::try_from(task.limits.timeout.as_millis()).unwrap_or(u64::MAX))
     } else {
         task.deadline_ms
     };
-    let limits = task
-        .limits
-        .remaining(used_objects, used_bytes, now_ms(), deadline_ms);
+    let limits = crate::task::remaining(
+        &task.limits,
+        used_objects,
+        used_bytes,
+        now_ms(),
+        deadline_ms,
+    );
     let cancel = CancelToken::new();
     let progress = Arc::new(AtomicU64::new(0));
     let mut opts = ScanOptions::new()

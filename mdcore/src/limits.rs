@@ -16,7 +16,9 @@ use crate::verdict::ResultCode;
 /// The defaults let ordinary software distributions (installers of thousands
 /// of files, multi-GB disk images) pass while stopping decompression bombs in
 /// well under a second.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Serializable (a cluster carries them in its tasks); `timeout` as
+/// `{"secs": …, "nanos": …}`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Limits {
     /// Deepest nesting level that is still extracted; the root is level 0.
     /// A container at this level is reported with code 9 instead of being

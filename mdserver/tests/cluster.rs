@@ -51,6 +51,13 @@ fn amqp_up() -> bool {
     TcpStream::connect_timeout(&AMQP.parse().unwrap(), Duration::from_secs(2)).is_ok()
 }
 
+/// The services, for this test alone; `None` (skip) when they are absent
+/// and `CI` is not set.
+fn exclusive_services() -> Option<std::sync::MutexGuard<'static, ()>> {
+    let lock = SERVICES.lock().unwrap_or_else(|e| e.into_inner());
+    services().then_some(lock)
+}
+
 /// Whether the services are there; with `CI` set their absence fails.
 fn services() -> bool {
     let (r, a) = (redis_up(), amqp_up());
@@ -539,10 +546,9 @@ fn restart_rabbitmq() {
 
 #[test]
 fn two_hundred_files_survive_a_killed_worker_and_restarted_services() {
-    let _lock = SERVICES.lock().unwrap_or_else(|e| e.into_inner());
-    if !services() {
+    let Some(_lock) = exclusive_services() else {
         return;
-    }
+    };
     let mut c = Cluster::start(3, &["--concurrency", "2"], &[], "");
     let files = corpus();
     let mut ids = Vec::new();
@@ -625,10 +631,9 @@ fn two_hundred_files_survive_a_killed_worker_and_restarted_services() {
 
 #[test]
 fn a_poison_file_ends_failed_after_the_attempt_limit() {
-    let _lock = SERVICES.lock().unwrap_or_else(|e| e.into_inner());
-    if !services() {
+    let Some(_lock) = exclusive_services() else {
         return;
-    }
+    };
     let poison = b"this file kills every worker that takes it".to_vec();
     let sha: String = {
         use sha2::Digest;
@@ -684,18 +689,22 @@ fn slow_archive(n: usize, mb: usize, eicar: bool) -> Vec<u8> {
 
 const PERMISSIVE: &str = "[[workflows]]\nname = \"File scan\"\nmax_ratio = 1000000\n";
 
-#[test]
-fn a_fanned_out_archive_is_shared_by_workers_and_matches_a_local_scan() {
-    let _lock = SERVICES.lock().unwrap_or_else(|e| e.into_inner());
-    if !services() {
-        return;
-    }
-    let mut c = Cluster::start(
-        3,
+/// Workers that scan one task at a time and fan out every child of a root.
+fn fanout_cluster(workers: usize, config: &str) -> Cluster {
+    Cluster::start(
+        workers,
         &["--concurrency", "1", "--fanout-entries", "0"],
         &[],
-        PERMISSIVE,
-    );
+        config,
+    )
+}
+
+#[test]
+fn a_fanned_out_archive_is_shared_by_workers_and_matches_a_local_scan() {
+    let Some(_lock) = exclusive_services() else {
+        return;
+    };
+    let mut c = fanout_cluster(3, PERMISSIVE);
     let data = slow_archive(12, 48, true);
     let id = c.upload("big.zip", &data);
     let done = c.wait_all(std::slice::from_ref(&id), Duration::from_secs(180));
@@ -728,16 +737,10 @@ fn a_fanned_out_archive_is_shared_by_workers_and_matches_a_local_scan() {
 
 #[test]
 fn cancelling_a_fanned_out_archive_stops_its_children() {
-    let _lock = SERVICES.lock().unwrap_or_else(|e| e.into_inner());
-    if !services() {
+    let Some(_lock) = exclusive_services() else {
         return;
-    }
-    let mut c = Cluster::start(
-        1,
-        &["--concurrency", "1", "--fanout-entries", "0"],
-        &[],
-        PERMISSIVE,
-    );
+    };
+    let mut c = fanout_cluster(1, PERMISSIVE);
     // No EICAR: a detection found before the cancel would outrank code 19.
     let data = slow_archive(20, 64, false);
     let id = c.upload("slow.zip", &data);
@@ -793,10 +796,9 @@ fn cancelling_a_fanned_out_archive_stops_its_children() {
 
 #[test]
 fn a_cluster_on_an_s3_blob_store() {
-    let _lock = SERVICES.lock().unwrap_or_else(|e| e.into_inner());
-    if !services() {
+    let Some(_lock) = exclusive_services() else {
         return;
-    }
+    };
     let s3 = moto::Moto::start();
     s3.bucket("mdscan-cluster");
     let env = [
@@ -844,18 +846,12 @@ fn a_cluster_on_an_s3_blob_store() {
 
 #[test]
 fn fanned_out_children_share_the_roots_byte_budget() {
-    let _lock = SERVICES.lock().unwrap_or_else(|e| e.into_inner());
-    if !services() {
+    let Some(_lock) = exclusive_services() else {
         return;
-    }
+    };
     // 10 children of 32 MiB each against a 100 MiB budget for the tree.
     let cfg = "[[workflows]]\nname = \"File scan\"\nmax_ratio = 1000000\nmax_size = 104857600\n";
-    let mut c = Cluster::start(
-        2,
-        &["--concurrency", "1", "--fanout-entries", "0"],
-        &[],
-        cfg,
-    );
+    let mut c = fanout_cluster(2, cfg);
     let data = slow_archive(10, 32, false);
     let id = c.upload("budget.zip", &data);
     let done = c.wait_all(std::slice::from_ref(&id), Duration::from_secs(120));

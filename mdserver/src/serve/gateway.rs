@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use mdcluster::queue::{Names, Publisher};
-use mdcluster::{Blobs, Endpoints, LocalBlob, Task, TaskLimits};
+use mdcluster::{Blobs, Endpoints, LocalBlob, Task};
 
 use super::app::{App, Refused};
 use super::config::Config;
@@ -108,7 +108,7 @@ impl Gateway {
             name: scan.display_name.clone(),
             size: scan.file_size,
             origin: None,
-            limits: TaskLimits::from(&workflow.limits()),
+            limits: workflow.limits(),
             passwords: scan
                 .passwords
                 .iter()
