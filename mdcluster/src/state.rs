@@ -420,6 +420,11 @@ impl State {
             .arg(now_ms())
             .arg(worker)
             .ignore()
+            // The list itself lapses when no worker is left to refresh it.
+            .cmd("EXPIRE")
+            .arg(format!("{}:nodes", self.ns))
+            .arg(120)
+            .ignore()
             .query_async::<()>(&mut c)
             .await
             .map_err(rerr)
