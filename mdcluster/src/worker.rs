@@ -34,6 +34,10 @@ use crate::state::State;
 use crate::task::Task;
 use crate::{Endpoints, Error, now_ms, sysinfo};
 
+/// How long past its time limit a scan may run before the worker gives up
+/// on it (and exits, see `process`).
+const WATCHDOG_GRACE: Duration = Duration::from_secs(10);
+
 /// How a worker runs.
 #[derive(Clone, Debug)]
 pub struct WorkerConfig {
@@ -311,6 +315,9 @@ async fn process(ctx: &Arc<Ctx>, task: &Task) -> Result<Outcome, Error> {
         );
         std::process::abort();
     }
+    // Fault injection for the cluster tests: a file that hangs the scan.
+    let hang = std::env::var("MDSCAN_TEST_HANG_ON")
+        .is_ok_and(|bad| !bad.is_empty() && task.blob.ends_with(&bad));
     let local = match ctx.blobs.fetch(&task.blob, &ctx.cfg.tmp_dir).await {
         Ok(l) => l,
         Err(Error::Blob(why)) => {
@@ -344,6 +351,7 @@ async fn process(ctx: &Arc<Ctx>, task: &Task) -> Result<Outcome, Error> {
         now_ms(),
         deadline_ms,
     );
+    let watchdog = limits.timeout.saturating_add(WATCHDOG_GRACE);
     let cancel = CancelToken::new();
     let progress = Arc::new(AtomicU64::new(0));
     let mut opts = ScanOptions::new()
@@ -400,7 +408,26 @@ async fn process(ctx: &Arc<Ctx>, task: &Task) -> Result<Outcome, Error> {
     let scanner = ctx.scanner.clone();
     let path = local.path().to_path_buf();
     let name = task.name.clone();
-    let scanned = tokio::task::spawn_blocking(move || scanner.scan_path(&path, &opts)).await;
+    let scan = tokio::task::spawn_blocking(move || {
+        if hang {
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+        scanner.scan_path(&path, &opts)
+    });
+    // mdcore stops a scan at its time limit within moments; one still
+    // running long after is stuck in a bug. Its thread can not be stopped,
+    // so the worker exits: the task (unacknowledged) goes back to the queue
+    // with this attempt counted, and after `max_attempts` it is Failed.
+    let Ok(scanned) = tokio::time::timeout(watchdog, scan).await else {
+        eprintln!(
+            "mdscan worker {}: the scan of {} overran its time limit by {WATCHDOG_GRACE:?}; exiting so the task goes elsewhere",
+            ctx.cfg.id,
+            task.id()
+        );
+        std::process::exit(70);
+    };
     watch.abort();
     drop(local);
     let mut report = match scanned {

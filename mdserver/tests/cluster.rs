@@ -881,3 +881,41 @@ fn fanned_out_children_share_the_roots_byte_budget() {
         expanded >> 20
     );
 }
+
+#[test]
+fn a_file_that_hangs_workers_ends_failed_after_the_attempt_limit() {
+    let Some(_lock) = exclusive_services() else {
+        return;
+    };
+    let stuck = b"this file hangs every worker that takes it".to_vec();
+    let sha: String = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&stuck)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    // A 1 s time limit: the worker's watchdog gives up 10 s past it.
+    let mut c = Cluster::start(
+        2,
+        &["--concurrency", "1", "--max-attempts", "2"],
+        &[("MDSCAN_TEST_HANG_ON", &sha)],
+        "[[workflows]]\nname = \"File scan\"\ntimeout_secs = 1\n",
+    );
+    let bad = c.upload("stuck.bin", &stuck);
+    let good: Vec<String> = (0..3)
+        .map(|i| c.upload(&format!("ok{i}.txt"), format!("fine {i}").as_bytes()))
+        .collect();
+    let mut all = good.clone();
+    all.push(bad.clone());
+    let done = c.wait_all(&all, Duration::from_secs(120));
+    let doc = &done[&bad];
+    assert_eq!(code(doc), 3, "{doc}");
+    assert!(
+        doc.to_string().contains("did not complete on 2 attempts"),
+        "{doc}"
+    );
+    for id in &good {
+        assert_eq!(code(&done[id]), 0, "{}", done[id]);
+    }
+}
