@@ -327,6 +327,19 @@ impl State {
         Ok(n == 1)
     }
 
+    /// Progress of a root scan (0..=99 while running), without reading the
+    /// rest of the record.
+    pub async fn progress(&self, id: &str) -> Result<u8, Error> {
+        let mut c = self.con.clone();
+        let v: Option<u64> = redis::cmd("HGET")
+            .arg(self.key("scan", id))
+            .arg("progress")
+            .query_async(&mut c)
+            .await
+            .map_err(rerr)?;
+        Ok(v.map_or(0, |p| u8::try_from(p.min(99)).unwrap_or(99)))
+    }
+
     /// Progress of a running root scan, 0..=99.
     pub async fn set_progress(&self, id: &str, pct: u8) -> Result<(), Error> {
         let mut c = self.con.clone();

@@ -36,3 +36,34 @@ pub fn memory() -> (u64, u64) {
 pub fn hostname() -> String {
     hostname::get().map_or_else(|_| "localhost".into(), |h| h.to_string_lossy().into_owned())
 }
+
+/// One entry of `GET /stat/nodes` (MetaDefender Core's node status): this
+/// machine's figures with the caller's identity, engines and queue.
+/// `queued` tasks wait or run out of `capacity`.
+pub fn node_status(
+    id: &str,
+    address: &str,
+    engines: &[mdcore::EngineInfo],
+    free_disk: u64,
+    queued: usize,
+    capacity: usize,
+) -> serde_json::Value {
+    let (total, free) = memory();
+    serde_json::json!({
+        "id": id,
+        "address": address,
+        "version": env!("CARGO_PKG_VERSION"),
+        "cpu_cores": cores(),
+        "load": load_percent(),
+        "total_memory": total,
+        "free_memory": free,
+        "free_disk_space": free_disk,
+        "engines": engines.iter().map(|e| serde_json::json!({"eng_id": e.id, "eng_name": e.name, "eng_ver": e.version})).collect::<Vec<_>>(),
+        "issues": [],
+        "scan_queue": queued,
+        "scan_queue_details": {
+            "available_slots": capacity.saturating_sub(queued),
+            "total_scan_queue": capacity,
+        },
+    })
+}

@@ -168,26 +168,15 @@ pub async fn run(
 
 async fn heartbeats(ctx: Arc<Ctx>) {
     loop {
-        let (total, free) = sysinfo::memory();
-        let active = ctx.active.load(Ordering::Relaxed);
-        let status = serde_json::json!({
-            "id": ctx.cfg.id,
-            "address": sysinfo::hostname(),
-            "version": env!("CARGO_PKG_VERSION"),
-            "role": "worker",
-            "cpu_cores": sysinfo::cores(),
-            "load": sysinfo::load_percent(),
-            "total_memory": total,
-            "free_memory": free,
-            "free_disk_space": fs4::available_space(&ctx.cfg.tmp_dir).unwrap_or(0),
-            "engines": ctx.scanner.engines().iter().map(|e| serde_json::json!({"eng_id": e.id, "eng_name": e.name, "eng_ver": e.version})).collect::<Vec<_>>(),
-            "issues": [],
-            "scan_queue": active,
-            "scan_queue_details": {
-                "available_slots": ctx.cfg.concurrency.saturating_sub(active),
-                "total_scan_queue": ctx.cfg.concurrency,
-            },
-        });
+        let mut status = sysinfo::node_status(
+            &ctx.cfg.id,
+            &sysinfo::hostname(),
+            ctx.scanner.engines(),
+            fs4::available_space(&ctx.cfg.tmp_dir).unwrap_or(0),
+            ctx.active.load(Ordering::Relaxed),
+            ctx.cfg.concurrency,
+        );
+        status["role"] = serde_json::json!("worker");
         if let Err(e) = ctx
             .state
             .heartbeat(&ctx.cfg.id, &status, Duration::from_secs(10))
@@ -364,7 +353,7 @@ async fn process(ctx: &Arc<Ctx>, task: &Task) -> Result<Outcome, Error> {
     if let Some(o) = &task.origin {
         opts = opts.origin(o.clone());
     }
-    let spool = Spool::new(&ctx.cfg.tmp_dir, &task.root)?;
+    let spool = Spool::new(&ctx.cfg.tmp_dir, &task.root);
     if task.token.is_none() {
         let p = progress.clone();
         opts = opts.progress(move |pr| p.store(pr.bytes, Ordering::Relaxed));
@@ -571,13 +560,12 @@ struct Spool {
 }
 
 impl Spool {
-    fn new(tmp: &std::path::Path, root: &str) -> Result<Spool, Error> {
-        let dir = tmp.join(format!("spool-{root}-{:08x}", rand::random::<u32>()));
-        Ok(Spool {
-            dir,
+    fn new(tmp: &std::path::Path, root: &str) -> Spool {
+        Spool {
+            dir: tmp.join(format!("spool-{root}-{:08x}", rand::random::<u32>())),
             taken: Arc::default(),
             seen: Arc::default(),
-        })
+        }
     }
 
     /// Spools one child; `None` (scan it here) if it can not be written.

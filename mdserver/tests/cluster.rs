@@ -612,13 +612,7 @@ fn two_hundred_files_survive_a_killed_worker_and_restarted_services() {
     }
     // The hash index answers for a file scanned before the Redis restart.
     let first = &files[0];
-    let sha = {
-        use sha2::Digest;
-        sha2::Sha256::digest(&first.1)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    };
+    let sha = sha256_hex(&first.1);
     let by_hash: Value = c
         .http
         .get(c.url(&format!("/hash/{sha}")))
@@ -629,30 +623,29 @@ fn two_hundred_files_survive_a_killed_worker_and_restarted_services() {
     assert_eq!(code(&by_hash), first.2, "{by_hash}");
 }
 
-#[test]
-fn a_poison_file_ends_failed_after_the_attempt_limit() {
-    let Some(_lock) = exclusive_services() else {
-        return;
-    };
-    let poison = b"this file kills every worker that takes it".to_vec();
-    let sha: String = {
-        use sha2::Digest;
-        sha2::Sha256::digest(&poison)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    };
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Uploads `bad`, which the workers' fault injection `fault` (an
+/// `MDSCAN_TEST_*_ON` variable) turns against them, and `good` ordinary
+/// files: `bad` ends Failed after 2 attempts, the others finish clean.
+fn ends_failed_after_two_attempts(fault: &str, bad: &[u8], config: &str, good: usize) {
+    let sha = sha256_hex(bad);
     let mut c = Cluster::start(
         2,
         &["--concurrency", "1", "--max-attempts", "2"],
-        &[("MDSCAN_TEST_ABORT_ON", &sha)],
-        "",
+        &[(fault, &sha)],
+        config,
     );
-    let bad = c.upload("poison.bin", &poison);
-    let mut good = Vec::new();
-    for i in 0..6 {
-        good.push(c.upload(&format!("ok{i}.txt"), format!("fine {i}").as_bytes()));
-    }
+    let bad = c.upload("bad.bin", bad);
+    let good: Vec<String> = (0..good)
+        .map(|i| c.upload(&format!("ok{i}.txt"), format!("fine {i}").as_bytes()))
+        .collect();
     let mut all = good.clone();
     all.push(bad.clone());
     let done = c.wait_all(&all, Duration::from_secs(120));
@@ -665,6 +658,15 @@ fn a_poison_file_ends_failed_after_the_attempt_limit() {
     for id in &good {
         assert_eq!(code(&done[id]), 0, "{}", done[id]);
     }
+}
+
+#[test]
+fn a_poison_file_ends_failed_after_the_attempt_limit() {
+    let Some(_lock) = exclusive_services() else {
+        return;
+    };
+    let poison = b"this file kills every worker that takes it";
+    ends_failed_after_two_attempts("MDSCAN_TEST_ABORT_ON", poison, "", 6);
 }
 
 /// A zip whose `n` members are each a zip of `mb` MiB of zeros (small to
@@ -887,35 +889,8 @@ fn a_file_that_hangs_workers_ends_failed_after_the_attempt_limit() {
     let Some(_lock) = exclusive_services() else {
         return;
     };
-    let stuck = b"this file hangs every worker that takes it".to_vec();
-    let sha: String = {
-        use sha2::Digest;
-        sha2::Sha256::digest(&stuck)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    };
+    let stuck = b"this file hangs every worker that takes it";
     // A 1 s time limit: the worker's watchdog gives up 10 s past it.
-    let mut c = Cluster::start(
-        2,
-        &["--concurrency", "1", "--max-attempts", "2"],
-        &[("MDSCAN_TEST_HANG_ON", &sha)],
-        "[[workflows]]\nname = \"File scan\"\ntimeout_secs = 1\n",
-    );
-    let bad = c.upload("stuck.bin", &stuck);
-    let good: Vec<String> = (0..3)
-        .map(|i| c.upload(&format!("ok{i}.txt"), format!("fine {i}").as_bytes()))
-        .collect();
-    let mut all = good.clone();
-    all.push(bad.clone());
-    let done = c.wait_all(&all, Duration::from_secs(120));
-    let doc = &done[&bad];
-    assert_eq!(code(doc), 3, "{doc}");
-    assert!(
-        doc.to_string().contains("did not complete on 2 attempts"),
-        "{doc}"
-    );
-    for id in &good {
-        assert_eq!(code(&done[id]), 0, "{}", done[id]);
-    }
+    let config = "[[workflows]]\nname = \"File scan\"\ntimeout_secs = 1\n";
+    ends_failed_after_two_attempts("MDSCAN_TEST_HANG_ON", stuck, config, 3);
 }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use mdcore::{CancelToken, Report, ResultCode, ScanOptions, Scanner, ScannerBuilder};
+use mdcore::{CancelToken, Report, ResultCode, ScanOptions, Scanner};
 use tokio::sync::{Notify, mpsc};
 
 use super::config::Config;
@@ -90,10 +90,7 @@ impl App {
     /// Scans found pending in the store (the server stopped while they were
     /// queued or running) are queued again.
     pub(crate) fn start(cfg: Config) -> Result<Arc<App>, String> {
-        let mut b = ScannerBuilder::new();
-        b.default_rules(cfg.default_rules).threads(cfg.threads);
-        crate::scan::add_sources(&mut b, &cfg.rules, &cfg.hashes, &cfg.allow, &cfg.passwords);
-        let scanner = b.build().map_err(|e| e.to_string())?;
+        let scanner = cfg.scanner(cfg.threads)?;
         let store = Store::open(&cfg.data_dir()).map_err(|e| e.to_string())?;
         let pending = store.pending().map_err(|e| e.to_string())?;
         // Room for the configured queue plus whatever was pending at start.
@@ -134,10 +131,8 @@ impl App {
         cfg: Config,
         endpoints: mdcluster::Endpoints,
     ) -> Result<Arc<App>, String> {
-        let mut b = ScannerBuilder::new();
-        b.default_rules(cfg.default_rules).threads(1);
-        crate::scan::add_sources(&mut b, &cfg.rules, &cfg.hashes, &cfg.allow, &cfg.passwords);
-        let scanner = b.build().map_err(|e| e.to_string())?;
+        // The gateway scans nothing; its scanner describes the engines.
+        let scanner = cfg.scanner(1)?;
         let gateway = super::gateway::Gateway::new(&cfg, endpoints)?;
         let app = Arc::new(App {
             cfg,
@@ -277,25 +272,14 @@ impl App {
         if let Backend::Cluster(g) = &self.backend {
             return g.nodes().await;
         }
-        let (total, free) = mdcluster::sysinfo::memory();
-        let queued = self.queued();
-        vec![serde_json::json!({
-            "id": "local",
-            "address": self.cfg.listen.to_string(),
-            "version": env!("CARGO_PKG_VERSION"),
-            "cpu_cores": mdcluster::sysinfo::cores(),
-            "load": mdcluster::sysinfo::load_percent(),
-            "total_memory": total,
-            "free_memory": free,
-            "free_disk_space": self.free_disk(),
-            "engines": self.scanner.engines().iter().map(|e| serde_json::json!({"eng_id": e.id, "eng_name": e.name, "eng_ver": e.version})).collect::<Vec<_>>(),
-            "issues": [],
-            "scan_queue": queued,
-            "scan_queue_details": {
-                "available_slots": self.cfg.queue_size.saturating_sub(queued),
-                "total_scan_queue": self.cfg.queue_size,
-            },
-        })]
+        vec![mdcluster::sysinfo::node_status(
+            "local",
+            &self.cfg.listen.to_string(),
+            self.scanner.engines(),
+            self.free_disk(),
+            self.queued(),
+            self.cfg.queue_size,
+        )]
     }
 
     /// Progress of a running scan, 0..=99.

@@ -254,6 +254,21 @@ impl Config {
             .find(|w| w.name.eq_ignore_ascii_case(name))
     }
 
+    /// The scanner this configuration describes (rules, hash lists,
+    /// passwords), with `threads` pool threads (0: one per core).
+    pub(crate) fn scanner(&self, threads: usize) -> Result<mdcore::Scanner, String> {
+        let mut b = mdcore::ScannerBuilder::new();
+        b.default_rules(self.default_rules).threads(threads);
+        crate::scan::add_sources(
+            &mut b,
+            &self.rules,
+            &self.hashes,
+            &self.allow,
+            &self.passwords,
+        );
+        b.build().map_err(|e| e.to_string())
+    }
+
     pub(crate) fn open(&self) -> bool {
         self.api_keys.is_empty() && self.users.is_empty()
     }

@@ -243,10 +243,7 @@ impl Gateway {
     }
 
     pub(crate) async fn progress(&self, id: &str) -> u8 {
-        match self.state.scan(id).await {
-            Ok(Some(r)) => r.progress,
-            _ => 0,
-        }
+        self.state.progress(id).await.unwrap_or(0)
     }
 
     pub(crate) async fn cancel(&self, id: &str) -> bool {

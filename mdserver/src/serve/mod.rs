@@ -249,10 +249,7 @@ pub(crate) fn run_worker(args: WorkerArgs) -> std::process::ExitCode {
     }
     cfg.rules.extend(args.rules.iter().cloned());
     cfg.hashes.extend(args.hashes.iter().cloned());
-    let mut b = mdcore::ScannerBuilder::new();
-    b.default_rules(cfg.default_rules).threads(cfg.threads);
-    crate::scan::add_sources(&mut b, &cfg.rules, &cfg.hashes, &cfg.allow, &cfg.passwords);
-    let scanner = match b.build() {
+    let scanner = match cfg.scanner(cfg.threads) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("mdscan: {e}");
