@@ -65,5 +65,10 @@ pub fn scan_and_check(data: &[u8]) -> Report {
             n.depth
         );
     }
+    // The walker contains panics (a scan must survive a decoder bug), which
+    // would hide them from the fuzzer: a contained crash is a finding.
+    if let Some(crash) = fuzzing::contained_crash(&report) {
+        panic!("contained crash: {crash}");
+    }
     report
 }

@@ -263,7 +263,37 @@ impl State {
             .map_err(rerr)
     }
 
-    /// Counts one more delivery of a task; returns the count.
+    /// How many attempts at a task are charged: scans that started and
+    /// did not end (their worker died or hung).
+    pub async fn attempts(&self, task_id: &str) -> Result<u64, Error> {
+        let mut c = self.con.clone();
+        let n: Option<u64> = redis::cmd("GET")
+            .arg(self.key("attempt", task_id))
+            .query_async(&mut c)
+            .await
+            .map_err(rerr)?;
+        Ok(n.unwrap_or(0))
+    }
+
+    /// Gives back an attempt charged by [`State::attempt`]: the scan ended
+    /// (whatever its verdict), or its worker is leaving for another task's
+    /// sake.
+    pub async fn refund(&self, task_id: &str) -> Result<(), Error> {
+        let mut c = self.con.clone();
+        // Never below zero: a refund after the key expired is a no-op.
+        let _: i64 = redis::Script::new(
+            "local n = tonumber(redis.call('GET', KEYS[1]) or '0') \
+             if n > 0 then return redis.call('DECR', KEYS[1]) end return 0",
+        )
+        .key(self.key("attempt", task_id))
+        .invoke_async(&mut c)
+        .await
+        .map_err(rerr)?;
+        Ok(())
+    }
+
+    /// Charges one attempt at a task, right before its scan starts; returns
+    /// the count.
     pub async fn attempt(&self, task_id: &str) -> Result<u64, Error> {
         let k = self.key("attempt", task_id);
         let mut c = self.con.clone();

@@ -4,9 +4,14 @@
 //! - At most `concurrency` tasks are unacknowledged at once (prefetch).
 //! - A task is acknowledged only after its result is durable in Redis; a
 //!   worker that dies leaves its tasks to be redelivered to another.
-//! - Every delivery is counted in Redis; a task delivered more than
-//!   `max_attempts` times (it crashed or hung every worker that took it) is
-//!   recorded as Failed (code 3) and dead-lettered instead of looping.
+//! - A scan that starts is charged an attempt in Redis and gives it back
+//!   when it ends, so the count is of scans a worker died or hung in (a
+//!   worker whose watchdog fires gives back the attempts of its other,
+//!   innocent scans before it exits); a task charged `max_attempts` times
+//!   is recorded as Failed (code 3, which blocks) and dead-lettered instead
+//!   of looping. Redeliveries for a Redis or RabbitMQ outage cost nothing.
+//! - A blob that can not be read yet is retried with back-off for
+//!   [`BLOB_RETRY`] before the file is recorded as Failed.
 //! - A root archive of `fanout_size` bytes or more, or with more than
 //!   `fanout_entries` children, is split: its children go to the blob store
 //!   and onto the queue as child tasks that any worker may take, with the
@@ -66,6 +71,8 @@ struct Ctx {
     blobs: Blobs,
     publisher: Arc<Publisher>,
     active: AtomicUsize,
+    /// Tasks whose scan is running in this process (their attempt charged).
+    running: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// Why a task was not acknowledged as done.
@@ -98,6 +105,7 @@ pub async fn run(
         blobs,
         publisher,
         active: AtomicUsize::new(0),
+        running: std::sync::Mutex::new(std::collections::HashSet::new()),
     });
     let beat = tokio::spawn(heartbeats(ctx.clone()));
     let mut shutdown = std::pin::pin!(shutdown);
@@ -261,8 +269,13 @@ fn unscanned(task: &Task, code: ResultCode, why: &str) -> Report {
     r
 }
 
+/// How long a worker keeps trying to read a task's blob before it records
+/// the file as unreadable (a shared directory or bucket that lags behind the
+/// gateway's write, a store that is briefly unreachable).
+const BLOB_RETRY: Duration = Duration::from_secs(20);
+
 async fn process(ctx: &Arc<Ctx>, task: &Task) -> Result<Outcome, Error> {
-    let attempt = ctx.state.attempt(&task.id()).await?;
+    let charged = ctx.state.attempts(&task.id()).await?;
     if ctx.state.done(&task.root).await? {
         return Ok(Outcome::Done);
     }
@@ -270,10 +283,9 @@ async fn process(ctx: &Arc<Ctx>, task: &Task) -> Result<Outcome, Error> {
         // The scan expired or was withdrawn: nothing to report to.
         return Ok(Outcome::Done);
     }
-    if attempt > ctx.cfg.max_attempts {
+    if charged >= ctx.cfg.max_attempts {
         let why = format!(
-            "the scan did not complete on {} attempts (a worker crashed or hung on this file)",
-            attempt - 1
+            "the scan did not complete on {charged} attempts (a worker crashed or hung on this file)"
         );
         let report = unscanned(task, ResultCode::Failed, &why);
         eprintln!("mdscan worker {}: {} failed: {why}", ctx.cfg.id, task.id());
@@ -292,6 +304,44 @@ async fn process(ctx: &Arc<Ctx>, task: &Task) -> Result<Outcome, Error> {
     if task.token.is_none() {
         ctx.state.start(&task.root, &ctx.cfg.id).await?;
     }
+    // Fault injection for the cluster tests: a file that hangs the scan.
+    let hang = std::env::var("MDSCAN_TEST_HANG_ON")
+        .is_ok_and(|bad| !bad.is_empty() && task.blob.ends_with(&bad));
+    let mut wait = Duration::from_millis(250);
+    let give_up = tokio::time::Instant::now() + BLOB_RETRY;
+    let local = loop {
+        match ctx.blobs.fetch(&task.blob, &ctx.cfg.tmp_dir).await {
+            Ok(l) => break l,
+            Err(Error::Blob(why)) if tokio::time::Instant::now() < give_up => {
+                eprintln!(
+                    "mdscan worker {}: can not read {} yet ({why}); retrying in {wait:?}",
+                    ctx.cfg.id, task.blob
+                );
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(4));
+            }
+            Err(Error::Blob(why)) => {
+                // Not examined: Failed (3), which blocks by default.
+                let report = unscanned(
+                    task,
+                    ResultCode::Failed,
+                    &format!(
+                        "can not read the file (tried for {} s): {why}",
+                        BLOB_RETRY.as_secs()
+                    ),
+                );
+                store(ctx, task, report).await?;
+                return Ok(Outcome::Done);
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    // Only a scan that starts is charged an attempt; it is given back when
+    // the scan ends, so the count is of scans a worker died or hung in.
+    ctx.state.attempt(&task.id()).await?;
+    if let Ok(mut r) = ctx.running.lock() {
+        r.insert(task.id());
+    }
     if let Ok(bad) = std::env::var("MDSCAN_TEST_ABORT_ON")
         && !bad.is_empty()
         && task.blob.ends_with(&bad)
@@ -304,23 +354,6 @@ async fn process(ctx: &Arc<Ctx>, task: &Task) -> Result<Outcome, Error> {
         );
         std::process::abort();
     }
-    // Fault injection for the cluster tests: a file that hangs the scan.
-    let hang = std::env::var("MDSCAN_TEST_HANG_ON")
-        .is_ok_and(|bad| !bad.is_empty() && task.blob.ends_with(&bad));
-    let local = match ctx.blobs.fetch(&task.blob, &ctx.cfg.tmp_dir).await {
-        Ok(l) => l,
-        Err(Error::Blob(why)) => {
-            // Gone for good (a blob store is not flaky about existence).
-            let report = unscanned(
-                task,
-                ResultCode::Failed,
-                &format!("can not read the file: {why}"),
-            );
-            store(ctx, task, report).await?;
-            return Ok(Outcome::Done);
-        }
-        Err(e) => return Err(e),
-    };
     let (used_objects, used_bytes) = if task.token.is_some() {
         ctx.state.fan_usage(&task.root).await?
     } else {
@@ -408,16 +441,31 @@ async fn process(ctx: &Arc<Ctx>, task: &Task) -> Result<Outcome, Error> {
     // mdcore stops a scan at its time limit within moments; one still
     // running long after is stuck in a bug. Its thread can not be stopped,
     // so the worker exits: the task (unacknowledged) goes back to the queue
-    // with this attempt counted, and after `max_attempts` it is Failed.
+    // with this attempt charged, and after `max_attempts` it is Failed.
     let Ok(scanned) = tokio::time::timeout(watchdog, scan).await else {
         eprintln!(
             "mdscan worker {}: the scan of {} overran its time limit by {WATCHDOG_GRACE:?}; exiting so the task goes elsewhere",
             ctx.cfg.id,
             task.id()
         );
+        // The other scans running here are innocent: give their attempts
+        // back before leaving (their tasks are redelivered).
+        let others: Vec<String> = ctx
+            .running
+            .lock()
+            .map(|r| r.iter().filter(|id| **id != task.id()).cloned().collect())
+            .unwrap_or_default();
+        for id in others {
+            let _ = ctx.state.refund(&id).await;
+        }
         std::process::exit(70);
     };
     watch.abort();
+    if let Ok(mut r) = ctx.running.lock() {
+        r.remove(&task.id());
+    }
+    // The scan ended in this process: the attempt is given back.
+    let _ = ctx.state.refund(&task.id()).await;
     drop(local);
     let mut report = match scanned {
         Ok(Ok(r)) => r,

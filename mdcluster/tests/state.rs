@@ -106,6 +106,13 @@ async fn results_cancel_flags_and_the_hash_index() {
         s.by_hash(&report.root.sha256).await.unwrap().as_deref(),
         Some("r2")
     );
+    assert_eq!(s.attempts("task").await.unwrap(), 0);
     assert_eq!(s.attempt("task").await.unwrap(), 1);
     assert_eq!(s.attempt("task").await.unwrap(), 2);
+    // A scan that ended gives its attempt back; never below zero.
+    s.refund("task").await.unwrap();
+    assert_eq!(s.attempts("task").await.unwrap(), 1);
+    s.refund("task").await.unwrap();
+    s.refund("task").await.unwrap();
+    assert_eq!(s.attempts("task").await.unwrap(), 0);
 }

@@ -62,11 +62,37 @@ fn main() {
         ("extract_cpio", "newc", cpio.clone()),
         ("extract_rpm", "gzip", rpm_of(&gz(&cpio))),
         ("extract_rpm", "xz", rpm_of(&xz(&cpio))),
-        ("extract_pe_overlay", "zip", pe_with_overlay(&zip)),
+        ("carve", "sfx-zip", pe_with_overlay(&zip)),
+        ("carve", "sfx-cab", pe_with_overlay(&cab_of(&[files], true))),
         (
-            "extract_pe_overlay",
-            "cab",
-            pe_with_overlay(&cab_of(&[files], true)),
+            "carve",
+            "png-7z",
+            [png_image(), sevenz_of(files, None, false)].concat(),
+        ),
+        (
+            "carve",
+            "junk-zips",
+            [b"junk".repeat(20), zip.clone(), zip_of(&[("b", text)])].concat(),
+        ),
+        (
+            "carve",
+            "streams",
+            [gz(text), bz2(text), xz(text), zst(text)].concat(),
+        ),
+        (
+            "extract_zip",
+            "local-only",
+            raw_zip(
+                &[
+                    Raw::new("a.txt", text),
+                    Raw {
+                        in_central: false,
+                        descriptor: true,
+                        ..Raw::new("b.com", EICAR)
+                    },
+                ],
+                0,
+            ),
         ),
     ];
     let nested = zip_of(&[

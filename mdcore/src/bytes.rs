@@ -13,6 +13,10 @@ pub(crate) fn le_u32(d: &[u8], off: usize) -> Option<u32> {
     array(d, off).map(u32::from_le_bytes)
 }
 
+pub(crate) fn le_u64(d: &[u8], off: usize) -> Option<u64> {
+    array(d, off).map(u64::from_le_bytes)
+}
+
 pub(crate) fn be_u32(d: &[u8], off: usize) -> Option<u32> {
     array(d, off).map(u32::from_be_bytes)
 }

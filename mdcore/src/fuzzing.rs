@@ -34,11 +34,7 @@ pub fn extract(kind: Kind, data: &[u8], limits: &Limits) -> Outcome {
     let ex = extract::extractor_for(kind).expect("a container kind");
     let budget = Budget::new(limits.clone(), data.len() as u64, None);
     let passwords = vec!["infected".to_string(), "password".to_string()];
-    let cx = Cx {
-        budget: &budget,
-        passwords: &passwords,
-        name: "fuzz.bin",
-    };
+    let cx = Cx::new(&budget, &passwords, "fuzz.bin");
     let mut children = 0u64;
     let mut check = |c: &Child| {
         children += 1;
@@ -94,6 +90,36 @@ pub fn extract(kind: Kind, data: &[u8], limits: &Limits) -> Outcome {
             .err()
             .map(|i| format!("{}: {}", i.code.as_i(), i.note)),
     }
+}
+
+/// Runs the carver over `data` from `from` and checks its invariants: every
+/// hit inside the input, starting at or after `from`, in order, with no two
+/// overlapping.
+///
+/// # Panics
+/// When an invariant is broken.
+pub fn carve(data: &[u8], from: usize) -> usize {
+    let c = crate::detect::carve::carve(data, from, &|| true);
+    let mut covered = from;
+    for hit in &c.hits {
+        let end = hit.span.end.unwrap_or(data.len());
+        assert!(hit.span.start >= covered, "hit {hit:?} overlaps or precedes {covered}");
+        assert!(end <= data.len() && end > hit.span.start, "hit {hit:?} outside the input");
+        covered = end;
+    }
+    c.hits.len()
+}
+
+/// The first note in `report` about a panic that mdcore contained (a
+/// decoder, extractor or engine crashed): the fuzz targets fail on it, since
+/// the walker's containment would otherwise hide the crash from them.
+pub fn contained_crash(report: &crate::Report) -> Option<String> {
+    report.root.iter().find_map(|n| {
+        n.notes
+            .iter()
+            .find(|note| note.contains(crate::walk::BUG_NOTE) || note.contains("panicked"))
+            .map(|note| format!("{}: {note}", n.display_name))
+    })
 }
 
 /// Tight limits for fuzzing: small, fast, and still deep enough to nest.

@@ -48,7 +48,7 @@ pub use crate::limits::{CancelToken, Limits};
 pub use crate::report::{Detection, EngineDetail, Node, Report};
 pub use crate::scanner::{Origin, Progress, ScanOptions, Scanner, ScannerBuilder, SplitChild};
 pub use crate::time::iso8601;
-pub use crate::verdict::ResultCode;
+pub use crate::verdict::{DEFAULT_BLOCK_CODES, ResultCode};
 
 pub mod errors;
 #[cfg(feature = "fuzzing")]
@@ -61,6 +61,7 @@ mod detect;
 mod digest;
 mod engines;
 mod extract;
+mod formats;
 mod limits;
 mod report;
 mod scanner;

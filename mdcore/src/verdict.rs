@@ -186,12 +186,23 @@ impl ResultCode {
         )
     }
 
-    /// The codes MetaDefender's default workflow blocks: 1, 2, 8, 9, 12, 13,
-    /// 14, 15, 16.
+    /// The codes mdscan blocks by default ([`DEFAULT_BLOCK_CODES`]): every
+    /// final code but 0 (No Threat Detected), 4 (Cleaned) and 7
+    /// (Allowlisted) — detections (1, 2, 8, 21, 22), findings (17, 18, 20) and
+    /// every code that means the object was not fully examined (3, 9, 10, 12,
+    /// 13, 14, 15, 16, 19, 23). Fail closed: what mdscan could not look at is
+    /// never allowed unless a workflow says so.
     pub fn blocks_by_default(self) -> bool {
-        matches!(self.as_i(), 1 | 2 | 8 | 9 | 12 | 13 | 14 | 15 | 16)
+        DEFAULT_BLOCK_CODES.contains(&self.as_i())
     }
 }
+
+/// The codes that block by default (see [`ResultCode::blocks_by_default`]),
+/// as numbers: what `mdscan scan` exits 1 for and what the server's default
+/// workflow lists in `block_codes`.
+pub const DEFAULT_BLOCK_CODES: &[u8] = &[
+    1, 2, 3, 8, 9, 10, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
+];
 
 /// The worst of any number of codes; [`ResultCode::NoThreat`] for none.
 pub fn roll_up(codes: impl IntoIterator<Item = ResultCode>) -> ResultCode {
@@ -246,6 +257,32 @@ mod tests {
         assert_eq!(roll_up([Allowlisted, NoThreat]), NoThreat);
         assert_eq!(roll_up([Failed, EncryptedArchive]), EncryptedArchive);
         assert_eq!(roll_up([]), NoThreat);
+    }
+
+    #[test]
+    fn everything_not_fully_examined_blocks_by_default() {
+        for c in PRECEDENCE {
+            if c.is_incomplete() && *c != ResultCode::InProgress {
+                assert!(c.blocks_by_default(), "{c:?} must block by default");
+            }
+        }
+        for c in [
+            ResultCode::Infected,
+            ResultCode::Suspicious,
+            ResultCode::Blocklisted,
+        ] {
+            assert!(c.blocks_by_default(), "{c:?}");
+        }
+        for c in [
+            ResultCode::NoThreat,
+            ResultCode::CleanedDeleted,
+            ResultCode::Allowlisted,
+            ResultCode::InProgress,
+        ] {
+            assert!(!c.blocks_by_default(), "{c:?}");
+        }
+        let blocking = PRECEDENCE.iter().filter(|c| c.blocks_by_default()).count();
+        assert_eq!(blocking, DEFAULT_BLOCK_CODES.len());
     }
 
     #[test]

@@ -16,14 +16,20 @@ use std::time::Instant;
 
 use memchr::memmem;
 
+use crate::detect::carve::Stopped;
 use crate::detect::{self, Kind};
 use crate::digest::{Digests, hex};
 use crate::engines::{Engine, EngineResult, ListVerdict, ObjectView};
 use crate::extract::{self, Child, Cx, Entry, Extractor, Flow, Issue};
+use crate::formats::{self, Handling};
 use crate::limits::Budget;
 use crate::report::{EngineDetail, Node};
 use crate::scanner::{Progress, SplitChild, SplitFn};
 use crate::verdict::{ResultCode, roll_up};
+
+/// Ends every note about a contained panic (code 3), so the fuzz targets
+/// can tell a contained crash from ordinary damage.
+pub(crate) const BUG_NOTE: &str = "(a bug in mdscan; please report it)";
 
 /// Everything shared by the whole tree of one scan.
 pub(crate) struct Walker<'s> {
@@ -175,20 +181,10 @@ impl<'s> Walker<'s> {
             node.notes
                 .push("password-protected document; content not examined".into());
         }
-        if listed.is_none()
-            && let Some(ex) = extract::extractor_for(ft.kind)
-        {
-            if place.depth >= self.budget.limits.depth() {
-                own.push(ResultCode::ExceededArchiveDepth);
-                node.notes.push(format!(
-                    "not extracted: the nesting depth limit of {} was reached",
-                    self.budget.limits.depth()
-                ));
-            } else {
-                let mut ancestors = place.ancestors.clone();
-                ancestors.push(digests.sha256);
-                self.extract(ex, data, place, ancestors, node, own);
-            }
+        if listed.is_none() {
+            let mut ancestors = place.ancestors.clone();
+            ancestors.push(digests.sha256);
+            self.open(data, &ft, place, &ancestors, node, own);
         }
 
         if let Ok(mut cache) = self.cache.lock() {
@@ -231,6 +227,7 @@ impl<'s> Walker<'s> {
             let code = match r.list {
                 Some(ListVerdict::Allow) => ResultCode::Allowlisted,
                 Some(ListVerdict::Block) => ResultCode::Blocklisted,
+                None if r.timed_out => ResultCode::ExceededArchiveTimeout,
                 None => r.code.to_result(),
             };
             own.push(code);
@@ -262,30 +259,127 @@ impl<'s> Walker<'s> {
         None
     }
 
+    /// Opens what can be opened: the object's own format (when mdscan has
+    /// a reader for it), then whatever is embedded in the bytes that reader
+    /// did not consume — or in the whole object, for leaves.
+    fn open(
+        &self,
+        data: &[u8],
+        ft: &detect::FileType,
+        place: &Place,
+        ancestors: &[[u8; 32]],
+        node: &mut Node,
+        own: &mut Vec<ResultCode>,
+    ) {
+        let deep = place.depth >= self.budget.limits.depth();
+        // Where the search for embedded archives starts.
+        let carve_from = match formats::handling(ft.kind) {
+            Handling::Extract(_) if deep => {
+                own.push(ResultCode::ExceededArchiveDepth);
+                node.notes.push(format!(
+                    "not extracted: the nesting depth limit of {} was reached",
+                    self.budget.limits.depth()
+                ));
+                return;
+            }
+            Handling::Extract(ex) => {
+                let (end, ok) = self.extract(ex, data, place, ancestors, node, own);
+                match (end, ok) {
+                    (Some(end), _) => {
+                        if end < data.len()
+                            && data.get(end..).is_some_and(|t| t.iter().any(|b| *b != 0))
+                        {
+                            node.notes.push(format!(
+                                "{} bytes follow the end of the {} at offset {end}; searched for embedded archives",
+                                data.len() - end,
+                                ft.description
+                            ));
+                        }
+                        end
+                    }
+                    // The reader did not say where it stopped: everything
+                    // it read is accounted for, nothing after it is known.
+                    (None, true) => data.len(),
+                    // It failed: search everything but its own header.
+                    (None, false) => 1,
+                }
+            }
+            Handling::Unsupported => {
+                own.push(ResultCode::UnsupportedFileType);
+                node.notes.push(format!(
+                    "{}: mdscan recognises this format but does not open it yet; its content was not examined",
+                    ft.description
+                ));
+                1
+            }
+            Handling::Leaf => 0,
+        };
+        if carve_from >= data.len() {
+            return;
+        }
+        let carving = detect::carve::carve(data, carve_from, &|| self.budget.check().is_ok());
+        match carving.stopped {
+            Some(Stopped::TooManyCandidates) => {
+                own.push(ResultCode::ExceededArchiveFileNumber);
+                node.notes.push(format!(
+                    "the search for embedded archives stopped after {} candidates; the rest of the object was not searched",
+                    detect::carve::MAX_VALIDATIONS
+                ));
+            }
+            Some(Stopped::Budget) => {
+                if let Err(stop) = self.budget.check() {
+                    let issue = Issue::stopped(stop);
+                    own.push(issue.code);
+                    node.notes.push(issue.note);
+                }
+            }
+            None => {}
+        }
+        if carving.hits.is_empty() {
+            return;
+        }
+        if deep {
+            own.push(ResultCode::ExceededArchiveDepth);
+            for hit in &carving.hits {
+                node.notes.push(format!(
+                    "embedded {} not extracted: the nesting depth limit of {} was reached",
+                    extract::carved::name(hit),
+                    self.budget.limits.depth()
+                ));
+            }
+            return;
+        }
+        let carved = extract::carved::Carved {
+            hits: &carving.hits,
+        };
+        self.extract(&carved, data, place, ancestors, node, own);
+    }
+
+    /// Runs one extractor and appends the children it yields to `node`.
+    /// Returns where the container's bytes end (if its reader said) and
+    /// whether extraction finished without a container-level issue.
     fn extract(
         &self,
         ex: &dyn Extractor,
         data: &[u8],
         place: &Place,
-        ancestors: Vec<[u8; 32]>,
+        ancestors: &[[u8; 32]],
         node: &mut Node,
         own: &mut Vec<ResultCode>,
-    ) {
+    ) -> (Option<usize>, bool) {
         let budget = &self.budget;
-        let cx = Cx {
-            budget,
-            passwords: &self.passwords,
-            name: &place.name,
-        };
+        let cx = Cx::new(budget, &self.passwords, &place.name);
         let state = Extraction {
             walker: self,
             parent: &place.display,
             depth: place.depth + 1,
-            ancestors,
+            ancestors: ancestors.to_vec(),
             results: Mutex::new(Vec::new()),
             limit_hit: Mutex::new(None),
         };
         let outcome = run_extractor(ex, data, &cx, &state);
+        let ok = outcome.is_ok();
+        node.notes.extend(cx.take_notes());
         if let Err(issue) = outcome {
             own.push(issue.code);
             node.notes.push(issue.note);
@@ -301,7 +395,8 @@ impl<'s> Walker<'s> {
             .map(|mut r| std::mem::take(&mut *r))
             .unwrap_or_default();
         children.sort_by_key(|(k, _)| *k);
-        node.children = children.into_iter().map(|(_, n)| n).collect();
+        node.children.extend(children.into_iter().map(|(_, n)| n));
+        (cx.end(), ok)
     }
 }
 
@@ -338,9 +433,9 @@ fn run_extractor<'a>(
             }
         };
         catch_unwind(AssertUnwindSafe(|| ex.extract(data, cx, &mut sink))).unwrap_or_else(|_| {
-            Err(Issue::corrupt(
-                "the extractor crashed on this object (a bug in mdscan; please report it)",
-            ))
+            Err(Issue::corrupt(format!(
+                "the extractor crashed on this object {BUG_NOTE}"
+            )))
         })
     })
 }
@@ -378,7 +473,10 @@ impl<'w, 's> Extraction<'w, 's> {
             depth: self.depth,
             ancestors: self.ancestors.clone(),
         };
-        let node = self.walker.walk(child.data.as_deref(), place, child.issue);
+        let mut node = self.walker.walk(child.data.as_deref(), place, child.issue);
+        if let Some(note) = child.note {
+            node.notes.insert(0, note);
+        }
         self.file(key, node);
     }
 
@@ -389,10 +487,9 @@ impl<'w, 's> Extraction<'w, 's> {
             let name = "[damaged member]".to_string();
             let mut node = Node::new(name.clone(), format!("{}/{name}", self.parent), self.depth);
             node.own_result_i = ResultCode::Failed;
-            node.notes.push(
-                "a decoder or engine crashed on this member (a bug in mdscan; please report it)"
-                    .into(),
-            );
+            node.notes.push(format!(
+                "a decoder or engine crashed on this member {BUG_NOTE}"
+            ));
             node.roll_up();
             self.file(key, node);
         }

@@ -138,8 +138,7 @@ impl Engine for Panicky {
         EngineResult {
             code: EngineCode::Suspicious,
             threats: vec![format!("Custom.{}", object.file_type.kind_name())],
-            list: None,
-            error: None,
+            ..EngineResult::clean()
         }
     }
 }

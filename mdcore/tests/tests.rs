@@ -4,6 +4,7 @@ mod util;
 
 mod bombs;
 mod engines;
+mod evasion;
 mod formats;
 mod hostile;
 mod scanning;

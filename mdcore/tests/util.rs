@@ -354,3 +354,281 @@ pub fn zipcrypto_zip(entries: &[(&str, &[u8])], password: &str) -> Vec<u8> {
     out.extend_from_slice(&0u16.to_le_bytes());
     out
 }
+
+/// Raw deflate (no zlib or gzip wrapper), as zip stores it.
+pub fn deflate_raw(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// One member of a hand-built zip, with control over what each header says.
+#[derive(Clone)]
+pub struct Raw<'a> {
+    pub name: &'a str,
+    pub data: &'a [u8],
+    /// 0 stored, 8 deflated; any other method needs `packed`.
+    pub method: u16,
+    /// Already-compressed bytes for `method` (the CRC is still of `data`).
+    pub packed: Option<Vec<u8>>,
+    /// Whether the central directory lists it.
+    pub in_central: bool,
+    /// What the central directory says instead of the local header.
+    pub central_name: Option<&'a str>,
+    pub central_method: Option<u16>,
+    pub central_size: Option<u32>,
+    /// Sizes and CRC after the data (flag bit 3), zeros in the local header.
+    pub descriptor: bool,
+}
+
+impl<'a> Raw<'a> {
+    pub fn new(name: &'a str, data: &'a [u8]) -> Self {
+        Raw {
+            name,
+            data,
+            method: 8,
+            packed: None,
+            in_central: true,
+            central_name: None,
+            central_method: None,
+            central_size: None,
+            descriptor: false,
+        }
+    }
+}
+
+/// A zip built byte by byte, so headers can lie; `disk` goes into the end
+/// record's "number of this disk".
+pub fn raw_zip(entries: &[Raw<'_>], disk: u16) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    let mut count = 0u16;
+    for e in entries {
+        let packed = match (&e.packed, e.method) {
+            (Some(p), _) => p.clone(),
+            (None, 0) => e.data.to_vec(),
+            (None, 8) => deflate_raw(e.data),
+            (None, m) => panic!("method {m} needs packed bytes"),
+        };
+        let crc = crc32(e.data);
+        let at = out.len() as u32;
+        let flags: u16 = if e.descriptor { 8 } else { 0 };
+        let (lcrc, lcsize, lusize) = if e.descriptor {
+            (0, 0, 0)
+        } else {
+            (crc, packed.len() as u32, e.data.len() as u32)
+        };
+        out.extend_from_slice(b"PK\x03\x04");
+        out.extend_from_slice(&20u16.to_le_bytes());
+        out.extend_from_slice(&flags.to_le_bytes());
+        out.extend_from_slice(&e.method.to_le_bytes());
+        out.extend_from_slice(&[0; 4]); // time, date
+        out.extend_from_slice(&lcrc.to_le_bytes());
+        out.extend_from_slice(&lcsize.to_le_bytes());
+        out.extend_from_slice(&lusize.to_le_bytes());
+        out.extend_from_slice(&(e.name.len() as u16).to_le_bytes());
+        out.extend_from_slice(&0u16.to_le_bytes());
+        out.extend_from_slice(e.name.as_bytes());
+        out.extend_from_slice(&packed);
+        if e.descriptor {
+            out.extend_from_slice(b"PK\x07\x08");
+            out.extend_from_slice(&crc.to_le_bytes());
+            out.extend_from_slice(&(packed.len() as u32).to_le_bytes());
+            out.extend_from_slice(&(e.data.len() as u32).to_le_bytes());
+        }
+        if !e.in_central {
+            continue;
+        }
+        count += 1;
+        let name = e.central_name.unwrap_or(e.name);
+        central.extend_from_slice(b"PK\x01\x02");
+        central.extend_from_slice(&20u16.to_le_bytes());
+        central.extend_from_slice(&20u16.to_le_bytes());
+        central.extend_from_slice(&flags.to_le_bytes());
+        central.extend_from_slice(&e.central_method.unwrap_or(e.method).to_le_bytes());
+        central.extend_from_slice(&[0; 4]);
+        central.extend_from_slice(&crc.to_le_bytes());
+        let csize = e.central_size.unwrap_or(packed.len() as u32);
+        central.extend_from_slice(&csize.to_le_bytes());
+        central.extend_from_slice(&(e.data.len() as u32).to_le_bytes());
+        central.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        central.extend_from_slice(&[0; 8]); // extra, comment, disk, internal attrs
+        central.extend_from_slice(&0u32.to_le_bytes());
+        central.extend_from_slice(&at.to_le_bytes());
+        central.extend_from_slice(name.as_bytes());
+    }
+    let cd_at = out.len() as u32;
+    out.extend_from_slice(&central);
+    out.extend_from_slice(b"PK\x05\x06");
+    out.extend_from_slice(&disk.to_le_bytes());
+    out.extend_from_slice(&disk.to_le_bytes());
+    out.extend_from_slice(&count.to_le_bytes());
+    out.extend_from_slice(&count.to_le_bytes());
+    out.extend_from_slice(&(central.len() as u32).to_le_bytes());
+    out.extend_from_slice(&cd_at.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out
+}
+
+/// `prefix` + `zip` with every offset in the zip moved by the prefix's
+/// length, as `zip -A` does to a self-extractor.
+pub fn prefixed_adjusted(prefix: &[u8], zip: &[u8]) -> Vec<u8> {
+    let shift = prefix.len() as u32;
+    let mut z = zip.to_vec();
+    let eocd = z.windows(4).rposition(|w| w == b"PK\x05\x06").unwrap();
+    let cd_size = u32::from_le_bytes(z[eocd + 12..eocd + 16].try_into().unwrap()) as usize;
+    let cd_at = u32::from_le_bytes(z[eocd + 16..eocd + 20].try_into().unwrap());
+    z[eocd + 16..eocd + 20].copy_from_slice(&(cd_at + shift).to_le_bytes());
+    let mut pos = cd_at as usize;
+    while pos < cd_at as usize + cd_size {
+        assert_eq!(&z[pos..pos + 4], b"PK\x01\x02");
+        let off = u32::from_le_bytes(z[pos + 42..pos + 46].try_into().unwrap());
+        z[pos + 42..pos + 46].copy_from_slice(&(off + shift).to_le_bytes());
+        let n = u16::from_le_bytes([z[pos + 28], z[pos + 29]]) as usize;
+        let m = u16::from_le_bytes([z[pos + 30], z[pos + 31]]) as usize;
+        let k = u16::from_le_bytes([z[pos + 32], z[pos + 33]]) as usize;
+        pos += 46 + n + m + k;
+    }
+    let mut out = prefix.to_vec();
+    out.extend_from_slice(&z);
+    out
+}
+
+/// A PNG image (8x8, grey gradient), valid for any decoder.
+pub fn png_image() -> Vec<u8> {
+    fn chunk(out: &mut Vec<u8>, kind: &[u8], body: &[u8]) {
+        out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        let mut c = kind.to_vec();
+        c.extend_from_slice(body);
+        out.extend_from_slice(&c);
+        out.extend_from_slice(&crc32(&c).to_be_bytes());
+    }
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&8u32.to_be_bytes());
+    ihdr.extend_from_slice(&8u32.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]); // 8-bit greyscale
+    chunk(&mut out, b"IHDR", &ihdr);
+    let raw: Vec<u8> = (0..8u8)
+        .flat_map(|y| std::iter::once(0).chain((0..8u8).map(move |x| x * 16 + y * 2)))
+        .collect();
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(&raw).unwrap();
+    chunk(&mut out, b"IDAT", &z.finish().unwrap());
+    chunk(&mut out, b"IEND", b"");
+    out
+}
+
+/// A GIF image (2x2, two colours), valid for any decoder.
+pub fn gif_image() -> Vec<u8> {
+    let mut g = b"GIF89a".to_vec();
+    g.extend_from_slice(&[2, 0, 2, 0, 0x80, 0, 0]); // 2x2, global table of 2
+    g.extend_from_slice(&[0, 0, 0, 255, 255, 255]);
+    g.extend_from_slice(&[0x2c, 0, 0, 0, 0, 2, 0, 2, 0, 0]);
+    // LZW min code size 2; codes: clear, 0, 1, 1, 0, end.
+    g.extend_from_slice(&[2, 2, 0x44, 0x01, 0]);
+    g.push(0x3b);
+    g
+}
+
+/// A one-page PDF with text and a deflated content stream.
+pub fn pdf_document() -> Vec<u8> {
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(b"BT /F1 12 Tf 72 720 Td (Quarterly report) Tj ET")
+        .unwrap();
+    let content = z.finish().unwrap();
+    let mut pdf = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n".to_vec();
+    let mut offsets = Vec::new();
+    let objs: Vec<Vec<u8>> = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_vec(),
+        {
+            let mut s = format!("<< /Length {} /Filter /FlateDecode >>\nstream\n", content.len()).into_bytes();
+            s.extend_from_slice(&content);
+            s.extend_from_slice(b"\nendstream");
+            s
+        },
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec(),
+    ];
+    for (i, body) in objs.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+        pdf.extend_from_slice(body);
+        pdf.extend_from_slice(b"\nendobj\n");
+    }
+    let xref = pdf.len();
+    pdf.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objs.len() + 1).as_bytes());
+    for o in offsets {
+        pdf.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objs.len() + 1
+        )
+        .as_bytes(),
+    );
+    pdf
+}
+
+/// A minimal Word document (OOXML) without macros.
+pub fn docx_document() -> Vec<u8> {
+    zip_of(&[
+        (
+            "[Content_Types].xml",
+            br#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>"#,
+        ),
+        (
+            "_rels/.rels",
+            br#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>"#,
+        ),
+        (
+            "word/document.xml",
+            br#"<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>Hello</w:t></w:r></w:p></w:body></w:document>"#,
+        ),
+    ])
+}
+
+/// Deterministic pseudo-random bytes.
+pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Runs an external tool (zip, 7zz, gcab …) in `dir`. `None` when it is not
+/// installed — unless `CI` is set, where a missing tool fails the test: CI
+/// installs them (`.ci/run`).
+pub fn tool(dir: &std::path::Path, program: &str, args: &[&str]) -> Option<()> {
+    match std::process::Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+    {
+        Ok(out) => {
+            assert!(
+                out.status.success(),
+                "{program} {args:?} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            Some(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{program} is not installed (CI installs it)"
+            );
+            eprintln!("skipping: {program} is not installed");
+            None
+        }
+        Err(e) => panic!("{program}: {e}"),
+    }
+}

@@ -232,13 +232,14 @@ pub(crate) fn run(args: ScanArgs) -> ExitCode {
     if !args.json {
         let secs = started.elapsed().as_secs_f64();
         eprintln!(
-            "scanned {} files, {} objects, {:.1} MB in {:.2} s: {} threats, {} blocked, {} errors",
+            "scanned {} files, {} objects, {:.1} MB in {:.2} s: {} threats, {} blocked ({} not examined), {} errors",
             outcome.files,
             outcome.objects,
             outcome.bytes as f64 / 1e6,
             secs,
             outcome.threats,
             outcome.blocked,
+            outcome.not_examined,
             outcome.errors + errors.len()
         );
     }
@@ -258,6 +259,9 @@ struct Outcome {
     bytes: u64,
     threats: usize,
     blocked: usize,
+    /// Blocked because something in them was not fully examined (codes 3,
+    /// 9, 10, 12–16, 19, 23) rather than for a detection.
+    not_examined: usize,
     errors: usize,
 }
 
@@ -270,6 +274,7 @@ impl Outcome {
                 self.bytes += r.root.file_size + r.bytes_extracted;
                 self.threats += r.threats().len();
                 self.blocked += usize::from(r.blocked());
+                self.not_examined += usize::from(r.blocked() && r.verdict().is_incomplete());
             }
             Err(_) => self.errors += 1,
         }

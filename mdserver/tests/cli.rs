@@ -171,3 +171,30 @@ fn limit_and_password_flags_reach_the_scanner() {
     assert_eq!(code, 1);
     assert!(out.contains("EICAR_Test_File"), "{out}");
 }
+
+#[test]
+fn what_was_not_examined_blocks_and_is_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A RAR (recognised, not opened yet): 23, exit 1, "not examined".
+    let mut rar = b"Rar!\x1a\x07\x00\xcf\x90\x73\x00\x00\x0d\x00".to_vec();
+    rar.extend_from_slice(&[0; 64]);
+    std::fs::write(d.join("a.rar"), &rar).unwrap();
+    let (code, out, err) = mdscan(&["scan", "a.rar"], d);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("Unsupported file type"), "{out}");
+    assert!(err.contains("1 blocked (1 not examined)"), "{err}");
+    // A truncated zip: Failed (3) blocks too.
+    let zip = zip_of(&[("a.txt", b"hello world, hello world, hello world")]);
+    std::fs::write(d.join("cut.zip"), &zip[..zip.len() / 2]).unwrap();
+    let (code, out, err) = mdscan(&["scan", "cut.zip"], d);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("(1 not examined)"), "{err}");
+    // A zip behind a junk prefix is found.
+    let mut hidden = b"junk junk junk junk\n".repeat(10);
+    hidden.extend_from_slice(&zip_of(&[("eicar.com", EICAR)]));
+    std::fs::write(d.join("note.txt"), &hidden).unwrap();
+    let (code, out, _) = mdscan(&["scan", "note.txt"], d);
+    assert_eq!(code, 1);
+    assert!(out.contains("note.txt/[embedded@200].zip/eicar.com"), "{out}");
+}

@@ -894,3 +894,50 @@ fn a_file_that_hangs_workers_ends_failed_after_the_attempt_limit() {
     let config = "[[workflows]]\nname = \"File scan\"\ntimeout_secs = 1\n";
     ends_failed_after_two_attempts("MDSCAN_TEST_HANG_ON", stuck, config, 3);
 }
+
+/// Every file under `dir` whose name ends with `suffix`.
+fn files_ending(dir: &Path, suffix: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_ending(&p, suffix));
+        } else if p.to_string_lossy().ends_with(suffix) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn an_unreadable_blob_is_retried_then_fails_closed() {
+    let Some(_lock) = exclusive_services() else {
+        return;
+    };
+    // No worker yet: both uploads wait on the queue.
+    let mut c = Cluster::start(0, &["--concurrency", "2"], &[], "");
+    let late = b"this blob shows up a little late";
+    let gone = b"this blob is gone for good";
+    let late_id = c.upload("late.txt", late);
+    let gone_id = c.upload("gone.txt", gone);
+    let blobs = c.dir.path().join("blobs");
+    let hide = |data: &[u8]| -> PathBuf {
+        let found = files_ending(&blobs, &sha256_hex(data));
+        assert_eq!(found.len(), 1, "{found:?}");
+        let hidden = found[0].with_extension("hidden");
+        std::fs::rename(&found[0], &hidden).unwrap();
+        found[0].clone()
+    };
+    let late_path = hide(late);
+    hide(gone);
+    c.add_worker();
+    std::thread::sleep(Duration::from_secs(3));
+    std::fs::rename(late_path.with_extension("hidden"), &late_path).unwrap();
+    let done = c.wait_all(&[late_id.clone(), gone_id.clone()], Duration::from_secs(90));
+    assert_eq!(code(&done[&late_id]), 0, "{}", done[&late_id]);
+    let doc = &done[&gone_id];
+    assert_eq!(code(doc), 3, "{doc}");
+    assert_eq!(doc["process_info"]["result"], "Blocked", "{doc}");
+    assert!(doc.to_string().contains("can not read the file"), "{doc}");
+    assert!(c.logs().contains("retrying"), "{}", c.logs());
+}

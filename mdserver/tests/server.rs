@@ -446,7 +446,19 @@ fn metadefender_client_sequence_and_info_endpoints() {
     }
     assert_eq!(get(&s, "/apiversion", None).1["version"], "4");
     assert_eq!(get(&s, "/version", None).1["product_id"], "mdscan");
-    assert_eq!(get(&s, "/file/rules", None).1[0]["name"], "File scan");
+    let rules = get(&s, "/file/rules", None).1;
+    assert_eq!(rules[0]["name"], "File scan");
+    // Fail closed: the default workflow blocks what was not fully examined.
+    let codes: Vec<u64> = rules[0]["block_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_u64().unwrap())
+        .collect();
+    for code in [1, 3, 10, 12, 13, 16, 19, 23] {
+        assert!(codes.contains(&code), "{code} in {codes:?}");
+    }
+    assert!(!codes.contains(&0) && !codes.contains(&7));
     let (st, v) = get(&s, "/readyz?verbose=true", None);
     assert_eq!(st, StatusCode::OK);
     assert!(v["details"].is_object());
@@ -786,4 +798,31 @@ fn a_stalled_upload_is_cut_off() {
             .count(),
         0
     );
+}
+
+#[test]
+fn hidden_and_unexamined_files_are_blocked_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), None);
+    // A zip behind a junk prefix: found and Infected.
+    let mut hidden = b"not an archive\n".repeat(20);
+    hidden.extend_from_slice(&zip_of(&[("eicar.com", EICAR)]));
+    let (_, v) = upload(&s, "note.txt", &hidden, &[]);
+    let v = wait(&s, v["data_id"].as_str().unwrap(), None);
+    assert_eq!(v["scan_results"]["scan_all_result_i"], 1, "{v}");
+    assert_eq!(v["process_info"]["result"], "Blocked");
+    // A RAR mdscan does not open: Unsupported (23), Blocked, never Allowed.
+    let mut rar = b"Rar!\x1a\x07\x00\xcf\x90\x73\x00\x00\x0d\x00".to_vec();
+    rar.extend_from_slice(&[0; 64]);
+    let (_, v) = upload(&s, "a.rar", &rar, &[]);
+    let v = wait(&s, v["data_id"].as_str().unwrap(), None);
+    assert_eq!(v["scan_results"]["scan_all_result_i"], 23, "{v}");
+    assert_eq!(v["process_info"]["result"], "Blocked", "{v}");
+    assert_eq!(v["process_info"]["blocked_reason"], "Unsupported file type", "{v}");
+    // A truncated zip: Failed (3), Blocked.
+    let zip = zip_of(&[("a.txt", b"hello world, hello world, hello world")]);
+    let (_, v) = upload(&s, "cut.zip", &zip[..zip.len() / 2], &[]);
+    let v = wait(&s, v["data_id"].as_str().unwrap(), None);
+    assert_eq!(v["scan_results"]["scan_all_result_i"], 3, "{v}");
+    assert_eq!(v["process_info"]["result"], "Blocked", "{v}");
 }

@@ -1,20 +1,29 @@
-//! Magic-byte type detection: a pure function of a prefix of the object.
+//! Type detection and carving.
 //!
-//! Our own table covers every format mdscan extracts plus executables,
-//! documents and text, with the MIME types and descriptions libmagic uses
-//! (MetaDefender reports those). Anything else falls back to the `infer`
-//! crate, which knows images, media and fonts.
+//! [`detect`] is a pure function of a prefix of the object: it walks the
+//! format registry (`crate::formats`) in order and returns the first format
+//! whose recogniser matches, with the MIME types and descriptions libmagic
+//! uses (MetaDefender reports those). Anything else falls back to the
+//! `infer` crate, which knows images, media and fonts.
+//!
+//! [`carve`] finds archives embedded anywhere in an object — behind a junk
+//! prefix, an image, a stub executable, another archive — from the
+//! registry's carving signatures.
 
 use std::borrow::Cow;
 
-use memchr::memmem;
+pub(crate) mod carve;
+pub(crate) mod magic;
 
-use crate::bytes::{be_u32, le_u32};
+use crate::formats::{self, FORMATS, Handling};
+use magic::Flavour;
 
 /// How many leading bytes detection looks at.
 pub const PREFIX_LEN: usize = 64 << 10;
 
-/// The kinds of object mdscan tells apart. Containers have an extractor.
+/// The kinds of object mdscan tells apart. The format registry says which
+/// are opened, which are examined whole and which are recognised but not
+/// opened yet (code 23).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Kind {
@@ -26,7 +35,7 @@ pub enum Kind {
     Bzip2,
     /// xz (one or more streams).
     Xz,
-    /// Zstandard (one or more frames).
+    /// Zstandard (one or more frames, skippable frames included).
     Zstd,
     /// POSIX ustar, GNU or pax tar, or a v7 tar with a valid header checksum.
     Tar,
@@ -46,69 +55,79 @@ pub enum Kind {
     MachO,
     /// PDF document.
     Pdf,
-    /// OLE2 compound document (legacy Office, MSI).
+    /// OLE2 compound document (legacy Office).
     Ole2,
     /// Text.
     Text,
-    /// A type known to `infer` (images, media, fonts…).
+    /// RAR 4 or RAR 5 archive (not opened yet).
+    Rar,
+    /// Windows Installer package, patch or transform (not opened yet).
+    Msi,
+    /// OneNote section (not opened yet).
+    OneNote,
+    /// ISO 9660 image (not opened yet).
+    Iso9660,
+    /// UDF image (not opened yet).
+    Udf,
+    /// VHD disk image (not opened yet).
+    Vhd,
+    /// VHDX disk image (not opened yet).
+    Vhdx,
+    /// Windows Imaging Format (not opened yet).
+    Wim,
+    /// Compiled HTML Help (not opened yet).
+    Chm,
+    /// ARJ archive (not opened yet).
+    Arj,
+    /// LHA/LZH archive (not opened yet).
+    Lzh,
+    /// ALZip archive (not opened yet).
+    Alz,
+    /// ACE archive (not opened yet).
+    Ace,
+    /// MS `compress.exe` SZDD (not opened yet).
+    Szdd,
+    /// MS `compress.exe` KWAJ (not opened yet).
+    Kwaj,
+    /// xar archive (not opened yet).
+    Xar,
+    /// Squashfs image (not opened yet).
+    Squashfs,
+    /// LZ4 frame (not opened yet).
+    Lz4,
+    /// lzip stream (not opened yet).
+    Lzip,
+    /// Unix `compress` (.Z) stream (not opened yet).
+    Compress,
+    /// Unix `ar` archive, Debian package (not opened yet).
+    Ar,
+    /// NSIS installer data, found in an executable (not opened yet).
+    Nsis,
+    /// Inno Setup installer data, found in an executable (not opened yet).
+    InnoSetup,
+    /// Compiled AutoIt script, found in an executable (not opened yet).
+    AutoIt,
+    /// A type known to `infer` (images, media, fonts…), or a Java class.
     Other,
     /// Nothing recognised.
     Unknown,
 }
 
 impl Kind {
-    /// Whether mdscan has an extractor for this kind (PE only when an
-    /// embedded archive is found in it).
+    /// Whether mdscan opens this kind with an extractor.
     pub fn is_container(self) -> bool {
-        matches!(
-            self,
-            Kind::Zip
-                | Kind::Gzip
-                | Kind::Bzip2
-                | Kind::Xz
-                | Kind::Zstd
-                | Kind::Tar
-                | Kind::SevenZip
-                | Kind::Cab
-                | Kind::Rpm
-                | Kind::Cpio
-                | Kind::Pe
-        )
+        matches!(formats::handling(self), Handling::Extract(_))
+    }
+
+    /// Whether this kind holds other objects that mdscan does not open yet
+    /// (objects of it get code 23, Unsupported file type).
+    pub fn is_unsupported_container(self) -> bool {
+        matches!(formats::handling(self), Handling::Unsupported)
     }
 
     /// File-name extensions that are normal for this kind.
     pub fn extensions(self) -> &'static [&'static str] {
-        match self {
-            Kind::Zip => &[
-                "zip", "jar", "war", "ear", "apk", "aar", "docx", "docm", "xlsx", "xlsm", "pptx",
-                "pptm", "odt", "ods", "odp", "epub", "xpi", "nupkg", "whl", "ipa", "vsix", "appx",
-                "msix", "crx", "kmz",
-            ],
-            Kind::Gzip => &["gz", "tgz", "gzip", "svgz"],
-            Kind::Bzip2 => &["bz2", "tbz", "tbz2", "bzip2"],
-            Kind::Xz => &["xz", "txz"],
-            Kind::Zstd => &["zst", "zstd", "tzst"],
-            Kind::Tar => &["tar"],
-            Kind::SevenZip => &["7z"],
-            Kind::Cab => &["cab", "msu"],
-            Kind::Rpm => &["rpm"],
-            Kind::Cpio => &["cpio"],
-            Kind::Pe => &[
-                "exe", "dll", "sys", "scr", "cpl", "ocx", "efi", "drv", "com", "mui", "ax",
-            ],
-            Kind::Elf => &["so", "elf", "o", "ko", "bin", "axf", "prx"],
-            Kind::MachO => &["dylib", "bundle", "macho"],
-            Kind::Pdf => &["pdf"],
-            Kind::Ole2 => &[
-                "doc", "xls", "ppt", "msi", "msg", "dot", "xlt", "pot", "vsd", "pub",
-            ],
-            Kind::Text => &[
-                "txt", "log", "csv", "md", "json", "xml", "html", "htm", "js", "vbs", "ps1", "bat",
-                "cmd", "sh", "py", "c", "h", "ini", "cfg", "conf", "yaml", "yml", "toml", "rs",
-                "eml", "svg", "css", "sql", "com",
-            ],
-            Kind::Other | Kind::Unknown => &[],
-        }
+        formats::of(self).map_or(&[], |f| f.extensions)
     }
 }
 
@@ -137,69 +156,12 @@ impl FileType {
 /// [`PREFIX_LEN`] are looked at).
 pub fn detect(data: &[u8]) -> FileType {
     let p = data.get(..PREFIX_LEN).unwrap_or(data);
-    let t = |kind, mime, desc| FileType::new(kind, mime, desc);
-    // A tar's first bytes are its first member's name, which the archive's
-    // author chooses: a member named `070707…` or `BZh9…` must not turn the
-    // tar into a "corrupt" cpio or bzip2 and hide its content. A ustar magic
-    // with a correct header checksum is stronger evidence than any magic at
-    // offset 0, so it is checked first.
-    if is_ustar_verified(p) {
-        return t(Kind::Tar, "application/x-tar", "POSIX tar archive");
-    }
-    if p.starts_with(b"PK\x03\x04") || p.starts_with(b"PK\x05\x06") || p.starts_with(b"PK\x07\x08")
-    {
-        return zip_flavour(p);
-    }
-    if p.starts_with(&[0x1f, 0x8b, 0x08]) {
-        return t(Kind::Gzip, "application/gzip", "gzip compressed data");
-    }
-    if is_bzip2(p) {
-        return t(Kind::Bzip2, "application/x-bzip2", "bzip2 compressed data");
-    }
-    if p.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
-        return t(Kind::Xz, "application/x-xz", "XZ compressed data");
-    }
-    if p.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        return t(Kind::Zstd, "application/zstd", "Zstandard compressed data");
-    }
-    if p.starts_with(&[b'7', b'z', 0xbc, 0xaf, 0x27, 0x1c]) {
-        return t(
-            Kind::SevenZip,
-            "application/x-7z-compressed",
-            "7-zip archive data",
-        );
-    }
-    if p.starts_with(b"MSCF\0\0\0\0") {
-        return t(
-            Kind::Cab,
-            "application/vnd.ms-cab-compressed",
-            "Microsoft Cabinet archive data",
-        );
-    }
-    if p.starts_with(&[0xed, 0xab, 0xee, 0xdb]) {
-        return t(Kind::Rpm, "application/x-rpm", "RPM package");
-    }
-    if is_cpio(p) {
-        return t(Kind::Cpio, "application/x-cpio", "cpio archive");
-    }
-    if is_tar(p) {
-        return t(Kind::Tar, "application/x-tar", "POSIX tar archive");
-    }
-    if let Some(ft) = executable(p) {
-        return ft;
-    }
-    if p.starts_with(&[0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1]) {
-        return t(
-            Kind::Ole2,
-            "application/x-ole-storage",
-            "Composite Document File V2 Document",
-        );
-    }
-    if memmem::find(p.get(..1024).unwrap_or(p), b"%PDF-").is_some() {
-        return t(Kind::Pdf, "application/pdf", "PDF document");
-    }
-    if let Some(ft) = text(p) {
-        return ft;
+    for f in FORMATS {
+        match (f.recognise)(p) {
+            Some(Flavour::Plain) => return FileType::new(f.kind, f.mime, f.description),
+            Some(Flavour::As(mime, desc)) => return FileType::new(f.kind, mime, desc),
+            None => {}
+        }
     }
     if let Some(m) = infer::get(p) {
         let description = match m.matcher_type() {
@@ -218,7 +180,7 @@ pub fn detect(data: &[u8]) -> FileType {
             description: Cow::Owned(format!("{} {description}", m.extension().to_uppercase())),
         };
     }
-    t(Kind::Unknown, "application/octet-stream", "data")
+    FileType::new(Kind::Unknown, "application/octet-stream", "data")
 }
 
 /// Whether `name`'s extension claims a type that `ft` contradicts (code 17).
@@ -233,223 +195,7 @@ pub fn extension_mismatch(name: &str, ft: &FileType) -> bool {
     if ext.is_empty() || ext.contains('/') || matches!(ft.kind, Kind::Unknown | Kind::Other) {
         return false;
     }
-    if ft.kind.extensions().contains(&ext.as_str()) {
-        return false;
-    }
-    ALL_KINDS
-        .iter()
-        .any(|k| k.extensions().contains(&ext.as_str()))
-}
-
-const ALL_KINDS: &[Kind] = &[
-    Kind::Zip,
-    Kind::Gzip,
-    Kind::Bzip2,
-    Kind::Xz,
-    Kind::Zstd,
-    Kind::Tar,
-    Kind::SevenZip,
-    Kind::Cab,
-    Kind::Rpm,
-    Kind::Cpio,
-    Kind::Pe,
-    Kind::Elf,
-    Kind::MachO,
-    Kind::Pdf,
-    Kind::Ole2,
-    Kind::Text,
-];
-
-fn zip_flavour(p: &[u8]) -> FileType {
-    let has = |needle: &[u8]| memmem::find(p, needle).is_some();
-    let t = |mime, desc| FileType::new(Kind::Zip, mime, desc);
-    if has(b"[Content_Types].xml") || has(b"_rels/.rels") {
-        if has(b"word/") {
-            return t(
-                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                "Microsoft Word 2007+",
-            );
-        }
-        if has(b"xl/") {
-            return t(
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                "Microsoft Excel 2007+",
-            );
-        }
-        if has(b"ppt/") {
-            return t(
-                "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-                "Microsoft PowerPoint 2007+",
-            );
-        }
-        return t(
-            "application/vnd.openxmlformats-officedocument",
-            "Microsoft OOXML",
-        );
-    }
-    if has(b"AndroidManifest.xml") || has(b"classes.dex") {
-        return t(
-            "application/vnd.android.package-archive",
-            "Android package (APK)",
-        );
-    }
-    if has(b"META-INF/MANIFEST.MF") {
-        return t("application/java-archive", "Java archive data (JAR)");
-    }
-    if p.get(30..38) == Some(b"mimetype") && has(b"application/vnd.oasis.opendocument") {
-        return t("application/vnd.oasis.opendocument", "OpenDocument");
-    }
-    if p.get(30..38) == Some(b"mimetype") && has(b"application/epub+zip") {
-        return t("application/epub+zip", "EPUB document");
-    }
-    t("application/zip", "Zip archive data")
-}
-
-fn is_bzip2(p: &[u8]) -> bool {
-    const BLOCK: [u8; 6] = [0x31, 0x41, 0x59, 0x26, 0x53, 0x59];
-    const END: [u8; 6] = [0x17, 0x72, 0x45, 0x38, 0x50, 0x90];
-    p.starts_with(b"BZh")
-        && p.get(3).is_some_and(|b| (b'1'..=b'9').contains(b))
-        && p.get(4..10).is_some_and(|m| m == BLOCK || m == END)
-}
-
-fn is_cpio(p: &[u8]) -> bool {
-    p.starts_with(b"070701")
-        || p.starts_with(b"070702")
-        || p.starts_with(b"070707")
-        || p.starts_with(&[0xc7, 0x71])
-        || p.starts_with(&[0x71, 0xc7])
-}
-
-/// ustar/GNU magic, or a v7 header whose checksum is right.
-pub(crate) fn is_tar(p: &[u8]) -> bool {
-    let Some(h) = p.get(..512) else {
-        return false;
-    };
-    if h.get(257..262) == Some(b"ustar") {
-        return true;
-    }
-    // v7: no magic, so the header checksum is the only evidence; require a
-    // non-empty name too, or 512 zero bytes would pass.
-    if h.first().is_none_or(|b| *b == 0) {
-        return false;
-    }
-    tar_checksum_ok(h)
-}
-
-/// ustar/GNU magic and a correct header checksum.
-fn is_ustar_verified(p: &[u8]) -> bool {
-    p.get(..512)
-        .is_some_and(|h| h.get(257..262) == Some(b"ustar") && tar_checksum_ok(h))
-}
-
-/// The header checksum (octal, bytes 148..156, computed with the field
-/// itself as spaces) matches the header.
-fn tar_checksum_ok(h: &[u8]) -> bool {
-    let Some(field) = h.get(148..156) else {
-        return false;
-    };
-    let text: String = field
-        .iter()
-        .take_while(|b| **b != 0 && **b != b' ')
-        .map(|b| char::from(*b))
-        .collect();
-    let Ok(stored) = u32::from_str_radix(text.trim(), 8) else {
-        return false;
-    };
-    let sum: u32 = h
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            if (148..156).contains(&i) {
-                32
-            } else {
-                u32::from(*b)
-            }
-        })
-        .sum();
-    sum == stored
-}
-
-fn executable(p: &[u8]) -> Option<FileType> {
-    let t = |kind, mime, desc| Some(FileType::new(kind, mime, desc));
-    if p.starts_with(b"MZ") {
-        let lfanew = le_u32(p, 0x3c);
-        if let Some(off) = lfanew.and_then(|o| usize::try_from(o).ok())
-            && p.get(off..off.saturating_add(4)) == Some(b"PE\0\0")
-        {
-            let magic = p.get(off.saturating_add(24)..off.saturating_add(26));
-            return if magic == Some(&[0x0b, 0x02]) {
-                t(Kind::Pe, "application/x-dosexec", "PE32+ executable")
-            } else {
-                t(Kind::Pe, "application/x-dosexec", "PE32 executable")
-            };
-        }
-        return t(Kind::Pe, "application/x-dosexec", "MS-DOS executable");
-    }
-    if p.starts_with(b"\x7fELF") {
-        return t(Kind::Elf, "application/x-executable", "ELF executable");
-    }
-    let macho = [
-        [0xfe, 0xed, 0xfa, 0xce],
-        [0xfe, 0xed, 0xfa, 0xcf],
-        [0xce, 0xfa, 0xed, 0xfe],
-        [0xcf, 0xfa, 0xed, 0xfe],
-    ];
-    if macho.iter().any(|m| p.starts_with(m)) {
-        return t(
-            Kind::MachO,
-            "application/x-mach-binary",
-            "Mach-O executable",
-        );
-    }
-    // Fat Mach-O shares CAFEBABE with Java classes; a class file has a
-    // major version >= 45 where a fat header has a small architecture count.
-    if p.starts_with(&[0xca, 0xfe, 0xba, 0xbe]) {
-        let n = be_u32(p, 4);
-        if n.is_some_and(|n| (1..20).contains(&n)) {
-            return t(
-                Kind::MachO,
-                "application/x-mach-binary",
-                "Mach-O universal binary",
-            );
-        }
-        return t(
-            Kind::Other,
-            "application/java-vm",
-            "compiled Java class data",
-        );
-    }
-    None
-}
-
-fn text(p: &[u8]) -> Option<FileType> {
-    let sample = p.get(..8192).unwrap_or(p);
-    if sample.is_empty() || sample.contains(&0) {
-        return None;
-    }
-    let utf8_ok = match std::str::from_utf8(sample) {
-        Ok(_) => true,
-        // A multi-byte character cut by the sample boundary is still text.
-        Err(e) => e.error_len().is_none() && sample.len() == 8192,
-    };
-    let ascii = sample.is_ascii();
-    if utf8_ok {
-        let control = sample
-            .iter()
-            .filter(|b| **b < 0x20 && !matches!(**b, b'\t' | b'\n' | b'\r' | 0x0c | 0x1b))
-            .count();
-        if control * 100 > sample.len() {
-            return None;
-        }
-        let desc = if ascii {
-            "ASCII text"
-        } else {
-            "UTF-8 Unicode text"
-        };
-        return Some(FileType::new(Kind::Text, "text/plain", desc));
-    }
-    None
+    !formats::extension_fits(ft.kind, &ext) && formats::claimed_extension(&ext)
 }
 
 #[cfg(test)]
@@ -468,7 +214,6 @@ mod tests {
             detect(&[b'7', b'z', 0xbc, 0xaf, 0x27, 0x1c]).kind,
             Kind::SevenZip
         );
-        assert_eq!(detect(b"MSCF\0\0\0\0").kind, Kind::Cab);
         assert_eq!(detect(&[0xed, 0xab, 0xee, 0xdb]).kind, Kind::Rpm);
         assert_eq!(detect(b"070701000").kind, Kind::Cpio);
         assert_eq!(detect(b"070707000").kind, Kind::Cpio);
@@ -503,18 +248,85 @@ mod tests {
     }
 
     #[test]
-    fn tar_by_magic_and_by_v7_checksum() {
+    fn tar_by_checksum_unsigned_or_signed() {
         let mut h = [0u8; 512];
         h[..5].copy_from_slice(b"a.txt");
         h[257..262].copy_from_slice(b"ustar");
-        assert!(is_tar(&h));
-        h[257..262].copy_from_slice(&[0; 5]);
-        assert!(!is_tar(&h));
+        // ustar magic alone is not enough: the checksum must hold.
+        assert!(magic::tar(&h).is_none());
         let sum: u32 = h.iter().map(|b| u32::from(*b)).sum::<u32>() + 8 * 32;
-        let field = format!("{sum:06o}\0 ");
-        h[148..156].copy_from_slice(field.as_bytes());
-        assert!(is_tar(&h));
-        assert!(!is_tar(&[0u8; 512]));
+        h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        assert_eq!(detect(&h).kind, Kind::Tar);
+        // v7: no magic, the checksum alone.
+        h[257..262].copy_from_slice(&[0; 5]);
+        let unsigned = |h: &[u8; 512]| -> i64 {
+            h.iter()
+                .enumerate()
+                .map(|(i, b)| {
+                    if (148..156).contains(&i) {
+                        32
+                    } else {
+                        i64::from(*b)
+                    }
+                })
+                .sum()
+        };
+        let sum = unsigned(&h);
+        h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        assert_eq!(detect(&h).kind, Kind::Tar);
+        // A name with high bytes and the signed sum, as old tars wrote it.
+        h[..5].copy_from_slice(&[0xe9, 0xe9, b'.', b't', b'x']);
+        let signed: i64 = h
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                if (148..156).contains(&i) {
+                    32
+                } else {
+                    i64::from(*b as i8)
+                }
+            })
+            .sum();
+        assert_ne!(signed, unsigned(&h));
+        h[148..156].copy_from_slice(format!("{signed:06o}\0 ").as_bytes());
+        assert_eq!(detect(&h).kind, Kind::Tar);
+        assert_eq!(detect(&[0u8; 512]).kind, Kind::Unknown);
+    }
+
+    #[test]
+    fn recognised_containers_without_a_reader() {
+        assert_eq!(detect(b"Rar!\x1a\x07\x00\xcf\x90\x73").kind, Kind::Rar);
+        assert_eq!(detect(b"Rar!\x1a\x07\x01\x00abcd").kind, Kind::Rar);
+        let mut iso = vec![0u8; 0x9000];
+        iso[0x8001..0x8006].copy_from_slice(b"CD001");
+        assert_eq!(detect(&iso).kind, Kind::Iso9660);
+        assert_eq!(detect(b"ITSF\x03\0\0\0").kind, Kind::Chm);
+        assert_eq!(detect(b"SZDD\x88\xf0\x27\x33A").kind, Kind::Szdd);
+        assert_eq!(detect(b"!<arch>\ndebian-binary").kind, Kind::Ar);
+        for k in [Kind::Rar, Kind::Iso9660, Kind::Chm, Kind::Szdd, Kind::Ar] {
+            assert!(k.is_unsupported_container(), "{k:?}");
+            assert!(!k.is_container(), "{k:?}");
+        }
+    }
+
+    #[test]
+    fn zstd_after_skippable_frames() {
+        let mut d = vec![0x50, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 1, 2, 3];
+        d.extend_from_slice(&[0x28, 0xb5, 0x2f, 0xfd, 0]);
+        assert_eq!(detect(&d).kind, Kind::Zstd);
+        assert_ne!(detect(&d[..11]).kind, Kind::Zstd);
+    }
+
+    #[test]
+    fn cab_reserved_field_is_ignored() {
+        let mut cab = b"MSCF\x01\x02\x03\x04".to_vec();
+        cab.extend_from_slice(&100u32.to_le_bytes());
+        cab.extend_from_slice(&[0; 4]);
+        cab.extend_from_slice(&44u32.to_le_bytes());
+        cab.extend_from_slice(&[0; 4]);
+        cab.extend_from_slice(&[3, 1]);
+        cab.resize(100, 0);
+        assert_eq!(detect(&cab).kind, Kind::Cab);
     }
 
     #[test]

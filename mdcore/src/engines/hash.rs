@@ -233,7 +233,7 @@ impl Engine for HashEngine {
             code: crate::EngineCode::Infected,
             threats: blocked,
             list: Some(ListVerdict::Block),
-            error: None,
+            ..EngineResult::clean()
         }
     }
 }

@@ -171,6 +171,10 @@ pub struct EngineResult {
     pub list: Option<ListVerdict>,
     /// Why the engine failed, for [`EngineCode::Failed`].
     pub error: Option<String>,
+    /// The engine stopped because its time ran out: the engine's own code is
+    /// [`EngineCode::Failed`] (an engine may not report 16), and the object
+    /// gets 16 (Exceeded Archive Timeout).
+    pub timed_out: bool,
 }
 
 impl EngineResult {
@@ -181,6 +185,7 @@ impl EngineResult {
             threats: Vec::new(),
             list: None,
             error: None,
+            timed_out: false,
         }
     }
 
@@ -191,6 +196,15 @@ impl EngineResult {
             threats: Vec::new(),
             list: None,
             error: Some(why.into()),
+            timed_out: false,
+        }
+    }
+
+    /// The engine ran out of time on this object (the object gets code 16).
+    pub fn timed_out(why: impl Into<String>) -> Self {
+        EngineResult {
+            timed_out: true,
+            ..EngineResult::failed(why)
         }
     }
 }

@@ -251,13 +251,12 @@ impl Engine for YaraEngine {
                         EngineResult {
                             code: EngineCode::Infected,
                             threats,
-                            list: None,
-                            error: None,
+                            ..EngineResult::clean()
                         }
                     }
                 }
                 Err(yara_x::errors::ScanError::Timeout) => {
-                    EngineResult::failed(format!("YARA scan timed out after {timeout:?}"))
+                    EngineResult::timed_out(format!("YARA scan timed out after {timeout:?}"))
                 }
                 Err(e) => EngineResult::failed(format!("YARA scan failed: {e}")),
             }

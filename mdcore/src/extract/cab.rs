@@ -12,6 +12,7 @@ use std::io::{self, Read};
 
 use super::{Child, Cx, Emit, Entry, Extractor, Flow, Issue, Sink, read_child, sanitize_name};
 use crate::bytes::{le_u16, le_u32};
+use crate::formats::Span;
 use crate::verdict::ResultCode;
 
 pub(crate) struct Cab;
@@ -49,7 +50,26 @@ impl Extractor for Cab {
         cx: &'a Cx<'a>,
         sink: &mut Sink<'_, 'a>,
     ) -> Result<(), Issue> {
+        if let Some(size) = le_u32(data, 8).and_then(|s| usize::try_from(s).ok()) {
+            cx.consumed(size.min(data.len()));
+        }
         let layout = parse(data)?;
+        // [MS-CAB] 2.3: folders are independent streams; two that share
+        // bytes are built to make a small cabinet decode for ever.
+        let mut starts: Vec<(usize, usize)> = layout
+            .folders
+            .iter()
+            .map(|f| (f.data_offset, usize::from(f.blocks)))
+            .collect();
+        starts.sort_unstable();
+        if starts
+            .windows(2)
+            .any(|w| matches!(w, [(a, n), (b, _)] if *n > 0 && a == b))
+        {
+            return Err(Issue::corrupt(
+                "two cabinet folders start at the same data block",
+            ));
+        }
         let mut by_folder: Vec<Vec<File>> = (0..layout.folders.len()).map(|_| Vec::new()).collect();
         for f in layout.files {
             match by_folder.get_mut(usize::from(f.folder)) {
@@ -235,11 +255,17 @@ impl FolderStream<'_> {
         Ok(true)
     }
 
-    /// Skips `n` bytes of the stream.
-    fn skip(&mut self, mut n: u64) -> io::Result<()> {
+    /// Skips `n` bytes of the stream. Skipped bytes are decoded too, so
+    /// they are charged to the budget like any output, and the limits are
+    /// checked between blocks: a file table that points far into a folder
+    /// must not make the decoder run unchecked.
+    fn skip(&mut self, mut n: u64, budget: &crate::limits::Budget) -> io::Result<()> {
         while n > 0 {
             let avail = self.out.len().saturating_sub(self.out_pos);
             if avail == 0 {
+                if let Err(stop) = budget.check() {
+                    return Err(io::Error::other(SkipStopped(stop)));
+                }
                 if !self.next_block()? {
                     return Err(io::Error::new(
                         io::ErrorKind::UnexpectedEof,
@@ -251,6 +277,9 @@ impl FolderStream<'_> {
             let step = usize::try_from(n).map_or(avail, |n| n.min(avail));
             self.out_pos += step;
             n -= step as u64;
+            if let Err(stop) = budget.charge(step as u64) {
+                return Err(io::Error::other(SkipStopped(stop)));
+            }
         }
         Ok(())
     }
@@ -271,6 +300,34 @@ impl Read for FolderStream<'_> {
         self.out_pos += n;
         Ok(n)
     }
+}
+
+/// A tree-wide limit stopped a skip inside a folder.
+#[derive(Debug)]
+struct SkipStopped(crate::limits::Stop);
+
+impl std::fmt::Display for SkipStopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", Issue::stopped(self.0).note)
+    }
+}
+
+impl std::error::Error for SkipStopped {}
+
+/// Carving: a cabinet header (version 1.3, sane sizes, at least one folder
+/// and one file) whose declared size fits in the carrier.
+pub(crate) fn carve(d: &[u8], at: usize) -> Option<Span> {
+    let room = d.len().checked_sub(at)?;
+    if !crate::detect::magic::cab_header_ok(d, at, room) {
+        return None;
+    }
+    let folders = le_u16(d, at + 26)?;
+    let files = le_u16(d, at + 28)?;
+    let size = usize::try_from(le_u32(d, at + 8)?).ok()?;
+    (folders > 0 && files > 0).then_some(Span {
+        start: at,
+        end: Some(at + size),
+    })
 }
 
 fn decode_folder(
@@ -340,13 +397,13 @@ fn decode_folder(
             }
             continue;
         }
-        if let Err(e) = stream.skip(f.offset - at) {
+        if let Err(e) = stream.skip(f.offset - at, cx.budget) {
+            let issue = match e.get_ref().and_then(|i| i.downcast_ref::<SkipStopped>()) {
+                Some(SkipStopped(stop)) => Issue::stopped(*stop),
+                None => Issue::corrupt(format!("cabinet folder damaged: {e}")),
+            };
             let mut rest = std::iter::once(f).chain(files);
-            return fail_rest(
-                &mut rest,
-                Issue::corrupt(format!("cabinet folder damaged: {e}")),
-                emit,
-            );
+            return fail_rest(&mut rest, issue, emit);
         }
         let produced = read_child(&mut (&mut stream).take(f.size), cx.budget);
         let got = produced.blob.len() as u64;

@@ -14,7 +14,9 @@ impl Extractor for Cpio {
         cx: &'a Cx<'a>,
         sink: &mut Sink<'_, 'a>,
     ) -> Result<(), Issue> {
-        walk_stream(&mut &data[..], cx, sink)
+        let end = walk_stream(&mut &data[..], cx, sink)?;
+        cx.consumed(usize::try_from(end).unwrap_or(data.len()).min(data.len()));
+        Ok(())
     }
 }
 
@@ -37,17 +39,19 @@ struct Header {
     file_size: u64,
 }
 
-/// Reads cpio entries from a stream, yielding regular files.
+/// Reads cpio entries from a stream, yielding every entry that carries
+/// data (whatever its mode says: GNU cpio and bsdtar hand such bytes to the
+/// user) and every empty regular file. Returns where the archive ended.
 pub(crate) fn walk_stream<'a>(
     r: &mut dyn Read,
     cx: &Cx<'a>,
     sink: &mut Sink<'_, 'a>,
-) -> Result<(), Issue> {
+) -> Result<u64, Issue> {
     let mut pos: u64 = 0;
     loop {
         let mut magic = [0u8; 6];
         match read_exact_or_eof(r, &mut magic).map_err(io_issue)? {
-            0 => return Ok(()), // clean end without a trailer: accept
+            0 => return Ok(pos), // clean end without a trailer: accept
             6 => {}
             _ => return Err(Issue::corrupt("truncated cpio header")),
         }
@@ -58,7 +62,7 @@ pub(crate) fn walk_stream<'a>(
             [0xc7, 0x71, ..] => Format::Binary { big_endian: false },
             [0x71, 0xc7, ..] => Format::Binary { big_endian: true },
             // Padding after the trailer (cpio pads to 512-byte blocks).
-            m if m.iter().all(|b| *b == 0) => return Ok(()),
+            m if m.iter().all(|b| *b == 0) => return Ok(pos - 6),
             _ => {
                 return Err(Issue::corrupt(format!(
                     "bad cpio magic at offset {}",
@@ -81,16 +85,23 @@ pub(crate) fn walk_stream<'a>(
         let name = String::from_utf8_lossy(name.split(|b| *b == 0).next().unwrap_or_default())
             .into_owned();
         if name == "TRAILER!!!" {
-            return Ok(());
+            return Ok(pos);
         }
         let is_file = header.mode & 0o170000 == 0o100000;
         let mut body = r.take(header.file_size);
-        if is_file {
+        if is_file || header.file_size > 0 {
             let produced = read_child(&mut body, cx.budget);
             let stop = produced.stop;
             let cut = produced.issue.is_some();
-            if sink(Entry::Ready(produced.into_child(sanitize_name(&name)))) == Flow::Stop {
-                return Ok(());
+            let mut child = produced.into_child(sanitize_name(&name));
+            if !is_file {
+                child.note = Some(format!(
+                    "a cpio entry of mode {:o} that carries data; scanned as a file",
+                    header.mode
+                ));
+            }
+            if sink(Entry::Ready(child)) == Flow::Stop {
+                return Ok(pos);
             }
             if let Some(s) = stop {
                 return Err(Issue::stopped(s));
@@ -297,11 +308,7 @@ mod tests {
 
     fn collect_from(r: &mut dyn Read) -> Collected {
         let budget = crate::limits::Budget::new(crate::Limits::default(), 100, None);
-        let cx = Cx {
-            budget: &budget,
-            passwords: &[],
-            name: "x.cpio",
-        };
+        let cx = Cx::new(&budget, &[], "x.cpio");
         let mut out = Vec::new();
         let res = walk_stream(r, &cx, &mut |e| {
             if let Entry::Ready(c) = e {
@@ -309,7 +316,7 @@ mod tests {
             }
             Flow::Continue
         });
-        (out, res)
+        (out, res.map(|_| ()))
     }
 
     #[test]

@@ -1,10 +1,19 @@
 //! gzip (RFC 1952), every member of a multi-member file, as one child.
+//! Bytes after the last member (GNU gzip warns "trailing garbage ignored")
+//! are left to the carver.
 
-use flate2::read::MultiGzDecoder;
+use flate2::bufread::GzDecoder;
 
-use super::{Cx, Extractor, Issue, Sink, sanitize_name, single_stream, strip_compression_ext};
+use super::{Cx, Extractor, Issue, Members, Sink, members, sanitize_name, strip_compression_ext};
+use crate::formats::Span;
 
 pub(crate) struct Gzip;
+
+const MAGIC: &[u8] = &[0x1f, 0x8b, 0x08];
+
+fn open(rest: &[u8]) -> std::io::Result<Option<GzDecoder<&[u8]>>> {
+    Ok(rest.starts_with(MAGIC).then(|| GzDecoder::new(rest)))
+}
 
 impl Extractor for Gzip {
     fn extract<'a>(
@@ -13,14 +22,32 @@ impl Extractor for Gzip {
         cx: &'a Cx<'a>,
         sink: &mut Sink<'_, 'a>,
     ) -> Result<(), Issue> {
-        let mut dec = MultiGzDecoder::new(data);
+        let reader = Members::new(data, open, GzDecoder::into_inner)
+            .map_err(|e| Issue::corrupt(format!("not a readable gzip stream: {e}")))?;
         // The member's own name (FNAME, RFC 1952 §2.3.1) when present.
-        let name = dec
-            .header()
+        let name = reader
+            .current()
+            .and_then(|d| d.header())
             .and_then(|h| h.filename())
             .map(|f| sanitize_name(&String::from_utf8_lossy(f)))
             .filter(|n| n != "[unnamed]")
             .unwrap_or_else(|| strip_compression_ext(cx.name, &["gz", "gzip", "z"]));
-        single_stream(&mut dec, name, cx, sink)
+        members(reader, name, cx, sink)
     }
+}
+
+/// Carving: a gzip header with no reserved flag bits whose stream decodes.
+pub(crate) fn carve(d: &[u8], at: usize) -> Option<Span> {
+    let p = d.get(at..)?;
+    let flags = *p.get(3)?;
+    let xfl = *p.get(8)?;
+    let os = *p.get(9)?;
+    if flags & 0xe0 != 0 || !matches!(xfl, 0 | 2 | 4) || !(os <= 13 || os == 255) {
+        return None;
+    }
+    let window = p.get(..1 << 20).unwrap_or(p);
+    super::trial_decode(&mut GzDecoder::new(window)).then_some(Span {
+        start: at,
+        end: None,
+    })
 }

@@ -13,23 +13,26 @@
 //! and are only labels: nothing is ever written to a path from an archive.
 
 use std::io::{self, Read};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::blob::{Blob, BlobWriter};
-use crate::detect::Kind;
 use crate::limits::{Budget, Stop};
 use crate::verdict::ResultCode;
 
-mod bzip2;
-mod cab;
-mod cpio;
-mod gzip;
-mod rpm;
-mod sevenz;
-mod sfx;
-mod tar;
-mod xz;
-mod zip;
-mod zstd;
+pub(crate) mod bzip2;
+pub(crate) mod cab;
+pub(crate) mod carved;
+pub(crate) mod cpio;
+pub(crate) mod gzip;
+pub(crate) mod rpm;
+pub(crate) mod sevenz;
+pub(crate) mod tar;
+pub(crate) mod xz;
+pub(crate) mod zip;
+pub(crate) mod zstd;
+
+pub(crate) use crate::formats::extractor_for;
 
 /// Why (part of) an object could not be examined: a code and a note.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,6 +76,9 @@ pub(crate) struct Child {
     pub(crate) data: Option<Blob>,
     /// A reason the object is not whole or not examinable.
     pub(crate) issue: Option<Issue>,
+    /// A remark for the child's node that is not a failure (how it was
+    /// found, which reading of its container it comes from).
+    pub(crate) note: Option<String>,
 }
 
 impl Child {
@@ -81,6 +87,7 @@ impl Child {
             name,
             data: None,
             issue: Some(issue),
+            note: None,
         }
     }
 }
@@ -111,7 +118,8 @@ pub(crate) enum Flow {
 
 pub(crate) type Sink<'s, 'a> = dyn FnMut(Entry<'a>) -> Flow + 's;
 
-/// What an extractor may use besides the container's bytes.
+/// What an extractor may use besides the container's bytes, and what it
+/// tells the walker besides its children.
 #[derive(Debug)]
 pub(crate) struct Cx<'a> {
     pub(crate) budget: &'a Budget,
@@ -120,6 +128,58 @@ pub(crate) struct Cx<'a> {
     pub(crate) passwords: &'a [String],
     /// The container's own name (gzip uses it to name its member).
     pub(crate) name: &'a str,
+    /// Where the container's own bytes end, as its reader found them
+    /// (`u64::MAX` until it says). The walker searches what follows for
+    /// further archives.
+    end: AtomicU64,
+    /// Remarks on the container that are not failures (two readings of a
+    /// zip that disagree, entries only one reading sees, trailing bytes).
+    notes: Mutex<Vec<String>>,
+}
+
+impl<'a> Cx<'a> {
+    pub(crate) fn new(budget: &'a Budget, passwords: &'a [String], name: &'a str) -> Cx<'a> {
+        Cx {
+            budget,
+            passwords,
+            name,
+            end: AtomicU64::new(u64::MAX),
+            notes: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Records where the container's bytes end (the furthest call wins).
+    pub(crate) fn consumed(&self, end: usize) {
+        let end = end as u64;
+        let _ = self
+            .end
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                (old == u64::MAX || end > old).then_some(end)
+            });
+    }
+
+    /// Where the container's bytes end, if its reader said.
+    pub(crate) fn end(&self) -> Option<usize> {
+        match self.end.load(Ordering::Relaxed) {
+            u64::MAX => None,
+            e => usize::try_from(e).ok(),
+        }
+    }
+
+    /// Adds a remark to the container's node.
+    pub(crate) fn note(&self, note: impl Into<String>) {
+        if let Ok(mut n) = self.notes.lock() {
+            n.push(note.into());
+        }
+    }
+
+    /// The remarks made so far.
+    pub(crate) fn take_notes(&self) -> Vec<String> {
+        self.notes
+            .lock()
+            .map(|mut n| std::mem::take(&mut *n))
+            .unwrap_or_default()
+    }
 }
 
 /// A container format.
@@ -133,24 +193,6 @@ pub(crate) trait Extractor: Sync {
         cx: &'a Cx<'a>,
         sink: &mut Sink<'_, 'a>,
     ) -> Result<(), Issue>;
-}
-
-/// The extractor for a kind, if it is a container.
-pub(crate) fn extractor_for(kind: Kind) -> Option<&'static dyn Extractor> {
-    Some(match kind {
-        Kind::Zip => &zip::Zip,
-        Kind::Gzip => &gzip::Gzip,
-        Kind::Bzip2 => &bzip2::Bzip2,
-        Kind::Xz => &xz::Xz,
-        Kind::Zstd => &zstd::Zstd,
-        Kind::Tar => &tar::Tar,
-        Kind::SevenZip => &sevenz::SevenZip,
-        Kind::Cab => &cab::Cab,
-        Kind::Rpm => &rpm::Rpm,
-        Kind::Cpio => &cpio::Cpio,
-        Kind::Pe => &sfx::Sfx,
-        _ => return None,
-    })
 }
 
 /// What [`read_child`] produced.
@@ -170,6 +212,7 @@ impl Produced {
             name,
             data: Some(self.blob),
             issue: self.issue,
+            note: None,
         }
     }
 }
@@ -199,10 +242,7 @@ pub(crate) fn read_child(r: &mut dyn Read, budget: &Budget) -> Produced {
             Ok(n) => n.min(want),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
-                issue = Some(Issue::corrupt(format!(
-                    "decoding failed after {} bytes: {e}",
-                    w.len()
-                )));
+                issue = Some(decode_error(&e, w.len()));
                 break;
             }
         };
@@ -237,6 +277,48 @@ pub(crate) fn read_child(r: &mut dyn Read, budget: &Budget) -> Produced {
         }
     };
     Produced { blob, issue, stop }
+}
+
+/// What a decoder's error means: a refused memory demand (an xz or 7z
+/// dictionary, a zstd window above our caps) is a size limit (13) — the data
+/// may well be intact, we chose not to allocate that much — anything else is
+/// damage (3).
+pub(crate) fn decode_error(e: &io::Error, produced: u64) -> Issue {
+    if is_memory_refusal(e) {
+        return memory_limit_issue(&e.to_string());
+    }
+    Issue::corrupt(format!("decoding failed after {produced} bytes: {e}"))
+}
+
+/// The issue for a decoder that would need more memory than we allow.
+pub(crate) fn memory_limit_issue(detail: &str) -> Issue {
+    Issue::new(
+        ResultCode::ExceededArchiveSize,
+        format!("not decoded: the decoder would need more memory than the limit allows ({detail})"),
+    )
+}
+
+pub(crate) fn is_memory_refusal(e: &io::Error) -> bool {
+    // lzma-rust2 (7z, zip LZMA/XZ) refuses a dictionary as `OutOfMemory`.
+    if e.kind() == io::ErrorKind::OutOfMemory {
+        return true;
+    }
+    if let Some(liblzma::stream::Error::MemLimit) = e
+        .get_ref()
+        .and_then(|i| i.downcast_ref::<liblzma::stream::Error>())
+    {
+        return true;
+    }
+    if let Some(sevenz_rust2::Error::MaxMemLimited { .. }) = e
+        .get_ref()
+        .and_then(|i| i.downcast_ref::<sevenz_rust2::Error>())
+    {
+        return true;
+    }
+    // zstd reports a window above `window_log_max` as
+    // "Frame requires too much memory for decoding".
+    let text = e.to_string().to_ascii_lowercase();
+    text.contains("too much memory") || text.contains("memory limit")
 }
 
 /// Turns an entry name from an archive into a safe label: backslashes become
@@ -283,20 +365,104 @@ pub(crate) fn strip_compression_ext(name: &str, exts: &[&str]) -> String {
     format!("{base}.out")
 }
 
-/// A decoder stream for a single-member compressed format yields one child.
-pub(crate) fn single_stream<'a>(
-    reader: &mut dyn Read,
+/// One decoder per member of a file of concatenated members (gzip members,
+/// bzip2 and xz streams, zstd frames), read as one stream, stopping cleanly
+/// where the next bytes do not start a member — so data after the last
+/// member is not "corruption" but trailing bytes, which the walker searches
+/// for further archives.
+pub(crate) struct Members<'a, D> {
+    total: usize,
+    rest: &'a [u8],
+    dec: Option<D>,
+    /// A decoder for the member at the start of the bytes, or `None` when
+    /// they do not start one.
+    open: fn(&'a [u8]) -> io::Result<Option<D>>,
+    /// The bytes after a finished member.
+    close: fn(D) -> &'a [u8],
+    finished: bool,
+}
+
+impl<'a, D: Read> Members<'a, D> {
+    pub(crate) fn new(
+        data: &'a [u8],
+        open: fn(&'a [u8]) -> io::Result<Option<D>>,
+        close: fn(D) -> &'a [u8],
+    ) -> io::Result<Self> {
+        let dec = open(data)?;
+        Ok(Members {
+            total: data.len(),
+            rest: data,
+            finished: dec.is_none(),
+            dec,
+            open,
+            close,
+        })
+    }
+
+    /// The current member's decoder (to read its header).
+    pub(crate) fn current(&self) -> Option<&D> {
+        self.dec.as_ref()
+    }
+
+    /// Where the last member ended, once every member was read to its end.
+    pub(crate) fn end(&self) -> Option<usize> {
+        self.finished.then(|| self.total - self.rest.len())
+    }
+}
+
+impl<D: Read> Read for Members<'_, D> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let Some(dec) = self.dec.as_mut() else {
+                return Ok(0);
+            };
+            let n = dec.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            if let Some(done) = self.dec.take() {
+                self.rest = (self.close)(done);
+            }
+            self.dec = (self.open)(self.rest)?;
+            self.finished = self.dec.is_none();
+        }
+    }
+}
+
+/// A single-stream format read as concatenated members: one child, and the
+/// container's end reported to the walker (or, when decoding failed part
+/// way, the whole container left to the carver after its first byte).
+pub(crate) fn members<'a, D: Read>(
+    mut reader: Members<'a, D>,
     name: String,
     cx: &Cx<'a>,
     sink: &mut Sink<'_, 'a>,
 ) -> Result<(), Issue> {
-    let produced = read_child(reader, cx.budget);
+    let produced = read_child(&mut reader, cx.budget);
+    cx.consumed(reader.end().unwrap_or(1));
     let stop = produced.stop;
     sink(Entry::Ready(produced.into_child(name)));
     match stop {
         Some(s) => Err(Issue::stopped(s)),
         None => Ok(()),
     }
+}
+
+/// Decodes up to 64 KiB from `r`: whether the data there is a real stream
+/// (the carver's check for formats without a header checksum). It is if it
+/// ends cleanly or yields 64 KiB without an error.
+pub(crate) fn trial_decode(r: &mut dyn Read) -> bool {
+    let mut buf = vec![0u8; 16 << 10];
+    let mut total = 0usize;
+    while total < (64 << 10) {
+        match r.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(n) => total += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+    true
 }
 
 #[cfg(test)]

@@ -56,7 +56,9 @@ impl Extractor for Rpm {
                 ));
             }
         };
-        cpio::walk_stream(&mut reader, cx, sink)
+        cpio::walk_stream(&mut reader, cx, sink)?;
+        cx.consumed(data.len());
+        Ok(())
     }
 }
 
@@ -109,11 +111,7 @@ mod tests {
 
     fn children(data: &[u8]) -> (Vec<String>, Result<(), Issue>) {
         let budget = crate::limits::Budget::new(crate::Limits::default(), 100, None);
-        let cx = Cx {
-            budget: &budget,
-            passwords: &[],
-            name: "p.rpm",
-        };
+        let cx = Cx::new(&budget, &[], "p.rpm");
         let mut names = Vec::new();
         let res = Rpm.extract(data, &cx, &mut |e| {
             if let Entry::Ready(c) = e {

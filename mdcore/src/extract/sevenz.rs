@@ -13,6 +13,8 @@ use std::sync::Arc;
 use sevenz_rust2::{Archive, BlockDecoder, Error as SzError, Password};
 
 use super::{Child, Cx, Emit, Entry, Extractor, Flow, Issue, Sink, read_child, sanitize_name};
+use crate::bytes::{le_u32, le_u64};
+use crate::formats::Span;
 use crate::verdict::ResultCode;
 
 pub(crate) struct SevenZip;
@@ -28,6 +30,11 @@ impl Extractor for SevenZip {
         cx: &'a Cx<'a>,
         sink: &mut Sink<'_, 'a>,
     ) -> Result<(), Issue> {
+        if let Some(span) = carve(data, 0)
+            && let Some(end) = span.end
+        {
+            cx.consumed(end);
+        }
         let archive = Arc::new(open(data, cx)?);
         // Files without data (empty files) belong to no block.
         for (i, f) in archive.files.iter().enumerate() {
@@ -43,6 +50,7 @@ impl Extractor for SevenZip {
                     name: sanitize_name(f.name()),
                     data: Some(crate::Blob::from_vec(Vec::new())),
                     issue: None,
+                    note: None,
                 };
                 if sink(Entry::Ready(child)) == Flow::Stop {
                     return Ok(());
@@ -102,6 +110,7 @@ fn open(data: &[u8], cx: &Cx<'_>) -> Result<Archive, Issue> {
                 ),
             ))
         }
+        Err(e) if sz_memory_refusal(&e) => Err(super::memory_limit_issue(&e.to_string())),
         Err(e @ SzError::UnsupportedCompressionMethod(_)) | Err(e @ SzError::Unsupported(_)) => {
             Err(Issue::new(
                 ResultCode::UnsupportedFileType,
@@ -109,6 +118,37 @@ fn open(data: &[u8], cx: &Cx<'_>) -> Result<Archive, Issue> {
             ))
         }
         Err(e) => Err(Issue::corrupt(format!("not a readable 7z archive: {e}"))),
+    }
+}
+
+/// Carving, and where an archive ends: the signature header's CRC, and the
+/// next header (offset and size from the signature header) inside the object
+/// with its own CRC right.
+pub(crate) fn carve(d: &[u8], at: usize) -> Option<Span> {
+    let start_header = d.get(at + 12..at + 32)?;
+    if crc32fast::hash(start_header) != le_u32(d, at + 8)? {
+        return None;
+    }
+    let next_offset = usize::try_from(le_u64(d, at + 12)?).ok()?;
+    let next_size = usize::try_from(le_u64(d, at + 20)?).ok()?;
+    let next_at = at.checked_add(32)?.checked_add(next_offset)?;
+    let end = next_at.checked_add(next_size)?;
+    let next = d.get(next_at..end)?;
+    (next_size > 0 && crc32fast::hash(next) == le_u32(d, at + 28)?).then_some(Span {
+        start: at,
+        end: Some(end),
+    })
+}
+
+/// Whether sevenz-rust2 refused to allocate what a header asked for.
+fn sz_memory_refusal(e: &SzError) -> bool {
+    match e {
+        SzError::MaxMemLimited { .. } => true,
+        SzError::Io(io, _) => super::is_memory_refusal(io),
+        other => other
+            .to_string()
+            .to_ascii_lowercase()
+            .contains("allocation too large"),
     }
 }
 
@@ -188,7 +228,19 @@ fn decode_block(
                 last_error = Some(e);
             }
             Err(e) => {
-                let issue = Issue::corrupt(format!("7z block {block} is damaged: {e}"));
+                let issue = if sz_memory_refusal(&e) {
+                    super::memory_limit_issue(&format!("7z block {block}: {e}"))
+                } else if matches!(
+                    e,
+                    SzError::UnsupportedCompressionMethod(_) | SzError::Unsupported(_)
+                ) {
+                    Issue::new(
+                        ResultCode::UnsupportedFileType,
+                        format!("7z block {block} uses a method mdscan can not decode: {e}"),
+                    )
+                } else {
+                    Issue::corrupt(format!("7z block {block} is damaged: {e}"))
+                };
                 if let Some(mut p) = pending.take() {
                     p.issue = Some(p.issue.unwrap_or_else(|| issue.clone()));
                     emit(p);

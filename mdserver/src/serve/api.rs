@@ -260,7 +260,9 @@ fn rules(app: &App, req: &Request<Incoming>) -> Response<Body> {
         .workflows
         .iter()
         .filter(|w| w.allows(&ua) || w.user_agents.is_empty())
-        .map(|w| json!({"name": w.name, "max_file_size": w.max_file_size}))
+        // `block_codes` is ours (MetaDefender has no such field): which
+        // result codes make `process_info.result` "Blocked" in this workflow.
+        .map(|w| json!({"name": w.name, "max_file_size": w.max_file_size, "block_codes": w.block_codes}))
         .collect();
     ok(&Value::Array(list))
 }

@@ -160,7 +160,7 @@ impl Default for Workflow {
             max_object_size: l.max_object_size,
             max_ratio: l.max_ratio,
             timeout_secs: l.timeout.as_secs(),
-            block_codes: vec![1, 2, 8, 9, 12, 13, 14, 15, 16],
+            block_codes: mdcore::DEFAULT_BLOCK_CODES.to_vec(),
             passwords: Vec::new(),
         }
     }

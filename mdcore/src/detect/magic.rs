@@ -1,0 +1,459 @@
+//! Recognisers: each looks at the first bytes of an object (at most
+//! [`super::PREFIX_LEN`]) and says whether it is one format, and which
+//! flavour. They are pure functions referenced from the format registry
+//! (`crate::formats`), which decides the order they are tried in.
+
+use memchr::memmem;
+
+use crate::bytes::{be_u32, le_u16, le_u32};
+
+/// What a recogniser found: the format as its registry entry describes it,
+/// or a more precise MIME type and description.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Flavour {
+    /// The registry entry's own MIME type and description.
+    Plain,
+    /// A refinement: MIME type and description.
+    As(&'static str, &'static str),
+}
+
+fn at(p: &[u8], off: usize, magic: &[u8]) -> bool {
+    p.get(off..).is_some_and(|rest| rest.starts_with(magic))
+}
+
+fn plain(yes: bool) -> Option<Flavour> {
+    yes.then_some(Flavour::Plain)
+}
+
+/// A tar header whose checksum is right (the unsigned sum, or the signed
+/// sum old Sun and GNU tars wrote — GNU tar accepts both), with the ustar
+/// magic or, for v7 headers that have none, a non-empty name (512 zero
+/// bytes would pass the checksum otherwise).
+///
+/// A tar's first bytes are its first member's name, which the archive's
+/// author chooses: a member named `070707…` or `BZh9…` must not turn the
+/// tar into a "corrupt" cpio or bzip2 and hide its content. A verified
+/// header is stronger evidence than any magic at offset 0, so tar comes
+/// first in the registry.
+pub(crate) fn tar(p: &[u8]) -> Option<Flavour> {
+    let h = p.get(..512)?;
+    if !tar_checksum_ok(h) {
+        return None;
+    }
+    if h.get(257..262) == Some(b"ustar") {
+        return Some(Flavour::Plain);
+    }
+    h.first()
+        .is_some_and(|b| *b != 0)
+        .then_some(Flavour::As("application/x-tar", "tar archive (v7)"))
+}
+
+/// The header checksum (octal, bytes 148..156, computed with the field
+/// itself as spaces) matches the header, summed as unsigned or as signed
+/// bytes.
+pub(crate) fn tar_checksum_ok(h: &[u8]) -> bool {
+    let Some(field) = h.get(148..156) else {
+        return false;
+    };
+    let text: String = field
+        .iter()
+        .skip_while(|b| **b == b' ')
+        .take_while(|b| (b'0'..=b'7').contains(*b))
+        .map(|b| char::from(*b))
+        .collect();
+    let Ok(stored) = i64::from_str_radix(&text, 8) else {
+        return false;
+    };
+    let (mut unsigned, mut signed) = (0i64, 0i64);
+    for (i, b) in h.iter().take(512).enumerate() {
+        let b = if (148..156).contains(&i) { b' ' } else { *b };
+        unsigned += i64::from(b);
+        signed += i64::from(b as i8);
+    }
+    stored == unsigned || stored == signed
+}
+
+pub(crate) fn zip(p: &[u8]) -> Option<Flavour> {
+    let magic = p.starts_with(b"PK\x03\x04")
+        || p.starts_with(b"PK\x05\x06")
+        || p.starts_with(b"PK\x07\x08");
+    magic.then(|| zip_flavour(p))
+}
+
+fn zip_flavour(p: &[u8]) -> Flavour {
+    let has = |needle: &[u8]| memmem::find(p, needle).is_some();
+    if has(b"[Content_Types].xml") || has(b"_rels/.rels") {
+        if has(b"word/") {
+            return Flavour::As(
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                "Microsoft Word 2007+",
+            );
+        }
+        if has(b"xl/") {
+            return Flavour::As(
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "Microsoft Excel 2007+",
+            );
+        }
+        if has(b"ppt/") {
+            return Flavour::As(
+                "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+                "Microsoft PowerPoint 2007+",
+            );
+        }
+        return Flavour::As(
+            "application/vnd.openxmlformats-officedocument",
+            "Microsoft OOXML",
+        );
+    }
+    if has(b"AndroidManifest.xml") || has(b"classes.dex") {
+        return Flavour::As(
+            "application/vnd.android.package-archive",
+            "Android package (APK)",
+        );
+    }
+    if has(b"META-INF/MANIFEST.MF") {
+        return Flavour::As("application/java-archive", "Java archive data (JAR)");
+    }
+    if p.get(30..38) == Some(b"mimetype") && has(b"application/vnd.oasis.opendocument") {
+        return Flavour::As("application/vnd.oasis.opendocument", "OpenDocument");
+    }
+    if p.get(30..38) == Some(b"mimetype") && has(b"application/epub+zip") {
+        return Flavour::As("application/epub+zip", "EPUB document");
+    }
+    Flavour::Plain
+}
+
+pub(crate) fn gzip(p: &[u8]) -> Option<Flavour> {
+    plain(p.starts_with(&[0x1f, 0x8b, 0x08]))
+}
+
+pub(crate) fn bzip2(p: &[u8]) -> Option<Flavour> {
+    const BLOCK: [u8; 6] = [0x31, 0x41, 0x59, 0x26, 0x53, 0x59];
+    const END: [u8; 6] = [0x17, 0x72, 0x45, 0x38, 0x50, 0x90];
+    plain(
+        p.starts_with(b"BZh")
+            && p.get(3).is_some_and(|b| (b'1'..=b'9').contains(b))
+            && p.get(4..10).is_some_and(|m| m == BLOCK || m == END),
+    )
+}
+
+pub(crate) fn xz(p: &[u8]) -> Option<Flavour> {
+    plain(p.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]))
+}
+
+/// A zstd frame, or skippable frames (magic 0x184D2A50..5F, RFC 8878 §3.1.2)
+/// followed by one: the zstd tool skips them, so must we.
+pub(crate) fn zstd(p: &[u8]) -> Option<Flavour> {
+    let mut pos = 0usize;
+    for _ in 0..16 {
+        if at(p, pos, &[0x28, 0xb5, 0x2f, 0xfd]) {
+            return Some(Flavour::Plain);
+        }
+        let magic = le_u32(p, pos)?;
+        if magic & 0xffff_fff0 != 0x184d_2a50 {
+            return None;
+        }
+        let len = usize::try_from(le_u32(p, pos + 4)?).ok()?;
+        pos = pos.checked_add(8)?.checked_add(len)?;
+        if pos >= p.len() {
+            // The frame after the skippable ones lies past the prefix.
+            return (p.len() >= super::PREFIX_LEN).then_some(Flavour::Plain);
+        }
+    }
+    None
+}
+
+pub(crate) fn sevenz(p: &[u8]) -> Option<Flavour> {
+    plain(p.starts_with(&[b'7', b'z', 0xbc, 0xaf, 0x27, 0x1c]))
+}
+
+/// `MSCF`, whatever the reserved field after it holds (cabextract ignores
+/// it), with format version 1.3 and sane header sizes.
+pub(crate) fn cab(p: &[u8]) -> Option<Flavour> {
+    plain(p.starts_with(b"MSCF") && cab_header_ok(p, 0, usize::MAX))
+}
+
+/// A cabinet header at `at` that declares version 1.3, a size of at least
+/// a header and not more than `room`, and a file table inside it.
+pub(crate) fn cab_header_ok(d: &[u8], at: usize, room: usize) -> bool {
+    let (Some(size), Some(files_at), Some(minor), Some(major)) = (
+        le_u32(d, at + 8),
+        le_u32(d, at + 16),
+        d.get(at + 24),
+        d.get(at + 25),
+    ) else {
+        return false;
+    };
+    (*major, *minor) == (1, 3) && size >= 36 && files_at < size && (size as usize) <= room
+}
+
+pub(crate) fn rpm(p: &[u8]) -> Option<Flavour> {
+    plain(p.starts_with(&[0xed, 0xab, 0xee, 0xdb]))
+}
+
+pub(crate) fn cpio(p: &[u8]) -> Option<Flavour> {
+    plain(
+        p.starts_with(b"070701")
+            || p.starts_with(b"070702")
+            || p.starts_with(b"070707")
+            || p.starts_with(&[0xc7, 0x71])
+            || p.starts_with(&[0x71, 0xc7]),
+    )
+}
+
+pub(crate) fn rar(p: &[u8]) -> Option<Flavour> {
+    if p.starts_with(b"Rar!\x1a\x07\x01\x00") {
+        return Some(Flavour::As("application/vnd.rar", "RAR archive data, v5"));
+    }
+    plain(p.starts_with(b"Rar!\x1a\x07\x00"))
+}
+
+pub(crate) fn pe(p: &[u8]) -> Option<Flavour> {
+    if !p.starts_with(b"MZ") {
+        return None;
+    }
+    let lfanew = le_u32(p, 0x3c).and_then(|o| usize::try_from(o).ok());
+    if let Some(off) = lfanew
+        && p.get(off..off.saturating_add(4)) == Some(b"PE\0\0")
+    {
+        let magic = p.get(off.saturating_add(24)..off.saturating_add(26));
+        return Some(if magic == Some(&[0x0b, 0x02]) {
+            Flavour::As("application/x-dosexec", "PE32+ executable")
+        } else {
+            Flavour::As("application/x-dosexec", "PE32 executable")
+        });
+    }
+    Some(Flavour::As("application/x-dosexec", "MS-DOS executable"))
+}
+
+pub(crate) fn elf(p: &[u8]) -> Option<Flavour> {
+    plain(p.starts_with(b"\x7fELF"))
+}
+
+pub(crate) fn macho(p: &[u8]) -> Option<Flavour> {
+    let thin = [
+        [0xfe, 0xed, 0xfa, 0xce],
+        [0xfe, 0xed, 0xfa, 0xcf],
+        [0xce, 0xfa, 0xed, 0xfe],
+        [0xcf, 0xfa, 0xed, 0xfe],
+    ];
+    if thin.iter().any(|m| p.starts_with(m)) {
+        return Some(Flavour::Plain);
+    }
+    // Fat Mach-O shares CAFEBABE with Java classes; a class file has a
+    // major version >= 45 where a fat header has a small architecture count.
+    if p.starts_with(&[0xca, 0xfe, 0xba, 0xbe])
+        && be_u32(p, 4).is_some_and(|n| (1..20).contains(&n))
+    {
+        return Some(Flavour::As(
+            "application/x-mach-binary",
+            "Mach-O universal binary",
+        ));
+    }
+    None
+}
+
+pub(crate) fn java_class(p: &[u8]) -> Option<Flavour> {
+    plain(p.starts_with(&[0xca, 0xfe, 0xba, 0xbe]))
+}
+
+const OLE2_MAGIC: [u8; 8] = [0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1];
+
+/// The CLSID of an OLE2 file's root storage, if its directory lies in `p`.
+fn ole2_root_clsid(p: &[u8]) -> Option<[u8; 16]> {
+    let shift = u32::from(le_u16(p, 0x1e)?);
+    if !(7..=16).contains(&shift) {
+        return None;
+    }
+    let first_dir = u64::from(le_u32(p, 0x30)?);
+    let off = usize::try_from((first_dir + 1) << shift).ok()?;
+    crate::bytes::array(p, off.checked_add(0x50)?)
+}
+
+/// Windows Installer packages, patches and transforms: OLE2 files whose
+/// root storage carries the installer's CLSID ({000C1084-…} and kin).
+pub(crate) fn msi(p: &[u8]) -> Option<Flavour> {
+    if !p.starts_with(&OLE2_MAGIC) {
+        return None;
+    }
+    let clsid = ole2_root_clsid(p)?;
+    let tail = [0, 0, 0, 0, 0xc0, 0, 0, 0, 0, 0, 0, 0x46];
+    if clsid.get(4..) != Some(&tail[..]) || clsid.get(2..4) != Some(&[0x0c, 0x00][..]) {
+        return None;
+    }
+    match clsid.first().copied()? {
+        0x84 => Some(Flavour::Plain),
+        0x86 => Some(Flavour::As(
+            "application/x-ms-patch",
+            "Windows Installer patch",
+        )),
+        0x82 => Some(Flavour::As(
+            "application/x-ms-transform",
+            "Windows Installer transform",
+        )),
+        _ => None,
+    }
+}
+
+pub(crate) fn ole2(p: &[u8]) -> Option<Flavour> {
+    plain(p.starts_with(&OLE2_MAGIC))
+}
+
+/// OneNote sections: the file-format GUID {7B5C52E4-D88C-4DA7-AEB1-5378D02996D3}.
+pub(crate) fn onenote(p: &[u8]) -> Option<Flavour> {
+    plain(p.starts_with(&[
+        0xe4, 0x52, 0x5c, 0x7b, 0x8c, 0xd8, 0xa7, 0x4d, 0xae, 0xb1, 0x53, 0x78, 0xd0, 0x29, 0x96,
+        0xd3,
+    ]))
+}
+
+pub(crate) fn pdf(p: &[u8]) -> Option<Flavour> {
+    // Acrobat accepts the header anywhere in the first 1024 bytes.
+    plain(memmem::find(p.get(..1024).unwrap_or(p), b"%PDF-").is_some())
+}
+
+/// ISO 9660: a volume descriptor "CD001" in sector 16.
+pub(crate) fn iso9660(p: &[u8]) -> Option<Flavour> {
+    plain(at(p, 0x8001, b"CD001"))
+}
+
+/// UDF without an ISO 9660 bridge: the volume recognition sequence
+/// (BEA01, then NSR02/NSR03) from sector 16.
+pub(crate) fn udf(p: &[u8]) -> Option<Flavour> {
+    let vrs = [0x8001usize, 0x8801, 0x9001, 0x9801];
+    plain(
+        vrs.iter()
+            .any(|o| at(p, *o, b"NSR02") || at(p, *o, b"NSR03"))
+            && vrs.iter().any(|o| at(p, *o, b"BEA01")),
+    )
+}
+
+pub(crate) fn chm(p: &[u8]) -> Option<Flavour> {
+    plain(p.starts_with(b"ITSF") && le_u32(p, 4).is_some_and(|v| v == 2 || v == 3))
+}
+
+/// ARJ: the main header (type 2) after the 0x60 0xEA signature.
+pub(crate) fn arj(p: &[u8]) -> Option<Flavour> {
+    plain(
+        p.starts_with(&[0x60, 0xea])
+            && le_u16(p, 2).is_some_and(|n| (20..=2600).contains(&n))
+            && p.get(10) == Some(&2),
+    )
+}
+
+/// LHA/LZH: a level 0–2 header whose method id is `-lh?-` or `-lz?-`.
+pub(crate) fn lzh(p: &[u8]) -> Option<Flavour> {
+    let Some(m) = p.get(2..7) else {
+        return None;
+    };
+    let method = (m.starts_with(b"-lh") || m.starts_with(b"-lz"))
+        && m.get(4) == Some(&b'-')
+        && m.get(3).is_some_and(|c| c.is_ascii_alphanumeric());
+    plain(method && p.get(20).is_some_and(|level| *level <= 3))
+}
+
+pub(crate) fn alz(p: &[u8]) -> Option<Flavour> {
+    plain(p.starts_with(b"ALZ\x01"))
+}
+
+pub(crate) fn szdd(p: &[u8]) -> Option<Flavour> {
+    plain(p.starts_with(b"SZDD\x88\xf0\x27\x33"))
+}
+
+pub(crate) fn kwaj(p: &[u8]) -> Option<Flavour> {
+    plain(p.starts_with(b"KWAJ\x88\xf0\x27\xd1"))
+}
+
+pub(crate) fn ace(p: &[u8]) -> Option<Flavour> {
+    plain(at(p, 7, b"**ACE**"))
+}
+
+pub(crate) fn wim(p: &[u8]) -> Option<Flavour> {
+    plain(p.starts_with(b"MSWIM\0\0\0"))
+}
+
+pub(crate) fn xar(p: &[u8]) -> Option<Flavour> {
+    plain(p.starts_with(b"xar!"))
+}
+
+/// A dynamic VHD starts with a copy of its footer ("conectix"); a fixed
+/// VHD has it only at the end and reads as a raw disk.
+pub(crate) fn vhd(p: &[u8]) -> Option<Flavour> {
+    plain(p.starts_with(b"conectix"))
+}
+
+pub(crate) fn vhdx(p: &[u8]) -> Option<Flavour> {
+    plain(p.starts_with(b"vhdxfile"))
+}
+
+pub(crate) fn squashfs(p: &[u8]) -> Option<Flavour> {
+    plain(p.starts_with(b"hsqs") || p.starts_with(b"sqsh"))
+}
+
+pub(crate) fn lz4(p: &[u8]) -> Option<Flavour> {
+    plain(p.starts_with(&[0x04, 0x22, 0x4d, 0x18]))
+}
+
+pub(crate) fn lzip(p: &[u8]) -> Option<Flavour> {
+    plain(p.starts_with(b"LZIP") && p.get(4).is_some_and(|v| *v <= 1))
+}
+
+/// Unix `compress` (.Z): magic and a sane bits field (9–16).
+pub(crate) fn compress(p: &[u8]) -> Option<Flavour> {
+    plain(p.starts_with(&[0x1f, 0x9d]) && p.get(2).is_some_and(|b| (9..=16).contains(&(b & 0x1f))))
+}
+
+/// Unix `ar` archives: Debian packages and static libraries.
+pub(crate) fn ar(p: &[u8]) -> Option<Flavour> {
+    if p.starts_with(b"!<arch>\ndebian-binary") {
+        return Some(Flavour::As(
+            "application/vnd.debian.binary-package",
+            "Debian binary package",
+        ));
+    }
+    plain(p.starts_with(b"!<arch>\n"))
+}
+
+/// Plain text: UTF-8 (or ASCII) with few control characters.
+pub(crate) fn text(p: &[u8]) -> Option<Flavour> {
+    let sample = p.get(..8192).unwrap_or(p);
+    if sample.is_empty() || sample.contains(&0) {
+        return None;
+    }
+    let utf8_ok = match std::str::from_utf8(sample) {
+        Ok(_) => true,
+        // A multi-byte character cut by the sample boundary is still text.
+        Err(e) => e.error_len().is_none() && sample.len() == 8192,
+    };
+    if !utf8_ok {
+        return None;
+    }
+    let control = sample
+        .iter()
+        .filter(|b| **b < 0x20 && !matches!(**b, b'\t' | b'\n' | b'\r' | 0x0c | 0x1b))
+        .count();
+    if control * 100 > sample.len() {
+        return None;
+    }
+    Some(if sample.is_ascii() {
+        Flavour::Plain
+    } else {
+        Flavour::As("text/plain", "UTF-8 Unicode text")
+    })
+}
+
+/// NSIS installer data (the "first header" the carver cuts from an
+/// executable): 4 bytes of flags, then the signature.
+pub(crate) fn nsis(p: &[u8]) -> Option<Flavour> {
+    plain(at(p, 4, b"\xef\xbe\xad\xdeNullsoftInst"))
+}
+
+pub(crate) fn inno(p: &[u8]) -> Option<Flavour> {
+    plain(p.starts_with(b"Inno Setup Setup Data ("))
+}
+
+/// A compiled AutoIt script: a 16-byte GUID, then "AU3!EA05"/"AU3!EA06".
+pub(crate) fn autoit(p: &[u8]) -> Option<Flavour> {
+    plain(at(p, 16, b"AU3!EA05") || at(p, 16, b"AU3!EA06"))
+}

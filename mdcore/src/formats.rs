@@ -1,0 +1,628 @@
+//! The one registry of formats mdscan knows.
+//!
+//! Each [`Format`] says how the format is recognised at the start of an
+//! object, how it is found embedded anywhere in another object (carving),
+//! its MIME type, description and usual extensions, and what mdscan does
+//! with it: open it with an extractor, examine it as a whole, or report it
+//! as recognised but not opened yet (code 23, never clean).
+//!
+//! Detection walks [`FORMATS`] in order and the first recogniser that
+//! matches wins, so the order is part of the table: a tar header verified
+//! by its checksum beats any magic at offset 0 (the first member's name is
+//! the attacker's choice), MSI beats plain OLE2, Mach-O beats Java classes.
+//! Everything else — extension lists, the extractor for a kind, the carver's
+//! signatures — is derived from this table.
+//!
+//! Adding a format: one entry here, a recogniser in `detect/magic.rs`, and
+//! (when mdscan can open it) an extractor file in `extract/`.
+
+use crate::detect::Kind;
+use crate::detect::magic::{self, Flavour};
+use crate::extract::{self, Extractor};
+
+/// What mdscan does with objects of a format.
+#[derive(Clone, Copy)]
+pub(crate) enum Handling {
+    /// Opened by this extractor; its children are examined in turn.
+    Extract(&'static dyn Extractor),
+    /// Examined as a whole by the engines: executables, text, media. Still
+    /// searched for embedded archives.
+    Leaf,
+    /// A container mdscan recognises but does not open yet: code 23 with a
+    /// note naming the format, so it blocks by default.
+    Unsupported,
+}
+
+/// How a format is found embedded in another object.
+#[derive(Clone, Copy)]
+pub(crate) struct Carver {
+    /// Bytes searched for anywhere in the object.
+    pub(crate) signature: &'static [u8],
+    /// Given the object and where the signature was found, the span of the
+    /// embedded object — or `None` when the bytes there do not parse.
+    pub(crate) validate: fn(&[u8], usize) -> Option<Span>,
+}
+
+/// Where an embedded object lies in its carrier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub(crate) start: usize,
+    /// Exclusive end, when the format says where it ends; `None` runs to the
+    /// end of the carrier (the object's reader reports what it consumed and
+    /// the rest is searched again).
+    pub(crate) end: Option<usize>,
+}
+
+/// One format.
+pub(crate) struct Format {
+    pub(crate) kind: Kind,
+    pub(crate) mime: &'static str,
+    pub(crate) description: &'static str,
+    /// Usual file-name extensions, lowercase; the first names carved objects.
+    pub(crate) extensions: &'static [&'static str],
+    /// Recognises the format from the first bytes of an object.
+    pub(crate) recognise: fn(&[u8]) -> Option<Flavour>,
+    /// How it is found inside other objects, if it is searched for.
+    pub(crate) carve: &'static [Carver],
+    pub(crate) handling: Handling,
+}
+
+const fn f(
+    kind: Kind,
+    mime: &'static str,
+    description: &'static str,
+    extensions: &'static [&'static str],
+    recognise: fn(&[u8]) -> Option<Flavour>,
+    carve: &'static [Carver],
+    handling: Handling,
+) -> Format {
+    Format {
+        kind,
+        mime,
+        description,
+        extensions,
+        recognise,
+        carve,
+        handling,
+    }
+}
+
+use Handling::{Extract, Leaf, Unsupported};
+
+/// Every format, in detection order.
+pub(crate) static FORMATS: &[Format] = &[
+    f(
+        Kind::Tar,
+        "application/x-tar",
+        "POSIX tar archive",
+        &["tar"],
+        magic::tar,
+        &[],
+        Extract(&extract::tar::Tar),
+    ),
+    f(
+        Kind::Zip,
+        "application/zip",
+        "Zip archive data",
+        &[
+            "zip", "jar", "war", "ear", "apk", "aar", "docx", "docm", "xlsx", "xlsm", "pptx",
+            "pptm", "odt", "ods", "odp", "epub", "xpi", "nupkg", "whl", "ipa", "vsix", "appx",
+            "msix", "crx", "kmz",
+        ],
+        magic::zip,
+        &[
+            Carver {
+                signature: b"PK\x05\x06",
+                validate: extract::zip::carve_end_record,
+            },
+            Carver {
+                signature: b"PK\x03\x04",
+                validate: extract::zip::carve_local_header,
+            },
+        ],
+        Extract(&extract::zip::Zip),
+    ),
+    f(
+        Kind::Gzip,
+        "application/gzip",
+        "gzip compressed data",
+        &["gz", "tgz", "gzip", "svgz"],
+        magic::gzip,
+        &[Carver {
+            signature: &[0x1f, 0x8b, 0x08],
+            validate: extract::gzip::carve,
+        }],
+        Extract(&extract::gzip::Gzip),
+    ),
+    f(
+        Kind::Bzip2,
+        "application/x-bzip2",
+        "bzip2 compressed data",
+        &["bz2", "tbz", "tbz2", "bzip2"],
+        magic::bzip2,
+        &[Carver {
+            signature: b"BZh",
+            validate: extract::bzip2::carve,
+        }],
+        Extract(&extract::bzip2::Bzip2),
+    ),
+    f(
+        Kind::Xz,
+        "application/x-xz",
+        "XZ compressed data",
+        &["xz", "txz"],
+        magic::xz,
+        &[Carver {
+            signature: &[0xfd, b'7', b'z', b'X', b'Z', 0x00],
+            validate: extract::xz::carve,
+        }],
+        Extract(&extract::xz::Xz),
+    ),
+    f(
+        Kind::Zstd,
+        "application/zstd",
+        "Zstandard compressed data",
+        &["zst", "zstd", "tzst"],
+        magic::zstd,
+        &[Carver {
+            signature: &[0x28, 0xb5, 0x2f, 0xfd],
+            validate: extract::zstd::carve,
+        }],
+        Extract(&extract::zstd::Zstd),
+    ),
+    f(
+        Kind::SevenZip,
+        "application/x-7z-compressed",
+        "7-zip archive data",
+        &["7z"],
+        magic::sevenz,
+        &[Carver {
+            signature: &[b'7', b'z', 0xbc, 0xaf, 0x27, 0x1c],
+            validate: extract::sevenz::carve,
+        }],
+        Extract(&extract::sevenz::SevenZip),
+    ),
+    f(
+        Kind::Cab,
+        "application/vnd.ms-cab-compressed",
+        "Microsoft Cabinet archive data",
+        &["cab", "msu"],
+        magic::cab,
+        &[Carver {
+            signature: b"MSCF",
+            validate: extract::cab::carve,
+        }],
+        Extract(&extract::cab::Cab),
+    ),
+    f(
+        Kind::Rar,
+        "application/vnd.rar",
+        "RAR archive data",
+        &["rar"],
+        magic::rar,
+        &[Carver {
+            signature: b"Rar!\x1a\x07",
+            validate: carve_rar,
+        }],
+        Unsupported,
+    ),
+    f(
+        Kind::Rpm,
+        "application/x-rpm",
+        "RPM package",
+        &["rpm"],
+        magic::rpm,
+        &[],
+        Extract(&extract::rpm::Rpm),
+    ),
+    f(
+        Kind::Cpio,
+        "application/x-cpio",
+        "cpio archive",
+        &["cpio"],
+        magic::cpio,
+        &[],
+        Extract(&extract::cpio::Cpio),
+    ),
+    f(
+        Kind::Pe,
+        "application/x-dosexec",
+        "PE32 executable",
+        &[
+            "exe", "dll", "sys", "scr", "cpl", "ocx", "efi", "drv", "com", "mui", "ax",
+        ],
+        magic::pe,
+        &[],
+        // Self-extractors and installers carry their archive in the overlay
+        // or a resource: the carver finds it.
+        Leaf,
+    ),
+    f(
+        Kind::Elf,
+        "application/x-executable",
+        "ELF executable",
+        &["so", "elf", "o", "ko", "bin", "axf", "prx"],
+        magic::elf,
+        &[],
+        Leaf,
+    ),
+    f(
+        Kind::MachO,
+        "application/x-mach-binary",
+        "Mach-O executable",
+        &["dylib", "bundle", "macho"],
+        magic::macho,
+        &[],
+        Leaf,
+    ),
+    f(
+        Kind::Other,
+        "application/java-vm",
+        "compiled Java class data",
+        &["class"],
+        magic::java_class,
+        &[],
+        Leaf,
+    ),
+    f(
+        Kind::Msi,
+        "application/x-msi",
+        "Windows Installer package (MSI)",
+        &["msi", "msp", "mst"],
+        magic::msi,
+        &[],
+        Unsupported,
+    ),
+    f(
+        Kind::Ole2,
+        "application/x-ole-storage",
+        "Composite Document File V2 Document",
+        &[
+            "doc", "xls", "ppt", "msg", "dot", "xlt", "pot", "vsd", "pub",
+        ],
+        magic::ole2,
+        &[],
+        Leaf,
+    ),
+    f(
+        Kind::OneNote,
+        "application/onenote",
+        "Microsoft OneNote section",
+        &["one", "onetoc2"],
+        magic::onenote,
+        &[],
+        Unsupported,
+    ),
+    f(
+        Kind::Iso9660,
+        "application/x-iso9660-image",
+        "ISO 9660 CD-ROM filesystem data",
+        &["iso", "img"],
+        magic::iso9660,
+        &[],
+        Unsupported,
+    ),
+    f(
+        Kind::Udf,
+        "application/x-udf-image",
+        "UDF filesystem data",
+        &["iso", "img", "udf"],
+        magic::udf,
+        &[],
+        Unsupported,
+    ),
+    f(
+        Kind::Vhd,
+        "application/x-vhd",
+        "Microsoft Virtual Hard Disk (VHD)",
+        &["vhd"],
+        magic::vhd,
+        &[],
+        Unsupported,
+    ),
+    f(
+        Kind::Vhdx,
+        "application/x-vhdx",
+        "Microsoft Virtual Hard Disk (VHDX)",
+        &["vhdx"],
+        magic::vhdx,
+        &[],
+        Unsupported,
+    ),
+    f(
+        Kind::Wim,
+        "application/x-ms-wim",
+        "Windows Imaging Format (WIM)",
+        &["wim", "swm", "esd"],
+        magic::wim,
+        &[],
+        Unsupported,
+    ),
+    f(
+        Kind::Chm,
+        "application/vnd.ms-htmlhelp",
+        "MS Windows HtmlHelp Data (CHM)",
+        &["chm"],
+        magic::chm,
+        &[],
+        Unsupported,
+    ),
+    f(
+        Kind::Arj,
+        "application/x-arj",
+        "ARJ archive data",
+        &["arj"],
+        magic::arj,
+        &[],
+        Unsupported,
+    ),
+    f(
+        Kind::Lzh,
+        "application/x-lzh-compressed",
+        "LHa (LZH) archive data",
+        &["lzh", "lha"],
+        magic::lzh,
+        &[],
+        Unsupported,
+    ),
+    f(
+        Kind::Alz,
+        "application/x-alz-compressed",
+        "ALZip archive data",
+        &["alz"],
+        magic::alz,
+        &[],
+        Unsupported,
+    ),
+    f(
+        Kind::Ace,
+        "application/x-ace-compressed",
+        "ACE archive data",
+        &["ace"],
+        magic::ace,
+        &[],
+        Unsupported,
+    ),
+    f(
+        Kind::Szdd,
+        "application/x-ms-compress-szdd",
+        "MS Compress (SZDD) data",
+        &["ex_", "dl_", "sy_", "in_", "hl_"],
+        magic::szdd,
+        &[],
+        Unsupported,
+    ),
+    f(
+        Kind::Kwaj,
+        "application/x-ms-compress-kwaj",
+        "MS Compress (KWAJ) data",
+        &[],
+        magic::kwaj,
+        &[],
+        Unsupported,
+    ),
+    f(
+        Kind::Xar,
+        "application/x-xar",
+        "xar archive",
+        &["xar", "pkg"],
+        magic::xar,
+        &[],
+        Unsupported,
+    ),
+    f(
+        Kind::Squashfs,
+        "application/x-squashfs",
+        "Squashfs filesystem",
+        &["squashfs", "sqfs", "snap"],
+        magic::squashfs,
+        &[],
+        Unsupported,
+    ),
+    f(
+        Kind::Lz4,
+        "application/x-lz4",
+        "LZ4 compressed data",
+        &["lz4"],
+        magic::lz4,
+        &[],
+        Unsupported,
+    ),
+    f(
+        Kind::Lzip,
+        "application/x-lzip",
+        "lzip compressed data",
+        &["lz"],
+        magic::lzip,
+        &[],
+        Unsupported,
+    ),
+    f(
+        Kind::Compress,
+        "application/x-compress",
+        "compress'd data (.Z)",
+        &["z", "taz"],
+        magic::compress,
+        &[],
+        Unsupported,
+    ),
+    f(
+        Kind::Ar,
+        "application/x-archive",
+        "current ar archive",
+        &["a", "ar", "deb", "lib"],
+        magic::ar,
+        &[],
+        Unsupported,
+    ),
+    // Installer payloads: found inside executables by the carver.
+    f(
+        Kind::Nsis,
+        "application/x-nsis",
+        "Nullsoft Installer (NSIS) data",
+        &["nsis"],
+        magic::nsis,
+        &[Carver {
+            signature: b"\xef\xbe\xad\xdeNullsoftInst",
+            validate: carve_nsis,
+        }],
+        Unsupported,
+    ),
+    f(
+        Kind::InnoSetup,
+        "application/x-innosetup",
+        "Inno Setup installer data",
+        &["inno"],
+        magic::inno,
+        &[Carver {
+            signature: b"Inno Setup Setup Data (",
+            validate: carve_from_signature,
+        }],
+        Unsupported,
+    ),
+    f(
+        Kind::AutoIt,
+        "application/x-autoit",
+        "compiled AutoIt script",
+        &["a3x"],
+        magic::autoit,
+        &[Carver {
+            signature: b"AU3!EA0",
+            validate: carve_autoit,
+        }],
+        Unsupported,
+    ),
+    f(
+        Kind::Pdf,
+        "application/pdf",
+        "PDF document",
+        &["pdf"],
+        magic::pdf,
+        &[],
+        Leaf,
+    ),
+    f(
+        Kind::Text,
+        "text/plain",
+        "ASCII text",
+        &[
+            "txt", "log", "csv", "md", "json", "xml", "html", "htm", "js", "vbs", "ps1", "bat",
+            "cmd", "sh", "py", "c", "h", "ini", "cfg", "conf", "yaml", "yml", "toml", "rs", "eml",
+            "svg", "css", "sql", "com",
+        ],
+        magic::text,
+        &[],
+        Leaf,
+    ),
+];
+
+/// The registry entry of a kind (its first entry, for kinds listed twice).
+pub(crate) fn of(kind: Kind) -> Option<&'static Format> {
+    FORMATS.iter().find(|f| f.kind == kind)
+}
+
+/// What mdscan does with a kind. Kinds outside the table (`Other`,
+/// `Unknown`) are examined as a whole.
+pub(crate) fn handling(kind: Kind) -> Handling {
+    of(kind).map_or(Leaf, |f| f.handling)
+}
+
+/// The extractor for a kind, if mdscan opens it.
+pub(crate) fn extractor_for(kind: Kind) -> Option<&'static dyn Extractor> {
+    match handling(kind) {
+        Extract(ex) => Some(ex),
+        Leaf | Unsupported => None,
+    }
+}
+
+/// Whether any format claims this (lowercase) extension.
+pub(crate) fn claimed_extension(ext: &str) -> bool {
+    FORMATS.iter().any(|f| f.extensions.contains(&ext))
+}
+
+/// Whether `ext` (lowercase) is usual for `kind`.
+pub(crate) fn extension_fits(kind: Kind, ext: &str) -> bool {
+    FORMATS
+        .iter()
+        .filter(|f| f.kind == kind)
+        .any(|f| f.extensions.contains(&ext))
+}
+
+fn carve_rar(d: &[u8], at: usize) -> Option<Span> {
+    // RAR 4: the marker block is followed by the main archive header (type
+    // 0x73); RAR 5: by a header CRC, a size and type 1 (main archive header).
+    let v4 = d.get(at + 6) == Some(&0x00) && d.get(at + 9) == Some(&0x73);
+    let v5 = d.get(at + 6..at + 8) == Some(&[0x01, 0x00][..])
+        && d.get(at + 12).is_some_and(|size| *size > 0)
+        && d.get(at + 13) == Some(&0x01);
+    (v4 || v5).then_some(Span {
+        start: at,
+        end: None,
+    })
+}
+
+/// NSIS's first header: 4 bytes of flags, then the signature.
+fn carve_nsis(_d: &[u8], at: usize) -> Option<Span> {
+    Some(Span {
+        start: at.checked_sub(4)?,
+        end: None,
+    })
+}
+
+/// AutoIt: a 16-byte GUID, then "AU3!EA05" or "AU3!EA06".
+fn carve_autoit(d: &[u8], at: usize) -> Option<Span> {
+    let version = *d.get(at + 7)?;
+    (version == b'5' || version == b'6').then_some(Span {
+        start: at.saturating_sub(16),
+        end: None,
+    })
+}
+
+fn carve_from_signature(_d: &[u8], at: usize) -> Option<Span> {
+    Some(Span {
+        start: at,
+        end: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_extractor_kind_appears_once_as_extract() {
+        let mut seen = std::collections::HashSet::new();
+        for f in FORMATS {
+            if matches!(f.handling, Extract(_)) {
+                assert!(seen.insert(f.kind), "{:?} listed twice", f.kind);
+            }
+        }
+    }
+
+    #[test]
+    fn extensions_are_lowercase_and_carvers_have_signatures() {
+        for f in FORMATS {
+            for e in f.extensions {
+                assert_eq!(*e, e.to_ascii_lowercase(), "{:?}", f.kind);
+            }
+            for c in f.carve {
+                assert!(c.signature.len() >= 3, "{:?}", f.kind);
+            }
+        }
+    }
+
+    #[test]
+    fn recognised_but_unopened_formats_are_unsupported() {
+        for kind in [
+            Kind::Rar,
+            Kind::Iso9660,
+            Kind::Msi,
+            Kind::Chm,
+            Kind::Arj,
+            Kind::Nsis,
+            Kind::OneNote,
+        ] {
+            assert!(matches!(handling(kind), Unsupported), "{kind:?}");
+        }
+    }
+}
