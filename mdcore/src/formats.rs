@@ -528,6 +528,7 @@ pub(crate) fn handling(kind: Kind) -> Handling {
 }
 
 /// The extractor for a kind, if mdscan opens it.
+#[cfg(feature = "fuzzing")]
 pub(crate) fn extractor_for(kind: Kind) -> Option<&'static dyn Extractor> {
     match handling(kind) {
         Extract(ex) => Some(ex),

@@ -11,7 +11,7 @@
 //! - no more objects are yielded than `max_objects` admits.
 
 use crate::detect::Kind;
-use crate::extract::{self, Child, Cx, Entry, Flow};
+use crate::extract::{Child, Cx, Entry, Flow};
 use crate::limits::{Budget, Limits};
 
 /// What one extractor run produced.
@@ -31,7 +31,7 @@ pub struct Outcome {
 /// When an invariant above is broken, or `kind` is not a container.
 pub fn extract(kind: Kind, data: &[u8], limits: &Limits) -> Outcome {
     #[allow(clippy::expect_used)]
-    let ex = extract::extractor_for(kind).expect("a container kind");
+    let ex = crate::formats::extractor_for(kind).expect("a container kind");
     let budget = Budget::new(limits.clone(), data.len() as u64, None);
     let passwords = vec!["infected".to_string(), "password".to_string()];
     let cx = Cx::new(&budget, &passwords, "fuzz.bin");
@@ -103,8 +103,14 @@ pub fn carve(data: &[u8], from: usize) -> usize {
     let mut covered = from;
     for hit in &c.hits {
         let end = hit.span.end.unwrap_or(data.len());
-        assert!(hit.span.start >= covered, "hit {hit:?} overlaps or precedes {covered}");
-        assert!(end <= data.len() && end > hit.span.start, "hit {hit:?} outside the input");
+        assert!(
+            hit.span.start >= covered,
+            "hit {hit:?} overlaps or precedes {covered}"
+        );
+        assert!(
+            end <= data.len() && end > hit.span.start,
+            "hit {hit:?} outside the input"
+        );
         covered = end;
     }
     c.hits.len()

@@ -196,5 +196,8 @@ fn what_was_not_examined_blocks_and_is_counted() {
     std::fs::write(d.join("note.txt"), &hidden).unwrap();
     let (code, out, _) = mdscan(&["scan", "note.txt"], d);
     assert_eq!(code, 1);
-    assert!(out.contains("note.txt/[embedded@200].zip/eicar.com"), "{out}");
+    assert!(
+        out.contains("note.txt/[embedded@200].zip/eicar.com"),
+        "{out}"
+    );
 }

@@ -818,7 +818,10 @@ fn hidden_and_unexamined_files_are_blocked_by_default() {
     let v = wait(&s, v["data_id"].as_str().unwrap(), None);
     assert_eq!(v["scan_results"]["scan_all_result_i"], 23, "{v}");
     assert_eq!(v["process_info"]["result"], "Blocked", "{v}");
-    assert_eq!(v["process_info"]["blocked_reason"], "Unsupported file type", "{v}");
+    assert_eq!(
+        v["process_info"]["blocked_reason"], "Unsupported file type",
+        "{v}"
+    );
     // A truncated zip: Failed (3), Blocked.
     let zip = zip_of(&[("a.txt", b"hello world, hello world, hello world")]);
     let (_, v) = upload(&s, "cut.zip", &zip[..zip.len() / 2], &[]);

@@ -105,7 +105,7 @@ pub(crate) fn carve(data: &[u8], from: usize, go_on: &dyn Fn() -> bool) -> Carvi
                 out.stopped = Some(Stopped::TooManyCandidates);
                 break;
             }
-            if validations % 64 == 0 && !go_on() {
+            if validations.is_multiple_of(64) && !go_on() {
                 out.stopped = Some(Stopped::Budget);
                 return out;
             }
@@ -143,7 +143,7 @@ pub(crate) fn carve(data: &[u8], from: usize, go_on: &dyn Fn() -> bool) -> Carvi
             out.stopped = Some(Stopped::TooManyCandidates);
             break;
         }
-        if validations % 64 == 0 && !go_on() {
+        if validations.is_multiple_of(64) && !go_on() {
             out.stopped = Some(Stopped::Budget);
             return out;
         }

@@ -168,10 +168,13 @@ pub(crate) fn sevenz(p: &[u8]) -> Option<Flavour> {
     plain(p.starts_with(&[b'7', b'z', 0xbc, 0xaf, 0x27, 0x1c]))
 }
 
-/// `MSCF`, whatever the reserved field after it holds (cabextract ignores
-/// it), with format version 1.3 and sane header sizes.
+/// `MSCF\0\0\0\0` (libmagic's test), or `MSCF` with any reserved field
+/// (cabextract ignores it) and a sane version 1.3 header.
 pub(crate) fn cab(p: &[u8]) -> Option<Flavour> {
-    plain(p.starts_with(b"MSCF") && cab_header_ok(p, 0, usize::MAX))
+    plain(
+        p.starts_with(b"MSCF\0\0\0\0")
+            || (p.starts_with(b"MSCF") && cab_header_ok(p, 0, usize::MAX)),
+    )
 }
 
 /// A cabinet header at `at` that declares version 1.3, a size of at least
@@ -344,9 +347,7 @@ pub(crate) fn arj(p: &[u8]) -> Option<Flavour> {
 
 /// LHA/LZH: a level 0–2 header whose method id is `-lh?-` or `-lz?-`.
 pub(crate) fn lzh(p: &[u8]) -> Option<Flavour> {
-    let Some(m) = p.get(2..7) else {
-        return None;
-    };
+    let m = p.get(2..7)?;
     let method = (m.starts_with(b"-lh") || m.starts_with(b"-lz"))
         && m.get(4) == Some(&b'-')
         && m.get(3).is_some_and(|c| c.is_ascii_alphanumeric());

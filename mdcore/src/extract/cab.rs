@@ -315,19 +315,17 @@ impl std::fmt::Display for SkipStopped {
 impl std::error::Error for SkipStopped {}
 
 /// Carving: a cabinet header (version 1.3, sane sizes, at least one folder
-/// and one file) whose declared size fits in the carrier.
+/// and one file); it ends where its declared size says, when that fits.
 pub(crate) fn carve(d: &[u8], at: usize) -> Option<Span> {
-    let room = d.len().checked_sub(at)?;
-    if !crate::detect::magic::cab_header_ok(d, at, room) {
+    if !crate::detect::magic::cab_header_ok(d, at, usize::MAX) {
         return None;
     }
     let folders = le_u16(d, at + 26)?;
     let files = le_u16(d, at + 28)?;
     let size = usize::try_from(le_u32(d, at + 8)?).ok()?;
-    (folders > 0 && files > 0).then_some(Span {
-        start: at,
-        end: Some(at + size),
-    })
+    // A cabinet cut short is still a cabinet (its reader reports the damage).
+    let end = at.checked_add(size).filter(|e| *e <= d.len());
+    (folders > 0 && files > 0).then_some(Span { start: at, end })
 }
 
 fn decode_folder(

@@ -51,3 +51,24 @@ pub(crate) fn carve(d: &[u8], at: usize) -> Option<Span> {
         end: None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    #[test]
+    fn members_stop_where_the_last_member_ends() {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(b"hello").unwrap();
+        let one = e.finish().unwrap();
+        let mut data = [&one[..], &one[..]].concat();
+        let members_end = data.len();
+        data.extend_from_slice(b"PK\x03\x04 and more");
+        let mut r = Members::new(&data, open, GzDecoder::into_inner).unwrap();
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"hellohello");
+        assert_eq!(r.end(), Some(members_end));
+    }
+}

@@ -32,8 +32,6 @@ pub(crate) mod xz;
 pub(crate) mod zip;
 pub(crate) mod zstd;
 
-pub(crate) use crate::formats::extractor_for;
-
 /// Why (part of) an object could not be examined: a code and a note.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Issue {

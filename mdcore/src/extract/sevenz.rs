@@ -30,9 +30,7 @@ impl Extractor for SevenZip {
         cx: &'a Cx<'a>,
         sink: &mut Sink<'_, 'a>,
     ) -> Result<(), Issue> {
-        if let Some(span) = carve(data, 0)
-            && let Some(end) = span.end
-        {
+        if let Some(Span { end: Some(end), .. }) = carve(data, 0) {
             cx.consumed(end);
         }
         let archive = Arc::new(open(data, cx)?);
@@ -129,15 +127,18 @@ pub(crate) fn carve(d: &[u8], at: usize) -> Option<Span> {
     if crc32fast::hash(start_header) != le_u32(d, at + 8)? {
         return None;
     }
-    let next_offset = usize::try_from(le_u64(d, at + 12)?).ok()?;
-    let next_size = usize::try_from(le_u64(d, at + 20)?).ok()?;
-    let next_at = at.checked_add(32)?.checked_add(next_offset)?;
-    let end = next_at.checked_add(next_size)?;
-    let next = d.get(next_at..end)?;
-    (next_size > 0 && crc32fast::hash(next) == le_u32(d, at + 28)?).then_some(Span {
-        start: at,
-        end: Some(end),
-    })
+    // The start header's CRC is evidence enough that a 7z starts here; a
+    // next header that is missing or damaged makes it a truncated archive
+    // (its reader then reports the damage), not no archive.
+    let end = (|| {
+        let next_offset = usize::try_from(le_u64(d, at + 12)?).ok()?;
+        let next_size = usize::try_from(le_u64(d, at + 20)?).ok()?;
+        let next_at = at.checked_add(32)?.checked_add(next_offset)?;
+        let end = next_at.checked_add(next_size)?;
+        let next = d.get(next_at..end)?;
+        (next_size > 0 && crc32fast::hash(next) == le_u32(d, at + 28)?).then_some(end)
+    })();
+    Some(Span { start: at, end })
 }
 
 /// Whether sevenz-rust2 refused to allocate what a header asked for.

@@ -81,6 +81,14 @@ impl Member<'_> {
         self.name.ends_with(b"/") || self.name.ends_with(b"\\") || dos_dir
     }
 
+    /// A directory entry with nothing in it: no object. (A directory entry
+    /// whose data is more than an empty deflate stream is scanned: unzip
+    /// and 7-Zip would write its bytes out as a file.)
+    fn is_empty_dir(&self) -> bool {
+        let empty_data = self.csize == 0 || (self.method == 8 && self.csize <= 2);
+        self.is_dir() && self.usize == 0 && empty_data
+    }
+
     fn label(&self) -> String {
         sanitize_name(&String::from_utf8_lossy(self.name))
     }
@@ -500,7 +508,7 @@ impl Extractor for Zip {
                 };
                 pos = next;
                 index += 1;
-                if index % 256 == 0
+                if index.is_multiple_of(256)
                     && let Err(stop) = cx.budget.check()
                 {
                     return Err(Issue::stopped(stop));
@@ -524,7 +532,7 @@ impl Extractor for Zip {
                 known.insert(at, (m.crc, m.csize, m.usize));
                 let local = local_at(data, at).map(|l| l.member);
                 let differs = local.as_ref().and_then(|l| disagreement(&m, l));
-                if !(m.is_dir() && m.csize == 0 && m.usize == 0) {
+                if !m.is_empty_dir() {
                     let note = (m.is_dir()).then(|| {
                         format!("a directory entry that carries {} bytes of data", m.usize)
                     });
@@ -540,8 +548,7 @@ impl Extractor for Zip {
                     let note = Some(format!(
                         "read as its local header describes it; the central directory says otherwise ({what})"
                     ));
-                    let empty = local.uses_descriptor() || local.csize == 0;
-                    if !(local.is_dir() && empty) && sink(member(local, note)) == Flow::Stop {
+                    if !local.is_empty_dir() && sink(member(local, note)) == Flow::Stop {
                         return Ok(());
                     }
                 }
@@ -566,7 +573,7 @@ impl Extractor for Zip {
             if seen.contains(&m.local) {
                 continue;
             }
-            if m.is_dir() && m.csize == 0 {
+            if m.is_empty_dir() {
                 continue;
             }
             only_local += 1;
