@@ -186,3 +186,40 @@ fn type_mismatch_is_opt_in() {
     let r = s.scan_bytes(&exe, &ScanOptions::new().name("setup.exe"));
     assert_eq!(r.verdict(), ResultCode::NoThreat);
 }
+
+#[test]
+fn a_yara_timeout_is_16_on_that_object() {
+    let mut y = mdcore::YaraEngineBuilder::new();
+    // A rule that takes far longer than a second on a few MiB.
+    y.add_source(
+        "slow.yar",
+        "rule Slow { condition: for all i in (0..filesize) : \
+         ( for all j in (0..1000) : ( uint8(i) + j >= 0 ) ) }",
+    )
+    .timeout(Duration::from_secs(1));
+    let s = ScannerBuilder::new()
+        .default_rules(false)
+        .engine(Arc::new(y.build().unwrap()))
+        .build()
+        .unwrap();
+    let data = zip_of(&[("big.bin", &vec![7u8; 4 << 20]), ("small.txt", b"tiny")]);
+    let r = s.scan_bytes(&data, &ScanOptions::new().name("t.zip"));
+    let big = r
+        .root
+        .iter()
+        .find(|n| n.display_name == "t.zip/big.bin")
+        .unwrap();
+    assert_eq!(
+        big.own_result_i,
+        ResultCode::ExceededArchiveTimeout,
+        "{:?}",
+        big.notes
+    );
+    assert!(
+        big.notes.iter().any(|n| n.contains("timed out")),
+        "{:?}",
+        big.notes
+    );
+    assert_eq!(r.verdict(), ResultCode::ExceededArchiveTimeout);
+    assert!(r.blocked());
+}

@@ -378,12 +378,31 @@ fn reduce_literals(data: &[u8]) -> Vec<u8> {
         .collect()
 }
 
+/// Implode (method 6) with two trees (no literal tree): the length and
+/// distance trees as 64 codes of 6 bits each, then every byte as a 1 bit
+/// and 8 literal bits.
+fn implode_literals(data: &[u8]) -> Vec<u8> {
+    let mut out = vec![3, 0xf5, 0xf5, 0xf5, 0xf5, 3, 0xf5, 0xf5, 0xf5, 0xf5];
+    let mut bitsv: Vec<bool> = Vec::new();
+    for b in data {
+        bitsv.push(true);
+        (0..8).for_each(|i| bitsv.push(b >> i & 1 == 1));
+    }
+    out.extend(bitsv.chunks(8).map(|c| {
+        c.iter()
+            .enumerate()
+            .fold(0u8, |a, (i, b)| a | (u8::from(*b) << i))
+    }));
+    out
+}
+
 #[test]
 fn legacy_zip_methods_are_decoded() {
     for (method, packed) in [
         (1u16, shrink_literals(EICAR)),
         (2, reduce_literals(EICAR)),
         (5, reduce_literals(EICAR)),
+        (6, implode_literals(EICAR)),
     ] {
         let data = raw_zip(
             &[Raw {
@@ -735,6 +754,27 @@ fn decoder_memory_caps_are_size_limits() {
     );
     assert!(r.blocked());
     assert!(notes(&r).contains("memory"), "{}", notes(&r));
+}
+
+#[test]
+fn zstd_window_above_the_cap_is_a_size_limit() {
+    // One frame that is not single-segment, with a 2 GiB window (window log
+    // 31, above the decoder's 27), holding EICAR as a raw block.
+    let mut data = vec![0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xa8];
+    let header = (EICAR.len() as u32) << 3 | 1;
+    data.extend_from_slice(&header.to_le_bytes()[..3]);
+    data.extend_from_slice(EICAR);
+    let r = scan(&data, "big.zst");
+    assert_eq!(
+        r.verdict(),
+        ResultCode::ExceededArchiveSize,
+        "{}",
+        notes(&r)
+    );
+    assert!(notes(&r).contains("memory"), "{}", notes(&r));
+    // The same frame with a 1 MiB window decodes.
+    data[5] = 0x50;
+    infected(&scan(&data, "ok.zst"));
 }
 
 #[test]
