@@ -66,7 +66,6 @@ fn bench_extract(c: &mut Criterion) {
         ("tar", Kind::Tar, tar, raw),
         ("cab-mszip", Kind::Cab, corpus::cab(&files, 100), raw),
         ("rpm-gzip", Kind::Rpm, corpus::rpm(&files), raw),
-        ("pe-sfx-zip", Kind::Pe, corpus::sfx_exe(&files), raw),
         ("gzip", Kind::Gzip, gz.1, stream.len() as u64),
         ("xz", Kind::Xz, xz.1, stream.len() as u64),
         ("zstd", Kind::Zstd, zst.1, stream.len() as u64),
@@ -77,6 +76,26 @@ fn bench_extract(c: &mut Criterion) {
         g.throughput(Throughput::Bytes(*produced));
         g.bench_with_input(BenchmarkId::from_parameter(name), data, |b, d| {
             b.iter(|| fuzzing::extract(*kind, d, &limits()))
+        });
+    }
+    g.finish();
+}
+
+/// The carver alone: the search for embedded archives every leaf gets.
+fn bench_carve(c: &mut Criterion) {
+    let files = corpus::mixed_files(SEED, 400, 1 << 10, 64 << 10);
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("random-16MiB", corpus::random_file(16 << 20)),
+        ("text-16MiB", corpus::stream_data(16 << 20)),
+        ("png-16MiB", corpus::big_png(16 << 20)),
+        ("sfx-exe", corpus::sfx_exe(&files)),
+    ];
+    let mut g = c.benchmark_group("carve");
+    g.sample_size(10);
+    for (name, data) in &cases {
+        g.throughput(Throughput::Bytes(data.len() as u64));
+        g.bench_with_input(BenchmarkId::from_parameter(name), data, |b, d| {
+            b.iter(|| fuzzing::carve(d, 0))
         });
     }
     g.finish();
@@ -168,6 +187,7 @@ fn bench_end_to_end(c: &mut Criterion) {
 criterion_group!(
     benches,
     bench_detect,
+    bench_carve,
     bench_extract,
     bench_engines,
     bench_end_to_end

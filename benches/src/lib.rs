@@ -9,7 +9,9 @@
 //!   thousands of small files (modelled on MetaDefender's published
 //!   archive benchmark);
 //! - `big`: a CAB of hundreds of MB expanding more than 30x;
-//! - `stream`: one 200 MB stream as gzip, xz and zstd.
+//! - `stream`: one 200 MB stream as gzip, xz and zstd;
+//! - `leaf`: a 100 MiB random file and a 100 MiB PNG (random pixels), which
+//!   mdscan examines whole and searches for embedded archives (carving).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -334,6 +336,62 @@ pub fn stream_data(size: usize) -> Vec<u8> {
     let at = size - 4096;
     d[at..at + m.len()].copy_from_slice(m.as_bytes());
     d
+}
+
+/// `size` pseudo-random bytes (the leaf set's `random.bin`).
+pub fn random_file(size: usize) -> Vec<u8> {
+    let mut rng = StdRng::seed_from_u64(SEED ^ 0x1eaf);
+    let mut d = vec![0u8; size];
+    rng.fill(&mut d[..]);
+    d
+}
+
+/// A valid greyscale PNG of about `size` bytes of random pixels, its image
+/// data in stored deflate blocks (the leaf set's `photo.png`).
+pub fn big_png(size: usize) -> Vec<u8> {
+    fn chunk(out: &mut Vec<u8>, kind: &[u8], body: &[u8]) {
+        out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(kind);
+        crc.update(body);
+        out.extend_from_slice(kind);
+        out.extend_from_slice(body);
+        out.extend_from_slice(&crc.finalize().to_be_bytes());
+    }
+    let width = 4096usize;
+    let height = size / (width + 1);
+    let mut rng = StdRng::seed_from_u64(SEED ^ 0x0b16);
+    let mut raw = vec![0u8; height * (width + 1)];
+    rng.fill(&mut raw[..]);
+    for row in raw.chunks_mut(width + 1) {
+        row[0] = 0; // filter: none
+    }
+    // zlib: header, stored blocks of up to 65,535 bytes, Adler-32.
+    let mut z = vec![0x78, 0x01];
+    let blocks: Vec<&[u8]> = raw.chunks(65_535).collect();
+    for (i, b) in blocks.iter().enumerate() {
+        z.push(u8::from(i + 1 == blocks.len()));
+        let len = b.len() as u16;
+        z.extend_from_slice(&len.to_le_bytes());
+        z.extend_from_slice(&(!len).to_le_bytes());
+        z.extend_from_slice(b);
+    }
+    let (mut a, mut b) = (1u32, 0u32);
+    for x in &raw {
+        a = (a + u32::from(*x)) % 65_521;
+        b = (b + a) % 65_521;
+    }
+    z.extend_from_slice(&((b << 16) | a).to_be_bytes());
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = (width as u32).to_be_bytes().to_vec();
+    ihdr.extend_from_slice(&(height as u32).to_be_bytes());
+    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
+    chunk(&mut out, b"IHDR", &ihdr);
+    for part in z.chunks(1 << 20) {
+        chunk(&mut out, b"IDAT", part);
+    }
+    chunk(&mut out, b"IEND", b"");
+    out
 }
 
 /// gzip (level 6), xz (preset 1) and zstd (level 3) of `data`.

@@ -234,7 +234,9 @@ impl Report {
         out
     }
 
-    /// Whether MetaDefender's default workflow would block this input.
+    /// Whether mdscan's default, fail-closed policy blocks this input: a
+    /// detection, or anything not fully examined
+    /// ([`crate::DEFAULT_BLOCK_CODES`]).
     pub fn blocked(&self) -> bool {
         self.verdict().blocks_by_default()
     }

@@ -34,8 +34,12 @@ struct Args {
     /// Runs per measurement; the median is reported.
     #[arg(long, default_value_t = 3)]
     runs: usize,
-    /// Sets to run: small, medium, big, stream.
-    #[arg(long, value_delimiter = ',', default_value = "small,medium,big,stream")]
+    /// Sets to run: small, medium, big, stream, leaf.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "small,medium,big,stream,leaf"
+    )]
     sets: Vec<String>,
     /// Skip clamscan (it is slow on the big sets).
     #[arg(long)]
@@ -233,6 +237,9 @@ fn cases() -> Vec<Case> {
             vec![("zstd -dc", &["zstd", "-qdc", "{}"][..])],
             false,
         ),
+        // Leaves: examined whole and searched for embedded archives.
+        c("leaf", "leaf/random.bin", vec![], false),
+        c("leaf", "leaf/photo.png", vec![], false),
     ]
 }
 

@@ -17,8 +17,12 @@ struct Args {
     /// Output directory.
     #[arg(long, default_value = "bench-corpus")]
     out: std::path::PathBuf,
-    /// Sets to write: small, medium, big, stream.
-    #[arg(long, value_delimiter = ',', default_value = "small,medium,big,stream")]
+    /// Sets to write: small, medium, big, stream, leaf.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "small,medium,big,stream,leaf"
+    )]
     sets: Vec<String>,
     /// Files in the big cabinet (8 MiB each).
     #[arg(long, default_value_t = 512)]
@@ -117,6 +121,18 @@ fn main() {
             put(&lay.root.join("stream").join(name), &bytes);
         }
         println!("stream: {:.1?}", t.elapsed());
+    }
+    if want("leaf") {
+        let t = Instant::now();
+        put(
+            &lay.root.join("leaf/random.bin"),
+            &corpus::random_file(100 << 20),
+        );
+        put(
+            &lay.root.join("leaf/photo.png"),
+            &corpus::big_png(100 << 20),
+        );
+        println!("leaf: {:.1?}", t.elapsed());
     }
     std::fs::write(lay.expected(), expected.join("\n") + "\n").unwrap();
     println!("expected detections: {}", lay.expected().display());

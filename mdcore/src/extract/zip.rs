@@ -354,28 +354,24 @@ fn find_descriptor(d: &[u8], data_start: usize, zip64: bool) -> Option<(usize, D
 type Known = HashMap<usize, (u32, u64, u64)>;
 
 /// Walks the local headers of `d[from..to]`: each entry, then the next
-/// header after its data (or the next signature, past junk).
+/// header after its data (or the next signature, past junk). `visit` gets
+/// each entry and says whether to go on.
 fn walk_locals<'a>(
     d: &'a [u8],
     from: usize,
     to: usize,
     known: &Known,
-    mut keep_going: impl FnMut() -> bool,
-) -> Vec<Member<'a>> {
-    let mut out = Vec::new();
+    mut visit: impl FnMut(Member<'a>) -> bool,
+) {
     let find_next = |pos: usize| -> Option<usize> {
         d.get(pos..to)
             .and_then(|w| memmem::find(w, LOCAL_SIG))
             .map(|i| pos + i)
     };
-    let mut pos = match find_next(from) {
-        Some(p) => p,
-        None => return out,
+    let Some(mut pos) = find_next(from) else {
+        return;
     };
     while pos < to {
-        if out.len() % 256 == 255 && !keep_going() {
-            break;
-        }
         let Some(local) = local_at(d, pos) else {
             match find_next(pos + 1) {
                 Some(p) => {
@@ -414,8 +410,7 @@ fn walk_locals<'a>(
             .data_start
             .saturating_add(usize::try_from(m.csize).unwrap_or(usize::MAX));
         let next = next.unwrap_or(data_end);
-        out.push(m);
-        if next <= pos {
+        if !visit(m) || next <= pos {
             break;
         }
         pos = next;
@@ -426,7 +421,6 @@ fn walk_locals<'a>(
             }
         }
     }
-    out
 }
 
 /// What differs between the central and the local reading of one member.
@@ -561,29 +555,40 @@ impl Extractor for Zip {
         }
         // The local-header reading: entries the central directory does not
         // list (or all of them, when there is no central directory).
-        let walked = walk_locals(data, 0, walk_to, &known, || cx.budget.check().is_ok());
         let mut only_local = 0u64;
         let mut walked_end = 0usize;
-        for m in walked {
+        let mut stopped = false;
+        let mut cut = None;
+        let mut walked = 0u64;
+        walk_locals(data, 0, walk_to, &known, |m| {
+            walked += 1;
+            if walked.is_multiple_of(256)
+                && let Err(stop) = cx.budget.check()
+            {
+                cut = Some(stop);
+                return false;
+            }
             let data_end = local_at(data, m.local)
                 .map(|l| l.data_start)
                 .unwrap_or(m.local)
                 .saturating_add(usize::try_from(m.csize).unwrap_or(usize::MAX));
             walked_end = walked_end.max(data_end.min(data.len()));
-            if seen.contains(&m.local) {
-                continue;
-            }
-            if m.is_empty_dir() {
-                continue;
+            if seen.contains(&m.local) || m.is_empty_dir() {
+                return true;
             }
             only_local += 1;
             let note = rec.map(|_| {
                 "found by walking the local headers; the central directory does not list it"
                     .to_string()
             });
-            if sink(member(m, note)) == Flow::Stop {
-                return Ok(());
-            }
+            stopped = sink(member(m, note)) == Flow::Stop;
+            !stopped
+        });
+        if stopped {
+            return Ok(());
+        }
+        if let Some(stop) = cut {
+            return Err(Issue::stopped(stop));
         }
         match rec {
             Some(_) if only_local > 0 => cx.note(format!(
