@@ -322,8 +322,9 @@ impl<'s> Walker<'s> {
             Some(Stopped::TooManyCandidates) => {
                 own.push(ResultCode::ExceededArchiveFileNumber);
                 node.notes.push(format!(
-                    "the search for embedded archives stopped after {} candidates; the rest of the object was not searched",
-                    detect::carve::MAX_VALIDATIONS
+                    "the search for embedded archives stopped after {} candidates that did not parse (or {} that did); the rest of the object was not searched",
+                    detect::carve::MAX_REJECTED,
+                    detect::carve::MAX_HITS
                 ));
             }
             Some(Stopped::Budget) => {

@@ -11,8 +11,9 @@
 //!
 //! Candidates inside an object already accepted are skipped (they are found
 //! when that object is opened), so a stored zip inside a zip is not carved
-//! twice, and the work is bounded: at most [`MAX_VALIDATIONS`] candidates
-//! are parsed per object, and the caller's budget is consulted as we go.
+//! twice, and the work is bounded: at most [`MAX_REJECTED`] candidates may
+//! fail to parse and at most [`MAX_HITS`] objects are found per object, and
+//! the caller's budget is consulted as we go.
 
 use std::sync::OnceLock;
 
@@ -41,15 +42,20 @@ pub(crate) struct Carving {
 /// Why a carve stopped early.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Stopped {
-    /// More candidates than [`MAX_VALIDATIONS`] needed parsing.
+    /// More than [`MAX_REJECTED`] candidates did not parse, or more than
+    /// [`MAX_HITS`] did.
     TooManyCandidates,
     /// The caller's budget said stop (time, cancel).
     Budget,
 }
 
-/// Most candidates parsed per object. Ordinary files have a handful; a file
-/// built to be full of signatures is cut off here (and said so).
-pub(crate) const MAX_VALIDATIONS: usize = 4096;
+/// Most candidates per object that may fail to parse. Ordinary files have
+/// a handful; a file built to be full of signatures is cut off here (and
+/// said so).
+pub(crate) const MAX_REJECTED: usize = 4096;
+
+/// Most embedded objects found in one object.
+pub(crate) const MAX_HITS: usize = 16_384;
 
 struct Searcher {
     ac: AhoCorasick,
@@ -90,6 +96,7 @@ pub(crate) fn carve(data: &[u8], from: usize, go_on: &dyn Fn() -> bool) -> Carvi
         return out;
     };
     let mut validations = 0usize;
+    let mut rejected = 0usize;
     // Spans found from a zip end record (they start before their signature)
     // and forward candidates, both in position order.
     let mut known: Vec<Hit> = Vec::new();
@@ -101,7 +108,7 @@ pub(crate) fn carve(data: &[u8], from: usize, go_on: &dyn Fn() -> bool) -> Carvi
         let at = from + m.start();
         if backward(kind, carver) {
             validations += 1;
-            if validations > MAX_VALIDATIONS {
+            if rejected > MAX_REJECTED || known.len() > MAX_HITS {
                 out.stopped = Some(Stopped::TooManyCandidates);
                 break;
             }
@@ -109,10 +116,10 @@ pub(crate) fn carve(data: &[u8], from: usize, go_on: &dyn Fn() -> bool) -> Carvi
                 out.stopped = Some(Stopped::Budget);
                 return out;
             }
-            if let Some(span) = (carver.validate)(data, at)
-                && span.start >= from
-            {
-                known.push(Hit { span, kind, ext });
+            match (carver.validate)(data, at) {
+                Some(span) if span.start >= from => known.push(Hit { span, kind, ext }),
+                Some(_) => {}
+                None => rejected += 1,
             }
         } else {
             forward.push((at, m.pattern().as_usize()));
@@ -139,7 +146,7 @@ pub(crate) fn carve(data: &[u8], from: usize, go_on: &dyn Fn() -> bool) -> Carvi
             continue;
         };
         validations += 1;
-        if validations > MAX_VALIDATIONS {
+        if rejected > MAX_REJECTED || out.hits.len() > MAX_HITS {
             out.stopped = Some(Stopped::TooManyCandidates);
             break;
         }
@@ -147,7 +154,11 @@ pub(crate) fn carve(data: &[u8], from: usize, go_on: &dyn Fn() -> bool) -> Carvi
             out.stopped = Some(Stopped::Budget);
             return out;
         }
-        if let Some(span) = (carver.validate)(data, at)
+        let found = (carver.validate)(data, at);
+        if found.is_none() {
+            rejected += 1;
+        }
+        if let Some(span) = found
             && span.start >= covered
         {
             // A zip end record further on may describe an archive that
@@ -208,7 +219,7 @@ mod tests {
 
     #[test]
     fn many_candidates_are_cut_off() {
-        let d = b"BZh".repeat(MAX_VALIDATIONS + 10);
+        let d = b"BZh".repeat(MAX_REJECTED + 10);
         let c = carve(&d, 0, &|| true);
         assert_eq!(c.stopped, Some(Stopped::TooManyCandidates));
         let c = carve(&d, 0, &|| false);
