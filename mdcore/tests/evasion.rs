@@ -930,3 +930,20 @@ fn carving_at_the_depth_limit_blocks_with_9() {
     assert_eq!(r.verdict(), ResultCode::ExceededArchiveDepth);
     assert!(notes(&r).contains("[embedded@"), "{}", notes(&r));
 }
+
+#[test]
+fn zip64_archives_are_read_both_ways() {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default().large_file(true);
+    for (name, data) in [("a.txt", CLEAN), ("e.com", EICAR)] {
+        w.start_file(name, opts).unwrap();
+        std::io::Write::write_all(&mut w, data).unwrap();
+    }
+    let data = w.finish().unwrap().into_inner();
+    let r = scan(&data, "z64.zip");
+    infected(&r);
+    assert_eq!(r.root.children.len(), 2, "{}", notes(&r));
+    assert!(!notes(&r).contains("disagree"), "{}", notes(&r));
+    // Behind a prefix, found by its end records.
+    infected(&scan(&[&junk(3)[..], &data].concat(), "z64.bin"));
+}
