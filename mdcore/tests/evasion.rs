@@ -947,3 +947,13 @@ fn zip64_archives_are_read_both_ways() {
     // Behind a prefix, found by its end records.
     infected(&scan(&[&junk(3)[..], &data].concat(), "z64.bin"));
 }
+
+#[test]
+fn a_tar_header_with_a_wrong_checksum_is_damage_not_clean() {
+    let mut data = tar_with(&[(tar_header(b"e.com", b'0', EICAR.len(), true, false), EICAR)]);
+    data[148] = b'7'; // the checksum no longer holds
+    let r = scan(&data, "x.tar");
+    assert_eq!(r.root.file_type, "application/x-tar");
+    assert_eq!(r.verdict(), ResultCode::Failed, "{}", notes(&r));
+    assert!(r.blocked());
+}

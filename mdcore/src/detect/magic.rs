@@ -73,6 +73,13 @@ pub(crate) fn tar_checksum_ok(h: &[u8]) -> bool {
     stored == unsigned || stored == signed
 }
 
+/// The ustar magic with a checksum that does not hold: a damaged tar, not
+/// "no tar" (tried late, after every other magic, since the magic alone is
+/// weak evidence). Its reader then reports the damage (3).
+pub(crate) fn tar_damaged(p: &[u8]) -> Option<Flavour> {
+    plain(p.get(257..262) == Some(b"ustar"))
+}
+
 pub(crate) fn zip(p: &[u8]) -> Option<Flavour> {
     let magic = p.starts_with(b"PK\x03\x04")
         || p.starts_with(b"PK\x05\x06")
