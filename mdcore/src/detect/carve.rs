@@ -73,7 +73,13 @@ fn searcher() -> Option<&'static Searcher> {
                 f.carve.iter().map(move |c| (f.kind, ext, c))
             })
             .collect();
-        let ac = AhoCorasick::new(carvers.iter().map(|(_, _, c)| c.signature)).ok()?;
+        // Leftmost-first, non-overlapping: the packed (Teddy SIMD) searcher
+        // applies, several times faster than an overlapping search. No two
+        // signatures share a prefix, so no candidate is lost that matters.
+        let ac = AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+            .build(carvers.iter().map(|(_, _, c)| c.signature))
+            .ok()?;
         Some(Searcher { ac, carvers })
     })
     .as_ref()
@@ -101,7 +107,7 @@ pub(crate) fn carve(data: &[u8], from: usize, go_on: &dyn Fn() -> bool) -> Carvi
     // and forward candidates, both in position order.
     let mut known: Vec<Hit> = Vec::new();
     let mut forward: Vec<(usize, usize)> = Vec::new();
-    for m in s.ac.find_overlapping_iter(hay) {
+    for m in s.ac.find_iter(hay) {
         let Some(&(kind, ext, carver)) = s.carvers.get(m.pattern().as_usize()) else {
             continue;
         };
