@@ -588,33 +588,7 @@ fn v7_tar_whose_name_starts_with_another_magic() {
 
 #[test]
 fn cpio_entry_without_the_regular_file_bit() {
-    let mut data = Vec::new();
-    for (name, body, mode) in [("dev.com", EICAR, 0o020644u32), ("TRAILER!!!", &b""[..], 0)] {
-        let fields = [
-            1,
-            mode,
-            0,
-            0,
-            1,
-            0,
-            body.len() as u32,
-            0,
-            0,
-            0,
-            0,
-            name.len() as u32 + 1,
-            0,
-        ];
-        data.extend_from_slice(b"070701");
-        for f in fields {
-            data.extend_from_slice(format!("{f:08x}").as_bytes());
-        }
-        data.extend_from_slice(name.as_bytes());
-        data.push(0);
-        data.resize(data.len().div_ceil(4) * 4, 0);
-        data.extend_from_slice(body);
-        data.resize(data.len().div_ceil(4) * 4, 0);
-    }
+    let data = newc_raw(&[("dev.com", EICAR, 0o020644)]);
     let r = scan(&data, "x.cpio");
     infected(&r);
     assert!(notes(&r).contains("carries data"));

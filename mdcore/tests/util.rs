@@ -162,10 +162,16 @@ pub fn cab_of(folders: &[&[(&str, &[u8])]], compressed: bool) -> Vec<u8> {
 }
 
 pub fn newc_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut out = Vec::new();
     let mut all: Vec<(&str, &[u8], u32)> =
         entries.iter().map(|(n, d)| (*n, *d, 0o100644)).collect();
     all.insert(0, ("dir", b"", 0o040755));
+    newc_raw(&all)
+}
+
+/// A newc cpio of (name, data, mode) entries as given, plus the trailer.
+pub fn newc_raw(entries: &[(&str, &[u8], u32)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut all = entries.to_vec();
     all.push(("TRAILER!!!", b"", 0));
     for (name, data, mode) in all {
         let fields = [

@@ -12,7 +12,7 @@
 use std::io::{self, Read};
 
 use super::{Cx, Entry, Extractor, Flow, Issue, Sink, read_child, sanitize_name};
-use crate::detect::magic::tar_checksum_ok;
+use crate::detect::magic::tar_sums;
 
 pub(crate) struct Tar;
 
@@ -110,31 +110,17 @@ fn fixed_checksum(block: &[u8]) -> Option<[u8; 8]> {
     // Cheap test first: a checksum field is octal digits, spaces and NULs.
     let looks_octal = field.iter().all(|b| matches!(b, b'0'..=b'7' | b' ' | 0))
         && field.iter().any(u8::is_ascii_digit);
-    if !looks_octal || !tar_checksum_ok(block) {
+    if !looks_octal {
         return None;
     }
-    let unsigned: u32 = block
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            if (148..156).contains(&i) {
-                32
-            } else {
-                u32::from(*b)
-            }
-        })
-        .sum();
-    let text = format!("{unsigned:06o}\0 ");
-    let stored: String = field
-        .iter()
-        .skip_while(|b| **b == b' ')
-        .take_while(|b| (b'0'..=b'7').contains(*b))
-        .map(|b| char::from(*b))
-        .collect();
-    if u32::from_str_radix(&stored, 8).ok() == Some(unsigned) {
+    let sums = tar_sums(block)?;
+    if sums.stored == sums.unsigned || sums.stored != sums.signed {
         return None;
     }
-    text.as_bytes().try_into().ok()
+    format!("{:06o}\0 ", sums.unsigned)
+        .as_bytes()
+        .try_into()
+        .ok()
 }
 
 impl Read for SignedSums<'_> {
