@@ -931,3 +931,40 @@ fn a_tar_header_with_a_wrong_checksum_is_damage_not_clean() {
     assert_eq!(r.verdict(), ResultCode::Failed, "{}", notes(&r));
     assert!(r.blocked());
 }
+
+#[test]
+fn zip_members_asking_for_a_huge_dictionary_are_size_limits() {
+    // LZMA (method 14): version 9.20, 5 property bytes, a 4 GiB dictionary.
+    let mut lzma = vec![9, 20, 5, 0, 0x5d, 0xff, 0xff, 0xff, 0xff];
+    lzma.extend_from_slice(&[0u8; 64]);
+    // XZ (method 95): a real stream whose LZMA2 dictionary is patched to 4 GiB.
+    let mut x = xz(EICAR);
+    let size = (usize::from(x[12]) + 1) * 4;
+    let props = x[12..12 + size - 4]
+        .windows(3)
+        .position(|w| w[0] == 0x21 && w[1] == 1)
+        .unwrap()
+        + 14;
+    x[props] = 40;
+    let crc = crc32(&x[12..12 + size - 4]);
+    x[12 + size - 4..12 + size].copy_from_slice(&crc.to_le_bytes());
+    // LZMA's decoder refuses the declared dictionary: a size limit (13).
+    // XZ's (lzma-rust2) grows its dictionary with the output instead of
+    // allocating what the header declares, so the member decodes — bounded
+    // by the budget like any output — and EICAR is found.
+    for (method, packed, verdict) in [
+        (14u16, lzma, ResultCode::ExceededArchiveSize),
+        (95, x, ResultCode::Infected),
+    ] {
+        let data = raw_zip(
+            &[Raw {
+                method,
+                packed: Some(packed),
+                ..Raw::new("big.com", EICAR)
+            }],
+            0,
+        );
+        let r = scan(&data, "big.zip");
+        assert_eq!(r.verdict(), verdict, "method {method}: {}", notes(&r));
+    }
+}

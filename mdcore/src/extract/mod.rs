@@ -315,8 +315,12 @@ pub(crate) fn is_memory_refusal(e: &io::Error) -> bool {
     }
     // zstd reports a window above `window_log_max` as
     // "Frame requires too much memory for decoding".
+    // lzma-rust2 refuses a declared LZMA dictionary above 4 GiB - 1 with
+    // "dict size too large".
     let text = e.to_string().to_ascii_lowercase();
-    text.contains("too much memory") || text.contains("memory limit")
+    text.contains("too much memory")
+        || text.contains("memory limit")
+        || (text.contains("dict") && text.contains("too large"))
 }
 
 /// Turns an entry name from an archive into a safe label: backslashes become
