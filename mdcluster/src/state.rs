@@ -84,6 +84,11 @@ end
 return tonumber(redis.call('HGET', KEYS[1], 'pending'))
 ";
 
+/// Decrements an attempt counter, never below zero (a refund after the key
+/// expired is a no-op).
+const REFUND: &str = "local n = tonumber(redis.call('GET', KEYS[1]) or '0') \
+    if n > 0 then return redis.call('DECR', KEYS[1]) end return 0";
+
 const CANCEL: &str = r"
 local s = redis.call('HGET', KEYS[1], 'state')
 if not s or s == 'done' then return 0 end
@@ -280,15 +285,11 @@ impl State {
     /// sake.
     pub async fn refund(&self, task_id: &str) -> Result<(), Error> {
         let mut c = self.con.clone();
-        // Never below zero: a refund after the key expired is a no-op.
-        let _: i64 = redis::Script::new(
-            "local n = tonumber(redis.call('GET', KEYS[1]) or '0') \
-             if n > 0 then return redis.call('DECR', KEYS[1]) end return 0",
-        )
-        .key(self.key("attempt", task_id))
-        .invoke_async(&mut c)
-        .await
-        .map_err(rerr)?;
+        let _: i64 = redis::Script::new(REFUND)
+            .key(self.key("attempt", task_id))
+            .invoke_async(&mut c)
+            .await
+            .map_err(rerr)?;
         Ok(())
     }
 

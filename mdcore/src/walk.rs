@@ -182,9 +182,7 @@ impl<'s> Walker<'s> {
                 .push("password-protected document; content not examined".into());
         }
         if listed.is_none() {
-            let mut ancestors = place.ancestors.clone();
-            ancestors.push(digests.sha256);
-            self.open(data, &ft, place, &ancestors, node, own);
+            self.open(data, &ft, place, digests.sha256, node, own);
         }
 
         if let Ok(mut cache) = self.cache.lock() {
@@ -267,7 +265,7 @@ impl<'s> Walker<'s> {
         data: &[u8],
         ft: &detect::FileType,
         place: &Place,
-        ancestors: &[[u8; 32]],
+        sha256: [u8; 32],
         node: &mut Node,
         own: &mut Vec<ResultCode>,
     ) {
@@ -283,7 +281,7 @@ impl<'s> Walker<'s> {
                 return;
             }
             Handling::Extract(ex) => {
-                let (end, ok) = self.extract(ex, data, place, ancestors, node, own);
+                let (end, ok) = self.extract(ex, data, place, sha256, node, own);
                 match (end, ok) {
                     (Some(end), _) => {
                         if end < data.len()
@@ -353,28 +351,33 @@ impl<'s> Walker<'s> {
         let carved = extract::carved::Carved {
             hits: &carving.hits,
         };
-        self.extract(&carved, data, place, ancestors, node, own);
+        self.extract(&carved, data, place, sha256, node, own);
     }
 
-    /// Runs one extractor and appends the children it yields to `node`.
-    /// Returns where the container's bytes end (if its reader said) and
-    /// whether extraction finished without a container-level issue.
+    /// Runs one extractor over the object whose digest is `sha256` and
+    /// appends the children it yields to `node`. Returns where the
+    /// container's bytes end (if its reader said) and whether extraction
+    /// finished without a container-level issue.
     fn extract(
         &self,
         ex: &dyn Extractor,
         data: &[u8],
         place: &Place,
-        ancestors: &[[u8; 32]],
+        sha256: [u8; 32],
         node: &mut Node,
         own: &mut Vec<ResultCode>,
     ) -> (Option<usize>, bool) {
+        // Its children's ancestors: built only for objects that have
+        // children, not for every leaf.
+        let mut ancestors = place.ancestors.clone();
+        ancestors.push(sha256);
         let budget = &self.budget;
         let cx = Cx::new(budget, &self.passwords, &place.name);
         let state = Extraction {
             walker: self,
             parent: &place.display,
             depth: place.depth + 1,
-            ancestors: ancestors.to_vec(),
+            ancestors,
             results: Mutex::new(Vec::new()),
             limit_hit: Mutex::new(None),
         };

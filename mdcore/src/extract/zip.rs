@@ -161,31 +161,37 @@ fn find_end(d: &[u8]) -> Option<EndRecord> {
 /// Values a ZIP64 extra field (0x0001) holds for the fields whose 32-bit
 /// value is the 0xFFFFFFFF marker, in the order the spec lists them.
 fn zip64(extra: &[u8], usize: &mut u64, csize: &mut u64, offset: Option<&mut u64>) {
-    let mut pos = 0usize;
-    while let (Some(id), Some(len)) = (le_u16(extra, pos), le_u16(extra, pos + 2)) {
-        let body_at = pos + 4;
-        let len = usize::from(len);
-        if id == 0x0001 {
-            let mut at = body_at;
-            let end = body_at + len;
-            let mut take = |field: &mut u64| {
-                if *field == 0xffff_ffff
-                    && at + 8 <= end
-                    && let Some(v) = le_u64(extra, at)
-                {
-                    *field = v;
-                    at += 8;
-                }
-            };
-            take(usize);
-            take(csize);
-            if let Some(o) = offset {
-                take(o);
-            }
-            return;
+    let Some((_, body, _)) = extra_blocks(extra).find(|(id, _, _)| *id == 0x0001) else {
+        return;
+    };
+    let mut at = 0usize;
+    let mut take = |field: &mut u64| {
+        if *field == 0xffff_ffff
+            && let Some(v) = le_u64(body, at)
+        {
+            *field = v;
+            at += 8;
         }
-        pos = body_at + len;
+    };
+    take(usize);
+    take(csize);
+    if let Some(o) = offset {
+        take(o);
     }
+}
+
+/// The blocks of an extra field: (header id, body, whole block), up to the
+/// first one that runs past the end.
+fn extra_blocks(extra: &[u8]) -> impl Iterator<Item = (u16, &[u8], &[u8])> {
+    let mut pos = 0usize;
+    std::iter::from_fn(move || {
+        let id = le_u16(extra, pos)?;
+        let end = pos + 4 + usize::from(le_u16(extra, pos + 2)?);
+        let whole = extra.get(pos..end)?;
+        let body = whole.get(4..)?;
+        pos = end;
+        Some((id, body, whole))
+    })
 }
 
 /// Parses one central directory entry at `at`; returns it, the local header
@@ -306,14 +312,7 @@ fn descriptor_at(d: &[u8], at: usize, zip64: bool) -> Option<Descriptor> {
 }
 
 fn has_zip64(extra: &[u8]) -> bool {
-    let mut pos = 0usize;
-    while let (Some(id), Some(len)) = (le_u16(extra, pos), le_u16(extra, pos + 2)) {
-        if id == 0x0001 {
-            return true;
-        }
-        pos += 4 + usize::from(len);
-    }
-    false
+    extra_blocks(extra).any(|(id, _, _)| id == 0x0001)
 }
 
 /// For an entry whose sizes follow its data (flag bit 3) and that the
@@ -355,13 +354,13 @@ type Known = HashMap<usize, (u32, u64, u64)>;
 
 /// Walks the local headers of `d[from..to]`: each entry, then the next
 /// header after its data (or the next signature, past junk). `visit` gets
-/// each entry and says whether to go on.
+/// each entry and where its data ends, and says whether to go on.
 fn walk_locals<'a>(
     d: &'a [u8],
     from: usize,
     to: usize,
     known: &Known,
-    mut visit: impl FnMut(Member<'a>) -> bool,
+    mut visit: impl FnMut(Member<'a>, usize) -> bool,
 ) {
     let find_next = |pos: usize| -> Option<usize> {
         d.get(pos..to)
@@ -410,7 +409,7 @@ fn walk_locals<'a>(
             .data_start
             .saturating_add(usize::try_from(m.csize).unwrap_or(usize::MAX));
         let next = next.unwrap_or(data_end);
-        if !visit(m) || next <= pos {
+        if !visit(m, data_end) || next <= pos {
             break;
         }
         pos = next;
@@ -560,7 +559,7 @@ impl Extractor for Zip {
         let mut stopped = false;
         let mut cut = None;
         let mut walked = 0u64;
-        walk_locals(data, 0, walk_to, &known, |m| {
+        walk_locals(data, 0, walk_to, &known, |m, data_end| {
             walked += 1;
             if walked.is_multiple_of(256)
                 && let Err(stop) = cx.budget.check()
@@ -568,10 +567,6 @@ impl Extractor for Zip {
                 cut = Some(stop);
                 return false;
             }
-            let data_end = local_at(data, m.local)
-                .map(|l| l.data_start)
-                .unwrap_or(m.local)
-                .saturating_add(usize::try_from(m.csize).unwrap_or(usize::MAX));
             walked_end = walked_end.max(data_end.min(data.len()));
             if seen.contains(&m.local) || m.is_empty_dir() {
                 return true;
@@ -654,18 +649,10 @@ impl Seek for Spliced<'_> {
 fn synth_directory(m: &Member<'_>, cd_offset: u64) -> Vec<u8> {
     let big = m.csize >= 0xffff_ffff || m.usize >= 0xffff_ffff;
     // The reading's extra fields, minus its ZIP64 block (rewritten below).
-    let mut extra = Vec::new();
-    let mut pos = 0usize;
-    while let (Some(id), Some(len)) = (le_u16(m.extra, pos), le_u16(m.extra, pos + 2)) {
-        let end = pos + 4 + usize::from(len);
-        let Some(block) = m.extra.get(pos..end) else {
-            break;
-        };
-        if id != 0x0001 {
-            extra.extend_from_slice(block);
-        }
-        pos = end;
-    }
+    let mut extra: Vec<u8> = extra_blocks(m.extra)
+        .filter(|(id, _, _)| *id != 0x0001)
+        .flat_map(|(_, _, whole)| whole.iter().copied())
+        .collect();
     if big {
         extra.extend_from_slice(&1u16.to_le_bytes());
         extra.extend_from_slice(&16u16.to_le_bytes());
