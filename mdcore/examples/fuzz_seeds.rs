@@ -95,6 +95,48 @@ fn main() {
             ),
         ),
     ];
+    let project = vba_project(
+        "Macros/VBA",
+        &[(
+            "Module1",
+            "Attribute VB_Name = \"Module1\"\r\nSub AutoOpen()\r\nEnd Sub\r\n",
+        )],
+    );
+    let mut doc: Vec<(&str, &[u8])> = project
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .collect();
+    let fib = word_fib(false);
+    let package = ole10native("a.txt", text);
+    doc.push(("WordDocument", &fib));
+    doc.push(("ObjectPool/_1/\u{1}Ole10Native", &package));
+    let wide: Vec<u8> = "a.txt".encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let ppt = {
+        let mut z = (text.len() as u32).to_le_bytes().to_vec();
+        z.extend_from_slice(&zlib(text));
+        let mut r = vec![0x10, 0x00, 0x11, 0x10];
+        r.extend_from_slice(&(z.len() as u32).to_le_bytes());
+        r.extend_from_slice(&z);
+        r
+    };
+    let ole: Vec<(&str, &str, Vec<u8>)> = vec![
+        ("extract_ole2", "doc-vba-package", ole2_of(&doc)),
+        (
+            "extract_ole2",
+            "msg",
+            ole2_of(&[
+                ("__substg1.0_1000001F", &wide),
+                ("__attach_version1.0_#00000000/__substg1.0_3707001F", &wide),
+                ("__attach_version1.0_#00000000/__substg1.0_37010102", text),
+            ]),
+        ),
+        (
+            "extract_ole2",
+            "ppt",
+            ole2_of(&[("PowerPoint Document", &ppt)]),
+        ),
+    ];
+    let seeds: Vec<_> = seeds.into_iter().chain(ole).collect();
     let nested = zip_of(&[
         ("inner.tar.gz", &gz(&tar)),
         ("x.7z", &sevenz_of(files, None, true)),

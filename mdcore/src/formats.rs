@@ -280,7 +280,7 @@ pub(crate) static FORMATS: &[Format] = &[
         &["msi", "msp", "mst"],
         magic::msi,
         &[],
-        Unsupported,
+        Extract(&extract::ole2::Ole2),
     ),
     f(
         Kind::Ole2,
@@ -291,7 +291,7 @@ pub(crate) static FORMATS: &[Format] = &[
         ],
         magic::ole2,
         &[],
-        Leaf,
+        Extract(&extract::ole2::Ole2),
     ),
     f(
         Kind::OneNote,
@@ -632,7 +632,6 @@ mod tests {
         for kind in [
             Kind::Rar,
             Kind::Iso9660,
-            Kind::Msi,
             Kind::Chm,
             Kind::Arj,
             Kind::Nsis,

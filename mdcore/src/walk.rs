@@ -536,18 +536,10 @@ impl<'w, 's> Extraction<'w, 's> {
 }
 
 /// Whether a document is encrypted with a password (code 15): a PDF with an
-/// `/Encrypt` dictionary, or an OLE2 file holding an `EncryptedPackage`
-/// stream (password-protected OOXML, [MS-OFFCRYPTO] 2.3.4.4).
+/// `/Encrypt` dictionary. (The OLE2 reader finds encrypted Office files.)
 fn encrypted_document(kind: Kind, data: &[u8]) -> bool {
     match kind {
         Kind::Pdf => memmem::find(data, b"/Encrypt").is_some(),
-        Kind::Ole2 => {
-            let name: Vec<u8> = "EncryptedPackage"
-                .encode_utf16()
-                .flat_map(u16::to_le_bytes)
-                .collect();
-            memmem::find(data, &name).is_some()
-        }
         _ => false,
     }
 }

@@ -10,10 +10,6 @@ use mdcore::{
 
 use crate::util::*;
 
-fn md5_hex(data: &[u8]) -> String {
-    scan(data, "x").root.md5
-}
-
 #[test]
 fn clamav_hdb_blocks_and_fp_allows() {
     let dir = tempfile::tempdir().unwrap();

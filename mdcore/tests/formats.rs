@@ -38,6 +38,7 @@ fn samples() -> Vec<(&'static str, Vec<u8>)> {
         ("sfx.exe", pe_with_overlay(&zip_of(files))),
         ("sfx7z.exe", pe_with_overlay(&sevenz_of(files, None, true))),
         ("sfxcab.exe", pe_with_overlay(&cab_of(&[files], true))),
+        ("a.doc", ole2_of(files)),
     ]
 }
 

@@ -3,6 +3,7 @@
 mod util;
 
 mod bombs;
+mod documents;
 mod engines;
 mod evasion;
 mod formats;

@@ -79,6 +79,17 @@ pub fn tar_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
     b.into_inner().unwrap()
 }
 
+/// The MD5 of `data` in hex, as the report gives it.
+pub fn md5_hex(data: &[u8]) -> String {
+    scan(data, "x").root.md5
+}
+
+pub fn zlib(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
 pub fn gz(data: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     e.write_all(data).unwrap();
@@ -637,4 +648,110 @@ pub fn tool(dir: &std::path::Path, program: &str, args: &[&str]) -> Option<()> {
         }
         Err(e) => panic!("{program}: {e}"),
     }
+}
+
+/// An OLE2 compound file holding these streams (a `/` in a path makes
+/// storages), written by the `cfb` crate.
+pub fn ole2_of(streams: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut cf = cfb::CompoundFile::create(Cursor::new(Vec::new())).unwrap();
+    for (path, data) in streams {
+        let p = std::path::Path::new("/").join(path);
+        if let Some(parent) = p.parent() {
+            cf.create_storage_all(parent).unwrap();
+        }
+        cf.create_stream(&p).unwrap().write_all(data).unwrap();
+    }
+    cf.flush().unwrap();
+    cf.into_inner().into_inner()
+}
+
+/// [MS-OVBA] 2.4.1 compression, literal tokens only (valid, if not small).
+pub fn ovba_compress(data: &[u8]) -> Vec<u8> {
+    let mut out = vec![1u8];
+    for chunk in data.chunks(4096) {
+        if chunk.len() == 4096 {
+            // A raw chunk: exactly 4096 bytes, the flag bit clear.
+            out.extend_from_slice(&0x3fffu16.to_le_bytes());
+            out.extend_from_slice(chunk);
+            continue;
+        }
+        // The last, shorter chunk: literal tokens only, a flag byte of 0
+        // before every eight (fits while the chunk is at most 3640 bytes).
+        assert!(chunk.len() <= 3640);
+        let mut body = Vec::new();
+        for group in chunk.chunks(8) {
+            body.push(0);
+            body.extend_from_slice(group);
+        }
+        let header = 0xb000u16 | u16::try_from(body.len() + 2 - 3).unwrap();
+        out.extend_from_slice(&header.to_le_bytes());
+        out.extend_from_slice(&body);
+    }
+    out
+}
+
+/// The streams of a VBA project storage at `storage` (e.g. `Macros/VBA`)
+/// holding these modules (name, source): a `dir` stream listing them, a
+/// `_VBA_PROJECT` stream, and per module a stream of fake p-code followed by
+/// the compressed source at the offset `dir` gives.
+pub fn vba_project(storage: &str, modules: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
+    let mut dir = Vec::new();
+    let mut rec = |id: u16, body: &[u8]| {
+        dir.extend_from_slice(&id.to_le_bytes());
+        dir.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        dir.extend_from_slice(body);
+    };
+    rec(0x0001, &3u32.to_le_bytes()); // PROJECTSYSKIND: 64-bit Windows
+    rec(0x0003, &1252u16.to_le_bytes()); // PROJECTCODEPAGE
+    rec(0x0004, b"Project"); // PROJECTNAME
+    rec(0x000f, &(modules.len() as u16).to_le_bytes()); // PROJECTMODULES
+    let mut out = Vec::new();
+    let pcode = b"\x01\x16\x03\x00fake p-code of the module....";
+    for (name, source) in modules {
+        rec(0x0019, name.as_bytes());
+        rec(0x001a, name.as_bytes());
+        let wide: Vec<u8> = name.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        rec(0x0032, &wide);
+        rec(0x0031, &(pcode.len() as u32).to_le_bytes());
+        rec(0x002b, &[]);
+        let mut stream = pcode.to_vec();
+        stream.extend_from_slice(&ovba_compress(source.as_bytes()));
+        out.push((format!("{storage}/{name}"), stream));
+    }
+    rec(0x0010, &[]);
+    out.push((format!("{storage}/dir"), ovba_compress(&dir)));
+    out.push((
+        format!("{storage}/_VBA_PROJECT"),
+        vec![0xcc, 0x61, 0xff, 0xff, 0, 0, 0],
+    ));
+    out
+}
+
+/// A Word 97 FIB header (the start of a `WordDocument` stream), with the
+/// fEncrypted flag set or not.
+pub fn word_fib(encrypted: bool) -> Vec<u8> {
+    let mut fib = vec![0u8; 64];
+    fib[0..2].copy_from_slice(&0xa5ecu16.to_le_bytes());
+    fib[2..4].copy_from_slice(&0x00c1u16.to_le_bytes());
+    if encrypted {
+        fib[0x0a..0x0c].copy_from_slice(&0x0100u16.to_le_bytes());
+    }
+    fib
+}
+
+/// An OLE Package object stream (`\x01Ole10Native`) carrying `data`.
+pub fn ole10native(label: &str, data: &[u8]) -> Vec<u8> {
+    let mut p = vec![2u8, 0];
+    p.extend_from_slice(label.as_bytes());
+    p.push(0);
+    p.extend_from_slice(format!("C:\\Users\\x\\{label}\0").as_bytes());
+    p.extend_from_slice(&[0, 0, 3, 0]);
+    let tmp = format!("C:\\Temp\\{label}\0");
+    p.extend_from_slice(&(tmp.len() as u32).to_le_bytes());
+    p.extend_from_slice(tmp.as_bytes());
+    p.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    p.extend_from_slice(data);
+    let mut out = (p.len() as u32).to_le_bytes().to_vec();
+    out.extend_from_slice(&p);
+    out
 }

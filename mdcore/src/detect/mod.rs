@@ -55,13 +55,13 @@ pub enum Kind {
     MachO,
     /// PDF document.
     Pdf,
-    /// OLE2 compound document (legacy Office).
+    /// OLE2 compound file (legacy Office, Outlook .msg, vbaProject.bin).
     Ole2,
     /// Text.
     Text,
     /// RAR 4 or RAR 5 archive (not opened yet).
     Rar,
-    /// Windows Installer package, patch or transform (not opened yet).
+    /// Windows Installer package, patch or transform (an OLE2 file).
     Msi,
     /// OneNote section (not opened yet).
     OneNote,
