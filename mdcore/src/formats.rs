@@ -501,6 +501,26 @@ pub(crate) static FORMATS: &[Format] = &[
         }],
         Unsupported,
     ),
+    // Before PDF: Acrobat finds `%PDF-` anywhere in the first KiB, so a
+    // message could pass for a PDF; as mail, its parts are examined.
+    f(
+        Kind::Mbox,
+        "application/mbox",
+        "mbox mailbox",
+        &["mbox", "mbx"],
+        magic::mbox,
+        &[],
+        Extract(&extract::mail::Mbox),
+    ),
+    f(
+        Kind::Mail,
+        "message/rfc822",
+        "RFC 822 mail",
+        &["eml", "mht", "mhtml", "mim", "mime", "nws"],
+        magic::mail,
+        &[],
+        Extract(&extract::mail::Mail),
+    ),
     f(
         Kind::Pdf,
         "application/pdf",
@@ -516,8 +536,8 @@ pub(crate) static FORMATS: &[Format] = &[
         "ASCII text",
         &[
             "txt", "log", "csv", "md", "json", "xml", "html", "htm", "js", "vbs", "ps1", "bat",
-            "cmd", "sh", "py", "c", "h", "ini", "cfg", "conf", "yaml", "yml", "toml", "rs", "eml",
-            "svg", "css", "sql", "com",
+            "cmd", "sh", "py", "c", "h", "ini", "cfg", "conf", "yaml", "yml", "toml", "rs", "svg",
+            "css", "sql", "com",
         ],
         magic::text,
         &[],

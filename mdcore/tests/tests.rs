@@ -8,5 +8,6 @@ mod engines;
 mod evasion;
 mod formats;
 mod hostile;
+mod mail;
 mod scanning;
 mod split;

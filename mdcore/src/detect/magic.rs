@@ -463,6 +463,71 @@ pub(crate) fn text(p: &[u8]) -> Option<Flavour> {
     })
 }
 
+/// Header fields every mail carries (one of them must be among the first).
+const MAIL_FIELDS: &[&str] = &[
+    "from",
+    "to",
+    "subject",
+    "date",
+    "received",
+    "message-id",
+    "mime-version",
+    "return-path",
+    "delivered-to",
+    "reply-to",
+    "cc",
+    "sender",
+    "x-mailer",
+    "content-type",
+    "x-unsent",
+    "thread-topic",
+];
+
+/// The header block at the start of `p`: (fields, of them well-known mail
+/// fields), or `None` when a line before the first blank one is not a field.
+fn mail_headers(p: &[u8]) -> Option<(usize, usize)> {
+    let head = p.get(..8192).unwrap_or(p);
+    let (mut fields, mut known) = (0usize, 0usize);
+    for (i, line) in head.split(|b| *b == b'\n').enumerate().take(200) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        if matches!(line.first(), Some(b' ' | b'\t')) {
+            if i == 0 {
+                return None;
+            }
+            continue;
+        }
+        match crate::extract::mail::header_line(line) {
+            Some((name, _)) => {
+                fields += 1;
+                known += usize::from(MAIL_FIELDS.contains(&name.as_str()));
+            }
+            // A line that is not a field ends the block; a message needs
+            // a few fields before it.
+            None if fields >= 2 => break,
+            None => return None,
+        }
+    }
+    Some((fields, known))
+}
+
+/// An Internet message: it opens with header fields, two or more, at least
+/// one of them a field mail carries (`From`, `Received`, `Content-Type`…).
+pub(crate) fn mail(p: &[u8]) -> Option<Flavour> {
+    let (fields, known) = mail_headers(p)?;
+    plain(fields >= 2 && known >= 1)
+}
+
+/// An mbox: a `From ` envelope line, then a message.
+pub(crate) fn mbox(p: &[u8]) -> Option<Flavour> {
+    let rest = p.strip_prefix(b"From ")?;
+    let next = memchr::memchr(b'\n', rest)?;
+    let (fields, known) = mail_headers(rest.get(next + 1..)?)?;
+    plain(fields >= 1 && known >= 1)
+}
+
 /// NSIS installer data (the "first header" the carver cuts from an
 /// executable): 4 bytes of flags, then the signature.
 pub(crate) fn nsis(p: &[u8]) -> Option<Flavour> {

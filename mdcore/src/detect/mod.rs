@@ -59,6 +59,10 @@ pub enum Kind {
     Ole2,
     /// Text.
     Text,
+    /// An Internet mail message (RFC 5322 / MIME), `.eml`, `.mht`.
+    Mail,
+    /// An mbox mailbox: messages after `From ` lines.
+    Mbox,
     /// RAR 4 or RAR 5 archive (not opened yet).
     Rar,
     /// Windows Installer package, patch or transform (an OLE2 file).
