@@ -140,9 +140,15 @@ fn main() {
         "From: a@b\r\nSubject: s\r\nContent-Type: multipart/mixed; boundary=\"b\"; boundary*0*=utf-8''c\r\n\r\npre\r\n--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nhi=3D=\r\nthere\r\nbegin 644 a.txt\r\n#0V%T\r\n`\r\nend\r\n=ybegin line=128 size=3 name=y\r\nabc\r\n=yend\r\n--b\r\nContent-Type: application/octet-stream; name=\"=?utf-8?B?YS5iaW4=?=\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nFrom: c@d\r\nSubject: inner\r\n\r\ninner body\r\n--b--\r\nepilogue\r\n",
         b64(text)
     );
-    let ole = ole
-        .into_iter()
-        .chain([("extract_mail", "multipart", mail.into_bytes())]);
+    let ole = ole.into_iter().chain([
+        ("extract_mail", "multipart", mail.into_bytes()),
+        (
+            "extract_pdf",
+            "attachment-js",
+            pdf_with_attachment("a.txt", text, "app.alert\\(1\\)"),
+        ),
+        ("extract_pdf", "document", pdf_document()),
+    ]);
     let seeds: Vec<_> = seeds.into_iter().chain(ole).collect();
     let nested = zip_of(&[
         ("inner.tar.gz", &gz(&tar)),

@@ -528,7 +528,7 @@ pub(crate) static FORMATS: &[Format] = &[
         &["pdf"],
         magic::pdf,
         &[],
-        Leaf,
+        Extract(&extract::pdf::Pdf),
     ),
     f(
         Kind::Text,

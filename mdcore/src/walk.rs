@@ -14,10 +14,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use memchr::memmem;
-
+use crate::detect;
 use crate::detect::carve::Stopped;
-use crate::detect::{self, Kind};
 use crate::digest::{Digests, hex};
 use crate::engines::{Engine, EngineResult, ListVerdict, ObjectView};
 use crate::extract::{self, Child, Cx, Entry, Extractor, Flow, Issue};
@@ -176,11 +174,6 @@ impl<'s> Walker<'s> {
         }
 
         let listed = self.run_engines(data, &digests, &ft, place, node, own);
-        if listed.is_none() && encrypted_document(ft.kind, data) {
-            own.push(ResultCode::PasswordProtectedDocument);
-            node.notes
-                .push("password-protected document; content not examined".into());
-        }
         if listed.is_none() {
             self.open(data, &ft, place, digests.sha256, node, own);
         }
@@ -532,14 +525,5 @@ impl<'w, 's> Extraction<'w, 's> {
                 }
             })
         });
-    }
-}
-
-/// Whether a document is encrypted with a password (code 15): a PDF with an
-/// `/Encrypt` dictionary. (The OLE2 reader finds encrypted Office files.)
-fn encrypted_document(kind: Kind, data: &[u8]) -> bool {
-    match kind {
-        Kind::Pdf => memmem::find(data, b"/Encrypt").is_some(),
-        _ => false,
     }
 }

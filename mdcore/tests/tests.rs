@@ -9,5 +9,6 @@ mod evasion;
 mod formats;
 mod hostile;
 mod mail;
+mod pdf;
 mod scanning;
 mod split;

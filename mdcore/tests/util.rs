@@ -554,20 +554,20 @@ pub fn pdf_document() -> Vec<u8> {
     z.write_all(b"BT /F1 12 Tf 72 720 Td (Quarterly report) Tj ET")
         .unwrap();
     let content = z.finish().unwrap();
-    let mut pdf = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n".to_vec();
-    let mut offsets = Vec::new();
-    let objs: Vec<Vec<u8>> = vec![
+    pdf_of(&[
         b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_vec(),
-        {
-            let mut s = format!("<< /Length {} /Filter /FlateDecode >>\nstream\n", content.len()).into_bytes();
-            s.extend_from_slice(&content);
-            s.extend_from_slice(b"\nendstream");
-            s
-        },
+        pdf_stream("/Filter /FlateDecode", &content),
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec(),
-    ];
+    ])
+}
+
+/// A PDF of these objects (numbered from 1; the first is the catalog), with
+/// a correct xref table.
+pub fn pdf_of(objs: &[Vec<u8>]) -> Vec<u8> {
+    let mut pdf = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n".to_vec();
+    let mut offsets = Vec::new();
     for (i, body) in objs.iter().enumerate() {
         offsets.push(pdf.len());
         pdf.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
@@ -587,6 +587,27 @@ pub fn pdf_document() -> Vec<u8> {
         .as_bytes(),
     );
     pdf
+}
+
+/// A PDF stream object: the dictionary entries, then the data.
+pub fn pdf_stream(dict: &str, data: &[u8]) -> Vec<u8> {
+    let mut s = format!("<< {dict} /Length {} >>\nstream\n", data.len()).into_bytes();
+    s.extend_from_slice(data);
+    s.extend_from_slice(b"\nendstream");
+    s
+}
+
+/// A PDF whose EmbeddedFiles name tree holds `name` with these bytes
+/// (FlateDecode), and whose open action runs `js`.
+pub fn pdf_with_attachment(name: &str, data: &[u8], js: &str) -> Vec<u8> {
+    pdf_of(&[
+        format!("<< /Type /Catalog /Pages 2 0 R /Names << /EmbeddedFiles 4 0 R >> /OpenAction << /S /JavaScript /JS ({js}) >> >>").into_bytes(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>".to_vec(),
+        format!("<< /Names [({name}) 5 0 R] >>").into_bytes(),
+        format!("<< /Type /Filespec /F ({name}) /UF ({name}) /EF << /F 6 0 R >> >>").into_bytes(),
+        pdf_stream("/Type /EmbeddedFile /Filter /FlateDecode", &zlib(data)),
+    ])
 }
 
 /// A minimal Word document (OOXML) without macros.
