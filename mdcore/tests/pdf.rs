@@ -234,3 +234,19 @@ fn damaged_pdfs_never_pass_as_clean_containers() {
     ]);
     assert!(scan(&pdf, "a.pdf").blocked());
 }
+
+#[test]
+fn an_archive_after_the_end_of_the_document_is_found() {
+    let mut polyglot = pdf_document();
+    polyglot.extend_from_slice(&zip_of(&[("x.com", EICAR)]));
+    let r = scan(&polyglot, "a.pdf");
+    assert_eq!(r.verdict(), ResultCode::Infected, "{:#?}", r.root);
+    assert!(
+        r.root
+            .notes
+            .iter()
+            .any(|n| n.contains("bytes follow the end"))
+    );
+    let r = scan(&pdf_document(), "a.pdf");
+    assert!(r.root.notes.is_empty(), "{:?}", r.root.notes);
+}

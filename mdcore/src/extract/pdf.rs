@@ -65,6 +65,9 @@ impl Extractor for Pdf {
         if objects.is_empty() {
             return Err(Issue::corrupt("no PDF objects found"));
         }
+        // Bytes after the last `%%EOF` (or, without one, after the last
+        // object) are searched for archives by the walker.
+        cx.consumed(document_end(data));
         let cap = cx.budget.limits.max_object_size.min(MAX_INTERMEDIATE);
         let security = match crypt::Security::of(data, &objects) {
             Ok(s) => s,
@@ -199,6 +202,22 @@ impl Extractor for Pdf {
         }
         Ok(())
     }
+}
+
+/// Where the document ends: after its last `%%EOF` and the whitespace
+/// after it, else after its last `endobj`.
+fn document_end(d: &[u8]) -> usize {
+    let end = memmem::rfind(d, b"%%EOF")
+        .map(|at| at + 5)
+        .or_else(|| memmem::rfind(d, b"endobj").map(|at| at + 6))
+        .unwrap_or(1);
+    let ws = d
+        .get(end..)
+        .unwrap_or_default()
+        .iter()
+        .take_while(|c| syntax::is_space(**c))
+        .count();
+    end + ws
 }
 
 /// Hands a child over; `Ok(true)` when the walker said stop.
