@@ -148,6 +148,39 @@ fn main() {
             pdf_with_attachment("a.txt", text, "app.alert\\(1\\)"),
         ),
         ("extract_pdf", "document", pdf_document()),
+        (
+            "extract_rtf",
+            "objdata-bin",
+            "{\\rtf1{\\object{\\*\\objdata 0105000002000000080000005061636b61676500000000000000000004000000414243}}{\\pict\\bin3 abc}}"
+                .as_bytes()
+                .to_vec(),
+        ),
+        (
+            "extract_text",
+            "blocks",
+            format!(
+                "begin 644 cat.txt\n#0V%T\n`\nend\n<a href=\"data:text/plain;base64,{}\">\n{}\n",
+                b64(text),
+                b64(&zip)
+            )
+            .into_bytes(),
+        ),
+        ("extract_tnef", "attachment", {
+            let mut t = 0x223e_9f78u32.to_le_bytes().to_vec();
+            t.extend_from_slice(&[1, 0]);
+            for (id, v) in [
+                (0x0006_9002u32, &[0u8; 14][..]),
+                (0x0001_8010, b"a.txt\0"),
+                (0x0006_800f, text),
+            ] {
+                t.push(2);
+                t.extend_from_slice(&id.to_le_bytes());
+                t.extend_from_slice(&(v.len() as u32).to_le_bytes());
+                t.extend_from_slice(v);
+                t.extend_from_slice(&[0, 0]);
+            }
+            t
+        }),
     ]);
     let seeds: Vec<_> = seeds.into_iter().chain(ole).collect();
     let nested = zip_of(&[

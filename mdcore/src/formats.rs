@@ -501,6 +501,24 @@ pub(crate) static FORMATS: &[Format] = &[
         }],
         Unsupported,
     ),
+    f(
+        Kind::Rtf,
+        "text/rtf",
+        "Rich Text Format data",
+        &["rtf", "doc"],
+        magic::rtf,
+        &[],
+        Extract(&extract::rtf::Rtf),
+    ),
+    f(
+        Kind::Tnef,
+        "application/vnd.ms-tnef",
+        "Transport Neutral Encapsulation Format",
+        &["dat", "tnef"],
+        magic::tnef,
+        &[],
+        Extract(&extract::tnef::Tnef),
+    ),
     // Before PDF: Acrobat finds `%PDF-` anywhere in the first KiB, so a
     // message could pass for a PDF; as mail, its parts are examined.
     f(
@@ -541,7 +559,7 @@ pub(crate) static FORMATS: &[Format] = &[
         ],
         magic::text,
         &[],
-        Leaf,
+        Extract(&extract::text::Text),
     ),
 ];
 

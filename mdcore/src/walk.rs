@@ -276,8 +276,11 @@ impl<'s> Walker<'s> {
             Handling::Extract(ex) => {
                 let (end, ok) = self.extract(ex, data, place, sha256, node, own);
                 match (end, ok) {
+                    // A reader that consumed nothing (text, RTF) leaves the
+                    // whole object to the carver.
                     (Some(end), _) => {
-                        if end < data.len()
+                        if end > 0
+                            && end < data.len()
                             && data.get(end..).is_some_and(|t| t.iter().any(|b| *b != 0))
                         {
                             node.notes.push(format!(

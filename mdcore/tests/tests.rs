@@ -4,6 +4,7 @@ mod util;
 
 mod bombs;
 mod documents;
+mod embedded;
 mod engines;
 mod evasion;
 mod formats;

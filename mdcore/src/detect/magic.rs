@@ -528,6 +528,15 @@ pub(crate) fn mbox(p: &[u8]) -> Option<Flavour> {
     plain(fields >= 1 && known >= 1)
 }
 
+/// RTF: Word takes any file starting `{\rt` as RTF (not only `{\rtf1`).
+pub(crate) fn rtf(p: &[u8]) -> Option<Flavour> {
+    plain(p.starts_with(b"{\\rt"))
+}
+
+pub(crate) fn tnef(p: &[u8]) -> Option<Flavour> {
+    plain(p.starts_with(&crate::extract::tnef::SIGNATURE.to_le_bytes()))
+}
+
 /// NSIS installer data (the "first header" the carver cuts from an
 /// executable): 4 bytes of flags, then the signature.
 pub(crate) fn nsis(p: &[u8]) -> Option<Flavour> {

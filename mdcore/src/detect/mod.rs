@@ -63,6 +63,10 @@ pub enum Kind {
     Mail,
     /// An mbox mailbox: messages after `From ` lines.
     Mbox,
+    /// Rich Text Format (embedded objects are opened).
+    Rtf,
+    /// TNEF (`winmail.dat`): Outlook's attachment wrapper.
+    Tnef,
     /// RAR 4 or RAR 5 archive (not opened yet).
     Rar,
     /// Windows Installer package, patch or transform (an OLE2 file).

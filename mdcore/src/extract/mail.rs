@@ -303,7 +303,11 @@ impl Walk<'_, '_, '_> {
                 )),
                 (false, n) => n,
             };
-            if mime.starts_with("text/") || mime.is_empty() {
+            // Text the walker opens as text gets its blocks found there;
+            // other text (Latin-1, stray NULs) gets them found here.
+            if (mime.starts_with("text/") || mime.is_empty())
+                && crate::detect::detect(&decoded).kind != crate::detect::Kind::Text
+            {
                 for b in encoded::blocks(&decoded, cap) {
                     let produced = read_child(&mut &b.data[..], self.cx.budget);
                     let stop = produced.stop;

@@ -311,7 +311,7 @@ fn ole10native(d: &[u8], parent: &str, cx: &Cx<'_>) -> Option<Child> {
     Some(child)
 }
 
-fn package(d: &[u8]) -> Option<(String, &[u8])> {
+pub(crate) fn package(d: &[u8]) -> Option<(String, &[u8])> {
     if le_u16(d, 0)? != 2 {
         return None;
     }

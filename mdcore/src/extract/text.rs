@@ -1,0 +1,175 @@
+//! Text as a container: binary objects carried as text inside it.
+//! - uuencode, yEnc and BinHex 4.0 blocks;
+//! - `data:` URIs with base64 (HTML, SVG, CSS): each one a child;
+//! - long base64 runs anywhere — string literals in scripts ("HTML
+//!   smuggling"), blobs pasted into text — at least [`MIN_BASE64`]
+//!   characters, when they decode to a recognised type.
+//!
+//! The text itself is still searched whole for embedded archives (the
+//! reader reports that it consumed nothing).
+
+use super::encoded::{self, Block};
+use super::{Cx, Entry, Extractor, Flow, Issue, Sink, read_child, sanitize_name};
+use crate::detect::{self, Kind};
+
+pub(crate) struct Text;
+
+/// Shorter base64 runs are ordinary text (and cost nothing).
+pub(crate) const MIN_BASE64: usize = 128;
+
+impl Extractor for Text {
+    fn extract<'a>(
+        &self,
+        data: &'a [u8],
+        cx: &'a Cx<'a>,
+        sink: &mut Sink<'_, 'a>,
+    ) -> Result<(), Issue> {
+        cx.consumed(0);
+        let cap = usize::try_from(cx.budget.limits.max_object_size).unwrap_or(usize::MAX);
+        let mut found: Vec<(String, Vec<u8>, String, Option<String>)> = Vec::new();
+        for Block {
+            name,
+            data,
+            encoding,
+            damaged,
+        } in encoded::blocks(data, cap)
+        {
+            found.push((
+                sanitize_name(&name),
+                data,
+                format!("a {encoding} block"),
+                damaged,
+            ));
+        }
+        // data: URIs declare a file: each one is a child, whatever it holds.
+        let mut taken = Vec::new();
+        for (n, (start, run)) in data_uris(data).into_iter().enumerate() {
+            taken.push(start);
+            let decoded = encoded::base64(run, cap);
+            let ext = detect::detect(&decoded)
+                .kind
+                .extensions()
+                .first()
+                .copied()
+                .unwrap_or("bin");
+            found.push((
+                format!("data-uri-{}@{start}.{ext}", n + 1),
+                decoded,
+                format!("a base64 data: URI at offset {start}, decoded"),
+                None,
+            ));
+        }
+        // Other long runs: children when they decode to a recognised type.
+        for (n, (start, run)) in base64_runs(data).into_iter().enumerate() {
+            if taken.contains(&start) {
+                continue;
+            }
+            let decoded = encoded::base64(run, cap);
+            let kind = detect::detect(&decoded).kind;
+            if matches!(kind, Kind::Unknown | Kind::Text) {
+                continue;
+            }
+            let ext = kind.extensions().first().copied().unwrap_or("bin");
+            found.push((
+                format!("base64-{}@{start}.{ext}", n + 1),
+                decoded,
+                format!("a base64 run at offset {start}, decoded"),
+                None,
+            ));
+        }
+        for (name, bytes, note, damaged) in found {
+            let produced = read_child(&mut &bytes[..], cx.budget);
+            let stop = produced.stop;
+            let mut child = produced.into_child(name);
+            child.note = Some(note);
+            if let (None, Some(d)) = (&child.issue, damaged) {
+                child.issue = Some(Issue::corrupt(d));
+            }
+            if sink(Entry::Ready(child)) == Flow::Stop {
+                return Ok(());
+            }
+            if let Some(s) = stop {
+                return Err(Issue::stopped(s));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn is_b64(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'-' | b'_')
+}
+
+/// `data:<type>;base64,<data>` (or `;charset=…;base64,`): where the data
+/// starts, and its characters up to the first that is not base64.
+fn data_uris(d: &[u8]) -> Vec<(usize, &[u8])> {
+    let mut out = Vec::new();
+    for at in memchr::memmem::find_iter(d, b"data:") {
+        let head = d
+            .get(at..at.saturating_add(200).min(d.len()))
+            .unwrap_or_default();
+        let Some(comma) = memchr::memchr(b',', head) else {
+            continue;
+        };
+        let params = head.get(..comma).unwrap_or_default();
+        if !params.to_ascii_lowercase().ends_with(b";base64") {
+            continue;
+        }
+        let start = at + comma + 1;
+        let len = d
+            .get(start..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|c| is_b64(**c) || matches!(**c, b'=' | b'\r' | b'\n'))
+            .count();
+        if len >= 4
+            && let Some(run) = d.get(start..start + len)
+        {
+            out.push((start, run));
+        }
+    }
+    out
+}
+
+/// Runs of base64 characters (line breaks inside allowed, `=` padding at
+/// the end) of at least [`MIN_BASE64`] characters: (offset, bytes).
+pub(crate) fn base64_runs(d: &[u8]) -> Vec<(usize, &[u8])> {
+    let mut out = Vec::new();
+    let mut i = 0usize;
+    while i < d.len() {
+        if !d.get(i).copied().is_some_and(is_b64) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut chars = 0usize;
+        while let Some(&c) = d.get(i) {
+            if is_b64(c) {
+                chars += 1;
+            } else if !matches!(c, b'\r' | b'\n' | b'=') {
+                break;
+            }
+            i += 1;
+        }
+        if chars >= MIN_BASE64
+            && let Some(run) = d.get(start..i)
+        {
+            out.push((start, run));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_need_the_floor() {
+        let long = "QUJD".repeat(100);
+        let text = format!("short aGVsbG8= words and a blob \"{long}\" end");
+        let runs = base64_runs(text.as_bytes());
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].1, long.as_bytes());
+    }
+}
