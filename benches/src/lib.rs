@@ -11,7 +11,10 @@
 //! - `big`: a CAB of hundreds of MB expanding more than 30x;
 //! - `stream`: one 200 MB stream as gzip, xz and zstd;
 //! - `leaf`: a 100 MiB random file and a 100 MiB PNG (random pixels), which
-//!   mdscan examines whole and searches for embedded archives (carving).
+//!   mdscan examines whole and searches for embedded archives (carving);
+//! - `docs`: a MIME message with hundreds of attachments, an mbox, a PDF
+//!   with hundreds of embedded files, and a Word document whose VBA project
+//!   has dozens of modules.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -276,6 +279,97 @@ pub fn cab(files: &[File], per_folder: usize) -> Vec<u8> {
     let folders: Vec<Vec<(&str, &[u8])>> = files.chunks(per_folder).map(entries).collect();
     let refs: Vec<&[(&str, &[u8])]> = folders.iter().map(Vec::as_slice).collect();
     util::cab_of(&refs, true)
+}
+
+/// A MIME message with every file of `files` as a base64 attachment.
+pub fn mail(files: &[File]) -> Vec<u8> {
+    let mut m = String::from(
+        "From: bench@example.com\r\nTo: you@example.com\r\nSubject: bench\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"BENCH\"\r\n\r\n--BENCH\r\nContent-Type: text/plain\r\n\r\nSee the attachments.\r\n",
+    );
+    for f in files {
+        let name = f.name.rsplit('/').next().unwrap();
+        m.push_str(&format!(
+            "--BENCH\r\nContent-Type: application/octet-stream; name=\"{name}\"\r\nContent-Disposition: attachment; filename=\"{name}\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n",
+            util::b64(&f.data)
+        ));
+    }
+    m.push_str("--BENCH--\r\n");
+    m.into_bytes()
+}
+
+/// An mbox of messages of `per` attachments each.
+pub fn mbox(files: &[File], per: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for chunk in files.chunks(per) {
+        out.extend_from_slice(b"From bench@example.com Thu Jan  1 00:00:00 2026\n");
+        out.extend_from_slice(&mail(chunk));
+        out.extend_from_slice(b"\n");
+    }
+    out
+}
+
+/// A PDF whose EmbeddedFiles name tree holds every file (FlateDecode).
+pub fn pdf(files: &[File]) -> Vec<u8> {
+    let n = files.len();
+    // 1 catalog, 2 pages, 3 page, 4 names tree, then per file a filespec
+    // (5 + 2i) and its stream (6 + 2i).
+    let mut names = String::from("<< /Names [");
+    for (i, f) in files.iter().enumerate() {
+        let name = f.name.rsplit('/').next().unwrap();
+        names.push_str(&format!("({name}) {} 0 R ", 5 + 2 * i));
+    }
+    names.push_str("] >>");
+    let mut objs = vec![
+        b"<< /Type /Catalog /Pages 2 0 R /Names << /EmbeddedFiles 4 0 R >> >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>".to_vec(),
+        names.into_bytes(),
+    ];
+    for (i, f) in files.iter().enumerate() {
+        let name = f.name.rsplit('/').next().unwrap();
+        objs.push(
+            format!(
+                "<< /Type /Filespec /F ({name}) /EF << /F {} 0 R >> >>",
+                6 + 2 * i
+            )
+            .into_bytes(),
+        );
+        objs.push(util::pdf_stream(
+            "/Type /EmbeddedFile /Filter /FlateDecode",
+            &util::zlib(&f.data),
+        ));
+    }
+    debug_assert_eq!(objs.len(), 4 + 2 * n);
+    util::pdf_of(&objs)
+}
+
+/// A Word document (OLE2) with a VBA project of one module per text file
+/// of `files` (their text as the module source) and every other file as a
+/// stream of its own.
+pub fn vba_doc(files: &[File]) -> Vec<u8> {
+    let modules: Vec<(String, String)> = files
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| {
+            let text = std::str::from_utf8(&f.data).ok()?;
+            let src: String = text.chars().take(3000).collect();
+            Some((format!("Module{i}"), src))
+        })
+        .take(60)
+        .collect();
+    let m: Vec<(&str, &str)> = modules
+        .iter()
+        .map(|(n, s)| (n.as_str(), s.as_str()))
+        .collect();
+    let project = util::vba_project("Macros/VBA", &m);
+    let fib = util::word_fib(false);
+    let mut streams: Vec<(String, &[u8])> = vec![("WordDocument".into(), &fib)];
+    streams.extend(project.iter().map(|(n, d)| (n.clone(), d.as_slice())));
+    for (i, f) in files.iter().enumerate() {
+        streams.push((format!("Data/s{i:04}"), &f.data));
+    }
+    let e: Vec<(&str, &[u8])> = streams.iter().map(|(n, d)| (n.as_str(), *d)).collect();
+    util::ole2_of(&e)
 }
 
 /// A PE executable with a zip of `files` in its overlay (a self-extractor).

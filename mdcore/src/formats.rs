@@ -300,6 +300,15 @@ pub(crate) static FORMATS: &[Format] = &[
         &["one", "onetoc2"],
         magic::onenote,
         &[],
+        Extract(&extract::onenote::OneNote),
+    ),
+    f(
+        Kind::OneNoteWeb,
+        "application/onenote",
+        "Microsoft OneNote section (FSSHTTPB packaging)",
+        &["one"],
+        magic::onenote_web,
+        &[],
         Unsupported,
     ),
     f(
@@ -667,14 +676,7 @@ mod tests {
 
     #[test]
     fn recognised_but_unopened_formats_are_unsupported() {
-        for kind in [
-            Kind::Rar,
-            Kind::Iso9660,
-            Kind::Chm,
-            Kind::Arj,
-            Kind::Nsis,
-            Kind::OneNote,
-        ] {
+        for kind in [Kind::Rar, Kind::Iso9660, Kind::Chm, Kind::Arj, Kind::Nsis] {
             assert!(matches!(handling(kind), Unsupported), "{kind:?}");
         }
     }

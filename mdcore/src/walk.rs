@@ -14,8 +14,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use crate::detect;
 use crate::detect::carve::Stopped;
+use crate::detect::{self, Kind};
 use crate::digest::{Digests, hex};
 use crate::engines::{Engine, EngineResult, ListVerdict, ObjectView};
 use crate::extract::{self, Child, Cx, Entry, Extractor, Flow, Issue};
@@ -264,7 +264,17 @@ impl<'s> Walker<'s> {
     ) {
         let deep = place.depth >= self.budget.limits.depth();
         // Where the search for embedded archives starts.
-        let carve_from = match formats::handling(ft.kind) {
+        // Text is a container only when it carries encoded objects: at the
+        // depth limit, plain text stays a leaf instead of a depth stop.
+        let handling = match formats::handling(ft.kind) {
+            Handling::Extract(_)
+                if deep && ft.kind == Kind::Text && !extract::text::anything_inside(data) =>
+            {
+                Handling::Leaf
+            }
+            h => h,
+        };
+        let carve_from = match handling {
             Handling::Extract(_) if deep => {
                 own.push(ResultCode::ExceededArchiveDepth);
                 node.notes.push(format!(

@@ -378,3 +378,139 @@ fn msi_packages_built_by_wixl_open_their_cabinet() {
     let good = std::fs::read(dir.path().join("good.msi")).unwrap();
     assert_eq!(scan(&good, "good.msi").verdict(), ResultCode::NoThreat);
 }
+
+/// A OneNote section: the file-format GUID, some structure, and a
+/// FileDataStoreObject (header GUID, length, reserved fields, data, footer).
+fn onenote_with(payload: &[u8], declared: Option<u64>) -> Vec<u8> {
+    let mut one = vec![
+        0xe4, 0x52, 0x5c, 0x7b, 0x8c, 0xd8, 0xa7, 0x4d, 0xae, 0xb1, 0x53, 0x78, 0xd0, 0x29, 0x96,
+        0xd3,
+    ];
+    one.extend_from_slice(&[0u8; 1024]);
+    one.extend_from_slice(&[
+        0xe7, 0x16, 0xe3, 0xbd, 0x65, 0x26, 0x11, 0x45, 0xa4, 0xc4, 0x8d, 0x4d, 0x0b, 0x7a, 0x9e,
+        0xac,
+    ]);
+    one.extend_from_slice(&declared.unwrap_or(payload.len() as u64).to_le_bytes());
+    one.extend_from_slice(&[0u8; 12]);
+    one.extend_from_slice(payload);
+    one.extend_from_slice(&[0u8; 4]);
+    one.extend_from_slice(&[
+        0x22, 0xa7, 0xfb, 0x71, 0x79, 0x0f, 0x0b, 0x4a, 0xbb, 0x13, 0x89, 0x92, 0x56, 0x42, 0x6b,
+        0x24,
+    ]);
+    one
+}
+
+#[test]
+fn onenote_embedded_files_are_children() {
+    let r = scan(&onenote_with(EICAR, None), "lure.one");
+    assert_eq!(r.root.file_type, "application/onenote");
+    assert_eq!(threat_paths(&r), vec!["lure.one/embedded-1.bin"]);
+    let clean = scan(&onenote_with(b"a picture, say", None), "lure.one");
+    assert_eq!(clean.verdict(), ResultCode::NoThreat, "{:#?}", clean.root);
+    // OneNote for the web's packaging is recognised, not opened: 23.
+    let mut web = vec![
+        0x2f, 0xe9, 0x8d, 0x63, 0xd4, 0xa6, 0xc1, 0x4b, 0x9a, 0x36, 0xb3, 0xfc, 0x25, 0x11, 0xa5,
+        0xb7,
+    ];
+    web.extend_from_slice(&[0u8; 512]);
+    let r = scan(&web, "web.one");
+    assert_eq!(r.verdict(), ResultCode::UnsupportedFileType);
+    // A length past the end: the bytes there are scanned, and it blocks.
+    let r = scan(&onenote_with(b"short", Some(1 << 40)), "lure.one");
+    assert!(r.blocked());
+    assert_eq!(r.root.own_result_i, ResultCode::Failed);
+}
+
+/// The same planted binary, on a hash list, inside every document and mail
+/// format: each reader hands it over byte for byte.
+#[test]
+fn a_hash_listed_binary_is_found_in_every_document_format() {
+    let payload: &[u8] = b"MZ\x90\x00\x03 planted binary \x00\x01\x02\xff for the hash list";
+    let dir = tempfile::tempdir().unwrap();
+    let hdb = dir.path().join("feed.hdb");
+    std::fs::write(
+        &hdb,
+        format!("{}:{}:Test.Planted\n", md5_hex(payload), payload.len()),
+    )
+    .unwrap();
+    let s = ScannerBuilder::new().hash_list(&hdb).build().unwrap();
+    let wide = |t: &str| -> Vec<u8> { t.encode_utf16().flat_map(u16::to_le_bytes).collect() };
+    let mail = format!(
+        "From: a@b\r\nSubject: s\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\nContent-Type: application/octet-stream; name=x.exe\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--B--\r\n",
+        b64(payload)
+    );
+    let package = ole10native("x.exe", payload);
+    let rtf_hex: String = {
+        let mut o = vec![1, 5, 0, 0, 2, 0, 0, 0, 8, 0, 0, 0];
+        o.extend_from_slice(b"Package\0");
+        o.extend_from_slice(&[0; 8]);
+        o.extend_from_slice(&((package.len() - 4) as u32).to_le_bytes());
+        o.extend_from_slice(&package[4..]);
+        o.iter().map(|b| format!("{b:02x}")).collect()
+    };
+    let tnef = {
+        let mut t = 0x223e_9f78u32.to_le_bytes().to_vec();
+        t.extend_from_slice(&[1, 0]);
+        for (id, v) in [(0x0006_9002u32, &[0u8; 14][..]), (0x0006_800f, payload)] {
+            t.push(2);
+            t.extend_from_slice(&id.to_le_bytes());
+            t.extend_from_slice(&(v.len() as u32).to_le_bytes());
+            t.extend_from_slice(v);
+            t.extend_from_slice(&[0, 0]);
+        }
+        t
+    };
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "a.doc",
+            ole2_of(&[
+                ("WordDocument", &word_fib(false)),
+                ("\u{1}Ole10Native", &package),
+            ]),
+        ),
+        (
+            "a.msg",
+            ole2_of(&[
+                (
+                    "__attach_version1.0_#00000000/__substg1.0_3707001F",
+                    &wide("x.exe"),
+                ),
+                (
+                    "__attach_version1.0_#00000000/__substg1.0_37010102",
+                    payload,
+                ),
+            ]),
+        ),
+        ("a.pdf", pdf_with_attachment("x.exe", payload, "")),
+        ("a.eml", mail.clone().into_bytes()),
+        (
+            "a.mbox",
+            format!("From a@b Thu Jan  1 00:00:00 2026\n{mail}").into_bytes(),
+        ),
+        (
+            "a.rtf",
+            format!("{{\\rtf1{{\\object{{\\*\\objdata {rtf_hex}}}}}}}").into_bytes(),
+        ),
+        ("winmail.dat", tnef),
+        ("a.one", onenote_with(payload, None)),
+        (
+            "a.html",
+            format!(
+                "<img src=\"data:application/octet-stream;base64,{}\">",
+                b64(payload).replace("\r\n", "")
+            )
+            .into_bytes(),
+        ),
+    ];
+    for (name, data) in cases {
+        let r = s.scan_bytes(&data, &ScanOptions::new().name(name));
+        assert_eq!(
+            r.verdict(),
+            ResultCode::Blocklisted,
+            "{name}: {:#?}",
+            r.root
+        );
+    }
+}

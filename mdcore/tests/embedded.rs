@@ -141,3 +141,28 @@ fn tnef_attachments_are_named_by_their_title() {
     assert!(r.blocked());
     assert_eq!(r.root.own_result_i, ResultCode::Failed);
 }
+
+#[test]
+fn plain_text_at_the_depth_limit_stays_a_leaf() {
+    let limits = mdcore::Limits {
+        max_depth: 1,
+        ..mdcore::Limits::default()
+    };
+    let s = mdcore::ScannerBuilder::new()
+        .limits(limits)
+        .build()
+        .unwrap();
+    let opts = mdcore::ScanOptions::new().name("a.zip");
+    let plain = zip_of(&[("a.txt", b"hello, plain text\n")]);
+    assert_eq!(s.scan_bytes(&plain, &opts).verdict(), ResultCode::NoThreat);
+    // Text that carries an encoded object is a container: at the limit it
+    // is a depth stop (9), never clean.
+    let carrying = zip_of(&[("b.txt", b"begin 644 x.bin\n#0V%T\n`\nend\n")]);
+    let r = s.scan_bytes(&carrying, &opts);
+    assert_eq!(
+        r.verdict(),
+        ResultCode::ExceededArchiveDepth,
+        "{:#?}",
+        r.root
+    );
+}

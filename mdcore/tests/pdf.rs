@@ -250,3 +250,23 @@ fn an_archive_after_the_end_of_the_document_is_found() {
     let r = scan(&pdf_document(), "a.pdf");
     assert!(r.root.notes.is_empty(), "{:?}", r.root.notes);
 }
+
+/// Shapes that would make a naive reader quadratic: every object an
+/// unclosed array running to the end, every stream without `endstream`.
+/// (No timing is asserted; a quadratic reader would not finish.)
+#[test]
+fn pathological_object_soup_finishes() {
+    let mut soup = b"%PDF-1.7\n".to_vec();
+    for i in 0..100_000 {
+        soup.extend_from_slice(format!("{i} 0 obj [ 1 2 ").as_bytes());
+    }
+    let r = scan(&soup, "soup.pdf");
+    assert!(r.root.children.is_empty());
+    let mut streams = b"%PDF-1.7\n".to_vec();
+    for i in 0..50_000 {
+        streams
+            .extend_from_slice(format!("{i} 0 obj << /Length 999999 >> stream\nxx\n").as_bytes());
+    }
+    let r = scan(&streams, "streams.pdf");
+    assert!(r.objects > 1);
+}

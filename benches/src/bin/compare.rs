@@ -34,7 +34,7 @@ struct Args {
     /// Runs per measurement; the median is reported.
     #[arg(long, default_value_t = 3)]
     runs: usize,
-    /// Sets to run: small, medium, big, stream, leaf.
+    /// Sets to run: small, medium, big, stream, leaf, docs.
     #[arg(
         long,
         value_delimiter = ',',
@@ -240,6 +240,11 @@ fn cases() -> Vec<Case> {
         // Leaves: examined whole and searched for embedded archives.
         c("leaf", "leaf/random.bin", vec![], false),
         c("leaf", "leaf/photo.png", vec![], false),
+        // Documents and mail: no standard unpacker to compare with.
+        c("docs", "docs/mail.eml", vec![], true),
+        c("docs", "docs/mail.mbox", vec![], true),
+        c("docs", "docs/report.pdf", vec![], true),
+        c("docs", "docs/macro.doc", vec![], true),
     ]
 }
 

@@ -17,11 +17,11 @@ struct Args {
     /// Output directory.
     #[arg(long, default_value = "bench-corpus")]
     out: std::path::PathBuf,
-    /// Sets to write: small, medium, big, stream, leaf.
+    /// Sets to write: small, medium, big, stream, leaf, docs.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "small,medium,big,stream,leaf"
+        default_value = "small,medium,big,stream,leaf,docs"
     )]
     sets: Vec<String>,
     /// Files in the big cabinet (8 MiB each).
@@ -72,6 +72,16 @@ fn main() {
     expected.push("big/big.cab\tbig.cab\tbench_marker_00".into());
     for name in ["stream.gz", "stream.xz", "stream.zst"] {
         expected.push(format!("stream/{name}\t{name}\tbench_marker_01"));
+    }
+    // docs: 400 of the small files (with their markers) in each document.
+    let docs: Vec<File> = small.iter().take(400).cloned().collect();
+    for name in ["mail.eml", "mail.mbox", "report.pdf"] {
+        for th in threats(&docs) {
+            expected.push(format!("docs/{name}\t{name}\t{th}"));
+        }
+    }
+    for th in threats(&docs) {
+        expected.push(format!("docs/macro.doc\tmacro.doc\t{th}"));
     }
     put(&lay.rules(), corpus::rules().as_bytes());
     put(&lay.hdb(), corpus::hdb(&[&small, &medium], 1000).as_bytes());
@@ -133,6 +143,18 @@ fn main() {
             &corpus::big_png(100 << 20),
         );
         println!("leaf: {:.1?}", t.elapsed());
+    }
+    if want("docs") {
+        let t = Instant::now();
+        for (name, data) in [
+            ("mail.eml", corpus::mail(&docs)),
+            ("mail.mbox", corpus::mbox(&docs, 20)),
+            ("report.pdf", corpus::pdf(&docs)),
+            ("macro.doc", corpus::vba_doc(&docs)),
+        ] {
+            put(&lay.root.join("docs").join(name), &data);
+        }
+        println!("docs: {:.1?}", t.elapsed());
     }
     std::fs::write(lay.expected(), expected.join("\n") + "\n").unwrap();
     println!("expected detections: {}", lay.expected().display());

@@ -330,6 +330,15 @@ pub(crate) fn onenote(p: &[u8]) -> Option<Flavour> {
     ]))
 }
 
+/// OneNote's alternative packaging ([MS-ONESTORE] 2.8, OneNote for the
+/// web): the GUID {638DE92F-A6D4-4BC1-9A36-B3FC2511A5B7}.
+pub(crate) fn onenote_web(p: &[u8]) -> Option<Flavour> {
+    plain(p.starts_with(&[
+        0x2f, 0xe9, 0x8d, 0x63, 0xd4, 0xa6, 0xc1, 0x4b, 0x9a, 0x36, 0xb3, 0xfc, 0x25, 0x11, 0xa5,
+        0xb7,
+    ]))
+}
+
 pub(crate) fn pdf(p: &[u8]) -> Option<Flavour> {
     // Acrobat accepts the header anywhere in the first 1024 bytes.
     plain(memmem::find(p.get(..1024).unwrap_or(p), b"%PDF-").is_some())

@@ -71,8 +71,11 @@ pub enum Kind {
     Rar,
     /// Windows Installer package, patch or transform (an OLE2 file).
     Msi,
-    /// OneNote section (not opened yet).
+    /// OneNote section (its embedded files are opened).
     OneNote,
+    /// OneNote section in the FSSHTTPB "alternative packaging" of OneNote
+    /// for the web (not opened yet).
+    OneNoteWeb,
     /// ISO 9660 image (not opened yet).
     Iso9660,
     /// UDF image (not opened yet).

@@ -154,9 +154,13 @@ fn uu_line(line: &[u8], out: &mut Vec<u8>, cap: usize) -> bool {
     produced == n
 }
 
+/// BinHex blocks decoded in one text at most.
+const MAX_BINHEX: usize = 64;
+
 /// Every uuencode, yEnc and BinHex 4.0 block in `text`.
 pub(crate) fn blocks(text: &[u8], cap: usize) -> Vec<Block> {
     let mut out = Vec::new();
+    let mut binhex_seen = 0usize;
     let mut lines = lines(text).peekable();
     while let Some((start, line)) = lines.next() {
         if let Some(name) = uu_begin(line) {
@@ -197,7 +201,12 @@ pub(crate) fn blocks(text: &[u8], cap: usize) -> Vec<Block> {
                 encoding: "yEnc",
                 damaged,
             });
-        } else if line.starts_with(b"(This file must be converted with BinHex") {
+        } else if line.starts_with(b"(This file must be converted with BinHex")
+            && binhex_seen < MAX_BINHEX
+        {
+            // Each block is decoded to its closing colon: cap how many, so
+            // a text of nothing but BinHex headers stays linear.
+            binhex_seen += 1;
             let rest = text.get(start + line.len()..).unwrap_or_default();
             if let Some(b) = binhex(rest, cap) {
                 out.push(b);

@@ -26,6 +26,9 @@ use crate::verdict::ResultCode;
 pub(crate) struct Mail;
 pub(crate) struct Mbox;
 
+/// Boundaries tried on one multipart body at most (each is a pass over it).
+const MAX_BOUNDARIES: usize = 16;
+
 /// Multipart nesting deeper than this inside one message is not followed.
 const MAX_NESTING: usize = 64;
 
@@ -191,8 +194,18 @@ impl Walk<'_, '_, '_> {
         label: &str,
         depth: usize,
     ) -> Result<bool, Halt> {
+        if boundaries.len() > MAX_BOUNDARIES {
+            // The rest may hold the real one: not fully examined, so it blocks.
+            let n = boundaries.len();
+            self.issue.get_or_insert_with(|| {
+                Issue::corrupt(format!(
+                    "{n} different boundary parameters; only the first {MAX_BOUNDARIES} were tried, so the message was not fully examined"
+                ))
+            });
+        }
         let splits: Vec<(&String, Split<'_>)> = boundaries
             .iter()
+            .take(MAX_BOUNDARIES)
             .filter_map(|b| split(body, b.as_bytes()).map(|s| (b, s)))
             .collect();
         if splits.is_empty() {
@@ -210,7 +223,7 @@ impl Walk<'_, '_, '_> {
                 list.join(", ")
             ));
         }
-        let mut seen: Vec<(usize, usize)> = Vec::new();
+        let mut seen: std::collections::HashSet<(usize, usize)> = std::collections::HashSet::new();
         let mut n = 0usize;
         for (boundary, s) in &splits {
             if !s.closed {
@@ -230,10 +243,9 @@ impl Walk<'_, '_, '_> {
             }
             for part in &s.parts {
                 let key = (part.as_ptr() as usize, part.len());
-                if seen.contains(&key) {
+                if !seen.insert(key) {
                     continue;
                 }
-                seen.push(key);
                 n += 1;
                 let part_label = if label.is_empty() {
                     n.to_string()

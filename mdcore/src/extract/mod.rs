@@ -28,6 +28,7 @@ pub(crate) mod encoded;
 pub(crate) mod gzip;
 pub(crate) mod mail;
 pub(crate) mod ole2;
+pub(crate) mod onenote;
 pub(crate) mod pdf;
 pub(crate) mod rpm;
 pub(crate) mod rtf;

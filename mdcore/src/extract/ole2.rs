@@ -306,7 +306,11 @@ fn ole10native(d: &[u8], parent: &str, cx: &Cx<'_>) -> Option<Child> {
         .map(sanitize_name)
         .unwrap_or_else(|| "embedded.bin".into());
     let produced = read_child(&mut &payload[..], cx.budget);
-    let mut child = produced.into_child(format!("{}/{label}", parent_of(parent)));
+    let name = match parent_of(parent) {
+        "" => label,
+        dir => format!("{dir}/{label}"),
+    };
+    let mut child = produced.into_child(name);
     child.note = Some("the file inside an OLE Package object (Ole10Native)".into());
     Some(child)
 }

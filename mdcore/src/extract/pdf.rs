@@ -61,7 +61,7 @@ impl Extractor for Pdf {
         cx: &'a Cx<'a>,
         sink: &mut Sink<'_, 'a>,
     ) -> Result<(), Issue> {
-        let mut objects = scan_objects(data);
+        let mut objects = scan_objects(data, cx);
         if objects.is_empty() {
             return Err(Issue::corrupt("no PDF objects found"));
         }
@@ -266,9 +266,14 @@ fn text_string(b: &[u8]) -> String {
 }
 
 /// Every `N G obj` in the file, with its value and stream.
-fn scan_objects(d: &[u8]) -> Vec<Object<'_>> {
+fn scan_objects<'d>(d: &'d [u8], cx: &Cx<'_>) -> Vec<Object<'d>> {
     let mut out = Vec::new();
+    // Every `endstream`, found once: a stream's end is the first after it.
+    let ends: Vec<usize> = memmem::find_iter(d, b"endstream").collect();
     for at in memmem::find_iter(d, b"obj") {
+        if out.len() % 1024 == 1023 && cx.budget.check().is_err() {
+            break;
+        }
         // The keyword, not `endobj` or `objstm`: whitespace before it and a
         // delimiter after it.
         if !d.get(at + 3).is_none_or(|c| syntax::is_delimiter(*c)) {
@@ -280,7 +285,7 @@ fn scan_objects(d: &[u8]) -> Vec<Object<'_>> {
         let Some((value, end)) = parse_at(d, at + 3) else {
             continue;
         };
-        let stream = stream_after(d, end, &value);
+        let stream = stream_after(d, end, &value, &ends);
         out.push(Object {
             num,
             gen_,
@@ -323,7 +328,7 @@ fn header_before(d: &[u8], at: usize) -> Option<(u32, u16)> {
 }
 
 /// The data of a stream whose dictionary ends at `end`.
-fn stream_after<'d>(d: &'d [u8], end: usize, value: &Obj) -> Option<&'d [u8]> {
+fn stream_after<'d>(d: &'d [u8], end: usize, value: &Obj, ends: &[usize]) -> Option<&'d [u8]> {
     if !matches!(value, Obj::Dict(_)) {
         return None;
     }
@@ -352,7 +357,8 @@ fn stream_after<'d>(d: &'d [u8], end: usize, value: &Obj) -> Option<&'d [u8]> {
             return body.get(..len);
         }
     }
-    let stop = memmem::find(body, b"endstream").unwrap_or(body.len());
+    let next = ends.get(ends.partition_point(|e| *e < start)).copied();
+    let stop = next.map_or(body.len(), |e| e - start);
     let mut data = body.get(..stop)?;
     // The end-of-line before `endstream` is not data.
     if let Some(x) = data.strip_suffix(b"\n") {

@@ -57,7 +57,12 @@ impl Extractor for Rtf {
             }
         }
         let mut b = 0usize;
+        let mut covered = 0usize;
         for at in memchr::memmem::find_iter(data, b"\\bin") {
+            // Inside an earlier run's data these bytes are data, not RTF.
+            if at < covered {
+                continue;
+            }
             let rest = data.get(at + 4..).unwrap_or_default();
             let digits = rest.iter().take_while(|c| c.is_ascii_digit()).count();
             let Some(len) = std::str::from_utf8(rest.get(..digits).unwrap_or_default())
@@ -76,6 +81,7 @@ impl Extractor for Rtf {
                 continue;
             }
             b += 1;
+            covered = at + 4 + start + bytes.len();
             found.push((
                 format!("bin-{b}.bin"),
                 bytes.to_vec(),
@@ -118,8 +124,14 @@ fn group_hex(d: &[u8]) -> Vec<u8> {
             b'\\' => {
                 // A control word and its numeric parameter; `\'xx` is a
                 // hex escape Word does not take as object data either.
+                let word = i;
                 while d.get(i).is_some_and(u8::is_ascii_alphabetic) {
                     i += 1;
+                }
+                // The next object starts: this one ends (and no object's
+                // scan runs on through all the others).
+                if d.get(word..i) == Some(&b"objdata"[..]) {
+                    break;
                 }
                 while d.get(i).is_some_and(|c| c.is_ascii_digit() || *c == b'-') {
                     i += 1;

@@ -96,6 +96,20 @@ impl Extractor for Text {
     }
 }
 
+/// Whether [`Text`] would yield anything from `data` (decoding at most a
+/// prefix of each run: enough to recognise its type).
+pub(crate) fn anything_inside(data: &[u8]) -> bool {
+    !encoded::blocks(data, 1 << 16).is_empty()
+        || !data_uris(data).is_empty()
+        || base64_runs(data).into_iter().any(|(_, run)| {
+            let head = run.get(..run.len().min(1 << 16)).unwrap_or(run);
+            !matches!(
+                detect::detect(&encoded::base64(head, 1 << 16)).kind,
+                Kind::Unknown | Kind::Text
+            )
+        })
+}
+
 fn is_b64(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'-' | b'_')
 }

@@ -85,6 +85,10 @@ pub(crate) fn is_delimiter(c: u8) -> bool {
 pub(crate) struct Lexer<'d> {
     d: &'d [u8],
     pub(crate) pos: usize,
+    /// Set when an object keyword (`obj`, `endobj`, `stream`…) was met:
+    /// every open array and dictionary ends there, so one object's parse
+    /// never runs on through the objects after it.
+    ended: bool,
 }
 
 /// Parses the object at `at` (after leading whitespace); returns it and
@@ -97,7 +101,11 @@ pub(crate) fn parse_at(d: &[u8], at: usize) -> Option<(Obj, usize)> {
 
 impl<'d> Lexer<'d> {
     pub(crate) fn new(d: &'d [u8], pos: usize) -> Self {
-        Lexer { d, pos }
+        Lexer {
+            d,
+            pos,
+            ended: false,
+        }
     }
 
     fn peek(&self) -> Option<u8> {
@@ -157,7 +165,7 @@ impl<'d> Lexer<'d> {
             b'<' if self.d.get(self.pos + 1) == Some(&b'<') => {
                 self.pos += 2;
                 let mut entries = Vec::new();
-                loop {
+                while !self.ended {
                     self.skip_space();
                     match self.peek() {
                         None => break,
@@ -179,7 +187,7 @@ impl<'d> Lexer<'d> {
                         }
                         // Junk inside a dictionary: skip a byte.
                         Some(_) => {
-                            if self.object(depth + 1).is_none() {
+                            if self.object(depth + 1).is_none() && !self.ended {
                                 self.pos += 1;
                             }
                         }
@@ -235,7 +243,7 @@ impl<'d> Lexer<'d> {
             b'[' => {
                 self.pos += 1;
                 let mut items = Vec::new();
-                loop {
+                while !self.ended {
                     self.skip_space();
                     match self.peek() {
                         None => break,
@@ -246,6 +254,7 @@ impl<'d> Lexer<'d> {
                         Some(_) => match self.object(depth + 1) {
                             Some(o) if items.len() < MAX_ITEMS => items.push(o),
                             Some(_) => {}
+                            None if self.ended => {}
                             None => self.pos += 1,
                         },
                     }
@@ -285,6 +294,12 @@ impl<'d> Lexer<'d> {
                     b"true" => Some(Obj::Bool(true)),
                     b"false" => Some(Obj::Bool(false)),
                     b"null" => Some(Obj::Null),
+                    b"obj" | b"endobj" | b"stream" | b"endstream" | b"xref" | b"trailer"
+                    | b"startxref" => {
+                        self.pos = start;
+                        self.ended = true;
+                        None
+                    }
                     _ => None,
                 }
             }
@@ -387,5 +402,18 @@ mod tests {
         ] {
             let _ = parse_at(s, 0);
         }
+    }
+}
+
+#[cfg(test)]
+mod keyword_tests {
+    use super::*;
+
+    #[test]
+    fn an_unclosed_array_ends_at_the_next_object_keyword() {
+        let d = b"[1 2 endobj 3 0 obj << /A 1 >>";
+        let (o, end) = parse_at(d, 0).unwrap();
+        assert_eq!(o, Obj::Array(vec![Obj::Int(1), Obj::Int(2)]));
+        assert_eq!(&d[end..end + 6], b"endobj");
     }
 }
