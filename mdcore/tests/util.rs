@@ -697,16 +697,19 @@ pub fn ovba_compress(data: &[u8]) -> Vec<u8> {
             continue;
         }
         // The last, shorter chunk: literal tokens only, a flag byte of 0
-        // before every eight (fits while the chunk is at most 3640 bytes).
-        assert!(chunk.len() <= 3640);
-        let mut body = Vec::new();
-        for group in chunk.chunks(8) {
-            body.push(0);
-            body.extend_from_slice(group);
+        // before every eight. That fits 3640 bytes; a longer tail is split
+        // (chunks shorter than 4096 mid-stream: our reader takes them,
+        // Office might not).
+        for piece in chunk.chunks(3640) {
+            let mut body = Vec::new();
+            for group in piece.chunks(8) {
+                body.push(0);
+                body.extend_from_slice(group);
+            }
+            let header = 0xb000u16 | u16::try_from(body.len() + 2 - 3).unwrap();
+            out.extend_from_slice(&header.to_le_bytes());
+            out.extend_from_slice(&body);
         }
-        let header = 0xb000u16 | u16::try_from(body.len() + 2 - 3).unwrap();
-        out.extend_from_slice(&header.to_le_bytes());
-        out.extend_from_slice(&body);
     }
     out
 }
