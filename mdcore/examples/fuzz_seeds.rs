@@ -165,6 +165,24 @@ fn main() {
             )
             .into_bytes(),
         ),
+        ("extract_onenote", "two-files", {
+            let mut one = vec![
+                0xe4, 0x52, 0x5c, 0x7b, 0x8c, 0xd8, 0xa7, 0x4d, 0xae, 0xb1, 0x53, 0x78, 0xd0, 0x29,
+                0x96, 0xd3,
+            ];
+            one.extend_from_slice(&[0u8; 256]);
+            for payload in [text, EICAR] {
+                one.extend_from_slice(&[
+                    0xe7, 0x16, 0xe3, 0xbd, 0x65, 0x26, 0x11, 0x45, 0xa4, 0xc4, 0x8d, 0x4d, 0x0b,
+                    0x7a, 0x9e, 0xac,
+                ]);
+                one.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+                one.extend_from_slice(&[0u8; 12]);
+                one.extend_from_slice(payload);
+                one.extend_from_slice(&[0u8; 4]);
+            }
+            one
+        }),
         ("extract_tnef", "attachment", {
             let mut t = 0x223e_9f78u32.to_le_bytes().to_vec();
             t.extend_from_slice(&[1, 0]);
