@@ -20,7 +20,7 @@
 //! position); `message/rfc822` parts are children the walker opens in turn.
 
 use super::encoded::{self, decode_charset};
-use super::{Child, Cx, Entry, Extractor, Flow, Issue, Sink, read_child, sanitize_name};
+use super::{Cx, Extractor, Flow, Issue, Sink, hand_over, sanitize_name};
 use crate::verdict::ResultCode;
 
 pub(crate) struct Mail;
@@ -81,14 +81,9 @@ impl Extractor for Mbox {
                     .map_or(&[][..], |i| msg.get(i + 1..).unwrap_or_default()),
                 false => msg,
             };
-            let produced = read_child(&mut &body[..], cx.budget);
-            let stop = produced.stop;
-            let child = produced.into_child(format!("message-{}.eml", n + 1));
-            if sink(Entry::Ready(child)) == Flow::Stop {
+            let name = format!("message-{}.eml", n + 1);
+            if hand_over(sink, cx, name, body, None, None)? == Flow::Stop {
                 return Ok(());
-            }
-            if let Some(s) = stop {
-                return Err(Issue::stopped(s));
             }
         }
         Ok(())
@@ -112,53 +107,49 @@ struct Field {
 }
 
 impl Walk<'_, '_, '_> {
-    /// Hands a child to the walker; `stop` is a tree-wide limit its
-    /// decoding reached.
-    fn emit(&mut self, child: Child, stop: Option<crate::limits::Stop>) -> Result<(), Halt> {
-        if (self.sink)(Entry::Ready(child)) == Flow::Stop {
-            return Err(Halt);
-        }
-        match stop {
-            Some(s) => {
-                self.issue = Some(Issue::stopped(s));
+    /// Hands a decoded part to the walker (a tree-wide limit it reached is
+    /// kept in `issue`).
+    fn produce(
+        &mut self,
+        name: String,
+        bytes: &[u8],
+        note: Option<String>,
+        damage: Option<Issue>,
+    ) -> Result<(), Halt> {
+        match hand_over(self.sink, self.cx, name, bytes, note, damage) {
+            Ok(Flow::Continue) => Ok(()),
+            Ok(Flow::Stop) => Err(Halt),
+            Err(issue) => {
+                self.issue = Some(issue);
                 Err(Halt)
             }
-            None => Ok(()),
         }
-    }
-
-    fn produce(&mut self, name: String, bytes: &[u8], note: Option<String>) -> Result<(), Halt> {
-        let produced = read_child(&mut &bytes[..], self.cx.budget);
-        let stop = produced.stop;
-        let mut child = produced.into_child(name);
-        child.note = note;
-        self.emit(child, stop)
     }
 
     /// One MIME entity (the message itself or one part): its headers, then
     /// its body as parts, a nested message or a leaf.
     fn entity(&mut self, data: &[u8], label: &str, depth: usize) -> Result<(), Halt> {
         let (fields, body) = headers(data);
-        let types: Vec<&Field> = fields.iter().filter(|f| f.name == "content-type").collect();
+        // Every Content-Type header, parsed once.
+        let types: Vec<_> = fields
+            .iter()
+            .filter(|f| f.name == "content-type")
+            .map(|f| params(&f.value))
+            .collect();
         let mime = types
             .first()
-            .map(|f| params(&f.value).0)
-            .unwrap_or_else(|| "text/plain".into());
+            .map_or_else(|| "text/plain".into(), |(main, _)| main.clone());
         let mut boundaries: Vec<String> = Vec::new();
-        for t in &types {
-            for (k, v) in params(&t.value).1 {
-                if k == "boundary" {
-                    for b in v {
-                        if !b.is_empty() && !boundaries.contains(&b) {
-                            boundaries.push(b);
-                        }
+        for (k, v) in types.iter().flat_map(|(_, p)| p) {
+            if k == "boundary" {
+                for b in v {
+                    if !b.is_empty() && !boundaries.contains(b) {
+                        boundaries.push(b.clone());
                     }
                 }
             }
         }
-        let multipart = types
-            .iter()
-            .any(|t| params(&t.value).0.starts_with("multipart/"));
+        let multipart = types.iter().any(|(main, _)| main.starts_with("multipart/"));
         if multipart || !boundaries.is_empty() {
             if depth >= MAX_NESTING {
                 self.issue.get_or_insert_with(|| {
@@ -238,7 +229,7 @@ impl Walk<'_, '_, '_> {
                         "the {} of a multipart (outside its parts); mail clients do not show it",
                         extra.1
                     );
-                    self.produce(name, extra.0, Some(note))?;
+                    self.produce(name, extra.0, Some(note), None)?;
                 }
             }
             for part in &s.parts {
@@ -321,18 +312,12 @@ impl Walk<'_, '_, '_> {
                 && crate::detect::detect(&decoded).kind != crate::detect::Kind::Text
             {
                 for b in encoded::blocks(&decoded, cap) {
-                    let produced = read_child(&mut &b.data[..], self.cx.budget);
-                    let stop = produced.stop;
-                    let mut child =
-                        produced.into_child(format!("{}{}", prefix(label), sanitize_name(&b.name)));
-                    child.note = Some(format!("a {} block in `{child_name}`", b.encoding));
-                    if let (None, Some(d)) = (&child.issue, b.damaged) {
-                        child.issue = Some(Issue::corrupt(d));
-                    }
-                    self.emit(child, stop)?;
+                    let name = format!("{}{}", prefix(label), sanitize_name(&b.name));
+                    let note = Some(format!("a {} block in `{child_name}`", b.encoding));
+                    self.produce(name, &b.data, note, b.damaged.map(Issue::corrupt))?;
                 }
             }
-            self.produce(child_name, &decoded, note)?;
+            self.produce(child_name, &decoded, note, None)?;
         }
         Ok(())
     }

@@ -286,6 +286,35 @@ pub(crate) fn read_child(r: &mut dyn Read, budget: &Budget) -> Produced {
     Produced { blob, issue, stop }
 }
 
+/// Hands bytes already in memory (a decoded part, an embedded file) to the
+/// walker as a child: copied through [`read_child`], so charged to the
+/// budget and cut at the object limit, with a note and the damage its
+/// reader found (unless the copy itself was cut). `Ok(Flow::Stop)` when
+/// the walker said stop; `Err` when a tree-wide limit was reached.
+pub(crate) fn hand_over(
+    sink: &mut Sink<'_, '_>,
+    cx: &Cx<'_>,
+    name: String,
+    bytes: &[u8],
+    note: Option<String>,
+    damage: Option<Issue>,
+) -> Result<Flow, Issue> {
+    let produced = read_child(&mut &bytes[..], cx.budget);
+    let stop = produced.stop;
+    let mut child = produced.into_child(name);
+    child.note = note;
+    if child.issue.is_none() {
+        child.issue = damage;
+    }
+    if sink(Entry::Ready(child)) == Flow::Stop {
+        return Ok(Flow::Stop);
+    }
+    match stop {
+        Some(s) => Err(Issue::stopped(s)),
+        None => Ok(Flow::Continue),
+    }
+}
+
 /// What a decoder's error means: a refused memory demand (an xz or 7z
 /// dictionary, a zstd window above our caps) is a size limit (13) — the data
 /// may well be intact, we chose not to allocate that much — anything else is

@@ -5,7 +5,7 @@
 //! and each is a child `embedded-N.bin`. A length running past the end of
 //! the file keeps the bytes that are there and is 3.
 
-use super::{Cx, Entry, Extractor, Flow, Issue, Sink, read_child};
+use super::{Cx, Extractor, Flow, Issue, Sink, hand_over};
 use crate::bytes::array;
 
 pub(crate) struct OneNote;
@@ -34,24 +34,20 @@ impl Extractor for OneNote {
             let cut = body.is_none();
             let body = body.unwrap_or_else(|| data.get(start..).unwrap_or_default());
             n += 1;
-            let produced = read_child(&mut &body[..], cx.budget);
-            let stop = produced.stop;
-            let mut child = produced.into_child(format!("embedded-{n}.bin"));
-            child.note = Some(format!(
-                "a file embedded in the OneNote section (FileDataStoreObject at offset {at})"
-            ));
-            if cut && child.issue.is_none() {
-                let why = format!(
+            let cut = cut.then(|| {
+                Issue::corrupt(format!(
                     "the embedded file at offset {at} declares {len} bytes, more than the section holds"
-                );
-                child.issue = Some(Issue::corrupt(why.clone()));
-                damaged = Some(Issue::corrupt(why));
+                ))
+            });
+            if cut.is_some() {
+                damaged.clone_from(&cut);
             }
-            if sink(Entry::Ready(child)) == Flow::Stop {
+            let note = format!(
+                "a file embedded in the OneNote section (FileDataStoreObject at offset {at})"
+            );
+            let name = format!("embedded-{n}.bin");
+            if hand_over(sink, cx, name, body, Some(note), cut)? == Flow::Stop {
                 return Ok(());
-            }
-            if let Some(s) = stop {
-                return Err(Issue::stopped(s));
             }
         }
         damaged.map_or(Ok(()), Err)

@@ -27,7 +27,7 @@ use std::io::Read;
 
 use memchr::memmem;
 
-use super::{Child, Cx, Entry, Extractor, Flow, Issue, Sink, read_child, sanitize_name};
+use super::{Cx, Extractor, Flow, Issue, Sink, hand_over, sanitize_name};
 use crate::verdict::ResultCode;
 
 pub(crate) struct Pdf;
@@ -146,11 +146,9 @@ impl Extractor for Pdf {
         let mut js_count = 0usize;
         for (num, js) in inline_js {
             js_count += 1;
-            let produced = read_child(&mut &js[..], cx.budget);
-            let stop = produced.stop;
-            let mut child = produced.into_child(format!("javascript-{js_count}.js"));
-            child.note = Some(format!("JavaScript in object {num}"));
-            if emit(sink, child, stop)? {
+            let name = format!("javascript-{js_count}.js");
+            let note = Some(format!("JavaScript in object {num}"));
+            if hand_over(sink, cx, name, &js, note, None)? == Flow::Stop {
                 return Ok(());
             }
         }
@@ -183,20 +181,12 @@ impl Extractor for Pdf {
             } else {
                 format!("stream-{}.bin", o.num)
             };
-            let produced = read_child(&mut &decoded[..], cx.budget);
-            let stop = produced.stop;
-            let mut child = produced.into_child(name);
-            child.note = Some(match (is_file, is_js) {
+            let note = Some(match (is_file, is_js) {
                 (true, _) => format!("an embedded file (object {} {})", o.num, o.gen_),
                 (_, true) => format!("JavaScript (object {} {})", o.num, o.gen_),
                 _ => format!("stream of object {} {}, decoded", o.num, o.gen_),
             });
-            if child.issue.is_none()
-                && let Some(d) = damage
-            {
-                child.issue = Some(d);
-            }
-            if emit(sink, child, stop)? {
+            if hand_over(sink, cx, name, &decoded, note, damage)? == Flow::Stop {
                 return Ok(());
             }
         }
@@ -218,21 +208,6 @@ fn document_end(d: &[u8]) -> usize {
         .take_while(|c| syntax::is_space(**c))
         .count();
     end + ws
-}
-
-/// Hands a child over; `Ok(true)` when the walker said stop.
-fn emit(
-    sink: &mut Sink<'_, '_>,
-    child: Child,
-    stop: Option<crate::limits::Stop>,
-) -> Result<bool, Issue> {
-    if sink(Entry::Ready(child)) == Flow::Stop {
-        return Ok(true);
-    }
-    match stop {
-        Some(s) => Err(Issue::stopped(s)),
-        None => Ok(false),
-    }
 }
 
 fn decrypt_stream(s: Option<&crypt::Security>, o: &Object<'_>, raw: &[u8]) -> Vec<u8> {

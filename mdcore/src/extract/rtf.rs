@@ -8,7 +8,7 @@
 //! `\objdata` are skipped, an odd digit count drops the last one — and so
 //! does this reader: attackers pad `\objdata` with `{\*\junk}` to hide it.
 
-use super::{Cx, Entry, Extractor, Flow, Issue, Sink, ole2, read_child, sanitize_name};
+use super::{Cx, Extractor, Flow, Issue, Sink, hand_over, ole2, sanitize_name};
 use crate::bytes::le_u32;
 
 pub(crate) struct Rtf;
@@ -89,15 +89,8 @@ impl Extractor for Rtf {
             ));
         }
         for (name, bytes, note) in found {
-            let produced = read_child(&mut &bytes[..], cx.budget);
-            let stop = produced.stop;
-            let mut child = produced.into_child(name);
-            child.note = Some(note);
-            if sink(Entry::Ready(child)) == Flow::Stop {
+            if hand_over(sink, cx, name, &bytes, Some(note), None)? == Flow::Stop {
                 return Ok(());
-            }
-            if let Some(s) = stop {
-                return Err(Issue::stopped(s));
             }
         }
         Ok(())

@@ -9,7 +9,7 @@
 //! reader reports that it consumed nothing).
 
 use super::encoded::{self, Block};
-use super::{Cx, Entry, Extractor, Flow, Issue, Sink, read_child, sanitize_name};
+use super::{Cx, Extractor, Flow, Issue, Sink, hand_over, sanitize_name};
 use crate::detect::{self, Kind};
 
 pub(crate) struct Text;
@@ -78,18 +78,9 @@ impl Extractor for Text {
             ));
         }
         for (name, bytes, note, damaged) in found {
-            let produced = read_child(&mut &bytes[..], cx.budget);
-            let stop = produced.stop;
-            let mut child = produced.into_child(name);
-            child.note = Some(note);
-            if let (None, Some(d)) = (&child.issue, damaged) {
-                child.issue = Some(Issue::corrupt(d));
-            }
-            if sink(Entry::Ready(child)) == Flow::Stop {
+            let damage = damaged.map(Issue::corrupt);
+            if hand_over(sink, cx, name, &bytes, Some(note), damage)? == Flow::Stop {
                 return Ok(());
-            }
-            if let Some(s) = stop {
-                return Err(Issue::stopped(s));
             }
         }
         Ok(())

@@ -4,7 +4,7 @@
 //! child. Attributes are read until the data ends; a cut attribute keeps
 //! what it holds and makes the container 3.
 
-use super::{Child, Cx, Entry, Extractor, Flow, Issue, Sink, read_child, sanitize_name};
+use super::{Cx, Extractor, Flow, Issue, Sink, hand_over, sanitize_name};
 use crate::bytes::{le_u16, le_u32};
 
 pub(crate) struct Tnef;
@@ -75,9 +75,10 @@ impl Extractor for Tnef {
             }
         }
         cx.consumed(at.min(data.len()));
-        let mut children: Vec<Child> = Vec::new();
-        if let Some(b) = body {
-            children.push(read_child(&mut &b[..], cx.budget).into_child("body.txt".into()));
+        if let Some(b) = body
+            && hand_over(sink, cx, "body.txt".into(), b, None, None)? == Flow::Stop
+        {
+            return Ok(());
         }
         for (n, (title, bytes)) in attachments.into_iter().enumerate() {
             let Some(bytes) = bytes else { continue };
@@ -85,16 +86,9 @@ impl Extractor for Tnef {
                 .map(|t| sanitize_name(t.rsplit(['/', '\\']).next().unwrap_or(&t)))
                 .filter(|t| t != "[unnamed]")
                 .unwrap_or_else(|| format!("attachment-{}.bin", n + 1));
-            let mut child = read_child(&mut &bytes[..], cx.budget).into_child(name);
-            child.note = Some("a TNEF attachment".into());
-            children.push(child);
-        }
-        for child in children {
-            if sink(Entry::Ready(child)) == Flow::Stop {
+            let note = Some("a TNEF attachment".into());
+            if hand_over(sink, cx, name, bytes, note, None)? == Flow::Stop {
                 return Ok(());
-            }
-            if let Err(s) = cx.budget.check() {
-                return Err(Issue::stopped(s));
             }
         }
         damaged.map_or(Ok(()), |d| Err(Issue::corrupt(d)))

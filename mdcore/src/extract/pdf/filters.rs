@@ -218,7 +218,7 @@ fn predict(
     (out, issue)
 }
 
-fn ascii_hex(data: &[u8]) -> Vec<u8> {
+pub(super) fn ascii_hex(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() / 2);
     let mut hi: Option<u8> = None;
     for &c in data {

@@ -195,27 +195,14 @@ impl<'d> Lexer<'d> {
                 }
                 Some(Obj::Dict(entries))
             }
+            // A hexadecimal string reads as the ASCIIHexDecode filter does.
             b'<' => {
-                self.pos += 1;
-                let mut out = Vec::new();
-                let mut hi: Option<u8> = None;
-                while let Some(c) = self.peek() {
-                    self.pos += 1;
-                    if c == b'>' {
-                        break;
-                    }
-                    let Some(v) = (c as char).to_digit(16) else {
-                        continue;
-                    };
-                    match hi.take() {
-                        Some(h) => out.push(h << 4 | v as u8),
-                        None => hi = Some(v as u8),
-                    }
-                }
-                if let Some(h) = hi {
-                    out.push(h << 4);
-                }
-                Some(Obj::Str(out))
+                let rest = self.d.get(self.pos + 1..).unwrap_or_default();
+                let len = memchr::memchr(b'>', rest).map_or(rest.len(), |i| i + 1);
+                self.pos += 1 + len;
+                Some(Obj::Str(super::filters::ascii_hex(
+                    rest.get(..len).unwrap_or(rest),
+                )))
             }
             b'(' => {
                 self.pos += 1;
