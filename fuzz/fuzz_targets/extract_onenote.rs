@@ -1,3 +1,3 @@
 #![no_main]
-//! The OneNote reader (FileDataStoreObject search) on raw bytes.
+//! The OneNote reader (FileDataStoreObject search and FSSHTTPB packages) on raw bytes.
 libfuzzer_sys::fuzz_target!(|data: &[u8]| mdscan_fuzz::extract(mdcore::Kind::OneNote, data));

@@ -183,6 +183,16 @@ fn main() {
             }
             one
         }),
+        ("extract_onenote", "packaged", {
+            use fsshttpb::*;
+            section(&[storage_index(1), object_group(2, 3), blob_element(3, &zip)])
+        }),
+        ("extract_onenote", "fragmented", {
+            use fsshttpb::*;
+            let mut elements = vec![storage_index(1)];
+            elements.extend(fragments(20, &blob_element(9, text), 32, None));
+            section(&elements)
+        }),
         ("extract_tnef", "attachment", {
             let mut t = 0x223e_9f78u32.to_le_bytes().to_vec();
             t.extend_from_slice(&[1, 0]);

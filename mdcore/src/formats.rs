@@ -294,6 +294,15 @@ pub(crate) static FORMATS: &[Format] = &[
         Extract(&extract::ole2::Ole2),
     ),
     f(
+        Kind::OneNoteWeb,
+        "application/onenote",
+        "Microsoft OneNote section (FSSHTTPB packaging)",
+        &["one", "onetoc2"],
+        magic::onenote_web,
+        &[],
+        Extract(&extract::onenote::OneNote),
+    ),
+    f(
         Kind::OneNote,
         "application/onenote",
         "Microsoft OneNote section",
@@ -301,15 +310,6 @@ pub(crate) static FORMATS: &[Format] = &[
         magic::onenote,
         &[],
         Extract(&extract::onenote::OneNote),
-    ),
-    f(
-        Kind::OneNoteWeb,
-        "application/onenote",
-        "Microsoft OneNote section (FSSHTTPB packaging)",
-        &["one"],
-        magic::onenote_web,
-        &[],
-        Unsupported,
     ),
     f(
         Kind::Iso9660,

@@ -409,18 +409,87 @@ fn onenote_embedded_files_are_children() {
     assert_eq!(threat_paths(&r), vec!["lure.one/embedded-1.bin"]);
     let clean = scan(&onenote_with(b"a picture, say", None), "lure.one");
     assert_eq!(clean.verdict(), ResultCode::NoThreat, "{:#?}", clean.root);
-    // OneNote for the web's packaging is recognised, not opened: 23.
-    let mut web = vec![
-        0x2f, 0xe9, 0x8d, 0x63, 0xd4, 0xa6, 0xc1, 0x4b, 0x9a, 0x36, 0xb3, 0xfc, 0x25, 0x11, 0xa5,
-        0xb7,
-    ];
-    web.extend_from_slice(&[0u8; 512]);
-    let r = scan(&web, "web.one");
-    assert_eq!(r.verdict(), ResultCode::UnsupportedFileType);
     // A length past the end: the bytes there are scanned, and it blocks.
     let r = scan(&onenote_with(b"short", Some(1 << 40)), "lure.one");
     assert!(r.blocked());
     assert_eq!(r.root.own_result_i, ResultCode::Failed);
+}
+
+/// A section in OneNote's alternative packaging (as OneDrive hands it out)
+/// holding `payload` as an object data BLOB, beside the other data
+/// elements a section has.
+fn packaged_onenote(payload: &[u8]) -> Vec<u8> {
+    use fsshttpb::*;
+    section(&[
+        storage_index(1),
+        object_group(2, 3),
+        blob_element(3, payload),
+    ])
+}
+
+#[test]
+fn onenote_packaged_sections_are_opened() {
+    let lure = packaged_onenote(&zip_of(&[("invoice.exe", EICAR)]));
+    let r = scan(&lure, "web.one");
+    assert_eq!(
+        r.root.file_type_description,
+        "Microsoft OneNote section (FSSHTTPB packaging)"
+    );
+    assert_eq!(threat_paths(&r), vec!["web.one/blob-1.bin/invoice.exe"]);
+    let clean = scan(&packaged_onenote(b"just a picture"), "web.one");
+    assert_eq!(clean.verdict(), ResultCode::NoThreat, "{:#?}", clean.root);
+    assert_eq!(names(&clean), vec!["web.one", "web.one/blob-1.bin"]);
+    // A payload large enough for 32-bit headers and a compact length.
+    let big = zip_with(
+        &[
+            ("noise.bin", &random_bytes(70_000, 7)),
+            ("eicar.com", EICAR),
+        ],
+        zip::CompressionMethod::Stored,
+    );
+    let r = scan(&packaged_onenote(&big), "web.one");
+    assert_eq!(threat_paths(&r), vec!["web.one/blob-1.bin/eicar.com"]);
+    // A package cut short: what was read is handed over, and it blocks.
+    let cut = &lure[..lure.len() - 8];
+    let r = scan(cut, "web.one");
+    assert!(r.blocked());
+    assert_eq!(r.root.own_result_i, ResultCode::Failed, "{:#?}", r.root);
+    let cut = &packaged_onenote(b"clean")[..60 + 40];
+    assert!(scan(cut, "web.one").blocked());
+}
+
+#[test]
+fn onenote_packaged_fragments_are_reassembled() {
+    use fsshttpb::*;
+    let payload = zip_of(&[("invoice.exe", EICAR)]);
+    let whole = blob_element(9, &payload);
+    let mut elements = vec![storage_index(1)];
+    elements.extend(fragments(20, &whole, 64, None));
+    let r = scan(&section(&elements), "web.one");
+    assert_eq!(
+        threat_paths(&r),
+        vec!["web.one/blob-1.bin/invoice.exe"],
+        "{:#?}",
+        r.root
+    );
+    assert_ne!(r.root.own_result_i, ResultCode::Failed, "{:#?}", r.root);
+    let clean = blob_element(9, &zip_of(&[("notes.txt", b"hello".as_slice())]));
+    let mut elements = vec![storage_index(1)];
+    elements.extend(fragments(20, &clean, 64, None));
+    let r = scan(&section(&elements), "web.one");
+    assert_eq!(r.verdict(), ResultCode::NoThreat, "{:#?}", r.root);
+    // One fragment missing: the element is not whole, its bytes are
+    // still examined, and the section blocks.
+    let mut elements = vec![storage_index(1)];
+    elements.extend(fragments(20, &clean, 64, Some(1)));
+    let r = scan(&section(&elements), "web.one");
+    assert!(r.blocked(), "{:#?}", r.root);
+    assert_eq!(r.root.own_result_i, ResultCode::Failed);
+    assert!(
+        names(&r).contains(&"web.one/element-1.bin".to_string()),
+        "{:?}",
+        names(&r)
+    );
 }
 
 /// The same planted binary, on a hash list, inside every document and mail
@@ -495,6 +564,7 @@ fn a_hash_listed_binary_is_found_in_every_document_format() {
         ),
         ("winmail.dat", tnef),
         ("a.one", onenote_with(payload, None)),
+        ("web.one", packaged_onenote(payload)),
         (
             "a.html",
             format!(

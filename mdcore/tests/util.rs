@@ -801,3 +801,174 @@ pub fn b64(data: &[u8]) -> String {
     }
     out
 }
+
+/// A writer for OneNote's alternative packaging ([MS-ONESTORE] 2.8), an
+/// FSSHTTPB data element package ([MS-FSSHTTPB] 2.2.1), written from the
+/// specifications: no tool on Debian writes one. Stream objects take the
+/// 16-bit header when type and length fit, else the 32-bit one (with a
+/// compact length from 0x7fff bytes up), as the specification asks.
+pub mod fsshttpb {
+    /// A compact unsigned 64-bit integer in its smallest form.
+    pub fn compact(v: u64) -> Vec<u8> {
+        if v == 0 {
+            return vec![0];
+        }
+        for width in 1..=7u32 {
+            if v < 1u64 << (7 * width) {
+                let raw = (v << width) | (1 << (width - 1));
+                return raw.to_le_bytes()[..width as usize].to_vec();
+            }
+        }
+        let mut out = vec![0x80];
+        out.extend_from_slice(&v.to_le_bytes());
+        out
+    }
+
+    /// An extended GUID with a 5-bit value.
+    pub fn exguid(guid: [u8; 16], value: u8) -> Vec<u8> {
+        assert!(value < 32);
+        let mut out = vec![(value << 3) | 4];
+        out.extend_from_slice(&guid);
+        out
+    }
+
+    fn start(ty: u16, compound: bool, len: usize) -> Vec<u8> {
+        let c = u32::from(compound) << 2;
+        if ty <= 0x3f && len <= 127 {
+            let v = (u32::from(ty) << 3) | c | ((len as u32) << 9);
+            return (v as u16).to_le_bytes().to_vec();
+        }
+        let short = len.min(0x7fff) as u32;
+        let mut out = (2 | c | (u32::from(ty) << 3) | (short << 17))
+            .to_le_bytes()
+            .to_vec();
+        if len >= 0x7fff {
+            out.extend(compact(len as u64));
+        }
+        out
+    }
+
+    fn end(ty: u16) -> Vec<u8> {
+        if ty <= 0x3f {
+            vec![((ty as u8) << 2) | 1]
+        } else {
+            ((ty << 2) | 3).to_le_bytes().to_vec()
+        }
+    }
+
+    /// A stream object without children.
+    pub fn leaf(ty: u16, own: &[u8]) -> Vec<u8> {
+        let mut out = start(ty, false, own.len());
+        out.extend_from_slice(own);
+        out
+    }
+
+    /// A compound stream object: own fields, children, end marker.
+    pub fn compound(ty: u16, own: &[u8], children: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = start(ty, true, own.len());
+        out.extend_from_slice(own);
+        for c in children {
+            out.extend_from_slice(c);
+        }
+        out.extend(end(ty));
+        out
+    }
+
+    /// A data element of `kind` (1 storage index, 5 object group, 6
+    /// fragment, 0x0a object data BLOB, ...) with a null serial number.
+    pub fn element(id: u8, kind: u64, children: &[Vec<u8>]) -> Vec<u8> {
+        let mut own = exguid([id; 16], id % 32);
+        own.push(0);
+        own.extend(compact(kind));
+        compound(0x01, &own, children)
+    }
+
+    fn binary(data: &[u8]) -> Vec<u8> {
+        let mut out = compact(data.len() as u64);
+        out.extend_from_slice(data);
+        out
+    }
+
+    /// An object data BLOB data element holding `data`.
+    pub fn blob_element(id: u8, data: &[u8]) -> Vec<u8> {
+        element(id, 0x0a, &[leaf(0x02, &binary(data))])
+    }
+
+    /// An object group data element: one object declared and stored
+    /// inline (a property set, in OneNote) and one BLOB reference.
+    pub fn object_group(id: u8, blob_id: u8) -> Vec<u8> {
+        let mut decl = exguid([0x31; 16], 1);
+        decl.extend(compact(1)); // partition
+        decl.extend(compact(12)); // data size
+        decl.extend(compact(0));
+        decl.extend(compact(0));
+        let mut blob_decl = exguid([0x32; 16], 2);
+        blob_decl.extend(exguid([blob_id; 16], blob_id % 32));
+        blob_decl.extend(compact(1));
+        blob_decl.extend(compact(0));
+        blob_decl.extend(compact(0));
+        let declarations = compound(0x1d, &[], &[leaf(0x18, &decl), leaf(0x05, &blob_decl)]);
+        let mut object = compact(0); // no referenced objects
+        object.extend(compact(0)); // no referenced cells
+        object.extend(binary(b"property set"));
+        let mut reference = compact(0);
+        reference.extend(compact(0));
+        reference.extend(exguid([blob_id; 16], blob_id % 32));
+        let data = compound(0x1e, &[], &[leaf(0x16, &object), leaf(0x1c, &reference)]);
+        element(id, 0x05, &[declarations, data])
+    }
+
+    /// A storage index data element with one cell mapping.
+    pub fn storage_index(id: u8) -> Vec<u8> {
+        let mut mapping = vec![0]; // a null cell ID: two null ExGUIDs
+        mapping.push(0);
+        mapping.extend(exguid([0x41; 16], 3));
+        mapping.push(0); // null serial number
+        element(id, 0x01, &[leaf(0x0e, &mapping)])
+    }
+
+    /// `whole` (a serialized data element) as fragment data elements of
+    /// at most `piece` bytes each; `skip` leaves one fragment out.
+    pub fn fragments(
+        first_id: u8,
+        whole: &[u8],
+        piece: usize,
+        skip: Option<usize>,
+    ) -> Vec<Vec<u8>> {
+        whole
+            .chunks(piece)
+            .enumerate()
+            .filter(|(i, _)| Some(*i) != skip)
+            .map(|(i, chunk)| {
+                let mut own = exguid([0x77; 16], 7);
+                own.extend(compact(whole.len() as u64));
+                own.extend(compact((i * piece) as u64));
+                own.extend(compact(chunk.len() as u64));
+                own.extend_from_slice(chunk);
+                element(first_id + i as u8, 0x06, &[leaf(0x6a, &own)])
+            })
+            .collect()
+    }
+
+    /// A whole packaged section: the four header GUIDs (OneNote section,
+    /// file, null legacy version, packaging format), padding, then the
+    /// packaging object around the data element package.
+    pub fn section(elements: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = vec![
+            0xe4, 0x52, 0x5c, 0x7b, 0x8c, 0xd8, 0xa7, 0x4d, 0xae, 0xb1, 0x53, 0x78, 0xd0, 0x29,
+            0x96, 0xd3,
+        ];
+        out.extend_from_slice(&[0x5a; 16]);
+        out.extend_from_slice(&[0; 16]);
+        out.extend_from_slice(&[
+            0x2f, 0xe9, 0x8d, 0x63, 0xd4, 0xa6, 0xc1, 0x4b, 0x9a, 0x36, 0xb3, 0xfc, 0x25, 0x11,
+            0xa5, 0xb7,
+        ]);
+        out.extend_from_slice(&[0; 4]);
+        let mut own = exguid([0x51; 16], 1);
+        own.extend_from_slice(&[0x52; 16]); // cell schema GUID
+        let package = compound(0x15, &[0], elements);
+        out.extend(compound(0x7a, &own, &[package]));
+        out
+    }
+}

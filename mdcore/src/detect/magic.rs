@@ -322,21 +322,37 @@ pub(crate) fn ole2(p: &[u8]) -> Option<Flavour> {
     plain(p.starts_with(&OLE2_MAGIC))
 }
 
-/// OneNote sections: the file-format GUID {7B5C52E4-D88C-4DA7-AEB1-5378D02996D3}.
-pub(crate) fn onenote(p: &[u8]) -> Option<Flavour> {
-    plain(p.starts_with(&[
+/// The file-type GUIDs of OneNote sections ({7B5C52E4-D88C-4DA7-AEB1-
+/// 5378D02996D3}, `.one`) and tables of contents ({43FF2FA1-EFD9-4C76-
+/// 9EE2-10EA5722765F}, `.onetoc2`), as stored.
+const ONENOTE_TYPES: [[u8; 16]; 2] = [
+    [
         0xe4, 0x52, 0x5c, 0x7b, 0x8c, 0xd8, 0xa7, 0x4d, 0xae, 0xb1, 0x53, 0x78, 0xd0, 0x29, 0x96,
         0xd3,
-    ]))
+    ],
+    [
+        0xa1, 0x2f, 0xff, 0x43, 0xd9, 0xef, 0x76, 0x4c, 0x9e, 0xe2, 0x10, 0xea, 0x57, 0x22, 0x76,
+        0x5f,
+    ],
+];
+
+/// The file-format GUID of OneNote's alternative packaging ([MS-ONESTORE]
+/// 2.8): {638DE92F-A6D4-4BC1-9A36-B3FC2511A5B7}, as stored.
+const ONENOTE_PACKAGE: [u8; 16] = [
+    0x2f, 0xe9, 0x8d, 0x63, 0xd4, 0xa6, 0xc1, 0x4b, 0x9a, 0x36, 0xb3, 0xfc, 0x25, 0x11, 0xa5, 0xb7,
+];
+
+/// OneNote revision-store files: a OneNote file-type GUID first.
+pub(crate) fn onenote(p: &[u8]) -> Option<Flavour> {
+    plain(ONENOTE_TYPES.iter().any(|t| p.starts_with(t)))
 }
 
-/// OneNote's alternative packaging ([MS-ONESTORE] 2.8, OneNote for the
-/// web): the GUID {638DE92F-A6D4-4BC1-9A36-B3FC2511A5B7}.
+/// OneNote's alternative packaging (OneDrive, OneNote for the web): a
+/// OneNote file-type GUID and, after the file and legacy-version GUIDs,
+/// the packaging's file-format GUID. A file that starts with the format
+/// GUID (no file-type GUID) is read as one too.
 pub(crate) fn onenote_web(p: &[u8]) -> Option<Flavour> {
-    plain(p.starts_with(&[
-        0x2f, 0xe9, 0x8d, 0x63, 0xd4, 0xa6, 0xc1, 0x4b, 0x9a, 0x36, 0xb3, 0xfc, 0x25, 0x11, 0xa5,
-        0xb7,
-    ]))
+    plain(p.starts_with(&ONENOTE_PACKAGE) || (onenote(p).is_some() && at(p, 48, &ONENOTE_PACKAGE)))
 }
 
 pub(crate) fn pdf(p: &[u8]) -> Option<Flavour> {
