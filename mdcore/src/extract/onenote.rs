@@ -150,7 +150,7 @@ fn packaged_files<'a>(
                     "a data element of the OneNote package sent in {} fragments is not whole: {p}",
                     parts.len()
                 ));
-                damaged.clone_from(&Some(issue.clone()));
+                *damaged = Some(issue.clone());
                 let note = "the reassembled bytes of a fragmented data element".to_string();
                 let name = format!("element-{elements}.bin");
                 if hand_over(sink, cx, name, &element, Some(note), Some(issue))? == Flow::Stop {
