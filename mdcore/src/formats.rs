@@ -318,7 +318,7 @@ pub(crate) static FORMATS: &[Format] = &[
         &["iso", "img"],
         magic::iso9660,
         &[],
-        Unsupported,
+        Extract(&extract::iso::Iso),
     ),
     f(
         Kind::Udf,
@@ -327,7 +327,7 @@ pub(crate) static FORMATS: &[Format] = &[
         &["iso", "img", "udf"],
         magic::udf,
         &[],
-        Unsupported,
+        Extract(&extract::iso::Iso),
     ),
     f(
         Kind::Vhd,
@@ -676,7 +676,7 @@ mod tests {
 
     #[test]
     fn recognised_but_unopened_formats_are_unsupported() {
-        for kind in [Kind::Rar, Kind::Iso9660, Kind::Chm, Kind::Arj, Kind::Nsis] {
+        for kind in [Kind::Rar, Kind::Chm, Kind::Arj, Kind::Nsis] {
             assert!(matches!(handling(kind), Unsupported), "{kind:?}");
         }
     }

@@ -9,6 +9,7 @@ mod engines;
 mod evasion;
 mod formats;
 mod hostile;
+mod images;
 mod mail;
 mod pdf;
 mod scanning;

@@ -365,15 +365,13 @@ pub(crate) fn iso9660(p: &[u8]) -> Option<Flavour> {
     plain(at(p, 0x8001, b"CD001"))
 }
 
-/// UDF without an ISO 9660 bridge: the volume recognition sequence
-/// (BEA01, then NSR02/NSR03) from sector 16.
+/// UDF without an ISO 9660 bridge: the volume recognition sequence from
+/// sector 16 (ISO 9660 descriptors, then BEA01, NSR02 or NSR03), as far as
+/// the detection prefix reaches.
 pub(crate) fn udf(p: &[u8]) -> Option<Flavour> {
-    let vrs = [0x8001usize, 0x8801, 0x9001, 0x9801];
-    plain(
-        vrs.iter()
-            .any(|o| at(p, *o, b"NSR02") || at(p, *o, b"NSR03"))
-            && vrs.iter().any(|o| at(p, *o, b"BEA01")),
-    )
+    let sectors = || (16..32).map(|s| s * 2048 + 1);
+    let bea = sectors().find(|o| at(p, *o, b"BEA01"))?;
+    plain(sectors().any(|o| o > bea && (at(p, o, b"NSR02") || at(p, o, b"NSR03"))))
 }
 
 pub(crate) fn chm(p: &[u8]) -> Option<Flavour> {

@@ -26,6 +26,7 @@ pub(crate) mod carved;
 pub(crate) mod cpio;
 pub(crate) mod encoded;
 pub(crate) mod gzip;
+pub(crate) mod iso;
 pub(crate) mod mail;
 pub(crate) mod ole2;
 pub(crate) mod onenote;
