@@ -11,7 +11,7 @@
 
 use std::collections::HashSet;
 
-use super::{Extent, FileRef, Listing, MAX_ENTRIES, slice};
+use super::{Extent, FileRef, Listing, MAX_ENTRIES, slice, utf16_be};
 use crate::bytes::{le_u16, le_u32};
 
 const SECTOR: u64 = 2048;
@@ -271,16 +271,7 @@ fn walk(data: &[u8], tree: &Tree, out: &mut Listing, entries: &mut usize) {
                     before.append(&mut extents);
                     extents = before;
                 }
-                Some((p, before)) => {
-                    out.damage.push(format!(
-                        "multi-extent file '{}' has no last extent",
-                        display(&p)
-                    ));
-                    out.files.push(FileRef {
-                        path: p,
-                        extents: before,
-                    });
-                }
+                Some((p, before)) => unfinished(out, p, before),
                 None => {}
             }
             if let Some(last) = extents.last() {
@@ -296,17 +287,20 @@ fn walk(data: &[u8], tree: &Tree, out: &mut Listing, entries: &mut usize) {
             }
         }
         if let Some((p, before)) = pending {
-            out.damage.push(format!(
-                "multi-extent file '{}' has no last extent",
-                display(&p)
-            ));
-            out.files.push(FileRef {
-                path: p,
-                extents: before,
-            });
+            unfinished(out, p, before);
         }
         first_dir = false;
     }
+}
+
+/// A multi-extent file whose last extent never came: listed with what it
+/// has, and damage.
+fn unfinished(out: &mut Listing, path: String, extents: Vec<Extent>) {
+    out.damage.push(format!(
+        "multi-extent file '{}' has no last extent",
+        display(&path)
+    ));
+    out.files.push(FileRef { path, extents });
 }
 
 fn display(path: &str) -> &str {
@@ -350,11 +344,7 @@ fn interleaved(start: u64, size: u64, unit: u64, gap: u64) -> Vec<Extent> {
 /// trailing dot of a name without extension dropped.
 fn iso_name(raw: &[u8], joliet: bool) -> String {
     let name = if joliet {
-        let units: Vec<u16> = raw
-            .chunks_exact(2)
-            .map(|c| u16::from_be_bytes([*c.first().unwrap_or(&0), *c.get(1).unwrap_or(&0)]))
-            .collect();
-        String::from_utf16_lossy(&units)
+        utf16_be(raw)
     } else {
         raw.iter().map(|b| char::from(*b)).collect()
     };

@@ -12,7 +12,7 @@
 
 use std::collections::HashSet;
 
-use super::{Extent, FileRef, Listing, MAX_ENTRIES, slice};
+use super::{Extent, FileRef, Listing, MAX_ENTRIES, slice, utf16_be};
 use crate::bytes::{le_u16, le_u32, le_u64};
 
 /// Most allocation descriptors one file may have.
@@ -520,13 +520,7 @@ struct Entry {
 fn dstring(d: &[u8]) -> String {
     match d.split_first() {
         Some((8 | 254, rest)) => rest.iter().map(|b| char::from(*b)).collect(),
-        Some((16 | 255, rest)) => {
-            let units: Vec<u16> = rest
-                .chunks_exact(2)
-                .map(|c| u16::from_be_bytes([*c.first().unwrap_or(&0), *c.get(1).unwrap_or(&0)]))
-                .collect();
-            String::from_utf16_lossy(&units)
-        }
+        Some((16 | 255, rest)) => utf16_be(rest),
         _ => String::from_utf8_lossy(d).into_owned(),
     }
 }
