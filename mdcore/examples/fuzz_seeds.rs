@@ -210,7 +210,13 @@ fn main() {
             t
         }),
     ]);
-    let seeds: Vec<_> = seeds.into_iter().chain(ole).collect();
+    let seeds: Vec<_> = seeds
+        .into_iter()
+        .chain(ole)
+        .chain(rar_seeds(files))
+        .chain(iso_seeds(files))
+        .chain(archiver_seeds(files))
+        .collect();
     let nested = zip_of(&[
         ("inner.tar.gz", &gz(&tar)),
         ("x.7z", &sevenz_of(files, None, true)),
@@ -236,6 +242,114 @@ fn main() {
         b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\0\0\0\0",
     );
     println!("seeds written under {}", root.display());
+}
+
+/// Hand-built stored RAR 4 and 5, and the third-party samples of the tests
+/// (compressed, solid, encrypted; see `tests/data/rar`).
+fn rar_seeds(files: &[(&str, &[u8])]) -> Vec<(&'static str, &'static str, Vec<u8>)> {
+    let mut seeds = vec![
+        ("extract_rar", "stored4", rar4_stored(files)),
+        ("extract_rar", "stored5", rar5_stored(files)),
+    ];
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/rar");
+    for name in [
+        "rar3-solid.rar",
+        "rar5-solid.rar",
+        "rar5-psw.rar",
+        "rar5-hpsw.rar",
+        "rar3-comment-hpsw.rar",
+        "rar202-comment-nopsw.rar",
+        "rar15-comment.rar",
+        "rar5-blake.rar",
+        "rar5-vols.part3.rar",
+    ] {
+        if let Ok(data) = std::fs::read(dir.join(name)) {
+            seeds.push(("extract_rar", name, data));
+        }
+    }
+    seeds
+}
+
+/// Disc images from genisoimage (when installed), cut to the first 64 KiB
+/// (descriptors, path tables, directories and the first files; the fuzz
+/// runs take at most 64 KiB).
+fn iso_seeds(files: &[(&str, &[u8])]) -> Vec<(&'static str, &'static str, Vec<u8>)> {
+    let mut seeds = Vec::new();
+    for (name, args) in [
+        ("plain", &[][..]),
+        ("joliet-rr", &["-J", "-R"][..]),
+        ("udf", &["-udf"][..]),
+    ] {
+        let Ok(dir) = tempfile::tempdir() else {
+            continue;
+        };
+        for (f, data) in files {
+            let p = dir.path().join("src").join(f);
+            let _ = std::fs::create_dir_all(p.parent().unwrap_or(dir.path()));
+            let _ = std::fs::write(p, data);
+        }
+        let ok = std::process::Command::new("genisoimage")
+            .args(["-quiet", "-o", "out.iso"])
+            .args(args)
+            .arg("src")
+            .current_dir(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        if let Ok(mut iso) = std::fs::read(dir.path().join("out.iso"))
+            && ok
+        {
+            iso.truncate(64 << 10);
+            seeds.push(("extract_iso", name, iso));
+        }
+    }
+    seeds
+}
+
+/// LZH from jLHA and ARJ from arj (when installed), of every method.
+fn archiver_seeds(files: &[(&str, &[u8])]) -> Vec<(&'static str, &'static str, Vec<u8>)> {
+    let runs: &[(&str, &str, &[&str], &str)] = &[
+        ("extract_lzh", "lh5", &["jlha", "ao5"], "out.lzh"),
+        ("extract_lzh", "lh6", &["jlha", "ao6"], "out.lzh"),
+        ("extract_lzh", "lh7", &["jlha", "ao7"], "out.lzh"),
+        ("extract_lzh", "level0", &["jlha", "a0"], "out.lzh"),
+        ("extract_lzh", "level1", &["jlha", "a1"], "out.lzh"),
+        ("extract_arj", "m0", &["arj", "a", "-y", "-m0"], "out.arj"),
+        ("extract_arj", "m1", &["arj", "a", "-y", "-m1"], "out.arj"),
+        ("extract_arj", "m4", &["arj", "a", "-y", "-m4"], "out.arj"),
+        (
+            "extract_arj",
+            "garbled",
+            &["arj", "a", "-y", "-m1", "-ginfected"],
+            "out.arj",
+        ),
+    ];
+    let mut seeds = Vec::new();
+    for (target, name, command, out) in runs {
+        let Ok(dir) = tempfile::tempdir() else {
+            continue;
+        };
+        for (f, data) in files {
+            let p = dir.path().join(f);
+            let _ = std::fs::create_dir_all(p.parent().unwrap_or(dir.path()));
+            let _ = std::fs::write(p, data);
+        }
+        let Some((program, args)) = command.split_first() else {
+            continue;
+        };
+        let ok = std::process::Command::new(program)
+            .args(args)
+            .arg(out)
+            .args(files.iter().map(|(f, _)| *f))
+            .current_dir(dir.path())
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if let Ok(data) = std::fs::read(dir.path().join(out))
+            && ok
+        {
+            seeds.push((*target, *name, data));
+        }
+    }
+    seeds
 }
 
 fn write(root: &Path, target: &str, name: &str, data: &[u8]) {

@@ -89,6 +89,13 @@ const fn f(
 
 use Handling::{Extract, Leaf, Unsupported};
 
+/// RAR is opened through RARLAB's UnRAR source, behind the default-on `rar`
+/// feature; a build without it recognises RAR and blocks it (23).
+#[cfg(feature = "rar")]
+const RAR: Handling = Extract(&extract::rar::Rar);
+#[cfg(not(feature = "rar"))]
+const RAR: Handling = Unsupported;
+
 /// Every format, in detection order.
 pub(crate) static FORMATS: &[Format] = &[
     f(
@@ -204,7 +211,7 @@ pub(crate) static FORMATS: &[Format] = &[
             signature: b"Rar!\x1a\x07",
             validate: carve_rar,
         }],
-        Unsupported,
+        RAR,
     ),
     f(
         Kind::Rpm,
@@ -372,7 +379,7 @@ pub(crate) static FORMATS: &[Format] = &[
         &["arj"],
         magic::arj,
         &[],
-        Unsupported,
+        Extract(&extract::arj::Arj),
     ),
     f(
         Kind::Lzh,
@@ -380,8 +387,11 @@ pub(crate) static FORMATS: &[Format] = &[
         "LHa (LZH) archive data",
         &["lzh", "lha"],
         magic::lzh,
-        &[],
-        Unsupported,
+        &[Carver {
+            signature: b"-lh",
+            validate: extract::lzh::carve,
+        }],
+        Extract(&extract::lzh::Lzh),
     ),
     f(
         Kind::Alz,
@@ -676,7 +686,7 @@ mod tests {
 
     #[test]
     fn recognised_but_unopened_formats_are_unsupported() {
-        for kind in [Kind::Rar, Kind::Chm, Kind::Arj, Kind::Nsis] {
+        for kind in [Kind::Chm, Kind::Nsis] {
             assert!(matches!(handling(kind), Unsupported), "{kind:?}");
         }
     }

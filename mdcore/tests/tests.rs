@@ -2,6 +2,7 @@
 
 mod util;
 
+mod archivers;
 mod bombs;
 mod documents;
 mod embedded;
@@ -12,5 +13,6 @@ mod hostile;
 mod images;
 mod mail;
 mod pdf;
+mod rar;
 mod scanning;
 mod split;

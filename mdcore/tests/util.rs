@@ -972,3 +972,83 @@ pub mod fsshttpb {
         out
     }
 }
+
+/// A stored (method 0) RAR 4 (RAR 2.9 format) archive.
+pub fn rar4_stored(files: &[(&str, &[u8])]) -> Vec<u8> {
+    fn block(kind: u8, flags: u16, body: &[u8]) -> Vec<u8> {
+        let mut h = vec![kind];
+        h.extend_from_slice(&flags.to_le_bytes());
+        h.extend_from_slice(&((7 + body.len()) as u16).to_le_bytes());
+        h.extend_from_slice(body);
+        let mut out = ((crc32(&h) & 0xffff) as u16).to_le_bytes().to_vec();
+        out.extend_from_slice(&h);
+        out
+    }
+    let mut out = b"Rar!\x1a\x07\x00".to_vec();
+    out.extend(block(0x73, 0, &[0; 6]));
+    for (name, data) in files {
+        let mut b = Vec::new();
+        b.extend_from_slice(&(data.len() as u32).to_le_bytes()); // packed
+        b.extend_from_slice(&(data.len() as u32).to_le_bytes()); // unpacked
+        b.push(3); // Unix
+        b.extend_from_slice(&crc32(data).to_le_bytes());
+        b.extend_from_slice(&0x5a8e_3100u32.to_le_bytes()); // DOS time
+        b.push(20); // version to unpack
+        b.push(0x30); // store
+        b.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        b.extend_from_slice(&0o100644u32.to_le_bytes());
+        b.extend_from_slice(name.as_bytes());
+        out.extend(block(0x74, 0x8000, &b));
+        out.extend_from_slice(data);
+    }
+    out.extend(block(0x7b, 0x4000, &[]));
+    out
+}
+
+pub fn rar_vint(mut v: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(b);
+            return out;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+/// A stored (method 0) RAR 5 archive.
+pub fn rar5_stored(files: &[(&str, &[u8])]) -> Vec<u8> {
+    rar5_with(files, 0)
+}
+
+/// A RAR 5 archive whose file headers carry `compression` as their
+/// compression information (method, dictionary), the data left as given.
+pub fn rar5_with(files: &[(&str, &[u8])], compression: u64) -> Vec<u8> {
+    fn block(fields: &[u8]) -> Vec<u8> {
+        let mut h = rar_vint(fields.len() as u64);
+        h.extend_from_slice(fields);
+        let mut out = crc32(&h).to_le_bytes().to_vec();
+        out.extend_from_slice(&h);
+        out
+    }
+    let mut out = b"Rar!\x1a\x07\x01\x00".to_vec();
+    out.extend(block(&[1, 0, 0])); // main header, no flags
+    for (name, data) in files {
+        let mut f = vec![2, 2]; // file header, with a data area
+        f.extend(rar_vint(data.len() as u64));
+        f.push(4); // file flags: CRC32 present
+        f.extend(rar_vint(data.len() as u64));
+        f.extend(rar_vint(0o100644));
+        f.extend_from_slice(&crc32(data).to_le_bytes());
+        f.extend(rar_vint(compression));
+        f.push(1); // Unix
+        f.extend(rar_vint(name.len() as u64));
+        f.extend_from_slice(name.as_bytes());
+        out.extend(block(&f));
+        out.extend_from_slice(data);
+    }
+    out.extend(block(&[5, 0, 0])); // end of archive
+    out
+}

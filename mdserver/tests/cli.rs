@@ -176,11 +176,11 @@ fn limit_and_password_flags_reach_the_scanner() {
 fn what_was_not_examined_blocks_and_is_counted() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    // A RAR (recognised, not opened yet): 23, exit 1, "not examined".
-    let mut rar = b"Rar!\x1a\x07\x00\xcf\x90\x73\x00\x00\x0d\x00".to_vec();
-    rar.extend_from_slice(&[0; 64]);
-    std::fs::write(d.join("a.rar"), &rar).unwrap();
-    let (code, out, err) = mdscan(&["scan", "a.rar"], d);
+    // An ACE archive (recognised, not opened): 23, exit 1, "not examined".
+    let mut ace = b"\x12\x34\x56\x00\x00\x00\x00**ACE**".to_vec();
+    ace.extend_from_slice(&[0; 64]);
+    std::fs::write(d.join("a.ace"), &ace).unwrap();
+    let (code, out, err) = mdscan(&["scan", "a.ace"], d);
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.contains("Unsupported file type"), "{out}");
     assert!(err.contains("1 blocked (1 not examined)"), "{err}");

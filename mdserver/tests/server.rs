@@ -811,10 +811,10 @@ fn hidden_and_unexamined_files_are_blocked_by_default() {
     let v = wait(&s, v["data_id"].as_str().unwrap(), None);
     assert_eq!(v["scan_results"]["scan_all_result_i"], 1, "{v}");
     assert_eq!(v["process_info"]["result"], "Blocked");
-    // A RAR mdscan does not open: Unsupported (23), Blocked, never Allowed.
-    let mut rar = b"Rar!\x1a\x07\x00\xcf\x90\x73\x00\x00\x0d\x00".to_vec();
-    rar.extend_from_slice(&[0; 64]);
-    let (_, v) = upload(&s, "a.rar", &rar, &[]);
+    // An ACE archive mdscan does not open: Unsupported (23), Blocked, never Allowed.
+    let mut ace = b"\x12\x34\x56\x00\x00\x00\x00**ACE**".to_vec();
+    ace.extend_from_slice(&[0; 64]);
+    let (_, v) = upload(&s, "a.ace", &ace, &[]);
     let v = wait(&s, v["data_id"].as_str().unwrap(), None);
     assert_eq!(v["scan_results"]["scan_all_result_i"], 23, "{v}");
     assert_eq!(v["process_info"]["result"], "Blocked", "{v}");

@@ -316,10 +316,13 @@ mod tests {
         assert_eq!(detect(b"ITSF\x03\0\0\0").kind, Kind::Chm);
         assert_eq!(detect(b"SZDD\x88\xf0\x27\x33A").kind, Kind::Szdd);
         assert_eq!(detect(b"!<arch>\ndebian-binary").kind, Kind::Ar);
-        for k in [Kind::Rar, Kind::Chm, Kind::Szdd, Kind::Ar] {
+        for k in [Kind::Chm, Kind::Szdd, Kind::Ar] {
             assert!(k.is_unsupported_container(), "{k:?}");
             assert!(!k.is_container(), "{k:?}");
         }
+        // RAR is opened when built with the (default) `rar` feature.
+        assert_eq!(Kind::Rar.is_container(), cfg!(feature = "rar"));
+        assert_eq!(Kind::Rar.is_unsupported_container(), !cfg!(feature = "rar"));
     }
 
     #[test]

@@ -20,6 +20,7 @@ use crate::blob::{Blob, BlobWriter};
 use crate::limits::{Budget, Stop};
 use crate::verdict::ResultCode;
 
+pub(crate) mod arj;
 pub(crate) mod bzip2;
 pub(crate) mod cab;
 pub(crate) mod carved;
@@ -27,10 +28,13 @@ pub(crate) mod cpio;
 pub(crate) mod encoded;
 pub(crate) mod gzip;
 pub(crate) mod iso;
+pub(crate) mod lzh;
 pub(crate) mod mail;
 pub(crate) mod ole2;
 pub(crate) mod onenote;
 pub(crate) mod pdf;
+#[cfg(feature = "rar")]
+pub(crate) mod rar;
 pub(crate) mod rpm;
 pub(crate) mod rtf;
 pub(crate) mod sevenz;

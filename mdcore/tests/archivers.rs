@@ -1,0 +1,395 @@
+//! The older archivers, built by the real tools: LHA/LZH by jLHA (`jlha`,
+//! Debian's jlha-utils) with methods lh5, lh6, lh7 and header levels 0, 1,
+//! 2; ARJ by ARJ 3.10 (`arj`) with methods 0-4, garbling and volumes. Each
+//! with a clean twin, and truncated or corrupt copies that block.
+
+use mdcore::{Kind, ResultCode, ScanOptions, ScannerBuilder};
+
+use crate::util::*;
+
+/// A file that compresses well, so the archivers really compress it.
+fn planted() -> Vec<u8> {
+    let mut v = b"MZ planted binary for the hash list\n".to_vec();
+    for i in 0..400u32 {
+        v.extend_from_slice(format!("line {i}: the quick brown fox jumps\n").as_bytes());
+    }
+    v
+}
+
+fn files(bad: bool) -> Vec<(&'static str, Vec<u8>)> {
+    let mut f = vec![
+        ("readme.txt", b"hello, world\n".to_vec()),
+        ("docs/payload.bin", planted()),
+    ];
+    if bad {
+        f.push(("docs/deep/invoice.com", EICAR.to_vec()));
+    }
+    f
+}
+
+/// Runs `jlha <command> out.lzh <files>` in a directory holding `files`.
+fn jlha(command: &str, files: &[(&str, Vec<u8>)]) -> Option<Vec<u8>> {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, data) in files {
+        let p = dir.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, data).unwrap();
+    }
+    let mut args = vec![command, "out.lzh"];
+    args.extend(files.iter().map(|(n, _)| *n));
+    tool(dir.path(), "jlha", &args)?;
+    Some(std::fs::read(dir.path().join("out.lzh")).unwrap())
+}
+
+fn summary(r: &mdcore::Report) -> Vec<(String, ResultCode, Vec<String>)> {
+    r.root
+        .iter()
+        .map(|n| (n.display_name.clone(), n.own_result_i, n.notes.clone()))
+        .collect()
+}
+
+/// Methods (`o5`…`o7`) and header levels (`0`…`2`) jLHA writes.
+const LZH_COMMANDS: &[&str] = &["ao5", "ao6", "ao7", "a0", "a1", "a2"];
+
+#[test]
+fn lzh_of_every_method_and_header_level_decodes_and_finds_eicar() {
+    let payload = planted();
+    for command in LZH_COMMANDS {
+        let Some(bad) = jlha(command, &files(true)) else {
+            return;
+        };
+        // The planted file really is compressed.
+        assert!(bad.len() < payload.len(), "{command}: not compressed");
+        assert_eq!(mdcore::detect(&bad).kind, Kind::Lzh, "{command}");
+        let r = scan(&bad, "a.lzh");
+        assert_eq!(
+            r.root.scan_all_result_i,
+            ResultCode::Infected,
+            "{command}: {:?}",
+            summary(&r)
+        );
+        assert_eq!(
+            threat_paths(&r),
+            vec!["a.lzh/docs/deep/invoice.com"],
+            "{command}"
+        );
+        let member = r
+            .root
+            .iter()
+            .find(|n| n.display_name == "a.lzh/docs/payload.bin")
+            .unwrap_or_else(|| panic!("{command}: {:?}", summary(&r)));
+        assert_eq!(member.md5, md5_hex(&payload), "{command}");
+
+        let good = jlha(command, &files(false)).unwrap();
+        let r = scan(&good, "a.lzh");
+        assert_eq!(
+            r.root.scan_all_result_i,
+            ResultCode::NoThreat,
+            "{command}: {:?}",
+            summary(&r)
+        );
+        assert_eq!(r.root.children.len(), 2, "{command}");
+    }
+}
+
+#[test]
+fn a_hash_listed_binary_in_lzh_nested_and_behind_a_stub_is_found() {
+    let payload = planted();
+    let Some(lzh) = jlha("ao7", &[("x/payload.bin", payload.clone())]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let hdb = dir.path().join("feed.hdb");
+    std::fs::write(
+        &hdb,
+        format!("{}:{}:Test.Planted\n", md5_hex(&payload), payload.len()),
+    )
+    .unwrap();
+    let s = ScannerBuilder::new().hash_list(&hdb).build().unwrap();
+    for (name, data) in [
+        ("a.lzh", lzh.clone()),
+        ("o.zip", zip_of(&[("in.lzh", &lzh)])),
+        ("t.tar.gz", gz(&tar_of(&[("in.lzh", &lzh)]))),
+        // A self-extractor: the archive after an executable stub.
+        ("setup.exe", pe_with_overlay(&lzh)),
+    ] {
+        let r = s.scan_bytes(&data, &ScanOptions::new().name(name));
+        assert_eq!(
+            r.root.scan_all_result_i,
+            ResultCode::Blocklisted,
+            "{name}: {:?}",
+            summary(&r)
+        );
+    }
+    // And an LZH holding a zip holding EICAR.
+    let inner = zip_of(&[("e.com", EICAR)]);
+    let outer = jlha("a", &[("in.zip", inner)]).unwrap();
+    assert_eq!(
+        threat_paths(&scan(&outer, "o.lzh")),
+        vec!["o.lzh/in.zip/e.com"]
+    );
+    // Clean twin behind a stub.
+    let clean = jlha("ao7", &files(false)).unwrap();
+    let r = scan(&pe_with_overlay(&clean), "setup.exe");
+    assert_eq!(
+        r.root.scan_all_result_i,
+        ResultCode::NoThreat,
+        "{:?}",
+        summary(&r)
+    );
+}
+
+#[test]
+fn an_archive_glued_after_an_lzh_is_found() {
+    let Some(mut lzh) = jlha("ao5", &files(false)) else {
+        return;
+    };
+    lzh.extend_from_slice(&zip_of(&[("hidden.com", EICAR)]));
+    let r = scan(&lzh, "a.lzh");
+    assert_eq!(
+        r.root.scan_all_result_i,
+        ResultCode::Infected,
+        "{:?}",
+        summary(&r)
+    );
+    assert!(
+        threat_paths(&r)[0].ends_with("hidden.com"),
+        "{:?}",
+        summary(&r)
+    );
+}
+
+#[test]
+fn truncated_and_corrupt_lzh_blocks() {
+    for command in ["ao5", "ao7"] {
+        let Some(whole) = jlha(command, &files(false)) else {
+            return;
+        };
+        // Cut inside the compressed member.
+        let cut = &whole[..whole.len() - 200];
+        let r = scan(cut, "cut.lzh");
+        assert_eq!(
+            r.root.scan_all_result_i,
+            ResultCode::Failed,
+            "{command}: {:?}",
+            summary(&r)
+        );
+        // A flipped byte inside the compressed data.
+        let mut bad = whole.clone();
+        let at = bad.len() - 300;
+        bad[at] ^= 0x55;
+        let r = scan(&bad, "bad.lzh");
+        assert_eq!(
+            r.root.scan_all_result_i,
+            ResultCode::Failed,
+            "{command}: {:?}",
+            summary(&r)
+        );
+        // A damaged header after the first member.
+        let mut bad = whole.clone();
+        let second = bad.windows(3).skip(3).position(|w| w == b"-lh").unwrap() + 3;
+        bad[second + 3] = b'?';
+        let r = scan(&bad, "hdr.lzh");
+        assert_ne!(
+            r.root.scan_all_result_i,
+            ResultCode::NoThreat,
+            "{command}: {:?}",
+            summary(&r)
+        );
+    }
+}
+
+/// Runs `arj a <args> out.arj <files>` in a directory holding `files`;
+/// returns every file the run wrote whose name starts with `out.`, sorted.
+fn arj(args: &[&str], files: &[(&str, Vec<u8>)]) -> Option<Vec<(String, Vec<u8>)>> {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, data) in files {
+        let p = dir.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, data).unwrap();
+    }
+    let mut all = vec!["a", "-y"];
+    all.extend_from_slice(args);
+    all.push("out.arj");
+    all.extend(files.iter().map(|(n, _)| *n));
+    tool(dir.path(), "arj", &all)?;
+    let mut out: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("out."))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    Some(out)
+}
+
+fn arj1(args: &[&str], files: &[(&str, Vec<u8>)]) -> Option<Vec<u8>> {
+    arj(args, files).map(|mut v| v.remove(0).1)
+}
+
+#[test]
+fn arj_of_every_method_decodes_and_finds_eicar() {
+    let payload = planted();
+    for method in ["-m0", "-m1", "-m2", "-m3", "-m4"] {
+        let Some(bad) = arj1(&[method], &files(true)) else {
+            return;
+        };
+        if method != "-m0" {
+            assert!(bad.len() < payload.len(), "{method}: not compressed");
+        }
+        assert_eq!(mdcore::detect(&bad).kind, Kind::Arj, "{method}");
+        let r = scan(&bad, "a.arj");
+        assert_eq!(
+            r.root.scan_all_result_i,
+            ResultCode::Infected,
+            "{method}: {:?}",
+            summary(&r)
+        );
+        assert_eq!(
+            threat_paths(&r),
+            vec!["a.arj/docs/deep/invoice.com"],
+            "{method}"
+        );
+        let member = r
+            .root
+            .iter()
+            .find(|n| n.display_name == "a.arj/docs/payload.bin")
+            .unwrap_or_else(|| panic!("{method}: {:?}", summary(&r)));
+        assert_eq!(member.md5, md5_hex(&payload), "{method}");
+
+        let good = arj1(&[method], &files(false)).unwrap();
+        let r = scan(&good, "a.arj");
+        assert_eq!(
+            r.root.scan_all_result_i,
+            ResultCode::NoThreat,
+            "{method}: {:?}",
+            summary(&r)
+        );
+        assert_eq!(r.root.children.len(), 2, "{method}");
+    }
+}
+
+#[test]
+fn garbled_arj_blocks_without_the_password_and_opens_with_it() {
+    for method in ["-m0", "-m1", "-m4"] {
+        let Some(data) = arj1(&[method, "-gs3cret"], &files(true)) else {
+            return;
+        };
+        for opts in [ScanOptions::new(), ScanOptions::new().password("nope")] {
+            let r = scanner().scan_bytes(&data, &opts.name("g.arj"));
+            assert_eq!(
+                r.root.scan_all_result_i,
+                ResultCode::EncryptedArchive,
+                "{method}: {:?}",
+                summary(&r)
+            );
+        }
+        let opts = ScanOptions::new().password("wrong").password("s3cret");
+        let r = scanner().scan_bytes(&data, &opts.name("g.arj"));
+        assert_eq!(
+            r.root.scan_all_result_i,
+            ResultCode::Infected,
+            "{method}: {:?}",
+            summary(&r)
+        );
+        let member = r
+            .root
+            .iter()
+            .find(|n| n.display_name == "g.arj/docs/payload.bin")
+            .unwrap();
+        assert_eq!(member.md5, md5_hex(&planted()), "{method}");
+    }
+}
+
+#[test]
+fn arj_nested_glued_and_split_in_volumes() {
+    let Some(inner) = arj1(&["-m1"], &files(true)) else {
+        return;
+    };
+    let r = scan(&zip_of(&[("x.arj", &inner)]), "o.zip");
+    assert_eq!(threat_paths(&r), vec!["o.zip/x.arj/docs/deep/invoice.com"]);
+    // A zip glued after the archive.
+    let mut glued = arj1(&["-m1"], &files(false)).unwrap();
+    glued.extend_from_slice(&zip_of(&[("hidden.com", EICAR)]));
+    let r = scan(&glued, "a.arj");
+    assert_eq!(
+        r.root.scan_all_result_i,
+        ResultCode::Infected,
+        "{:?}",
+        summary(&r)
+    );
+    // Volumes of 10 KB: each given alone, the file spanning them is 3.
+    let big = random_bytes(30_000, 7);
+    let vols = arj(&["-m1", "-v10k"], &[("big.bin", big)]).unwrap();
+    assert!(
+        vols.len() >= 2,
+        "{:?}",
+        vols.iter().map(|v| &v.0).collect::<Vec<_>>()
+    );
+    for (name, data) in &vols {
+        let r = scan(data, name);
+        assert_eq!(
+            r.root.scan_all_result_i,
+            ResultCode::Failed,
+            "{name}: {:?}",
+            summary(&r)
+        );
+        let notes = r
+            .root
+            .iter()
+            .flat_map(|n| n.notes.clone())
+            .collect::<Vec<_>>();
+        assert!(
+            notes.iter().any(|n| n.contains("volume")),
+            "{name}: {notes:?}"
+        );
+    }
+}
+
+#[test]
+fn truncated_and_corrupt_arj_blocks() {
+    for method in ["-m1", "-m4"] {
+        let Some(whole) = arj1(&[method], &files(false)) else {
+            return;
+        };
+        let cut = &whole[..whole.len() - 200];
+        let r = scan(cut, "cut.arj");
+        assert_eq!(
+            r.root.scan_all_result_i,
+            ResultCode::Failed,
+            "{method}: {:?}",
+            summary(&r)
+        );
+        let mut bad = whole.clone();
+        let at = bad.len() - 300;
+        bad[at] ^= 0x55;
+        let r = scan(&bad, "bad.arj");
+        assert_eq!(
+            r.root.scan_all_result_i,
+            ResultCode::Failed,
+            "{method}: {:?}",
+            summary(&r)
+        );
+        // A damaged local header: its CRC fails.
+        let mut bad = whole.clone();
+        let second = bad
+            .windows(2)
+            .skip(2)
+            .position(|w| w == [0x60, 0xea])
+            .unwrap()
+            + 2;
+        bad[second + 10] ^= 1;
+        let r = scan(&bad, "hdr.arj");
+        assert_eq!(
+            r.root.scan_all_result_i,
+            ResultCode::Failed,
+            "{method}: {:?}",
+            summary(&r)
+        );
+    }
+}
