@@ -21,6 +21,10 @@ pub(crate) fn be_u32(d: &[u8], off: usize) -> Option<u32> {
     array(d, off).map(u32::from_be_bytes)
 }
 
+pub(crate) fn be_u64(d: &[u8], off: usize) -> Option<u64> {
+    array(d, off).map(u64::from_be_bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@ mod util;
 
 mod archivers;
 mod bombs;
+mod disks;
 mod documents;
 mod embedded;
 mod engines;

@@ -422,8 +422,83 @@ pub(crate) fn xar(p: &[u8]) -> Option<Flavour> {
 
 /// A dynamic VHD starts with a copy of its footer ("conectix"); a fixed
 /// VHD has it only at the end and reads as a raw disk.
+/// A dynamic or differencing VHD: the footer's copy at the start (a fixed
+/// VHD is a raw disk with the footer only at its end).
 pub(crate) fn vhd(p: &[u8]) -> Option<Flavour> {
     plain(p.starts_with(b"conectix"))
+}
+
+/// A volume boot sector: FAT12/16/32, NTFS or exFAT (not a partition
+/// table, though both end in 55 AA).
+pub(crate) fn is_volume(p: &[u8]) -> bool {
+    fat(p).is_some() || ntfs(p).is_some() || at(p, 3, b"EXFAT   ")
+}
+
+/// A FAT12/16/32 boot sector: a jump, a sane BIOS parameter block, 55 AA.
+pub(crate) fn fat(p: &[u8]) -> Option<Flavour> {
+    let jump = (p.first() == Some(&0xeb) && p.get(2) == Some(&0x90)) || p.first() == Some(&0xe9);
+    let bps = le_u16(p, 11)?;
+    let spc = *p.get(13)?;
+    let reserved = le_u16(p, 14)?;
+    let fats = *p.get(16)?;
+    let media = *p.get(21)?;
+    let ok = jump
+        && at(p, 510, &[0x55, 0xaa])
+        && matches!(bps, 512 | 1024 | 2048 | 4096)
+        && spc.is_power_of_two()
+        && reserved >= 1
+        && (1..=2).contains(&fats)
+        && (media == 0xf0 || media >= 0xf8)
+        && !at(p, 3, b"NTFS    ")
+        && !at(p, 3, b"EXFAT   ");
+    ok.then_some(Flavour::As(
+        "application/x-fat-image",
+        "DOS/MBR boot sector, FAT file system",
+    ))
+}
+
+/// An NTFS boot sector.
+pub(crate) fn ntfs(p: &[u8]) -> Option<Flavour> {
+    plain(at(p, 3, b"NTFS    ") && at(p, 510, &[0x55, 0xaa]))
+}
+
+/// A disk with an MBR partition table (or a GPT behind its protective
+/// MBR): 55 AA, no volume boot sector, and four entries that are empty or
+/// sane with at least one partition.
+pub(crate) fn partitioned(p: &[u8]) -> Option<Flavour> {
+    if !at(p, 510, &[0x55, 0xaa]) || is_volume(p) {
+        return None;
+    }
+    let mut any = false;
+    for i in 0..4 {
+        let e = 446 + 16 * i;
+        let entry = p.get(e..e + 16)?;
+        if entry.iter().all(|b| *b == 0) {
+            continue;
+        }
+        let status = *entry.first()?;
+        let kind = *entry.get(4)?;
+        let lba = le_u32(entry, 8)?;
+        let count = le_u32(entry, 12)?;
+        if !(status == 0 || status == 0x80) || kind == 0 || lba == 0 || count == 0 {
+            return None;
+        }
+        any = true;
+    }
+    if !any {
+        return None;
+    }
+    Some(if at(p, 512, b"EFI PART") {
+        Flavour::As(
+            "application/x-raw-disk-image",
+            "DOS/MBR boot sector; GPT partition table",
+        )
+    } else {
+        Flavour::As(
+            "application/x-raw-disk-image",
+            "DOS/MBR boot sector; partition table",
+        )
+    })
 }
 
 pub(crate) fn vhdx(p: &[u8]) -> Option<Flavour> {

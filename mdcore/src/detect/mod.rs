@@ -67,7 +67,7 @@ pub enum Kind {
     Rtf,
     /// TNEF (`winmail.dat`): Outlook's attachment wrapper.
     Tnef,
-    /// RAR 4 or RAR 5 archive (not opened yet).
+    /// RAR archive (1.5 to 5).
     Rar,
     /// Windows Installer package, patch or transform (an OLE2 file).
     Msi,
@@ -76,21 +76,28 @@ pub enum Kind {
     /// OneNote section in the FSSHTTPB "alternative packaging" of OneNote
     /// for the web (not opened yet).
     OneNoteWeb,
-    /// ISO 9660 image (not opened yet).
+    /// ISO 9660 image (with Joliet, Rock Ridge, El Torito).
     Iso9660,
-    /// UDF image (not opened yet).
+    /// UDF image.
     Udf,
-    /// VHD disk image (not opened yet).
+    /// Dynamic or differencing VHD disk image (a fixed VHD is a raw
+    /// disk: [`Kind::Partitioned`] or a volume).
     Vhd,
+    /// A raw disk image with an MBR or GPT partition table.
+    Partitioned,
+    /// A FAT12/16/32 file system image (a floppy, a USB stick, a partition).
+    Fat,
+    /// An NTFS file system image (not opened yet).
+    Ntfs,
     /// VHDX disk image (not opened yet).
     Vhdx,
     /// Windows Imaging Format (not opened yet).
     Wim,
     /// Compiled HTML Help (not opened yet).
     Chm,
-    /// ARJ archive (not opened yet).
+    /// ARJ archive.
     Arj,
-    /// LHA/LZH archive (not opened yet).
+    /// LHA/LZH archive.
     Lzh,
     /// ALZip archive (not opened yet).
     Alz,

@@ -1,0 +1,181 @@
+//! FAT12, FAT16 and FAT32 file systems (floppy and USB-stick images,
+//! partitions of disk images) through the `fatfs` crate: every file of
+//! every directory, under its long name.
+//!
+//! `fatfs` wants a writable device; it gets one whose writes fail, so
+//! nothing is ever changed. Directory trees are walked to a bounded depth
+//! and entry count (a cyclic cluster chain cannot loop), and every file is
+//! read through [`read_child`]. Deleted entries are not examined.
+
+use std::io::{self, Cursor, Read, Seek, SeekFrom, Write};
+
+use fatfs::{Dir, FileSystem, FsOptions};
+
+use super::{Cx, Entry, Extractor, Flow, Issue, Sink, read_child, sanitize_name};
+use crate::limits::Stop;
+use crate::verdict::ResultCode;
+
+pub(crate) struct Fat;
+
+const MAX_DEPTH: usize = 64;
+const MAX_ENTRIES: usize = 1 << 20;
+
+/// The image, readable and seekable; writes are refused.
+struct ReadOnly<'d>(Cursor<&'d [u8]>);
+
+impl Read for ReadOnly<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Seek for ReadOnly<'_> {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        self.0.seek(pos)
+    }
+}
+
+impl Write for ReadOnly<'_> {
+    fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+        Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "the image is read only",
+        ))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+type Fs<'d> = FileSystem<ReadOnly<'d>>;
+
+struct Walk<'s, 'x, 'a> {
+    sink: &'s mut Sink<'x, 'a>,
+    cx: &'a Cx<'a>,
+    entries: usize,
+    /// Directories that could not be read in full.
+    damage: Vec<String>,
+}
+
+enum Halt {
+    /// The walker said stop.
+    Sink,
+    /// A tree-wide limit.
+    Limit(Stop),
+    /// Too many entries.
+    Entries,
+}
+
+impl Extractor for Fat {
+    fn extract<'a>(
+        &self,
+        data: &'a [u8],
+        cx: &'a Cx<'a>,
+        sink: &mut Sink<'_, 'a>,
+    ) -> Result<(), Issue> {
+        let fs: Fs<'_> = FileSystem::new(ReadOnly(Cursor::new(data)), FsOptions::new())
+            .map_err(|e| Issue::corrupt(format!("FAT file system not read: {e}")))?;
+        // The volume ends where its sectors end (the rest is searched).
+        if let Some(end) = volume_end(data) {
+            cx.consumed(end.min(data.len()));
+        }
+        let mut walk = Walk {
+            sink,
+            cx,
+            entries: 0,
+            damage: Vec::new(),
+        };
+        let root = fs.root_dir();
+        let halt = walk.dir(&root, "", 0);
+        let result = match halt {
+            Err(Halt::Sink) => return Ok(()),
+            Err(Halt::Limit(s)) => Err(Issue::stopped(s)),
+            Err(Halt::Entries) => Err(Issue::new(
+                ResultCode::ExceededArchiveFileNumber,
+                format!("FAT image has more than {MAX_ENTRIES} entries"),
+            )),
+            Ok(()) if walk.damage.is_empty() => Ok(()),
+            Ok(()) => Err(Issue::corrupt(format!(
+                "FAT directories damaged: {}",
+                walk.damage.join("; ")
+            ))),
+        };
+        drop(root);
+        // Unmounting writes nothing on a volume nothing changed.
+        drop(fs);
+        result
+    }
+}
+
+impl Walk<'_, '_, '_> {
+    fn dir(&mut self, dir: &Dir<'_, ReadOnly<'_>>, path: &str, depth: usize) -> Result<(), Halt> {
+        if depth > MAX_DEPTH {
+            self.damage.push(format!(
+                "{path}: nested deeper than {MAX_DEPTH} directories"
+            ));
+            return Ok(());
+        }
+        for entry in dir.iter() {
+            self.cx.budget.check().map_err(Halt::Limit)?;
+            self.entries += 1;
+            if self.entries > MAX_ENTRIES {
+                return Err(Halt::Entries);
+            }
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    self.damage.push(format!("{}: {e}", display(path)));
+                    return Ok(());
+                }
+            };
+            let name = entry.file_name();
+            if name == "." || name == ".." {
+                continue;
+            }
+            let full = if path.is_empty() {
+                name
+            } else {
+                format!("{path}/{name}")
+            };
+            if entry.is_dir() {
+                self.dir(&entry.to_dir(), &full, depth + 1)?;
+            } else if entry.is_file() {
+                let mut file = entry.to_file();
+                let produced = read_child(&mut file, self.cx.budget);
+                let stop = produced.stop;
+                let mut child = produced.into_child(sanitize_name(&full));
+                let got = child.data.as_ref().map_or(0, |d| d.len() as u64);
+                if child.issue.is_none() && got < entry.len() {
+                    child.issue = Some(Issue::corrupt(format!(
+                        "FAT file cut short: {got} of {} bytes",
+                        entry.len()
+                    )));
+                }
+                if (self.sink)(Entry::Ready(child)) == Flow::Stop {
+                    return Err(Halt::Sink);
+                }
+                if let Some(s) = stop {
+                    return Err(Halt::Limit(s));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn display(path: &str) -> &str {
+    if path.is_empty() { "/" } else { path }
+}
+
+/// The volume's size from its boot sector.
+fn volume_end(d: &[u8]) -> Option<usize> {
+    let bytes = u64::from(crate::bytes::le_u16(d, 11)?);
+    let small = u64::from(crate::bytes::le_u16(d, 19)?);
+    let total = if small != 0 {
+        small
+    } else {
+        u64::from(crate::bytes::le_u32(d, 32)?)
+    };
+    usize::try_from(bytes.checked_mul(total)?).ok()
+}
