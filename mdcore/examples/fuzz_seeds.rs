@@ -216,6 +216,7 @@ fn main() {
         .chain(rar_seeds(files))
         .chain(iso_seeds(files))
         .chain(archiver_seeds(files))
+        .chain(disk_seeds(files))
         .collect();
     let nested = zip_of(&[
         ("inner.tar.gz", &gz(&tar)),
@@ -347,6 +348,58 @@ fn archiver_seeds(files: &[(&str, &[u8])]) -> Vec<(&'static str, &'static str, V
             && ok
         {
             seeds.push((*target, *name, data));
+        }
+    }
+    seeds
+}
+
+/// Small FAT volumes from mkfs.fat and mtools, and an MBR disk holding
+/// one (when the tools are installed), cut to 64 KiB.
+fn disk_seeds(files: &[(&str, &[u8])]) -> Vec<(&'static str, &'static str, Vec<u8>)> {
+    let mut seeds = Vec::new();
+    for (name, bits) in [("fat12", "12"), ("fat16", "16")] {
+        let Ok(dir) = tempfile::tempdir() else {
+            continue;
+        };
+        let d = dir.path();
+        let kb = if bits == "12" { "160" } else { "8192" };
+        let run = |program: &str, args: &[&str]| {
+            std::process::Command::new(program)
+                .args(args)
+                .current_dir(d)
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        if !run("mkfs.fat", &["-C", "-F", bits, "-s", "1", "vol.img", kb]) {
+            continue;
+        }
+        for (f, data) in files {
+            let _ = std::fs::write(d.join("staging.bin"), data);
+            let target = format!("::/{}", f.replace('/', "_"));
+            run("mcopy", &["-o", "-i", "vol.img", "staging.bin", &target]);
+        }
+        if let Ok(mut vol) = std::fs::read(d.join("vol.img")) {
+            vol.truncate(64 << 10);
+            // The same volume behind an MBR at sector 1.
+            let mut disk = vec![0u8; 512];
+            disk[446 + 4] = 6;
+            disk[446 + 8..446 + 12].copy_from_slice(&1u32.to_le_bytes());
+            let sectors = u32::try_from(vol.len() / 512).unwrap_or(0);
+            disk[446 + 12..446 + 16].copy_from_slice(&sectors.to_le_bytes());
+            disk[510] = 0x55;
+            disk[511] = 0xaa;
+            disk.extend_from_slice(&vol);
+            disk.truncate(64 << 10);
+            seeds.push(("extract_disk", name, vol));
+            seeds.push((
+                "extract_disk",
+                if bits == "12" {
+                    "mbr-fat12"
+                } else {
+                    "mbr-fat16"
+                },
+                disk,
+            ));
         }
     }
     seeds

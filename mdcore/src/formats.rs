@@ -361,7 +361,7 @@ pub(crate) static FORMATS: &[Format] = &[
         &["img", "bin"],
         magic::ntfs,
         &[],
-        Unsupported,
+        Extract(&extract::ntfs::NtfsVolume),
     ),
     f(
         Kind::Partitioned,

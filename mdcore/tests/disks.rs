@@ -299,3 +299,138 @@ fn truncated_and_damaged_disks_block() {
         summary(&r)
     );
 }
+
+/// An NTFS volume of 8 MiB by mkntfs (ntfs-3g), with `files` copied to its
+/// root by ntfscp; `(file, stream, data)` become alternate data streams.
+fn ntfs_volume(files: &[(&str, Vec<u8>)], streams: &[(&str, &str, Vec<u8>)]) -> Option<Vec<u8>> {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let f = std::fs::File::create(d.join("vol.img")).unwrap();
+    f.set_len(8 << 20).unwrap();
+    drop(f);
+    sh(d, "mkntfs", &["-F", "-Q", "-q", "vol.img"])?;
+    for (name, data) in files {
+        std::fs::write(d.join("staging.bin"), data).unwrap();
+        sh(d, "ntfscp", &["-f", "vol.img", "staging.bin", name])?;
+    }
+    for (name, stream, data) in streams {
+        std::fs::write(d.join("staging.bin"), data).unwrap();
+        sh(
+            d,
+            "ntfscp",
+            &["-f", "-N", stream, "vol.img", "staging.bin", name],
+        )?;
+    }
+    Some(std::fs::read(d.join("vol.img")).unwrap())
+}
+
+/// `volume` as the one partition (type 7) of an MBR disk.
+fn disk_of(volume: &[u8]) -> Vec<u8> {
+    let mut disk = vec![0u8; (1 << 20) + volume.len()];
+    disk[1 << 20..].copy_from_slice(volume);
+    let e = 446;
+    disk[e + 4] = 7;
+    disk[e + 8..e + 12].copy_from_slice(&2048u32.to_le_bytes());
+    disk[e + 12..e + 16].copy_from_slice(&((volume.len() / 512) as u32).to_le_bytes());
+    disk[510] = 0x55;
+    disk[511] = 0xaa;
+    disk
+}
+
+#[test]
+fn ntfs_volumes_are_opened_with_their_alternate_data_streams() {
+    let clean = vec![
+        ("readme.txt", b"hello, world\n".to_vec()),
+        ("notes.txt", b"nothing to see\n".to_vec()),
+    ];
+    let Some(good) = ntfs_volume(&clean, &[]) else {
+        return;
+    };
+    assert_eq!(mdcore::detect(&good).kind, Kind::Ntfs);
+    let r = scan(&good, "vol.img");
+    assert_eq!(
+        r.root.scan_all_result_i,
+        ResultCode::NoThreat,
+        "{:?}",
+        summary(&r)
+    );
+    assert!(
+        r.root
+            .iter()
+            .any(|n| n.display_name == "vol.img/readme.txt"),
+        "{:?}",
+        summary(&r)
+    );
+
+    let mut bad = clean.clone();
+    bad.push(("invoice.com", EICAR.to_vec()));
+    let r = scan(&ntfs_volume(&bad, &[]).unwrap(), "vol.img");
+    assert_eq!(
+        threat_paths(&r),
+        vec!["vol.img/invoice.com"],
+        "{:?}",
+        summary(&r)
+    );
+
+    // EICAR in an alternate data stream of a clean file.
+    let hidden = ntfs_volume(&clean, &[("readme.txt", "zone", EICAR.to_vec())]).unwrap();
+    let r = scan(&hidden, "vol.img");
+    assert_eq!(
+        threat_paths(&r),
+        vec!["vol.img/readme.txt:zone"],
+        "{:?}",
+        summary(&r)
+    );
+
+    // In a partition, in a dynamic VHD, nested in a zip.
+    let disk = disk_of(&ntfs_volume(&bad, &[]).unwrap());
+    let r = scan(&disk, "disk.img");
+    assert_eq!(
+        threat_paths(&r),
+        vec!["disk.img/[partition-1].img/invoice.com"],
+        "{:?}",
+        summary(&r)
+    );
+    let dynamic = vhd(&disk, "dynamic").unwrap();
+    let r = scan(&zip_of(&[("d.vhd", &dynamic)]), "o.zip");
+    assert_eq!(
+        threat_paths(&r),
+        vec!["o.zip/d.vhd/[partition-1].img/invoice.com"],
+        "{:?}",
+        summary(&r)
+    );
+    let r = scan(&vhd(&disk_of(&good), "dynamic").unwrap(), "c.vhd");
+    assert_eq!(
+        r.root.scan_all_result_i,
+        ResultCode::NoThreat,
+        "{:?}",
+        summary(&r)
+    );
+
+    // Cut inside what the file system uses: blocks. (Cut after all of it,
+    // a volume loses only free space: its files are whole.)
+    let r = scan(&good[..64 << 10], "cut.img");
+    assert_ne!(
+        r.root.scan_all_result_i,
+        ResultCode::NoThreat,
+        "{:?}",
+        summary(&r)
+    );
+    let mut big = clean.clone();
+    big.push(("big.bin", random_bytes(5 << 20, 5)));
+    let vol = ntfs_volume(&big, &[]).unwrap();
+    let r = scan(&vol[..4 << 20], "cut.img");
+    assert_eq!(
+        r.root.scan_all_result_i,
+        ResultCode::Failed,
+        "{:?}",
+        summary(&r)
+    );
+    let r = scan(&vol, "whole.img");
+    assert_eq!(
+        r.root.scan_all_result_i,
+        ResultCode::NoThreat,
+        "{:?}",
+        summary(&r)
+    );
+}

@@ -87,7 +87,7 @@ pub enum Kind {
     Partitioned,
     /// A FAT12/16/32 file system image (a floppy, a USB stick, a partition).
     Fat,
-    /// An NTFS file system image (not opened yet).
+    /// An NTFS file system image (a volume, a partition).
     Ntfs,
     /// VHDX disk image (not opened yet).
     Vhdx,

@@ -6,8 +6,8 @@
 //! in turn (FAT, NTFS, ISO …). Every byte of the disk outside the
 //! partitions and the partition tables that is not zero becomes a child
 //! too, `[unpartitioned@OFFSET].bin`, so nothing hides between partitions.
-//! A dynamic VHD is assembled into memory up to its last allocated block
-//! (what lies after it reads as zeros); a differencing VHD's parent is not
+//! A dynamic VHD is assembled into a zeroed buffer of its virtual size
+//! (over the object limit: 13); a differencing VHD's parent is not
 //! available, so it blocks (3).
 
 use super::{Cx, Extractor, Flow, Issue, Sink, hand_over};
@@ -345,19 +345,19 @@ impl Extractor for Vhd {
                 blocks.push((i as u64, u64::from(sector) * 512 + bitmap));
             }
         }
-        let last = blocks.iter().map(|(i, _)| i + 1).max().unwrap_or(0);
-        let assembled = (last * block).min(size);
+        // The whole virtual disk: blocks never written read as zeros (the
+        // zeroed allocation stays virtual until written).
+        let assembled = size;
         let limits = &cx.budget.limits;
         if assembled > limits.max_object_size {
             return Err(Issue::new(
                 ResultCode::ExceededArchiveSize,
                 format!(
-                    "VHD holds {assembled} bytes of disk, over the object limit of {}",
+                    "VHD disk of {assembled} bytes, over the object limit of {}",
                     limits.max_object_size
                 ),
             ));
         }
-        cx.budget.charge(assembled).map_err(Issue::stopped)?;
         let mut disk = vec![0u8; usize::try_from(assembled).unwrap_or(0)];
         let mut end = 512usize.max(table + 4 * entries);
         for (i, at) in blocks {
@@ -381,7 +381,7 @@ impl Extractor for Vhd {
         // The footer repeats after the last block.
         cx.consumed((end + 512).min(data.len()));
         let result = if mbr_entries(&disk, 0).is_some() && !crate::detect::magic::is_volume(&disk) {
-            emit_disk(&disk, size, cx, sink)
+            emit_disk(&disk, disk.len() as u64, cx, sink)
         } else {
             // No partition table: a single volume (a "superfloppy").
             hand_over(sink, cx, "[disk].img".into(), &disk, None, None).map(|_| ())
@@ -392,5 +392,68 @@ impl Extractor for Vhd {
             result?;
             Err(Issue::corrupt(format!("VHD: {}", damage.join("; "))))
         }
+    }
+}
+
+/// A volume's bytes as a seekable reader of its declared size: reads past
+/// the bytes given yield zeros and are remembered, so a file system reader
+/// that needed bytes the image does not hold makes the volume damaged,
+/// while one cut after everything its file system uses is not.
+#[derive(Debug)]
+pub(crate) struct Volume<'d> {
+    data: &'d [u8],
+    len: u64,
+    pos: u64,
+    /// Set once a read went past the bytes given (shared, so it can be
+    /// read after the reader was handed to a file system library).
+    pub(crate) overrun: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl<'d> Volume<'d> {
+    pub(crate) fn new(data: &'d [u8], declared: u64) -> Self {
+        Volume {
+            data,
+            len: declared.max(data.len() as u64),
+            pos: 0,
+            overrun: std::sync::Arc::default(),
+        }
+    }
+}
+
+impl std::io::Read for Volume<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.len.saturating_sub(self.pos);
+        let n = usize::try_from(left).map_or(buf.len(), |l| l.min(buf.len()));
+        let Some(out) = buf.get_mut(..n) else {
+            return Ok(0);
+        };
+        let have = self.data.len() as u64;
+        let start = usize::try_from(self.pos.min(have)).unwrap_or(self.data.len());
+        let real = self.data.get(start..).unwrap_or_default();
+        let copy = real.len().min(n);
+        let (head, tail) = out.split_at_mut(copy);
+        head.copy_from_slice(real.get(..copy).unwrap_or_default());
+        tail.fill(0);
+        if !tail.is_empty() {
+            self.overrun
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl std::io::Seek for Volume<'_> {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        let target = match pos {
+            std::io::SeekFrom::Start(p) => Some(p),
+            std::io::SeekFrom::End(d) => self.len.checked_add_signed(d),
+            std::io::SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        let target = target.ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "seek before the start")
+        })?;
+        self.pos = target;
+        Ok(target)
     }
 }

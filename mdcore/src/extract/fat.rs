@@ -7,10 +7,12 @@
 //! and entry count (a cyclic cluster chain cannot loop), and every file is
 //! read through [`read_child`]. Deleted entries are not examined.
 
-use std::io::{self, Cursor, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::sync::atomic::Ordering;
 
 use fatfs::{Dir, FileSystem, FsOptions};
 
+use super::disk::Volume;
 use super::{Cx, Entry, Extractor, Flow, Issue, Sink, read_child, sanitize_name};
 use crate::limits::Stop;
 use crate::verdict::ResultCode;
@@ -21,7 +23,7 @@ const MAX_DEPTH: usize = 64;
 const MAX_ENTRIES: usize = 1 << 20;
 
 /// The image, readable and seekable; writes are refused.
-struct ReadOnly<'d>(Cursor<&'d [u8]>);
+struct ReadOnly<'d>(Volume<'d>);
 
 impl Read for ReadOnly<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
@@ -74,12 +76,13 @@ impl Extractor for Fat {
         cx: &'a Cx<'a>,
         sink: &mut Sink<'_, 'a>,
     ) -> Result<(), Issue> {
-        let fs: Fs<'_> = FileSystem::new(ReadOnly(Cursor::new(data)), FsOptions::new())
+        let declared = volume_end(data).unwrap_or(data.len());
+        let volume = Volume::new(data, declared as u64);
+        let overrun = volume.overrun.clone();
+        let fs: Fs<'_> = FileSystem::new(ReadOnly(volume), FsOptions::new())
             .map_err(|e| Issue::corrupt(format!("FAT file system not read: {e}")))?;
         // The volume ends where its sectors end (the rest is searched).
-        if let Some(end) = volume_end(data) {
-            cx.consumed(end.min(data.len()));
-        }
+        cx.consumed(declared.min(data.len()));
         let mut walk = Walk {
             sink,
             cx,
@@ -104,6 +107,13 @@ impl Extractor for Fat {
         drop(root);
         // Unmounting writes nothing on a volume nothing changed.
         drop(fs);
+        if overrun.load(Ordering::Relaxed) && result.is_ok() {
+            return Err(Issue::corrupt(format!(
+                "FAT volume cut short: it declares {declared} bytes, {} are present, and \
+                 its file system uses bytes past them",
+                data.len()
+            )));
+        }
         result
     }
 }
