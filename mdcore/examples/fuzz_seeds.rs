@@ -217,6 +217,7 @@ fn main() {
         .chain(iso_seeds(files))
         .chain(archiver_seeds(files))
         .chain(disk_seeds(files))
+        .chain(szdd_seeds(text))
         .collect();
     let nested = zip_of(&[
         ("inner.tar.gz", &gz(&tar)),
@@ -403,6 +404,34 @@ fn disk_seeds(files: &[(&str, &[u8])]) -> Vec<(&'static str, &'static str, Vec<u
         }
     }
     seeds
+}
+
+/// SZDD and KWAJ (method 0 and the LZSS of method 2) of `text`, written
+/// as literals only.
+fn szdd_seeds(text: &[u8]) -> Vec<(&'static str, &'static str, Vec<u8>)> {
+    let mut lzss = Vec::new();
+    for chunk in text.chunks(8) {
+        lzss.push(0xff);
+        lzss.extend_from_slice(chunk);
+    }
+    let size = u32::try_from(text.len()).unwrap_or(0).to_le_bytes();
+    let mut szdd = b"SZDD\x88\xf0\x27\x33A_".to_vec();
+    szdd.extend_from_slice(&size);
+    szdd.extend_from_slice(&lzss);
+    let kwaj = |method: u16, body: &[u8]| {
+        let mut k = b"KWAJ\x88\xf0\x27\xd1".to_vec();
+        k.extend_from_slice(&method.to_le_bytes());
+        k.extend_from_slice(&18u16.to_le_bytes());
+        k.extend_from_slice(&1u16.to_le_bytes());
+        k.extend_from_slice(&size);
+        k.extend_from_slice(body);
+        k
+    };
+    vec![
+        ("extract_szdd", "szdd", szdd),
+        ("extract_szdd", "kwaj-stored", kwaj(0, text)),
+        ("extract_szdd", "kwaj-lzss", kwaj(2, &lzss)),
+    ]
 }
 
 fn write(root: &Path, target: &str, name: &str, data: &[u8]) {

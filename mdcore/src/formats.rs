@@ -445,7 +445,7 @@ pub(crate) static FORMATS: &[Format] = &[
         &["ex_", "dl_", "sy_", "in_", "hl_"],
         magic::szdd,
         &[],
-        Unsupported,
+        Extract(&extract::szdd::Szdd),
     ),
     f(
         Kind::Kwaj,
@@ -454,7 +454,7 @@ pub(crate) static FORMATS: &[Format] = &[
         &[],
         magic::kwaj,
         &[],
-        Unsupported,
+        Extract(&extract::szdd::Kwaj),
     ),
     f(
         Kind::Xar,

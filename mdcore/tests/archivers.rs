@@ -1,6 +1,7 @@
 //! The older archivers, built by the real tools: LHA/LZH by jLHA (`jlha`,
 //! Debian's jlha-utils) with methods lh5, lh6, lh7 and header levels 0, 1,
-//! 2; ARJ by ARJ 3.10 (`arj`) with methods 0-4, garbling and volumes. Each
+//! 2; ARJ by ARJ 3.10 (`arj`) with methods 0-4, garbling and volumes; SZDD
+//! by `mscompress`, KWAJ by hand (no tool writes it). Each
 //! with a clean twin, and truncated or corrupt copies that block.
 
 use mdcore::{Kind, ResultCode, ScanOptions, ScannerBuilder};
@@ -392,4 +393,121 @@ fn truncated_and_corrupt_arj_blocks() {
             summary(&r)
         );
     }
+}
+
+/// `mscompress` (Debian's mscompress): an SZDD file of `data`.
+fn szdd(data: &[u8]) -> Option<Vec<u8>> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("setup.exe"), data).unwrap();
+    tool(dir.path(), "mscompress", &["setup.exe"])?;
+    Some(std::fs::read(dir.path().join("setup.exe_")).unwrap())
+}
+
+/// A KWAJ file (hand-built from the format's description: no tool writes
+/// one) with `method` and `body`, declaring `size` and the name `name.ext`.
+fn kwaj(method: u16, body: &[u8], size: u32) -> Vec<u8> {
+    let mut k = b"KWAJ\x88\xf0\x27\xd1".to_vec();
+    k.extend_from_slice(&method.to_le_bytes());
+    let header = 14 + 4 + 7 + 4; // flags 0x01 (size), 0x08 (name), 0x10 (ext)
+    k.extend_from_slice(&(header as u16).to_le_bytes());
+    k.extend_from_slice(&0x19u16.to_le_bytes());
+    k.extend_from_slice(&size.to_le_bytes());
+    k.extend_from_slice(b"invoic\0");
+    k.extend_from_slice(b"com\0");
+    k.extend_from_slice(body);
+    k
+}
+
+#[test]
+fn szdd_and_kwaj_are_decoded() {
+    let mut payload = EICAR.to_vec();
+    let Some(bad) = szdd(&payload) else {
+        return;
+    };
+    assert_eq!(mdcore::detect(&bad).kind, Kind::Szdd);
+    let r = scan(&bad, "setup.ex_");
+    // mscompress does not store the replaced letter: the member keeps the
+    // container's name.
+    assert_eq!(
+        threat_paths(&r),
+        vec!["setup.ex_/setup.ex_.out"],
+        "{:?}",
+        summary(&r)
+    );
+    let mut named = bad.clone();
+    named[9] = b'e';
+    let r = scan(&named, "setup.ex_");
+    assert_eq!(
+        threat_paths(&r),
+        vec!["setup.ex_/setup.exe"],
+        "{:?}",
+        summary(&r)
+    );
+    // A compressible member decodes exactly.
+    let p = planted();
+    let packed = szdd(&p).unwrap();
+    assert!(packed.len() < p.len());
+    let r = scan(&packed, "x.ex_");
+    assert_eq!(r.root.children[0].md5, md5_hex(&p), "{:?}", summary(&r));
+    assert_eq!(r.root.scan_all_result_i, ResultCode::NoThreat);
+    // Cut short: not whole.
+    let r = scan(&packed[..packed.len() - 40], "x.ex_");
+    assert_eq!(
+        r.root.scan_all_result_i,
+        ResultCode::Failed,
+        "{:?}",
+        summary(&r)
+    );
+
+    // KWAJ: stored, XOR, LZSS (SZDD's bitstream), MSZIP.
+    let lzss = szdd(&p).unwrap()[14..].to_vec();
+    let block = [&b"CK"[..], &deflate_raw(&p)].concat();
+    let mszip = [(block.len() as u16).to_le_bytes().to_vec(), block].concat();
+    let size = p.len() as u32;
+    for (method, body) in [
+        (0u16, p.clone()),
+        (1, p.iter().map(|b| b ^ 0xff).collect()),
+        (2, lzss),
+        (4, mszip.clone()),
+    ] {
+        let k = kwaj(method, &body, size);
+        assert_eq!(mdcore::detect(&k).kind, Kind::Kwaj);
+        let r = scan(&k, "a.kw_");
+        assert_eq!(r.root.children.len(), 1, "method {method}");
+        let c = &r.root.children[0];
+        assert_eq!(c.display_name, "a.kw_/invoic.com", "method {method}");
+        assert_eq!(c.md5, md5_hex(&p), "method {method}: {:?}", summary(&r));
+        assert_eq!(
+            r.root.scan_all_result_i,
+            ResultCode::NoThreat,
+            "method {method}"
+        );
+    }
+    payload.truncate(EICAR.len());
+    let r = scan(
+        &kwaj(1, &payload.iter().map(|b| b ^ 0xff).collect::<Vec<_>>(), 68),
+        "e.kw_",
+    );
+    assert_eq!(
+        r.root.scan_all_result_i,
+        ResultCode::Infected,
+        "{:?}",
+        summary(&r)
+    );
+    // Method 3 (LZ + Huffman) is not decoded: 23.
+    let r = scan(&kwaj(3, &[0; 32], 10), "m3.kw_");
+    assert_eq!(
+        r.root.scan_all_result_i,
+        ResultCode::UnsupportedFileType,
+        "{:?}",
+        summary(&r)
+    );
+    // MSZIP cut short: 3.
+    let r = scan(&kwaj(4, &mszip[..mszip.len() / 2], size), "cut.kw_");
+    assert_eq!(
+        r.root.scan_all_result_i,
+        ResultCode::Failed,
+        "{:?}",
+        summary(&r)
+    );
 }
