@@ -316,7 +316,16 @@ impl<'s> Walker<'s> {
                 ));
                 1
             }
-            Handling::Leaf => 0,
+            Handling::Leaf => {
+                if ft.kind == Kind::Pe
+                    && let Some(packer) = detect::packer::packer(data)
+                {
+                    node.notes.push(format!(
+                        "packed with {packer} (a runtime packer): examined as it is, not unpacked"
+                    ));
+                }
+                0
+            }
         };
         if carve_from >= data.len() {
             return;

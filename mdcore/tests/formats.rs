@@ -206,3 +206,22 @@ fn cpio_binary_and_odc_members_are_found() {
         vec!["a.cpio/eicar.com".to_string()]
     );
 }
+
+#[test]
+fn a_packed_executable_says_which_packer() {
+    let mut pe = pe_with_overlay(b"");
+    let table = 0x80 + 24 + 0xe0;
+    pe[table..table + 4].copy_from_slice(b"UPX1");
+    let r = scan(&pe, "packed.exe");
+    assert!(
+        r.root.notes.iter().any(|n| n.contains("packed with UPX")),
+        "{:?}",
+        r.root.notes
+    );
+    let r = scan(&pe_with_overlay(b""), "plain.exe");
+    assert!(
+        !r.root.notes.iter().any(|n| n.contains("packed")),
+        "{:?}",
+        r.root.notes
+    );
+}

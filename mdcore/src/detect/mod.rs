@@ -14,6 +14,7 @@ use std::borrow::Cow;
 
 pub(crate) mod carve;
 pub(crate) mod magic;
+pub(crate) mod packer;
 
 use crate::formats::{self, FORMATS, Handling};
 use magic::Flavour;
