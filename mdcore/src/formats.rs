@@ -521,7 +521,7 @@ pub(crate) static FORMATS: &[Format] = &[
             signature: b"\xef\xbe\xad\xdeNullsoftInst",
             validate: carve_nsis,
         }],
-        Unsupported,
+        Extract(&extract::nsis::Nsis),
     ),
     f(
         Kind::InnoSetup,
@@ -713,7 +713,7 @@ mod tests {
 
     #[test]
     fn recognised_but_unopened_formats_are_unsupported() {
-        for kind in [Kind::Chm, Kind::Nsis] {
+        for kind in [Kind::Chm, Kind::InnoSetup, Kind::AutoIt] {
             assert!(matches!(handling(kind), Unsupported), "{kind:?}");
         }
     }

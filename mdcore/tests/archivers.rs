@@ -1,7 +1,8 @@
 //! The older archivers, built by the real tools: LHA/LZH by jLHA (`jlha`,
 //! Debian's jlha-utils) with methods lh5, lh6, lh7 and header levels 0, 1,
 //! 2; ARJ by ARJ 3.10 (`arj`) with methods 0-4, garbling and volumes; SZDD
-//! by `mscompress`, KWAJ by hand (no tool writes it). Each
+//! by `mscompress`, KWAJ by hand (no tool writes it); NSIS installers by
+//! makensis with every compressor, solid and not. Each
 //! with a clean twin, and truncated or corrupt copies that block.
 
 use mdcore::{Kind, ResultCode, ScanOptions, ScannerBuilder};
@@ -504,6 +505,95 @@ fn szdd_and_kwaj_are_decoded() {
     );
     // MSZIP cut short: 3.
     let r = scan(&kwaj(4, &mszip[..mszip.len() / 2], size), "cut.kw_");
+    assert_eq!(
+        r.root.scan_all_result_i,
+        ResultCode::Failed,
+        "{:?}",
+        summary(&r)
+    );
+}
+
+/// An NSIS installer made by makensis (Debian's nsis) that installs
+/// `files`, with `compressor` (e.g. `zlib`, `/SOLID lzma`).
+fn makensis(compressor: &str, files: &[(&str, Vec<u8>)]) -> Option<Vec<u8>> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut script = format!(
+        "OutFile \"out.exe\"\nSetCompressor {compressor}\nInstallDir \"$TEMP\\t\"\nSection\nSetOutPath $INSTDIR\n"
+    );
+    for (i, (name, data)) in files.iter().enumerate() {
+        let local = format!("f{i}.bin");
+        std::fs::write(dir.path().join(&local), data).unwrap();
+        script.push_str(&format!("File \"/oname={name}\" \"{local}\"\n"));
+    }
+    script.push_str("SectionEnd\n");
+    std::fs::write(dir.path().join("t.nsi"), script).unwrap();
+    tool(dir.path(), "makensis", &["-V1", "t.nsi"])?;
+    Some(std::fs::read(dir.path().join("out.exe")).unwrap())
+}
+
+#[test]
+fn nsis_installers_of_every_compressor_are_opened() {
+    let payload = planted();
+    let dir = tempfile::tempdir().unwrap();
+    let hdb = dir.path().join("feed.hdb");
+    std::fs::write(
+        &hdb,
+        format!("{}:{}:Test.Planted\n", md5_hex(&payload), payload.len()),
+    )
+    .unwrap();
+    let s = ScannerBuilder::new().hash_list(&hdb).build().unwrap();
+    for compressor in [
+        "zlib",
+        "bzip2",
+        "lzma",
+        "/SOLID zlib",
+        "/SOLID bzip2",
+        "/SOLID lzma",
+    ] {
+        let Some(bad) = makensis(compressor, &files(true)) else {
+            return;
+        };
+        let r = scan(&bad, "setup.exe");
+        assert_eq!(
+            r.root.scan_all_result_i,
+            ResultCode::Infected,
+            "{compressor}: {:?}",
+            summary(&r)
+        );
+        let threats = threat_paths(&r);
+        assert_eq!(threats.len(), 1, "{compressor}: {:?}", summary(&r));
+        assert!(
+            threats[0].ends_with("invoice.com"),
+            "{compressor}: {threats:?}"
+        );
+        let r = s.scan_bytes(&bad, &ScanOptions::new().name("setup.exe"));
+        assert!(
+            r.root.iter().any(|n| n.md5 == md5_hex(&payload)),
+            "{compressor}: {:?}",
+            summary(&r)
+        );
+        let good = makensis(compressor, &files(false)).unwrap();
+        let r = scan(&good, "setup.exe");
+        assert_eq!(
+            r.root.scan_all_result_i,
+            ResultCode::NoThreat,
+            "{compressor}: {:?}",
+            summary(&r)
+        );
+        let r = s.scan_bytes(
+            &zip_of(&[("setup.exe", &good)]),
+            &ScanOptions::new().name("o.zip"),
+        );
+        assert_eq!(
+            r.root.scan_all_result_i,
+            ResultCode::Blocklisted,
+            "{compressor}: {:?}",
+            summary(&r)
+        );
+    }
+    // Cut inside the compressed data: blocks.
+    let whole = makensis("/SOLID lzma", &files(false)).unwrap();
+    let r = scan(&whole[..whole.len() - 500], "cut.exe");
     assert_eq!(
         r.root.scan_all_result_i,
         ResultCode::Failed,

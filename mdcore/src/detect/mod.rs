@@ -120,7 +120,7 @@ pub enum Kind {
     Compress,
     /// Unix `ar` archive, Debian package (not opened yet).
     Ar,
-    /// NSIS installer data, found in an executable (not opened yet).
+    /// NSIS installer data, found in an executable.
     Nsis,
     /// Inno Setup installer data, found in an executable (not opened yet).
     InnoSetup,

@@ -32,6 +32,7 @@ pub(crate) mod gzip;
 pub(crate) mod iso;
 pub(crate) mod lzh;
 pub(crate) mod mail;
+pub(crate) mod nsis;
 pub(crate) mod ntfs;
 pub(crate) mod ole2;
 pub(crate) mod onenote;
