@@ -47,6 +47,11 @@ impl Extractor for NtfsVolume {
             .zip(crate::bytes::le_u16(data, 0x0b))
             .and_then(|(n, b)| n.checked_mul(u64::from(b)))
             .unwrap_or(data.len() as u64);
+        // The `ntfs` crate panics on some boot sectors it cannot parse:
+        // only a sector with the NTFS signature and 55 AA reaches it.
+        if crate::detect::magic::ntfs(data).is_none() || data.len() < 512 {
+            return Err(Issue::corrupt("NTFS boot sector not found"));
+        }
         let mut r = Volume::new(data, declared);
         let overrun = r.overrun.clone();
         let mut fs =
