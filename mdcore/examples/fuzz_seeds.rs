@@ -218,6 +218,7 @@ fn main() {
         .chain(archiver_seeds(files))
         .chain(disk_seeds(files))
         .chain(szdd_seeds(text))
+        .chain(nsis_seeds(text))
         .collect();
     let nested = zip_of(&[
         ("inner.tar.gz", &gz(&tar)),
@@ -432,6 +433,40 @@ fn szdd_seeds(text: &[u8]) -> Vec<(&'static str, &'static str, Vec<u8>)> {
         ("extract_szdd", "kwaj-stored", kwaj(0, text)),
         ("extract_szdd", "kwaj-lzss", kwaj(2, &lzss)),
     ]
+}
+
+/// The installer data of an NSIS setup from makensis (when installed),
+/// from its first header on, as the carver hands it over.
+fn nsis_seeds(text: &[u8]) -> Vec<(&'static str, &'static str, Vec<u8>)> {
+    let mut seeds = Vec::new();
+    for (name, compressor) in [("zlib", "zlib"), ("solid-lzma", "/SOLID lzma")] {
+        let Ok(dir) = tempfile::tempdir() else {
+            continue;
+        };
+        let d = dir.path();
+        let _ = std::fs::write(d.join("a.txt"), text);
+        let script = format!(
+            "OutFile \"out.exe\"\nSetCompressor {compressor}\nSection\nSetOutPath $TEMP\nFile \"a.txt\"\nSectionEnd\n"
+        );
+        let _ = std::fs::write(d.join("t.nsi"), script);
+        let ok = std::process::Command::new("makensis")
+            .args(["-V1", "t.nsi"])
+            .current_dir(d)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        let Ok(exe) = std::fs::read(d.join("out.exe")) else {
+            continue;
+        };
+        let found = memchr::memmem::find(&exe, b"\xef\xbe\xad\xdeNullsoftInst");
+        if let (true, Some(at)) = (ok, found.and_then(|a| a.checked_sub(4))) {
+            seeds.push((
+                "extract_nsis",
+                name,
+                exe.get(at..).unwrap_or_default().to_vec(),
+            ));
+        }
+    }
+    seeds
 }
 
 fn write(root: &Path, target: &str, name: &str, data: &[u8]) {
