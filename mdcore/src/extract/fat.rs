@@ -21,6 +21,7 @@ pub(crate) struct Fat;
 
 const MAX_DEPTH: usize = 64;
 const MAX_ENTRIES: usize = 1 << 20;
+const MAX_DIR_ENTRIES: usize = 1 << 16;
 
 /// The image, readable and seekable; writes are refused.
 struct ReadOnly<'d>(Volume<'d>);
@@ -58,6 +59,29 @@ struct Walk<'s, 'x, 'a> {
     entries: usize,
     /// Directories that could not be read in full.
     damage: Vec<String>,
+    /// The listing signature of each directory being walked (outermost
+    /// first): a directory that lists like one of its ancestors is a loop.
+    ancestors: Vec<u64>,
+}
+
+/// A signature of a directory's first entries: names, sizes, kinds and
+/// times. `fatfs` does not expose clusters, so a directory whose cluster
+/// chain leads back to an ancestor is recognised by listing the same.
+fn signature(dir: &Dir<'_, ReadOnly<'_>>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for entry in dir.iter().take(64) {
+        match entry {
+            Ok(e) => {
+                e.short_file_name_as_bytes().hash(&mut h);
+                e.len().hash(&mut h);
+                e.is_dir().hash(&mut h);
+                format!("{:?}{:?}", e.created(), e.modified()).hash(&mut h);
+            }
+            Err(_) => 0u8.hash(&mut h),
+        }
+    }
+    h.finish()
 }
 
 enum Halt {
@@ -88,8 +112,10 @@ impl Extractor for Fat {
             cx,
             entries: 0,
             damage: Vec::new(),
+            ancestors: Vec::new(),
         };
         let root = fs.root_dir();
+        walk.ancestors.push(signature(&root));
         let halt = walk.dir(&root, "", 0);
         let result = match halt {
             Err(Halt::Sink) => return Ok(()),
@@ -126,8 +152,17 @@ impl Walk<'_, '_, '_> {
             ));
             return Ok(());
         }
-        for entry in dir.iter() {
+        for (i, entry) in dir.iter().enumerate() {
             self.cx.budget.check().map_err(Halt::Limit)?;
+            // FAT allows 65,536 entries in a directory: more is a cluster
+            // chain that loops.
+            if i >= MAX_DIR_ENTRIES {
+                self.damage.push(format!(
+                    "{}: more than {MAX_DIR_ENTRIES} entries (a looping cluster chain)",
+                    display(path)
+                ));
+                return Ok(());
+            }
             self.entries += 1;
             if self.entries > MAX_ENTRIES {
                 return Err(Halt::Entries);
@@ -149,7 +184,17 @@ impl Walk<'_, '_, '_> {
                 format!("{path}/{name}")
             };
             if entry.is_dir() {
-                self.dir(&entry.to_dir(), &full, depth + 1)?;
+                let sub = entry.to_dir();
+                let sig = signature(&sub);
+                if self.ancestors.contains(&sig) {
+                    self.damage
+                        .push(format!("{full}: lists like a directory it is in (a loop)"));
+                    continue;
+                }
+                self.ancestors.push(sig);
+                let r = self.dir(&sub, &full, depth + 1);
+                self.ancestors.pop();
+                r?;
             } else if entry.is_file() {
                 let mut file = entry.to_file();
                 let produced = read_child(&mut file, self.cx.budget);
