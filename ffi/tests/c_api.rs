@@ -171,6 +171,8 @@ fn the_static_library_links_and_scans() {
             "-lm",
             "-ldl",
             "-lc",
+            // RARLAB's UnRAR (the `rar` feature) is C++.
+            "-lstdc++",
         ])
         .arg("-o")
         .arg(&exe)
