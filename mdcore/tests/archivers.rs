@@ -5,7 +5,7 @@
 //! makensis with every compressor, solid and not. Each
 //! with a clean twin, and truncated or corrupt copies that block.
 
-use mdcore::{Kind, ResultCode, ScanOptions, ScannerBuilder};
+use mdcore::{Kind, ResultCode, ScanOptions};
 
 use crate::util::*;
 
@@ -41,13 +41,6 @@ fn jlha(command: &str, files: &[(&str, Vec<u8>)]) -> Option<Vec<u8>> {
     args.extend(files.iter().map(|(n, _)| *n));
     tool(dir.path(), "jlha", &args)?;
     Some(std::fs::read(dir.path().join("out.lzh")).unwrap())
-}
-
-fn summary(r: &mdcore::Report) -> Vec<(String, ResultCode, Vec<String>)> {
-    r.root
-        .iter()
-        .map(|n| (n.display_name.clone(), n.own_result_i, n.notes.clone()))
-        .collect()
 }
 
 /// Methods (`o5`…`o7`) and header levels (`0`…`2`) jLHA writes.
@@ -100,14 +93,7 @@ fn a_hash_listed_binary_in_lzh_nested_and_behind_a_stub_is_found() {
     let Some(lzh) = jlha("ao7", &[("x/payload.bin", payload.clone())]) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let hdb = dir.path().join("feed.hdb");
-    std::fs::write(
-        &hdb,
-        format!("{}:{}:Test.Planted\n", md5_hex(&payload), payload.len()),
-    )
-    .unwrap();
-    let s = ScannerBuilder::new().hash_list(&hdb).build().unwrap();
+    let s = hash_listed(&payload);
     for (name, data) in [
         ("a.lzh", lzh.clone()),
         ("o.zip", zip_of(&[("in.lzh", &lzh)])),
@@ -534,14 +520,7 @@ fn makensis(compressor: &str, files: &[(&str, Vec<u8>)]) -> Option<Vec<u8>> {
 #[test]
 fn nsis_installers_of_every_compressor_are_opened() {
     let payload = planted();
-    let dir = tempfile::tempdir().unwrap();
-    let hdb = dir.path().join("feed.hdb");
-    std::fs::write(
-        &hdb,
-        format!("{}:{}:Test.Planted\n", md5_hex(&payload), payload.len()),
-    )
-    .unwrap();
-    let s = ScannerBuilder::new().hash_list(&hdb).build().unwrap();
+    let s = hash_listed(&payload);
     for compressor in [
         "zlib",
         "bzip2",

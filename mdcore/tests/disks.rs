@@ -5,16 +5,9 @@
 
 use std::path::Path;
 
-use mdcore::{Kind, ResultCode, ScanOptions, ScannerBuilder};
+use mdcore::{Kind, ResultCode, ScanOptions};
 
 use crate::util::*;
-
-fn summary(r: &mdcore::Report) -> Vec<(String, ResultCode, Vec<String>)> {
-    r.root
-        .iter()
-        .map(|n| (n.display_name.clone(), n.own_result_i, n.notes.clone()))
-        .collect()
-}
 
 fn sh(dir: &Path, program: &str, args: &[&str]) -> Option<()> {
     tool(dir, program, args)
@@ -212,14 +205,7 @@ fn fixed_and_dynamic_vhds_are_opened_and_a_listed_binary_is_found() {
     let Some(disk) = partitioned("dos", 16, "16", &[("x/payload.bin", payload.clone())]) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let hdb = dir.path().join("feed.hdb");
-    std::fs::write(
-        &hdb,
-        format!("{}:{}:Test.Planted\n", md5_hex(&payload), payload.len()),
-    )
-    .unwrap();
-    let s = ScannerBuilder::new().hash_list(&hdb).build().unwrap();
+    let s = hash_listed(&payload);
     let Some(dynamic) = vhd(&disk, "dynamic") else {
         return;
     };

@@ -238,14 +238,7 @@ fn planted_binary() -> Vec<u8> {
 #[test]
 fn a_hash_listed_binary_is_found_in_every_image_form() {
     let payload = planted_binary();
-    let dir = tempfile::tempdir().unwrap();
-    let hdb = dir.path().join("feed.hdb");
-    std::fs::write(
-        &hdb,
-        format!("{}:{}:Test.Planted\n", md5_hex(&payload), payload.len()),
-    )
-    .unwrap();
-    let s = ScannerBuilder::new().hash_list(&hdb).build().unwrap();
+    let s = hash_listed(&payload);
     let files: &[(&str, &[u8])] = &[("a/x.exe", &payload)];
     let Some(plain) = genisoimage(files, &[]) else {
         return;

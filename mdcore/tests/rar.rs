@@ -30,13 +30,6 @@ fn with_eicar() -> Vec<(&'static str, &'static [u8])> {
     f
 }
 
-fn summary(r: &mdcore::Report) -> Vec<(String, ResultCode, Vec<String>)> {
-    r.root
-        .iter()
-        .map(|n| (n.display_name.clone(), n.own_result_i, n.notes.clone()))
-        .collect()
-}
-
 #[test]
 fn eicar_is_found_in_hand_built_rar4_and_rar5_and_their_twins_are_clean() {
     for (label, build) in [

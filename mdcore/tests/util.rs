@@ -1052,3 +1052,28 @@ pub fn rar5_with(files: &[(&str, &[u8])], compression: u64) -> Vec<u8> {
     out.extend(block(&[5, 0, 0])); // end of archive
     out
 }
+
+/// Every node of a report: its path, own code and notes (for assertion
+/// messages).
+pub fn summary(r: &mdcore::Report) -> Vec<(String, mdcore::ResultCode, Vec<String>)> {
+    r.root
+        .iter()
+        .map(|n| (n.display_name.clone(), n.own_result_i, n.notes.clone()))
+        .collect()
+}
+
+/// A scanner whose hash list (and no other engine change) names `payload`
+/// as `Test.Planted`.
+pub fn hash_listed(payload: &[u8]) -> Scanner {
+    let dir = tempfile::tempdir().unwrap();
+    let hdb = dir.path().join("feed.hdb");
+    std::fs::write(
+        &hdb,
+        format!("{}:{}:Test.Planted\n", md5_hex(payload), payload.len()),
+    )
+    .unwrap();
+    mdcore::ScannerBuilder::new()
+        .hash_list(&hdb)
+        .build()
+        .unwrap()
+}

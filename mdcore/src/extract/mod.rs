@@ -309,7 +309,19 @@ pub(crate) fn hand_over(
     note: Option<String>,
     damage: Option<Issue>,
 ) -> Result<Flow, Issue> {
-    let produced = read_child(&mut &bytes[..], cx.budget);
+    hand_over_from(sink, cx, name, &mut &bytes[..], note, damage)
+}
+
+/// [`hand_over`] for bytes read from `r` (a staged file, a decoder).
+pub(crate) fn hand_over_from(
+    sink: &mut Sink<'_, '_>,
+    cx: &Cx<'_>,
+    name: String,
+    r: &mut dyn Read,
+    note: Option<String>,
+    damage: Option<Issue>,
+) -> Result<Flow, Issue> {
+    let produced = read_child(r, cx.budget);
     let stop = produced.stop;
     let mut child = produced.into_child(name);
     child.note = note;

@@ -20,7 +20,9 @@ use std::path::{Path, PathBuf};
 use unrar::error::{Code, UnrarError};
 use unrar::{Archive, CursorBeforeHeader, OpenArchive, Process};
 
-use super::{Child, Cx, Entry, Extractor, Flow, Issue, Sink, hand_over, read_child, sanitize_name};
+use super::{
+    Child, Cx, Entry, Extractor, Flow, Issue, Sink, hand_over, hand_over_from, sanitize_name,
+};
 use crate::verdict::ResultCode;
 
 pub(crate) struct Rar;
@@ -184,14 +186,10 @@ impl<'p, 'a> Reading<'p, 'a> {
     /// Lists the archive and reports every entry not handed over yet:
     /// encrypted ones as 12, others as 3 with `why`.
     fn report_rest(&self, sink: &mut Sink<'_, '_>, why: &str) -> Result<(), Issue> {
-        let archive = match self.password.checked_sub(1) {
-            None => Archive::new(self.path).open_for_listing(),
-            Some(i) => {
-                let pw = self.cx.passwords.get(i).map_or("", String::as_str);
-                Archive::with_password(self.path, pw).open_for_listing()
-            }
-        }
-        .map_err(|e| Issue::corrupt(format!("RAR archive not listed: {e}")))?;
+        let archive = self
+            .archive()
+            .open_for_listing()
+            .map_err(|e| Issue::corrupt(format!("RAR archive not listed: {e}")))?;
         let n = self.cx.passwords.len();
         for (i, header) in archive.enumerate() {
             let header = header.map_err(|e| Issue::corrupt(format!("RAR headers damaged: {e}")))?;
@@ -226,14 +224,19 @@ impl<'p, 'a> Reading<'p, 'a> {
         Ok(())
     }
 
-    fn open(&self) -> Result<OpenArchive<Process, CursorBeforeHeader>, UnrarError> {
+    /// The archive with the current pass's password, if it has one.
+    fn archive(&self) -> Archive<'_> {
         match self.password.checked_sub(1) {
-            None => Archive::new(self.path).open_for_processing(),
+            None => Archive::new(self.path),
             Some(i) => {
                 let pw = self.cx.passwords.get(i).map_or("", String::as_str);
-                Archive::with_password(self.path, pw).open_for_processing()
+                Archive::with_password(self.path, pw)
             }
         }
+    }
+
+    fn open(&self) -> Result<OpenArchive<Process, CursorBeforeHeader>, UnrarError> {
+        self.archive().open_for_processing()
     }
 
     fn pass(&mut self, sink: &mut Sink<'_, '_>) -> Pass {
@@ -399,23 +402,11 @@ impl<'p, 'a> Reading<'p, 'a> {
         match staged {
             Staged::Memory(bytes) => hand_over(sink, self.cx, name, &bytes, None, damage),
             Staged::File(path) => {
-                let produced = std::fs::File::open(&path)
-                    .map(|mut f| read_child(&mut f, self.cx.budget))
-                    .map_err(|e| Issue::corrupt(format!("can not read a staged RAR entry: {e}")));
+                let handed = std::fs::File::open(&path)
+                    .map_err(|e| Issue::corrupt(format!("can not read a staged RAR entry: {e}")))
+                    .and_then(|mut f| hand_over_from(sink, self.cx, name, &mut f, None, damage));
                 let _ = std::fs::remove_file(&path);
-                let produced = produced?;
-                let stop = produced.stop;
-                let mut child = produced.into_child(name);
-                if child.issue.is_none() {
-                    child.issue = damage;
-                }
-                if sink(Entry::Ready(child)) == Flow::Stop {
-                    return Ok(Flow::Stop);
-                }
-                match stop {
-                    Some(s) => Err(Issue::stopped(s)),
-                    None => Ok(Flow::Continue),
-                }
+                handed
             }
         }
     }
