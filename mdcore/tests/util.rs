@@ -1065,15 +1065,17 @@ pub fn summary(r: &mdcore::Report) -> Vec<(String, mdcore::ResultCode, Vec<Strin
 /// A scanner whose hash list (and no other engine change) names `payload`
 /// as `Test.Planted`.
 pub fn hash_listed(payload: &[u8]) -> Scanner {
-    let dir = tempfile::tempdir().unwrap();
-    let hdb = dir.path().join("feed.hdb");
+    // No tempfile crate here: this file is also compiled into the benches
+    // library, which does not depend on it.
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let hdb = std::env::temp_dir().join(format!("mdscan-planted-{}-{n}.hdb", std::process::id()));
     std::fs::write(
         &hdb,
         format!("{}:{}:Test.Planted\n", md5_hex(payload), payload.len()),
     )
     .unwrap();
-    mdcore::ScannerBuilder::new()
-        .hash_list(&hdb)
-        .build()
-        .unwrap()
+    let scanner = mdcore::ScannerBuilder::new().hash_list(&hdb).build();
+    let _ = std::fs::remove_file(&hdb);
+    scanner.unwrap()
 }
