@@ -219,6 +219,7 @@ fn main() {
         .chain(disk_seeds(files))
         .chain(szdd_seeds(text))
         .chain(nsis_seeds(text))
+        .chain(chm_seeds(files))
         .collect();
     let nested = zip_of(&[
         ("inner.tar.gz", &gz(&tar)),
@@ -433,6 +434,29 @@ fn szdd_seeds(text: &[u8]) -> Vec<(&'static str, &'static str, Vec<u8>)> {
         ("extract_szdd", "kwaj-stored", kwaj(0, text)),
         ("extract_szdd", "kwaj-lzss", kwaj(2, &lzss)),
     ]
+}
+
+/// CHM: hand-built (files in both sections, decoder reset every frame),
+/// and halibut's manual (real LZX with matches) when halibut is installed.
+fn chm_seeds(files: &[(&str, &[u8])]) -> Vec<(&'static str, &'static str, Vec<u8>)> {
+    let mut seeds = vec![("extract_chm", "both-sections", chm(files, files, 1))];
+    let dir = std::env::temp_dir().join(format!("mdscan-seed-chm-{}", std::process::id()));
+    let made = std::fs::create_dir_all(&dir).is_ok()
+        && std::fs::write(
+            dir.join("d.but"),
+            "\\title Seed\n\n\\C{a} A\n\nSome help text, some help text.\n",
+        )
+        .is_ok()
+        && std::process::Command::new("halibut")
+            .args(["--chm=s.chm", "d.but"])
+            .current_dir(&dir)
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if made && let Ok(data) = std::fs::read(dir.join("s.chm")) {
+        seeds.push(("extract_chm", "halibut", data));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    seeds
 }
 
 /// The installer data of an NSIS setup from makensis (when installed),

@@ -397,7 +397,7 @@ pub(crate) static FORMATS: &[Format] = &[
         &["chm"],
         magic::chm,
         &[],
-        Unsupported,
+        Extract(&extract::chm::Chm),
     ),
     f(
         Kind::Arj,
@@ -713,7 +713,7 @@ mod tests {
 
     #[test]
     fn recognised_but_unopened_formats_are_unsupported() {
-        for kind in [Kind::Chm, Kind::InnoSetup, Kind::AutoIt] {
+        for kind in [Kind::InnoSetup, Kind::AutoIt] {
             assert!(matches!(handling(kind), Unsupported), "{kind:?}");
         }
     }

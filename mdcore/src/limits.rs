@@ -262,6 +262,11 @@ impl Budget {
     pub(crate) fn produced(&self) -> u64 {
         self.produced.load(Ordering::Relaxed)
     }
+
+    /// Bytes left before the tree's extraction limit.
+    pub(crate) fn room(&self) -> u64 {
+        self.limits.max_total_bytes.saturating_sub(self.produced())
+    }
 }
 
 #[cfg(test)]

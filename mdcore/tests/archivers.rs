@@ -2,8 +2,10 @@
 //! Debian's jlha-utils) with methods lh5, lh6, lh7 and header levels 0, 1,
 //! 2; ARJ by ARJ 3.10 (`arj`) with methods 0-4, garbling and volumes; SZDD
 //! by `mscompress`, KWAJ by hand (no tool writes it); NSIS installers by
-//! makensis with every compressor, solid and not. Each
-//! with a clean twin, and truncated or corrupt copies that block.
+//! makensis with every compressor, solid and not; CHM by halibut (real LZX,
+//! checked against what 7-Zip extracts) and by hand where chosen bytes must
+//! go inside (`util::chm`). Each with a clean twin, and truncated or
+//! corrupt copies that block.
 
 use mdcore::{Kind, ResultCode, ScanOptions};
 
@@ -576,6 +578,253 @@ fn nsis_installers_of_every_compressor_are_opened() {
     assert_eq!(
         r.root.scan_all_result_i,
         ResultCode::Failed,
+        "{:?}",
+        summary(&r)
+    );
+}
+
+/// A CHM manual written by halibut (Debian's halibut: its own LZX
+/// compressor) from `paragraphs` paragraphs of text.
+fn halibut_chm(paragraphs: usize) -> Option<Vec<u8>> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut doc = String::from("\\title Test manual\n\n\\C{intro} Introduction\n\n");
+    for i in 0..paragraphs {
+        doc.push_str(&format!(
+            "Paragraph {i}: a help page that compresses, {} and so on.\n\n",
+            i * 7919 % 104_729
+        ));
+        if i % 200 == 199 {
+            doc.push_str(&format!("\\C{{c{i}}} Chapter {i}\n\n"));
+        }
+    }
+    std::fs::write(dir.path().join("doc.but"), doc).unwrap();
+    tool(dir.path(), "halibut", &["--chm=out.chm", "doc.but"])?;
+    Some(std::fs::read(dir.path().join("out.chm")).unwrap())
+}
+
+/// What 7-Zip extracts from `chm`: (name, md5) of every file.
+fn seven_zip_chm(chm: &[u8]) -> Option<Vec<(String, String)>> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.chm"), chm).unwrap();
+    tool(dir.path(), "7zz", &["x", "-y", "-oout", "in.chm"])?;
+    let mut files = Vec::new();
+    let root = dir.path().join("out");
+    let mut stack = vec![root.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let data = std::fs::read(&p).unwrap();
+                // Empty entries (`#ITBITS`) are not objects for us.
+                if !data.is_empty() {
+                    let name = p
+                        .strip_prefix(&root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned();
+                    files.push((name, md5_hex(&data)));
+                }
+            }
+        }
+    }
+    files.sort();
+    Some(files)
+}
+
+/// (name below the root, md5) of every direct child of the root.
+fn children_md5(r: &mdcore::Report, root: &str) -> Vec<(String, String)> {
+    let mut v: Vec<_> = r
+        .root
+        .children
+        .iter()
+        .map(|c| {
+            let name = c.display_name.strip_prefix(&format!("{root}/")).unwrap();
+            (name.to_string(), c.md5.clone())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn chm_from_halibut_reads_as_7zip_reads_it() {
+    // 5 pages, then a manual of ~20 frames (decoder resets every 2).
+    for paragraphs in [5, 4_000] {
+        let Some(chm) = halibut_chm(paragraphs) else {
+            return;
+        };
+        assert_eq!(mdcore::detect(&chm).kind, Kind::Chm);
+        let r = scan(&chm, "manual.chm");
+        assert_eq!(
+            r.root.scan_all_result_i,
+            ResultCode::NoThreat,
+            "{paragraphs}: {:?}",
+            summary(&r)
+        );
+        let ours = children_md5(&r, "manual.chm");
+        let theirs = seven_zip_chm(&chm).unwrap();
+        assert!(ours.len() >= 10, "{ours:?}");
+        assert_eq!(ours, theirs, "{paragraphs} paragraphs");
+    }
+}
+
+/// A file of several LZX frames that is not all one byte.
+fn frames_of_planted() -> Vec<u8> {
+    let mut v = planted();
+    while v.len() < 150_000 {
+        v.extend_from_slice(&planted());
+        v.extend_from_slice(&random_bytes(1_001, v.len() as u64));
+    }
+    v
+}
+
+#[test]
+fn eicar_in_either_chm_section_is_found_and_7zip_agrees_on_the_bytes() {
+    let big = frames_of_planted();
+    // 7-Zip takes reset intervals of a power of two frames only.
+    for reset_frames in [1, 2, 4] {
+        for in_section1 in [true, false] {
+            let page: &[(&str, &[u8])] = &[("index.html", b"<html>help</html>")];
+            let payload: &[(&str, &[u8])] = &[("big.bin", &big), ("files/setup.com", EICAR)];
+            let (s0, s1) = if in_section1 {
+                (page, payload)
+            } else {
+                (payload, page)
+            };
+            let bad = chm(s0, s1, reset_frames);
+            let what = format!("reset every {reset_frames}, compressed {in_section1}");
+            assert_eq!(mdcore::detect(&bad).kind, Kind::Chm);
+            let r = scan(&bad, "help.chm");
+            assert_eq!(
+                threat_paths(&r),
+                vec!["help.chm/files/setup.com"],
+                "{what}: {:?}",
+                summary(&r)
+            );
+            let ours = children_md5(&r, "help.chm");
+            assert!(
+                ours.contains(&("big.bin".into(), md5_hex(&big))),
+                "{what}: {ours:?}"
+            );
+            // The writer is checked against 7-Zip's reading of it.
+            if let Some(theirs) = seven_zip_chm(&bad) {
+                assert_eq!(ours, theirs, "{what}");
+            }
+            let good = chm(page, &[("big.bin", &big)], reset_frames);
+            let r = scan(&good, "help.chm");
+            assert_eq!(
+                r.root.scan_all_result_i,
+                ResultCode::NoThreat,
+                "{what}: {:?}",
+                summary(&r)
+            );
+        }
+    }
+}
+
+#[test]
+fn a_hash_listed_binary_in_a_chm_nested_anywhere_is_found() {
+    let payload = planted();
+    let help = chm(
+        &[("a.html", b"<p>x</p>")],
+        &[("tools/payload.bin", &payload)],
+        2,
+    );
+    let s = hash_listed(&payload);
+    for (name, data) in [
+        ("h.chm", help.clone()),
+        ("o.zip", zip_of(&[("in.chm", &help)])),
+        ("o.7z", sevenz_of(&[("in.chm", &help)], None, true)),
+        ("setup.exe", pe_with_overlay(&zip_of(&[("in.chm", &help)]))),
+    ] {
+        let r = s.scan_bytes(&data, &ScanOptions::new().name(name));
+        assert_eq!(
+            r.root.scan_all_result_i,
+            ResultCode::Blocklisted,
+            "{name}: {:?}",
+            summary(&r)
+        );
+    }
+    // A CHM holding a zip holding EICAR.
+    let inner = zip_of(&[("e.com", EICAR)]);
+    let outer = chm(&[], &[("in.zip", &inner)], 1);
+    assert_eq!(
+        threat_paths(&scan(&outer, "o.chm")),
+        vec!["o.chm/in.zip/e.com"]
+    );
+}
+
+#[test]
+fn truncated_or_corrupt_chm_blocks() {
+    let big = frames_of_planted();
+    let good = chm(&[("a.html", b"<p>x</p>")], &[("big.bin", &big)], 2);
+    assert_eq!(
+        scan(&good, "h.chm").root.scan_all_result_i,
+        ResultCode::NoThreat
+    );
+    // Cut anywhere: never "No Threat".
+    for cut in [0x40, 0x100, 0x1000, good.len() / 2, good.len() - 100] {
+        let r = scan(&good[..cut], "h.chm");
+        assert_ne!(
+            r.root.scan_all_result_i,
+            ResultCode::NoThreat,
+            "cut at {cut}: {:?}",
+            summary(&r)
+        );
+    }
+    // A reset table entry pointing past the stream: the file is not whole.
+    let table = good
+        .windows(8)
+        .rposition(|w| w == 0x8000u64.to_le_bytes())
+        .unwrap();
+    let mut bad = good.clone();
+    bad[table + 16..table + 24].copy_from_slice(&u64::MAX.to_le_bytes());
+    let r = scan(&bad, "h.chm");
+    assert_eq!(
+        r.root.scan_all_result_i,
+        ResultCode::Failed,
+        "{:?}",
+        summary(&r)
+    );
+    let node = r
+        .root
+        .iter()
+        .find(|n| n.display_name == "h.chm/big.bin")
+        .unwrap();
+    assert_eq!(node.own_result_i, ResultCode::Failed, "{:?}", summary(&r));
+    // An LZX block type damaged (7, which does not exist): the section
+    // does not decode. The stream follows the header (0x78), the directory
+    // (0x54 + one 4 KiB chunk), a.html (8 bytes) and the name list (60).
+    let stream = 0x78 + 0x54 + 0x1000 + 8 + 60;
+    assert_eq!(good[stream + 1] & 0x70, 0x10, "a verbatim block");
+    let mut bad = good.clone();
+    bad[stream + 1] |= 0x70;
+    let r = scan(&bad, "h.chm");
+    assert_ne!(
+        r.root.scan_all_result_i,
+        ResultCode::NoThreat,
+        "{:?}",
+        summary(&r)
+    );
+}
+
+#[test]
+fn a_chm_section_over_the_extraction_limit_is_13() {
+    let big = frames_of_planted();
+    let help = chm(&[], &[("big.bin", &big)], 1);
+    let s = mdcore::ScannerBuilder::new()
+        .limits(mdcore::Limits {
+            max_total_bytes: 64 << 10,
+            ..mdcore::Limits::default()
+        })
+        .build()
+        .unwrap();
+    let r = s.scan_bytes(&help, &ScanOptions::new().name("h.chm"));
+    assert_eq!(
+        r.root.scan_all_result_i,
+        ResultCode::ExceededArchiveSize,
         "{:?}",
         summary(&r)
     );

@@ -31,6 +31,7 @@ fn samples() -> Vec<(&'static str, Vec<u8>)> {
         ("mszip.cab", cab_of(&[files], true)),
         ("two-folders.cab", cab_of(&[&files[..1], &files[1..]], true)),
         ("stored.cab", cab_of(&[files], false)),
+        ("lzx.cab", cab_lzx(files)),
         ("a.cpio", cpio.clone()),
         ("a.rpm", rpm_of(&xz(&cpio))),
         ("gz.rpm", rpm_of(&gz(&cpio))),
@@ -224,4 +225,25 @@ fn a_packed_executable_says_which_packer() {
         "{:?}",
         r.root.notes
     );
+}
+
+#[test]
+fn an_lzx_cabinet_of_several_frames_decodes_as_7zip_decodes_it() {
+    let mut big = Vec::new();
+    while big.len() < 200_000 {
+        big.extend_from_slice(format!("frame filler line {}\n", big.len()).as_bytes());
+        big.extend_from_slice(&random_bytes(333, big.len() as u64));
+    }
+    let cab = cab_lzx(&[("big.bin", &big), ("e.com", EICAR)]);
+    let r = scan(&cab, "a.cab");
+    assert_eq!(threat_paths(&r), vec!["a.cab/e.com"], "{:?}", summary(&r));
+    let node = r.root.iter().find(|n| n.name == "big.bin").unwrap();
+    assert_eq!(node.md5, md5_hex(&big));
+    // The hand-built cabinet is what 7-Zip reads too.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.cab"), &cab).unwrap();
+    if tool(dir.path(), "7zz", &["x", "-y", "-oout", "a.cab"]).is_some() {
+        let got = std::fs::read(dir.path().join("out/big.bin")).unwrap();
+        assert_eq!(md5_hex(&got), md5_hex(&big));
+    }
 }

@@ -1079,3 +1079,313 @@ pub fn hash_listed(payload: &[u8]) -> Scanner {
     let _ = std::fs::remove_file(&hdb);
     scanner.unwrap()
 }
+
+/// Big-endian base-128 (CHM's ENCINT).
+fn chm_encint(mut v: u64) -> Vec<u8> {
+    let mut out = vec![(v & 0x7f) as u8];
+    v >>= 7;
+    while v > 0 {
+        out.insert(0, 0x80 | (v & 0x7f) as u8);
+        v >>= 7;
+    }
+    out
+}
+
+/// Bits written MSB-first into 16-bit little-endian words (LZX's order).
+struct LzxBits {
+    out: Vec<u8>,
+    word: u16,
+    n: u32,
+}
+
+impl LzxBits {
+    fn put(&mut self, value: u32, bits: u32) {
+        for i in (0..bits).rev() {
+            self.word = (self.word << 1) | ((value >> i) & 1) as u16;
+            self.n += 1;
+            if self.n == 16 {
+                self.out.extend_from_slice(&self.word.to_le_bytes());
+                (self.word, self.n) = (0, 0);
+            }
+        }
+    }
+
+    /// Pads to the next 16-bit boundary (the end of a frame).
+    fn align(&mut self) {
+        if self.n > 0 {
+            self.put(0, 16 - self.n);
+        }
+    }
+}
+
+/// An LZX stream (64 KiB window) of verbatim blocks holding literals only,
+/// one block per 32 KiB frame (the last padded), the decoder reset (and the E8 header bit,
+/// off, written again) every `reset_frames` frames: what a compressor
+/// that finds no matches writes. Every literal has an 8-bit code (its own
+/// value); the match symbols none; the length tree two unused 1-bit codes.
+/// Tree lengths go through a pretree of three codes ('0': the length
+/// unchanged or 0 from 0, '10': 0 -> 8, '11': 0 -> 1). Returns the stream
+/// and each frame's offset.
+pub fn lzx_literals(data: &[u8], reset_frames: usize) -> (Vec<u8>, Vec<u64>) {
+    lzx_literal_frames(data, reset_frames, true)
+}
+
+/// [`lzx_literals`], the last frame padded to 32 KiB (CHM) or not (CAB,
+/// whose data blocks say how much each frame holds).
+fn lzx_literal_frames(data: &[u8], reset_frames: usize, whole: bool) -> (Vec<u8>, Vec<u64>) {
+    const MATCH_SYMBOLS: usize = 8 * 32; // 32 position slots for a 64 KiB window
+    let mut w = LzxBits {
+        out: Vec::new(),
+        word: 0,
+        n: 0,
+    };
+    let mut offsets = Vec::new();
+    let pretree = |w: &mut LzxBits| {
+        for sym in 0..20 {
+            let len = match sym {
+                0 => 1,
+                9 | 16 => 2,
+                _ => 0,
+            };
+            w.put(len, 4);
+        }
+    };
+    // Every frame is a whole 32 KiB, the last one padded with zeros, as
+    // HTML Help Workshop and halibut write it (chmlib and 7-Zip decode
+    // whole frames and fail on a short one).
+    let mut padded = data.to_vec();
+    if whole {
+        padded.resize(data.len().div_ceil(0x8000) * 0x8000, 0);
+    }
+    for (k, frame) in padded.chunks(0x8000).enumerate() {
+        offsets.push(w.out.len() as u64);
+        let fresh = k % reset_frames == 0;
+        if fresh {
+            w.put(0, 1); // no E8 translation
+        }
+        w.put(1, 3); // verbatim block
+        w.put(frame.len() as u32, 24);
+        // Main tree, literals: 8 bits each (from 0: pretree symbol 9,
+        // '10'; unchanged: symbol 0, '0').
+        pretree(&mut w);
+        for _ in 0..256 {
+            if fresh { w.put(0b10, 2) } else { w.put(0, 1) }
+        }
+        // Main tree, match symbols: none.
+        pretree(&mut w);
+        for _ in 0..MATCH_SYMBOLS {
+            w.put(0, 1);
+        }
+        // Length tree: symbols 0 and 1 at 1 bit (from 0: symbol 16, '11').
+        pretree(&mut w);
+        for i in 0..249 {
+            if i < 2 && fresh {
+                w.put(0b11, 2)
+            } else {
+                w.put(0, 1)
+            }
+        }
+        for &b in frame {
+            w.put(u32::from(b), 8);
+        }
+        w.align();
+    }
+    (w.out, offsets)
+}
+
+/// A CHM (ITSF version 3) written by hand from the published layout, the
+/// way HTML Help Workshop lays it out: `stored` files in content section 0,
+/// `compressed` ones in section 1, an LZX stream ([`lzx_literals`],
+/// decoder reset every `reset_frames` frames) located by a reset table. Hand-built because no Debian tool writes a CHM holding
+/// chosen bytes (halibut writes only its own pages).
+pub fn chm(stored: &[(&str, &[u8])], compressed: &[(&str, &[u8])], reset_frames: usize) -> Vec<u8> {
+    let mut section1 = Vec::new();
+    let mut entries: Vec<(String, u64, u64, u64)> = vec![("/".into(), 0, 0, 0)];
+    for (name, data) in compressed {
+        entries.push((
+            format!("/{name}"),
+            1,
+            section1.len() as u64,
+            data.len() as u64,
+        ));
+        section1.extend_from_slice(data);
+    }
+    let (stream, frames) = lzx_literals(&section1, reset_frames);
+    let utf16 = |s: &str| -> Vec<u8> { s.encode_utf16().flat_map(u16::to_le_bytes).collect() };
+    let mut name_list = Vec::new();
+    name_list.extend_from_slice(&2u16.to_le_bytes());
+    for n in ["Uncompressed", "MSCompressed"] {
+        name_list.extend_from_slice(&(n.len() as u16).to_le_bytes());
+        name_list.extend(utf16(n));
+        name_list.extend_from_slice(&[0, 0]);
+    }
+    let mut name_list_full = ((name_list.len() as u16 + 2) / 2).to_le_bytes().to_vec();
+    name_list_full.extend(name_list);
+    let mut control = Vec::new();
+    for v in [
+        6u32,
+        u32::from_le_bytes(*b"LZXC"),
+        2,
+        reset_frames as u32,
+        2,
+        1,
+        0,
+    ] {
+        control.extend_from_slice(&v.to_le_bytes());
+    }
+    let mut table = Vec::new();
+    for v in [2u32, frames.len() as u32, 8, 0x28] {
+        table.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in [section1.len() as u64, stream.len() as u64, 0x8000] {
+        table.extend_from_slice(&v.to_le_bytes());
+    }
+    for f in &frames {
+        table.extend_from_slice(&f.to_le_bytes());
+    }
+    let mut files: Vec<(String, Vec<u8>)> = stored
+        .iter()
+        .map(|(n, d)| (format!("/{n}"), d.to_vec()))
+        .collect();
+    files.push(("::DataSpace/NameList".into(), name_list_full));
+    files.push(("::DataSpace/Storage/MSCompressed/Content".into(), stream));
+    files.push((
+        "::DataSpace/Storage/MSCompressed/ControlData".into(),
+        control,
+    ));
+    files.push((
+        "::DataSpace/Storage/MSCompressed/SpanInfo".into(),
+        (section1.len() as u64).to_le_bytes().to_vec(),
+    ));
+    files.push((
+        "::DataSpace/Storage/MSCompressed/Transform/List".into(),
+        utf16("{7FC28940-9D31-11D0-9B27-00A0C91E9C7C}"),
+    ));
+    files.push((
+        "::DataSpace/Storage/MSCompressed/Transform/{7FC28940-9D31-11D0-9B27-00A0C91E9C7C}/InstanceData/ResetTable".into(),
+        table,
+    ));
+    let mut section0 = Vec::new();
+    for (name, data) in &files {
+        entries.push((name.clone(), 0, section0.len() as u64, data.len() as u64));
+        section0.extend_from_slice(data);
+    }
+    entries.sort_by_key(|e| e.0.to_lowercase());
+
+    const CHUNK: usize = 0x1000;
+    let mut chunk = b"PMGL".to_vec();
+    chunk.extend_from_slice(&[0; 4]); // free space, set below
+    chunk.extend_from_slice(&0u32.to_le_bytes());
+    chunk.extend_from_slice(&(-1i32).to_le_bytes());
+    chunk.extend_from_slice(&(-1i32).to_le_bytes());
+    for (name, section, offset, length) in &entries {
+        chunk.extend(chm_encint(name.len() as u64));
+        chunk.extend_from_slice(name.as_bytes());
+        chunk.extend(chm_encint(*section));
+        chunk.extend(chm_encint(*offset));
+        chunk.extend(chm_encint(*length));
+    }
+    assert!(chunk.len() + 2 <= CHUNK, "directory does not fit one chunk");
+    let free = (CHUNK - chunk.len()) as u32;
+    chunk[4..8].copy_from_slice(&free.to_le_bytes());
+    chunk.resize(CHUNK - 2, 0);
+    chunk.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+
+    let mut itsp = b"ITSP".to_vec();
+    for v in [1u32, 0x54, 0x0a, CHUNK as u32, 2, 1] {
+        itsp.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in [-1i32, 0, 0, -1, 1] {
+        itsp.extend_from_slice(&v.to_le_bytes());
+    }
+    itsp.extend_from_slice(&0x409u32.to_le_bytes());
+    itsp.extend_from_slice(&[
+        0x6a, 0x92, 0x02, 0x5d, 0x2e, 0x21, 0xd0, 0x11, 0x9d, 0xf9, 0x00, 0xa0, 0xc9, 0x22, 0xe6,
+        0xec,
+    ]);
+    itsp.extend_from_slice(&0x54u32.to_le_bytes());
+    for _ in 0..3 {
+        itsp.extend_from_slice(&(-1i32).to_le_bytes());
+    }
+    assert_eq!(itsp.len(), 0x54);
+
+    let dir_len = (itsp.len() + CHUNK) as u64;
+    let content = 0x78 + dir_len;
+    let total = content + section0.len() as u64;
+    let mut out = b"ITSF".to_vec();
+    for v in [3u32, 0x60, 1, 0x7856_3412, 0x409] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out.extend_from_slice(&[
+        0x10, 0xfd, 0x01, 0x7c, 0xaa, 0x7b, 0xd0, 0x11, 0x9e, 0x0c, 0x00, 0xa0, 0xc9, 0x22, 0xe6,
+        0xec,
+    ]);
+    out.extend_from_slice(&[
+        0x11, 0xfd, 0x01, 0x7c, 0xaa, 0x7b, 0xd0, 0x11, 0x9e, 0x0c, 0x00, 0xa0, 0xc9, 0x22, 0xe6,
+        0xec,
+    ]);
+    for v in [0x60u64, 0x18, 0x78, dir_len, content] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    // Header section 0: the file's length.
+    out.extend_from_slice(&0x1feu32.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&total.to_le_bytes());
+    out.extend_from_slice(&[0; 8]);
+    assert_eq!(out.len(), 0x78);
+    out.extend(itsp);
+    out.extend(chunk);
+    out.extend(section0);
+    out
+}
+
+/// A cabinet of one LZX folder (64 KiB window) holding `files`, one data
+/// block per 32 KiB frame, written by hand ([`lzx_literals`]' frames):
+/// neither the `cab` crate nor gcab writes LZX.
+pub fn cab_lzx(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let all: Vec<u8> = files.iter().flat_map(|(_, d)| d.iter().copied()).collect();
+    let (stream, offsets) = lzx_literal_frames(&all, usize::MAX, false);
+    let mut ends = offsets[1..].to_vec();
+    ends.push(stream.len() as u64);
+    let names_len: usize = files.iter().map(|(n, _)| 16 + n.len() + 1).sum();
+    let first_file = 36 + 8;
+    let first_data = first_file + names_len;
+    let mut blocks = Vec::new();
+    for (k, (&start, &end)) in offsets.iter().zip(&ends).enumerate() {
+        let chunk = &stream[start as usize..end as usize];
+        let unpacked = (all.len() - k * 0x8000).min(0x8000);
+        blocks.extend_from_slice(&0u32.to_le_bytes()); // no checksum
+        blocks.extend_from_slice(&(chunk.len() as u16).to_le_bytes());
+        blocks.extend_from_slice(&(unpacked as u16).to_le_bytes());
+        blocks.extend_from_slice(chunk);
+    }
+    let total = first_data + blocks.len();
+    let mut out = b"MSCF".to_vec();
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&(total as u32).to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&(first_file as u32).to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&[3, 1]); // version 1.3
+    out.extend_from_slice(&1u16.to_le_bytes()); // folders
+    out.extend_from_slice(&(files.len() as u16).to_le_bytes());
+    out.extend_from_slice(&[0; 6]); // flags, set id, cabinet index
+    out.extend_from_slice(&(first_data as u32).to_le_bytes());
+    out.extend_from_slice(&(offsets.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(3u16 | (16 << 8)).to_le_bytes()); // LZX, 2^16 window
+    let mut at = 0u32;
+    for (name, data) in files {
+        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        out.extend_from_slice(&at.to_le_bytes());
+        out.extend_from_slice(&0u16.to_le_bytes()); // folder 0
+        out.extend_from_slice(&0x5a21u16.to_le_bytes()); // 2025-01-01
+        out.extend_from_slice(&0u16.to_le_bytes());
+        out.extend_from_slice(&0x20u16.to_le_bytes()); // archive bit
+        out.extend_from_slice(name.as_bytes());
+        out.push(0);
+        at += data.len() as u32;
+    }
+    assert_eq!(out.len(), first_data);
+    out.extend(blocks);
+    out
+}

@@ -325,7 +325,8 @@ mod tests {
         assert_eq!(detect(b"SZDD\x88\xf0\x27\x33A").kind, Kind::Szdd);
         assert!(Kind::Szdd.is_container());
         assert_eq!(detect(b"!<arch>\ndebian-binary").kind, Kind::Ar);
-        for k in [Kind::Chm, Kind::Ar] {
+        assert!(Kind::Chm.is_container());
+        for k in [Kind::InnoSetup, Kind::Ar] {
             assert!(k.is_unsupported_container(), "{k:?}");
             assert!(!k.is_container(), "{k:?}");
         }

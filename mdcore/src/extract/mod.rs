@@ -24,6 +24,7 @@ pub(crate) mod arj;
 pub(crate) mod bzip2;
 pub(crate) mod cab;
 pub(crate) mod carved;
+pub(crate) mod chm;
 pub(crate) mod cpio;
 pub(crate) mod disk;
 pub(crate) mod encoded;

@@ -67,10 +67,7 @@ impl Extractor for Nsis {
         let mut image = stub();
         image.extend_from_slice(data);
         let limits = &cx.budget.limits;
-        let left = limits
-            .max_total_bytes
-            .saturating_sub(cx.budget.produced())
-            .min(limits.max_object_size);
+        let left = cx.budget.room().min(limits.max_object_size);
         let cap = usize::try_from(left).unwrap_or(usize::MAX);
         let installer = NsisInstaller::builder(&image)
             .max_decompressed_size(cap)

@@ -378,9 +378,7 @@ impl<'p, 'a> Reading<'p, 'a> {
                 ),
             ));
         }
-        let left = limits
-            .max_total_bytes
-            .saturating_sub(self.cx.budget.produced());
+        let left = self.cx.budget.room();
         (size > left).then(|| {
             Issue::new(
                 ResultCode::ExceededArchiveSize,
