@@ -444,7 +444,10 @@ pub(crate) static FORMATS: &[Format] = &[
         "MS Compress (SZDD) data",
         &["ex_", "dl_", "sy_", "in_", "hl_"],
         magic::szdd,
-        &[],
+        &[Carver {
+            signature: b"SZDD\x88\xf0\x27\x33",
+            validate: extract::szdd::carve_szdd,
+        }],
         Extract(&extract::szdd::Szdd),
     ),
     f(
@@ -453,7 +456,10 @@ pub(crate) static FORMATS: &[Format] = &[
         "MS Compress (KWAJ) data",
         &[],
         magic::kwaj,
-        &[],
+        &[Carver {
+            signature: b"KWAJ\x88\xf0\x27\xd1",
+            validate: extract::szdd::carve_kwaj,
+        }],
         Extract(&extract::szdd::Kwaj),
     ),
     f(

@@ -829,3 +829,44 @@ fn a_chm_section_over_the_extraction_limit_is_13() {
         summary(&r)
     );
 }
+
+#[test]
+fn szdd_and_kwaj_behind_a_stub_or_glued_together_are_carved() {
+    let Some(packed) = szdd(EICAR) else {
+        return;
+    };
+    let p = planted();
+    let stored = kwaj(0, &p, p.len() as u32);
+    let xored = kwaj(
+        1,
+        &EICAR.iter().map(|b| b ^ 0xff).collect::<Vec<_>>(),
+        EICAR.len() as u32,
+    );
+    for (what, data, threats) in [
+        ("szdd", packed.clone(), 1),
+        ("kwaj", xored.clone(), 1),
+        // A clean KWAJ, then an SZDD holding EICAR: the KWAJ ends at its
+        // declared size and the rest is searched.
+        ("both", [stored.clone(), packed.clone()].concat(), 1),
+    ] {
+        let r = scan(&pe_with_overlay(&data), "setup.exe");
+        assert_eq!(threat_paths(&r).len(), threats, "{what}: {:?}", summary(&r));
+        assert_eq!(r.root.scan_all_result_i, ResultCode::Infected, "{what}");
+    }
+    let glued = [stored.clone(), packed].concat();
+    let r = scan(&glued, "a.kw_");
+    assert_eq!(threat_paths(&r).len(), 1, "{:?}", summary(&r));
+    // Clean twin: the planted file behind a stub, no threat.
+    let r = scan(&pe_with_overlay(&stored), "setup.exe");
+    assert_eq!(
+        r.root.scan_all_result_i,
+        ResultCode::NoThreat,
+        "{:?}",
+        summary(&r)
+    );
+    assert!(
+        r.root.iter().any(|n| n.md5 == md5_hex(&p)),
+        "{:?}",
+        summary(&r)
+    );
+}

@@ -673,7 +673,7 @@ fn trailing_data_after_a_compressed_stream_is_searched() {
 #[test]
 fn recognised_but_unopened_formats_block_with_23() {
     for (data, name, what) in [
-        (b"ITSF\x03\0\0\0rest".to_vec(), "a.chm", "HtmlHelp"),
+        (b"MSWIM\0\0\0rest".to_vec(), "a.wim", "WIM"),
         (b"\x12\x34\x56\0\0\0\0**ACE**rest".to_vec(), "a.ace", "ACE"),
     ] {
         let r = scan(&data, name);

@@ -11,10 +11,33 @@ use std::io::{self, Read};
 
 use super::{Child, Cx, Entry, Extractor, Issue, Sink, read_child, sanitize_name};
 use crate::bytes::{le_u16, le_u32};
+use crate::formats::Span;
 use crate::verdict::ResultCode;
 
 pub(crate) struct Szdd;
 pub(crate) struct Kwaj;
+
+/// Validates an SZDD header found inside another object: mode 'A' and a
+/// declared size within the object limit's order (4 GiB field).
+pub(crate) fn carve_szdd(d: &[u8], at: usize) -> Option<Span> {
+    (d.get(at + 8) == Some(&b'A') && le_u32(d, at + 10).is_some() && d.len() > at + 14).then_some(
+        Span {
+            start: at,
+            end: None,
+        },
+    )
+}
+
+/// Validates a KWAJ header found inside another object: a method that
+/// exists (0-4) and a data offset past the header, inside the carrier.
+pub(crate) fn carve_kwaj(d: &[u8], at: usize) -> Option<Span> {
+    let method = le_u16(d, at + 8)?;
+    let offset = usize::from(le_u16(d, at + 10)?);
+    (method <= 4 && offset >= 14 && at + offset <= d.len()).then_some(Span {
+        start: at,
+        end: None,
+    })
+}
 
 /// The LZSS of SZDD and KWAJ method 2: flag bytes (bit set: a literal;
 /// clear: a 12-bit offset into a 4 KiB window primed with spaces and a
@@ -197,24 +220,41 @@ impl Extractor for Kwaj {
         let body = data
             .get(offset..)
             .ok_or_else(|| Issue::corrupt("KWAJ data offset past the end"))?;
+        // Stored and XOR data end at the declared size (the rest is for
+        // the carver to search), or run to the end.
+        let sized = declared
+            .and_then(|d| usize::try_from(d).ok())
+            .and_then(|d| body.get(..d))
+            .unwrap_or(body);
         match method {
-            0 => member(&mut &body[..], name, declared, cx, sink),
+            0 => {
+                cx.consumed(offset + sized.len());
+                member(&mut &sized[..], name, declared, cx, sink)
+            }
             1 => {
-                let mut xored = body.iter().map(|b| b ^ 0xff).collect::<Vec<_>>();
+                cx.consumed(offset + sized.len());
+                let mut xored = sized.iter().map(|b| b ^ 0xff).collect::<Vec<_>>();
                 let r = member(&mut &xored[..], name, declared, cx, sink);
                 xored.clear();
                 r
             }
             2 => {
                 let mut lz = Lzss::new(body);
-                match declared {
+                let r = match declared {
                     Some(d) => member(&mut (&mut lz).take(d), name, declared, cx, sink),
                     None => member(&mut lz, name, None, cx, sink),
-                }
+                };
+                cx.consumed((offset + lz.at).min(data.len()));
+                r
             }
             4 => {
                 let mut r = Mszip::new(body);
-                member(&mut r, name, declared, cx, sink)
+                let result = match declared {
+                    Some(d) => member(&mut (&mut r).take(d), name, declared, cx, sink),
+                    None => member(&mut r, name, None, cx, sink),
+                };
+                cx.consumed(offset + body.len() - r.rest.len());
+                result
             }
             m => {
                 let issue = Issue::new(
