@@ -437,9 +437,22 @@ fn szdd_seeds(text: &[u8]) -> Vec<(&'static str, &'static str, Vec<u8>)> {
 }
 
 /// CHM: hand-built (files in both sections, decoder reset every frame),
-/// and halibut's manual (real LZX with matches) when halibut is installed.
+/// and halibut's manual (real LZX with matches) when halibut is installed;
+/// ALZ, hand-built (stored, deflated, encrypted).
 fn chm_seeds(files: &[(&str, &[u8])]) -> Vec<(&'static str, &'static str, Vec<u8>)> {
-    let mut seeds = vec![("extract_chm", "both-sections", chm(files, files, 1))];
+    let mut seeds = vec![
+        ("extract_chm", "both-sections", chm(files, files, 1)),
+        (
+            "extract_alz",
+            "stored-deflate",
+            alz_of(&[("a.txt", files[0].1, 0), ("b.bin", files[1].1, 2)], None),
+        ),
+        (
+            "extract_alz",
+            "encrypted",
+            alz_of(&[("a.txt", files[0].1, 2)], Some("password")),
+        ),
+    ];
     let dir = std::env::temp_dir().join(format!("mdscan-seed-chm-{}", std::process::id()));
     let made = std::fs::create_dir_all(&dir).is_ok()
         && std::fs::write(

@@ -427,7 +427,7 @@ pub(crate) static FORMATS: &[Format] = &[
         &["alz"],
         magic::alz,
         &[],
-        Unsupported,
+        Extract(&extract::alz::Alz),
     ),
     f(
         Kind::Ace,

@@ -870,3 +870,166 @@ fn szdd_and_kwaj_behind_a_stub_or_glued_together_are_carved() {
         summary(&r)
     );
 }
+
+/// What unalz extracts from `alz` (with `password`): (path, md5) sorted.
+fn unalz(alz: &[u8], password: Option<&str>) -> Option<Vec<(String, String)>> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.alz"), alz).unwrap();
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    let mut args = vec!["-d", "out"];
+    if let Some(p) = password {
+        args.extend(["-pwd", p]);
+    }
+    args.push("in.alz");
+    tool(dir.path(), "unalz", &args)?;
+    let root = dir.path().join("out");
+    let mut files = Vec::new();
+    let mut stack = vec![root.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let name = p
+                    .strip_prefix(&root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                files.push((name, md5_hex(&std::fs::read(&p).unwrap())));
+            }
+        }
+    }
+    files.sort();
+    Some(files)
+}
+
+#[test]
+fn alz_stored_deflated_and_encrypted_is_read_as_unalz_reads_it() {
+    let p = planted();
+    for password in [None, Some("s3cret")] {
+        for method in [0u8, 2] {
+            let what = format!("method {method}, password {password:?}");
+            let bad = alz_of(
+                &[
+                    ("readme.txt", b"hello\n", method),
+                    ("docs\\payload.bin", &p, method),
+                    ("docs/deep/invoice.com", EICAR, method),
+                ],
+                password,
+            );
+            assert_eq!(mdcore::detect(&bad).kind, Kind::Alz);
+            let mut opts = ScanOptions::new().name("a.alz");
+            if let Some(p) = password {
+                opts = opts.password(p);
+            }
+            let r = scanner().scan_bytes(&bad, &opts);
+            assert_eq!(
+                threat_paths(&r),
+                vec!["a.alz/docs/deep/invoice.com"],
+                "{what}: {:?}",
+                summary(&r)
+            );
+            let ours = children_md5(&r, "a.alz");
+            let Some(theirs) = unalz(&bad, password) else {
+                return;
+            };
+            // unalz writes what it extracts by the paths we report.
+            let ours_flat: Vec<_> = r
+                .root
+                .iter()
+                .filter(|n| n.children.is_empty() && n.display_name != "a.alz")
+                .map(|n| {
+                    (
+                        n.display_name.strip_prefix("a.alz/").unwrap().to_string(),
+                        n.md5.clone(),
+                    )
+                })
+                .collect();
+            let mut ours_flat = ours_flat;
+            ours_flat.sort();
+            assert_eq!(ours_flat, theirs, "{what}: {ours:?}");
+            let good = alz_of(
+                &[
+                    ("readme.txt", b"hello\n", method),
+                    ("payload.bin", &p, method),
+                ],
+                password,
+            );
+            let r = scanner().scan_bytes(&good, &opts);
+            assert_eq!(
+                r.root.scan_all_result_i,
+                ResultCode::NoThreat,
+                "{what}: {:?}",
+                summary(&r)
+            );
+        }
+    }
+    // Encrypted, no password or a wrong one: 12.
+    let enc = alz_of(&[("e.com", EICAR, 2)], Some("s3cret"));
+    for pw in [None, Some("wrong")] {
+        let mut opts = ScanOptions::new().name("a.alz");
+        if let Some(p) = pw {
+            opts = opts.password(p);
+        }
+        let r = scanner().scan_bytes(&enc, &opts);
+        assert_eq!(
+            r.root.scan_all_result_i,
+            ResultCode::EncryptedArchive,
+            "{pw:?}: {:?}",
+            summary(&r)
+        );
+    }
+}
+
+#[test]
+fn alz_nested_hash_listed_and_damaged() {
+    let p = planted();
+    let alz = alz_of(&[("x/payload.bin", &p, 2)], None);
+    let s = hash_listed(&p);
+    for (name, data) in [
+        ("a.alz", alz.clone()),
+        ("o.zip", zip_of(&[("in.alz", &alz)])),
+        ("o.7z", sevenz_of(&[("in.alz", &alz)], None, true)),
+        ("h.chm", chm(&[], &[("in.alz", &alz)], 2)),
+    ] {
+        let r = s.scan_bytes(&data, &ScanOptions::new().name(name));
+        assert_eq!(
+            r.root.scan_all_result_i,
+            ResultCode::Blocklisted,
+            "{name}: {:?}",
+            summary(&r)
+        );
+    }
+    // An ALZ holding a zip holding EICAR.
+    let outer = alz_of(&[("in.zip", &zip_of(&[("e.com", EICAR)]), 0)], None);
+    assert_eq!(
+        threat_paths(&scan(&outer, "o.alz")),
+        vec!["o.alz/in.zip/e.com"]
+    );
+    // Cut anywhere, or a flipped data byte: never "No Threat".
+    let good = alz_of(&[("a.txt", b"hello", 0), ("payload.bin", &p, 2)], None);
+    assert_eq!(
+        scan(&good, "a.alz").root.scan_all_result_i,
+        ResultCode::NoThreat
+    );
+    for cut in [6, 12, 40, good.len() / 2, good.len() - 20, good.len() - 2] {
+        let r = scan(&good[..cut], "a.alz");
+        assert_ne!(
+            r.root.scan_all_result_i,
+            ResultCode::NoThreat,
+            "cut {cut}: {:?}",
+            summary(&r)
+        );
+    }
+    let mut flipped = good.clone();
+    let n = flipped.len();
+    flipped[n - 40] ^= 0x55;
+    let r = scan(&flipped, "a.alz");
+    assert_eq!(
+        r.root.scan_all_result_i,
+        ResultCode::Failed,
+        "{:?}",
+        summary(&r)
+    );
+}

@@ -1389,3 +1389,62 @@ pub fn cab_lzx(files: &[(&str, &[u8])]) -> Vec<u8> {
     out.extend(blocks);
     out
 }
+
+/// An ALZip archive written by hand from its layout (no Debian tool writes
+/// ALZ; unalz reads it): `(name, data, method)` entries, 0 stored or 2 raw
+/// deflate, 4-byte size fields, encrypted with PKWARE's cipher when a
+/// password is given (12-byte header, check byte = CRC's high byte).
+pub fn alz_of(entries: &[(&str, &[u8], u8)], password: Option<&str>) -> Vec<u8> {
+    let t = crc_table();
+    let upd = |c: u32, b: u8| t[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8);
+    let mut out = b"ALZ\x01\x0a\0\0\0".to_vec();
+    for (name, data, method) in entries {
+        let crc = crc32(data);
+        let mut packed = match method {
+            0 => data.to_vec(),
+            2 => deflate_raw(data),
+            m => panic!("method {m}"),
+        };
+        if let Some(pw) = password {
+            let mut k = [0x1234_5678u32, 0x2345_6789, 0x3456_7890];
+            let update = |k: &mut [u32; 3], b: u8| {
+                k[0] = upd(k[0], b);
+                k[1] = (k[1].wrapping_add(k[0] & 0xff))
+                    .wrapping_mul(134_775_813)
+                    .wrapping_add(1);
+                k[2] = upd(k[2], (k[1] >> 24) as u8);
+            };
+            for b in pw.bytes() {
+                update(&mut k, b);
+            }
+            let mut header = [0x5au8; 12];
+            header[11] = (crc >> 24) as u8;
+            let mut enc = Vec::new();
+            for &b in header.iter().chain(packed.iter()) {
+                let temp = (k[2] | 2) & 0xffff;
+                let ks = ((temp * (temp ^ 1)) >> 8) as u8;
+                update(&mut k, b);
+                enc.push(b ^ ks);
+            }
+            packed = enc;
+        }
+        let extra = if password.is_some() { 12 } else { 0 };
+        out.extend_from_slice(b"BLZ\x01");
+        out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        out.push(0x20); // archive attribute
+        out.extend_from_slice(&0x5a21_0000u32.to_le_bytes());
+        out.push(0x40 | u8::from(password.is_some())); // 4-byte sizes, encrypted
+        out.push(0);
+        out.push(*method);
+        out.push(0);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out.extend_from_slice(&((packed.len() - extra) as u32).to_le_bytes());
+        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(&packed);
+    }
+    out.extend_from_slice(b"CLZ\x01");
+    out.extend_from_slice(&[0; 8]);
+    out.extend_from_slice(b"CLZ\x02");
+    out
+}

@@ -20,6 +20,7 @@ use crate::blob::{Blob, BlobWriter};
 use crate::limits::{Budget, Stop};
 use crate::verdict::ResultCode;
 
+pub(crate) mod alz;
 pub(crate) mod arj;
 pub(crate) mod bzip2;
 pub(crate) mod cab;

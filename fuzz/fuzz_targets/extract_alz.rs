@@ -1,0 +1,5 @@
+#![no_main]
+//! The ALZ extractor on raw bytes.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    mdscan_fuzz::extract(mdcore::Kind::Alz, data);
+});
