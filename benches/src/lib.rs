@@ -281,6 +281,26 @@ pub fn cab(files: &[File], per_folder: usize) -> Vec<u8> {
     util::cab_of(&refs, true)
 }
 
+/// A CHM holding `files` in its LZX section (decoder reset every 2
+/// frames, as HTML Help Workshop writes it; literal-only blocks).
+pub fn chm(files: &[File]) -> Vec<u8> {
+    util::chm(&[], &entries(files), 2)
+}
+
+/// An LZX cabinet of `files` (one folder, literal-only blocks).
+pub fn lzx_cab(files: &[File]) -> Vec<u8> {
+    util::cab_lzx(&entries(files))
+}
+
+/// An ALZip archive of `files`, deflated.
+pub fn alz(files: &[File]) -> Vec<u8> {
+    let e: Vec<(&str, &[u8], u8)> = files
+        .iter()
+        .map(|f| (f.name.as_str(), f.data.as_slice(), 2))
+        .collect();
+    util::alz_of(&e, None)
+}
+
 /// A MIME message with every file of `files` as a base64 attachment.
 pub fn mail(files: &[File]) -> Vec<u8> {
     let mut m = String::from(

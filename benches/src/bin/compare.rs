@@ -34,7 +34,7 @@ struct Args {
     /// Runs per measurement; the median is reported.
     #[arg(long, default_value_t = 3)]
     runs: usize,
-    /// Sets to run: small, medium, big, stream, leaf, docs.
+    /// Sets to run: small, medium, big, stream, leaf, docs, archivers.
     #[arg(
         long,
         value_delimiter = ',',
@@ -245,6 +245,31 @@ fn cases() -> Vec<Case> {
         c("docs", "docs/mail.mbox", vec![], true),
         c("docs", "docs/report.pdf", vec![], true),
         c("docs", "docs/macro.doc", vec![], true),
+        // Issue 11's archivers, beside the tools that read them.
+        c(
+            "archivers",
+            "archivers/help.chm",
+            vec![("7zz x -so", &["7zz", "x", "-so", "{}"][..])],
+            true,
+        ),
+        c(
+            "archivers",
+            "archivers/lzx.cab",
+            vec![
+                ("cabextract -p", &["cabextract", "-q", "-p", "{}"][..]),
+                ("7zz x -so", &["7zz", "x", "-so", "{}"][..]),
+            ],
+            true,
+        ),
+        c(
+            "archivers",
+            "archivers/files.alz",
+            vec![(
+                "unalz -d",
+                &["unalz", "-d", "/tmp/mdscan-bench-unalz", "{}"][..],
+            )],
+            true,
+        ),
     ]
 }
 

@@ -17,11 +17,11 @@ struct Args {
     /// Output directory.
     #[arg(long, default_value = "bench-corpus")]
     out: std::path::PathBuf,
-    /// Sets to write: small, medium, big, stream, leaf, docs.
+    /// Sets to write: small, medium, big, stream, leaf, docs, archivers.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "small,medium,big,stream,leaf,docs"
+        default_value = "small,medium,big,stream,leaf,docs,archivers"
     )]
     sets: Vec<String>,
     /// Files in the big cabinet (8 MiB each).
@@ -82,6 +82,14 @@ fn main() {
     }
     for th in threats(&docs) {
         expected.push(format!("docs/macro.doc\tmacro.doc\t{th}"));
+    }
+    // archivers: 100 of the small files (a CHM directory chunk holds that
+    // many names) in each of the formats issue 11 added.
+    let few: Vec<File> = small.iter().take(100).cloned().collect();
+    for name in ["help.chm", "lzx.cab", "files.alz"] {
+        for th in threats(&few) {
+            expected.push(format!("archivers/{name}\t{name}\t{th}"));
+        }
     }
     put(&lay.rules(), corpus::rules().as_bytes());
     put(&lay.hdb(), corpus::hdb(&[&small, &medium], 1000).as_bytes());
@@ -155,6 +163,17 @@ fn main() {
             put(&lay.root.join("docs").join(name), &data);
         }
         println!("docs: {:.1?}", t.elapsed());
+    }
+    if want("archivers") {
+        let t = Instant::now();
+        for (name, data) in [
+            ("help.chm", corpus::chm(&few)),
+            ("lzx.cab", corpus::lzx_cab(&few)),
+            ("files.alz", corpus::alz(&few)),
+        ] {
+            put(&lay.root.join("archivers").join(name), &data);
+        }
+        println!("archivers: {:.1?}", t.elapsed());
     }
     std::fs::write(lay.expected(), expected.join("\n") + "\n").unwrap();
     println!("expected detections: {}", lay.expected().display());
