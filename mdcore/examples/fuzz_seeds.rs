@@ -220,6 +220,7 @@ fn main() {
         .chain(szdd_seeds(text))
         .chain(nsis_seeds(text))
         .chain(chm_seeds(files))
+        .chain(autoit_vhdx_seeds(files))
         .collect();
     let nested = zip_of(&[
         ("inner.tar.gz", &gz(&tar)),
@@ -510,4 +511,171 @@ fn write(root: &Path, target: &str, name: &str, data: &[u8]) {
     let dir = root.join(target);
     std::fs::create_dir_all(&dir).expect("can create the corpus directory");
     std::fs::write(dir.join(name), data).expect("can write a seed");
+}
+
+/// InstallShield launcher data (both layouts, plain, encrypted, deflated),
+/// compiled AutoIt scripts (EA06 tokens and EA05 text, compressed and
+/// stored), and a VHDX in the shape `extract_vhdx` takes (the header's
+/// fields, the region entries, then the file from 1 MiB on: metadata at
+/// 1 MiB, the BAT 4 KiB after, one block present).
+fn autoit_vhdx_seeds(files: &[(&str, &[u8])]) -> Vec<(&'static str, &'static str, Vec<u8>)> {
+    let tokens = au3_tokens(&[
+        &[
+            (0x30, "LOCAL"),
+            (0x33, "x"),
+            (0x41, ""),
+            (0x36, "text"),
+            (0x4D, ""),
+            (0x05, "7"),
+        ],
+        &[(0x31, "RUN"), (0x47, ""), (0x33, "x"), (0x48, "")],
+    ]);
+    let ea06 = autoit_of(
+        6,
+        &[
+            Au3Entry {
+                kind: ">>>AUTOIT SCRIPT<<<",
+                name: "C:\\a.au3",
+                data: &tokens,
+                compress: true,
+            },
+            Au3Entry {
+                kind: "C:\\f.bin",
+                name: "C:\\f.bin",
+                data: files[0].1,
+                compress: false,
+            },
+        ],
+    );
+    let ea05 = autoit_of(
+        5,
+        &[Au3Entry {
+            kind: ">AUTOIT SCRIPT<",
+            name: "C:\\a.au3",
+            data: files[0].1,
+            compress: true,
+        }],
+    );
+    let guid = |a: u32, b: u16, c: u16, d: [u8; 8]| {
+        let mut g = a.to_le_bytes().to_vec();
+        g.extend_from_slice(&b.to_le_bytes());
+        g.extend_from_slice(&c.to_le_bytes());
+        g.extend_from_slice(&d);
+        g
+    };
+    let mut v = vec![0u8; 76];
+    v[0] = 1; // sequence number
+    v[58] = 1; // version
+    v.push(2);
+    let region = |g: Vec<u8>, offset: u64, len: u32| {
+        let mut e = g;
+        e.extend_from_slice(&offset.to_le_bytes());
+        e.extend_from_slice(&len.to_le_bytes());
+        e.extend_from_slice(&1u32.to_le_bytes());
+        e
+    };
+    v.extend(region(
+        guid(
+            0x8B7C_A206,
+            0x4790,
+            0x4B9A,
+            [0xB8, 0xFE, 0x57, 0x5F, 0x05, 0x0F, 0x88, 0x6E],
+        ),
+        1 << 20,
+        4096,
+    ));
+    v.extend(region(
+        guid(
+            0x2DC2_7766,
+            0xF623,
+            0x4200,
+            [0x9D, 0x64, 0x11, 0x5E, 0x9B, 0xFD, 0x4A, 0x08],
+        ),
+        (1 << 20) + 4096,
+        4096,
+    ));
+    let mut meta = b"metadata\0\0".to_vec();
+    meta.extend_from_slice(&3u16.to_le_bytes());
+    meta.resize(32, 0);
+    let items = [
+        (
+            guid(
+                0xCAA1_6737,
+                0xFA36,
+                0x4D43,
+                [0xB3, 0xB6, 0x33, 0xF0, 0xAA, 0x44, 0xE7, 0x6B],
+            ),
+            [0u8, 0, 16, 0, 0, 0, 0, 0].to_vec(),
+        ),
+        (
+            guid(
+                0x2FA5_4224,
+                0xCD1B,
+                0x4876,
+                [0xB2, 0x11, 0x5D, 0xBE, 0xD8, 0x3B, 0xF4, 0xB8],
+            ),
+            (1u64 << 20).to_le_bytes().to_vec(),
+        ),
+        (
+            guid(
+                0x8141_BF1D,
+                0xA96F,
+                0x4709,
+                [0xBA, 0x47, 0xF2, 0x33, 0xA8, 0xFA, 0xAB, 0x5F],
+            ),
+            512u32.to_le_bytes().to_vec(),
+        ),
+    ];
+    let mut values = Vec::new();
+    for (g, value) in &items {
+        meta.extend_from_slice(g);
+        meta.extend_from_slice(&(256 + values.len() as u32).to_le_bytes());
+        meta.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        meta.extend_from_slice(&4u32.to_le_bytes());
+        meta.extend_from_slice(&[0; 4]);
+        values.extend_from_slice(value);
+    }
+    meta.resize(256, 0);
+    meta.extend(values);
+    meta.resize(4096, 0);
+    let mut bat = ((1u64 << 20) | 6).to_le_bytes().to_vec();
+    bat.resize(4096, 0);
+    v.extend(meta);
+    v.extend(bat);
+    v.extend_from_slice(files[0].1);
+    let is = |stream: bool, flags: u32, deflate: bool| {
+        installshield_of(
+            stream,
+            &[
+                IsFile {
+                    name: "setup.ini",
+                    data: files[0].1,
+                    flags,
+                    deflate,
+                },
+                IsFile {
+                    name: "data1.cab",
+                    data: files[1].1,
+                    flags,
+                    deflate,
+                },
+            ],
+        )
+    };
+    vec![
+        (
+            "extract_installshield",
+            "classic-plain",
+            is(false, 0, false),
+        ),
+        ("extract_installshield", "classic-kib", is(false, 6, false)),
+        (
+            "extract_installshield",
+            "stream-deflated",
+            is(true, 4, true),
+        ),
+        ("extract_autoit", "ea06", ea06),
+        ("extract_autoit", "ea05", ea05),
+        ("extract_vhdx", "one-block", v),
+    ]
 }

@@ -379,7 +379,7 @@ pub(crate) static FORMATS: &[Format] = &[
         &["vhdx"],
         magic::vhdx,
         &[],
-        Unsupported,
+        Extract(&extract::vhdx::Vhdx),
     ),
     f(
         Kind::Wim,
@@ -542,6 +542,24 @@ pub(crate) static FORMATS: &[Format] = &[
         Unsupported,
     ),
     f(
+        Kind::InstallShield,
+        "application/x-installshield",
+        "InstallShield setup launcher data",
+        &["isdata"],
+        magic::installshield,
+        &[
+            Carver {
+                signature: b"InstallShield\0",
+                validate: extract::installshield::carve,
+            },
+            Carver {
+                signature: b"ISSetupStream\0",
+                validate: extract::installshield::carve,
+            },
+        ],
+        Extract(&extract::installshield::InstallShield),
+    ),
+    f(
         Kind::AutoIt,
         "application/x-autoit",
         "compiled AutoIt script",
@@ -551,7 +569,7 @@ pub(crate) static FORMATS: &[Format] = &[
             signature: b"AU3!EA0",
             validate: carve_autoit,
         }],
-        Unsupported,
+        Extract(&extract::autoit::AutoIt),
     ),
     f(
         Kind::Rtf,
@@ -719,7 +737,7 @@ mod tests {
 
     #[test]
     fn recognised_but_unopened_formats_are_unsupported() {
-        for kind in [Kind::InnoSetup, Kind::AutoIt] {
+        for kind in [Kind::InnoSetup, Kind::Wim] {
             assert!(matches!(handling(kind), Unsupported), "{kind:?}");
         }
     }

@@ -142,3 +142,20 @@ pub fn tight_limits() -> Limits {
         spill_threshold: 1 << 20,
     }
 }
+
+/// A compiled AutoIt script of one entry around fuzz bytes, encrypted and
+/// checksummed as the compiler does it, so the fuzzer reaches the
+/// decompressor and the token renderer. The first byte picks the version
+/// (bit 0: EA05/EA06), the entry type (bits 1-2: tokenised script, UTF-16
+/// script, text script, installed file) and the compressed flag (bit 3).
+pub fn autoit_sample(data: &[u8]) -> Vec<u8> {
+    crate::extract::autoit::sample(data)
+}
+
+/// A VHDX around fuzz bytes, checksums made valid: the first 76 bytes are
+/// the header's fields after its checksum (both headers), the next byte
+/// the number of regions (up to 4), then 32 bytes per region entry; the
+/// rest is the file from 1 MiB on (where regions and blocks point).
+pub fn vhdx_image(data: &[u8]) -> Vec<u8> {
+    crate::extract::vhdx::image(data)
+}

@@ -1033,3 +1033,376 @@ fn alz_nested_hash_listed_and_damaged() {
         summary(&r)
     );
 }
+
+/// What AutoIt-Ripper (PyPI) reads from a compiled AutoIt script: each
+/// entry's name (a `FileInstall` source path cut to its last part) and
+/// MD5, the script's of its text without case or white space.
+fn autoit_ripper(au3: &[u8]) -> Option<Vec<(String, String)>> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.a3x"), au3).unwrap();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/support/autoit-ripper.sh"
+    );
+    let out = std::process::Command::new("bash")
+        .arg(script)
+        .arg(dir.path().join("in.a3x"))
+        .output();
+    let out = match out {
+        Ok(o) if o.status.success() => o,
+        other => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "autoit-ripper.sh failed: {other:?}"
+            );
+            return None;
+        }
+    };
+    let mut v: Vec<(String, String)> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (name, md5) = l.split_once('\t').unwrap();
+            let base = name.rsplit(['\\', '/']).next().unwrap();
+            (base.to_string(), md5.to_string())
+        })
+        .collect();
+    v.sort();
+    Some(v)
+}
+
+/// What mdscan hands over besides the script, in the same form (the
+/// script is compared through the hash list: see below).
+fn autoit_children(r: &mdcore::Report, root: &str) -> Vec<(String, String)> {
+    children_md5(r, root)
+        .into_iter()
+        .filter(|(n, _)| n != "script.au3")
+        .collect()
+}
+
+/// The script every AutoIt sample carries: a few lines of tokens, and the
+/// text mdscan renders them as.
+fn au3_script() -> (Vec<u8>, &'static str) {
+    let tokens = au3_tokens(&[
+        &[
+            (0x30, "LOCAL"),
+            (0x33, "sPath"),
+            (0x41, ""),
+            (0x32, "TEMPDIR"),
+            (0x4D, ""),
+            (0x36, "\\a \"b\".exe"),
+        ],
+        &[
+            (0x31, "FILEINSTALL"),
+            (0x47, ""),
+            (0x36, "C:\\build\\payload.bin"),
+            (0x40, ""),
+            (0x33, "sPath"),
+            (0x40, ""),
+            (0x05, "1"),
+            (0x48, ""),
+        ],
+        &[(0x31, "RUN"), (0x47, ""), (0x33, "sPath"), (0x48, "")],
+    ]);
+    let text = "LOCAL $sPath = @TEMPDIR & \"\\a \"\"b\"\".exe\"\r\n\
+                FILEINSTALL ( \"C:\\build\\payload.bin\" , $sPath , 1 )\r\n\
+                RUN ( $sPath )\r\n";
+    (tokens, text)
+}
+
+fn au3_sample(version: u8, bad: bool, script: &[u8]) -> Vec<u8> {
+    let payload = planted();
+    let kind = if version == 5 {
+        ">AUTOIT SCRIPT<"
+    } else {
+        ">>>AUTOIT SCRIPT<<<"
+    };
+    let mut entries = vec![
+        Au3Entry {
+            kind,
+            name: "C:\\build\\main.au3",
+            data: script,
+            compress: true,
+        },
+        Au3Entry {
+            kind: "C:\\build\\payload.bin",
+            name: "C:\\build\\payload.bin",
+            data: &payload,
+            compress: true,
+        },
+    ];
+    if bad {
+        entries.push(Au3Entry {
+            kind: "C:\\build\\invoice.com",
+            name: "C:\\build\\invoice.com",
+            data: EICAR,
+            compress: false,
+        });
+    }
+    autoit_of(version, &entries)
+}
+
+#[test]
+fn autoit_ea06_and_ea05_are_read_as_autoit_ripper_reads_them() {
+    let (tokens, text) = au3_script();
+    let ea05_text = b"Local $s = 'plain EA05 source'\r\nRun($s)\r\n".to_vec();
+    for (version, script) in [(6u8, tokens.clone()), (5, ea05_text.clone())] {
+        let au3 = au3_sample(version, true, &script);
+        assert_eq!(mdcore::detect(&au3).kind, Kind::AutoIt, "EA0{version}");
+        let r = scan(&au3, "a.a3x");
+        assert_eq!(
+            threat_paths(&r),
+            vec!["a.a3x/invoice.com"],
+            "EA0{version}: {:?}",
+            summary(&r)
+        );
+        let mut ours = autoit_children(&r, "a.a3x");
+        // The script's text, in AutoIt-Ripper's comparison form.
+        let rendered: Vec<u8> = if version == 6 {
+            text.as_bytes().to_vec()
+        } else {
+            ea05_text.clone()
+        };
+        let squeezed: Vec<u8> = rendered
+            .iter()
+            .filter(|b| !b.is_ascii_whitespace())
+            .map(|b| b.to_ascii_lowercase())
+            .collect();
+        ours.push(("script.au3".into(), md5_hex(&squeezed)));
+        ours.sort();
+        // The rendered script is exactly `text`: a hash list naming it hits.
+        let s = hash_listed(&rendered);
+        let r = s.scan_bytes(&au3, &ScanOptions::new().name("a.a3x"));
+        assert!(
+            nodes_with(&r, ResultCode::Blocklisted).contains(&"a.a3x/script.au3".to_string()),
+            "EA0{version}: {:?}",
+            summary(&r)
+        );
+        if let Some(theirs) = autoit_ripper(&au3) {
+            assert_eq!(ours, theirs, "EA0{version}");
+        }
+    }
+}
+
+#[test]
+fn autoit_in_an_executable_nested_and_hash_listed() {
+    let (tokens, _) = au3_script();
+    let bad = au3_sample(6, true, &tokens);
+    let good = au3_sample(6, false, &tokens);
+    let s = hash_listed(&planted());
+    for (name, data) in [
+        ("a.exe", pe_with_overlay(&bad)),
+        ("o.zip", zip_of(&[("in/a.exe", &pe_with_overlay(&bad))])),
+        (
+            "o.tar",
+            tar_of(&[("a.a3x", &au3_sample(5, true, b"Run('x')"))]),
+        ),
+    ] {
+        let r = scan(&data, name);
+        let t = threat_paths(&r);
+        assert!(
+            t.len() == 1 && t[0].ends_with("/invoice.com"),
+            "{name}: {:?}",
+            summary(&r)
+        );
+        let r = s.scan_bytes(&data, &ScanOptions::new().name(name));
+        assert!(
+            nodes_with(&r, ResultCode::Blocklisted)
+                .iter()
+                .any(|n| n.ends_with("/payload.bin")),
+            "{name}: {:?}",
+            summary(&r)
+        );
+    }
+    let r = scan(&pe_with_overlay(&good), "a.exe");
+    assert_eq!(
+        r.root.scan_all_result_i,
+        ResultCode::NoThreat,
+        "{:?}",
+        summary(&r)
+    );
+}
+
+#[test]
+fn truncated_corrupt_and_unreadable_autoit_blocks() {
+    let (tokens, _) = au3_script();
+    let good = au3_sample(6, false, &tokens);
+    assert_eq!(
+        scan(&good, "a.a3x").root.scan_all_result_i,
+        ResultCode::NoThreat
+    );
+    // Cut inside the last entry's data.
+    let r = scan(&good[..good.len() - 10], "a.a3x");
+    assert_eq!(
+        r.root.scan_all_result_i,
+        ResultCode::Failed,
+        "{:?}",
+        summary(&r)
+    );
+    // A byte of the last entry's data changed: its Adler-32 fails.
+    let mut bad = good.clone();
+    let n = bad.len();
+    bad[n - 20] ^= 0x55;
+    let r = scan(&bad, "a.a3x");
+    assert_eq!(
+        r.root.scan_all_result_i,
+        ResultCode::Failed,
+        "{:?}",
+        summary(&r)
+    );
+    // No entry decrypts (the FILE marker damaged).
+    let mut bad = good.clone();
+    bad[40] ^= 1;
+    let r = scan(&bad, "a.a3x");
+    assert_eq!(
+        r.root.scan_all_result_i,
+        ResultCode::Failed,
+        "{:?}",
+        summary(&r)
+    );
+    // Script tokens that end early.
+    let short = au3_sample(6, false, &tokens[..tokens.len() - 3]);
+    let r = scan(&short, "a.a3x");
+    assert_eq!(
+        r.root.scan_all_result_i,
+        ResultCode::Failed,
+        "{:?}",
+        summary(&r)
+    );
+    // JB01 compression (adaptive Huffman) is not read: 23, with a note.
+    let mut jb01 = b"JB01\0\0\0\x10".to_vec();
+    jb01.extend_from_slice(&[0xAB; 16]);
+    let au3 = autoit_of(
+        6,
+        &[Au3Entry {
+            kind: "C:\\x.bin",
+            name: "C:\\x.bin",
+            data: &jb01,
+            compress: false,
+        }],
+    );
+    // Mark the stored JB01 blob compressed (the flag byte sits 17 bytes
+    // before the data's sizes and checksum end).
+    let flag = au3.len() - jb01.len() - 16 - 12 - 1;
+    let mut au3 = au3;
+    au3[flag] = 1;
+    let r = scan(&au3, "a.a3x");
+    assert_eq!(
+        r.root.scan_all_result_i,
+        ResultCode::UnsupportedFileType,
+        "{:?}",
+        summary(&r)
+    );
+}
+
+/// The files of an InstallShield setup (hand-built: no tool in Debian writes
+/// them; layout from ISx): `setup.ini`, the package (an MSI by wixl
+/// holding `name`/`data` in its cabinet, or a zip of them) and the planted
+/// binary, under the given flags.
+fn setup_files(
+    stream: bool,
+    flags: u32,
+    deflate: bool,
+    name: &str,
+    data: &[u8],
+) -> Option<Vec<u8>> {
+    let msi = wixl_msi(name, data)?;
+    let planted = planted();
+    Some(installshield_of(
+        stream,
+        &[
+            IsFile {
+                name: "setup.ini",
+                data: b"[Startup]\r\nProduct=Test\r\n",
+                flags,
+                deflate,
+            },
+            IsFile {
+                name: "Test Product.msi",
+                data: &msi,
+                flags,
+                deflate,
+            },
+            IsFile {
+                name: "0x0409.ini",
+                data: &planted,
+                flags,
+                deflate,
+            },
+        ],
+    ))
+}
+
+#[test]
+fn installshield_setups_of_every_layout_and_cipher_are_opened() {
+    let s = hash_listed(&planted());
+    for (stream, flags, deflate) in [
+        (false, 0, false),
+        (false, 2, false),
+        (false, 6, false),
+        (false, 6, true),
+        (true, 4, false),
+        (true, 6, true),
+    ] {
+        let what = format!("stream={stream} flags={flags} deflate={deflate}");
+        let Some(bad) = setup_files(stream, flags, deflate, "eicar.com", EICAR) else {
+            return;
+        };
+        let good = setup_files(stream, flags, deflate, "readme.txt", b"hello\n").unwrap();
+        let kind = mdcore::detect(&bad).kind;
+        assert_eq!(kind, Kind::InstallShield, "{what}");
+        // Behind the launcher's PE image, as setup.exe carries them.
+        let exe = pe_with_overlay(&bad);
+        let r = scan(&exe, "setup.exe");
+        let t = threat_paths(&r);
+        assert!(
+            t.len() == 1 && t[0].contains("/Test Product.msi/") && t[0].ends_with("/F1"),
+            "{what}: {:?}",
+            summary(&r)
+        );
+        let r = s.scan_bytes(&exe, &ScanOptions::new().name("setup.exe"));
+        assert!(
+            nodes_with(&r, ResultCode::Blocklisted)
+                .iter()
+                .any(|n| n.ends_with("/0x0409.ini")),
+            "{what}: {:?}",
+            summary(&r)
+        );
+        let r = scan(&pe_with_overlay(&good), "setup.exe");
+        assert_eq!(
+            r.root.scan_all_result_i,
+            ResultCode::NoThreat,
+            "{what}: {:?}",
+            summary(&r)
+        );
+    }
+}
+
+#[test]
+fn truncated_and_corrupt_installshield_blocks() {
+    let Some(good) = setup_files(false, 6, true, "readme.txt", b"hello\n") else {
+        return;
+    };
+    assert_eq!(
+        scan(&good, "a.isdata").root.scan_all_result_i,
+        ResultCode::NoThreat
+    );
+    for (what, data) in [
+        ("cut in the last file", good[..good.len() - 100].to_vec()),
+        ("cut in the attributes", good[..46 + 100].to_vec()),
+        ("a zlib stream damaged", {
+            let mut d = good.clone();
+            let n = d.len();
+            d[n - 40] ^= 0xff;
+            d
+        }),
+    ] {
+        let r = scan(&data, "a.isdata");
+        assert_eq!(
+            r.root.scan_all_result_i,
+            ResultCode::Failed,
+            "{what}: {:?}",
+            summary(&r)
+        );
+    }
+}

@@ -420,3 +420,214 @@ fn ntfs_volumes_are_opened_with_their_alternate_data_streams() {
         summary(&r)
     );
 }
+
+/// The disk as a VHDX by `qemu-img convert -O vhdx` with extra options
+/// (`subformat=fixed`, `block_size=1M`).
+fn vhdx(disk: &[u8], options: &str) -> Option<Vec<u8>> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("disk.img"), disk).unwrap();
+    let mut args = vec!["convert", "-f", "raw", "-O", "vhdx"];
+    if !options.is_empty() {
+        args.extend(["-o", options]);
+    }
+    args.extend(["disk.img", "out.vhdx"]);
+    sh(dir.path(), "qemu-img", &args)?;
+    Some(std::fs::read(dir.path().join("out.vhdx")).unwrap())
+}
+
+/// Where a VHDX's block allocation table starts (from its first region
+/// table, at 192 KiB: entries of 32 bytes after a 16-byte header).
+fn vhdx_bat(v: &[u8]) -> usize {
+    let bat_guid = [
+        0x66, 0x77, 0xC2, 0x2D, 0x23, 0xF6, 0x00, 0x42, 0x9D, 0x64, 0x11, 0x5E, 0x9B, 0xFD, 0x4A,
+        0x08,
+    ];
+    let table = 192 << 10;
+    let count = u32::from_le_bytes(v[table + 8..table + 12].try_into().unwrap()) as usize;
+    (0..count)
+        .map(|i| table + 16 + 32 * i)
+        .find(|e| v[*e..*e + 16] == bat_guid)
+        .map(|e| u64::from_le_bytes(v[e + 16..e + 24].try_into().unwrap()) as usize)
+        .expect("no BAT region")
+}
+
+/// Rewrites the CRC-32C of the 4 KiB header at `at`.
+fn vhdx_reseal_header(v: &mut [u8], at: usize) {
+    v[at + 4..at + 8].fill(0);
+    let crc = crc_fast::checksum(crc_fast::CrcAlgorithm::Crc32Iscsi, &v[at..at + 4096]) as u32;
+    v[at + 4..at + 8].copy_from_slice(&crc.to_le_bytes());
+}
+
+#[test]
+fn dynamic_and_fixed_vhdx_are_opened_and_a_listed_binary_is_found() {
+    let payload = random_bytes(5000, 12);
+    let Some(disk) = partitioned("gpt", 16, "16", &[("x/payload.bin", payload.clone())]) else {
+        return;
+    };
+    let s = hash_listed(&payload);
+    let Some(dynamic) = vhdx(&disk, "") else {
+        return;
+    };
+    assert_eq!(mdcore::detect(&dynamic).kind, Kind::Vhdx);
+    let fixed = vhdx(&disk, "subformat=fixed").unwrap();
+    let small_blocks = vhdx(&disk, "block_size=1M").unwrap();
+    for (name, data) in [
+        ("dyn.vhdx", dynamic.clone()),
+        ("fixed.vhdx", fixed),
+        ("small.vhdx", small_blocks),
+        ("o.zip", zip_of(&[("in.vhdx", &dynamic)])),
+        ("o.tar", tar_of(&[("in.vhdx", &dynamic)])),
+    ] {
+        let r = s.scan_bytes(&data, &ScanOptions::new().name(name));
+        assert_eq!(
+            r.root.scan_all_result_i,
+            ResultCode::Blocklisted,
+            "{name}: {:?}",
+            summary(&r)
+        );
+    }
+    // EICAR on a superfloppy and on a partitioned disk, with clean twins.
+    for (label, bad, good) in [
+        (
+            "volume",
+            fat_volume(&files(true), "1440", "12").unwrap(),
+            fat_volume(&files(false), "1440", "12").unwrap(),
+        ),
+        (
+            "disk",
+            partitioned("dos", 16, "16", &files(true)).unwrap(),
+            partitioned("dos", 16, "16", &files(false)).unwrap(),
+        ),
+    ] {
+        let inner = if label == "volume" {
+            "[disk].img"
+        } else {
+            "[partition-1].img"
+        };
+        let r = scan(&vhdx(&bad, "block_size=1M").unwrap(), "a.vhdx");
+        assert_eq!(
+            threat_paths(&r),
+            vec![format!("a.vhdx/{inner}/docs/deep/invoice.com")],
+            "{label}: {:?}",
+            summary(&r)
+        );
+        let r = scan(&vhdx(&good, "block_size=1M").unwrap(), "a.vhdx");
+        assert_eq!(
+            r.root.scan_all_result_i,
+            ResultCode::NoThreat,
+            "{label}: {:?}",
+            summary(&r)
+        );
+    }
+}
+
+#[test]
+fn a_vhdx_block_marked_unmapped_is_still_examined() {
+    // A block holding EICAR whose table entry is flipped to "unmapped": the
+    // disk reads zeros there, but a reader may return the bytes still in
+    // the file, so they are examined too. The clean twin has the same edit.
+    let mut found = Vec::new();
+    for bad in [true, false] {
+        let Some(vol) = fat_volume(&files(bad), "4096", "12") else {
+            return;
+        };
+        let Some(mut v) = vhdx(&vol, "block_size=1M") else {
+            return;
+        };
+        let bat = vhdx_bat(&v);
+        let needle: &[u8] = if bad { EICAR } else { b"hello, world\n" };
+        let at = v.windows(needle.len()).position(|w| w == needle).unwrap() as u64;
+        let mut flipped = false;
+        for i in 0..8 {
+            let e = bat + 8 * i;
+            let entry = u64::from_le_bytes(v[e..e + 8].try_into().unwrap());
+            if entry & 7 == 6 && entry >> 20 == at >> 20 {
+                v[e..e + 8].copy_from_slice(&((entry & !7) | 3).to_le_bytes());
+                flipped = true;
+            }
+        }
+        assert!(flipped, "the block holding the file was not in the table");
+        let r = scan(&v, "a.vhdx");
+        found.push((bad, threat_paths(&r), r.root.scan_all_result_i));
+    }
+    assert_eq!(found[0].1.len(), 1, "{found:?}");
+    assert!(found[0].1[0].starts_with("a.vhdx/[unmapped@"), "{found:?}");
+    assert_eq!(found[1].2, ResultCode::NoThreat, "{found:?}");
+}
+
+#[test]
+fn truncated_damaged_and_differencing_vhdx_block() {
+    let Some(disk) = partitioned("dos", 16, "16", &files(false)) else {
+        return;
+    };
+    let Some(v) = vhdx(&disk, "block_size=1M") else {
+        return;
+    };
+    assert_eq!(
+        scan(&v, "a.vhdx").root.scan_all_result_i,
+        ResultCode::NoThreat
+    );
+    let failed = |data: &[u8], what: &str| {
+        let r = scan(data, "a.vhdx");
+        assert_eq!(
+            r.root.scan_all_result_i,
+            ResultCode::Failed,
+            "{what}: {:?}",
+            summary(&r)
+        );
+        r
+    };
+    // Cut inside the blocks.
+    failed(&v[..v.len() / 2], "truncated");
+    // Both headers damaged.
+    let mut bad = v.clone();
+    bad[64 * 1024 + 100] ^= 1;
+    bad[128 * 1024 + 100] ^= 1;
+    failed(&bad, "headers");
+    // One header damaged: the other is read.
+    let mut one = v.clone();
+    one[64 * 1024 + 100] ^= 1;
+    let r = scan(&one, "a.vhdx");
+    assert_eq!(
+        r.root.scan_all_result_i,
+        ResultCode::NoThreat,
+        "{:?}",
+        summary(&r)
+    );
+    // A log with writes not applied (a LogGuid set in both headers).
+    let mut dirty = v.clone();
+    for at in [64 * 1024, 128 * 1024] {
+        dirty[at + 48] = 1;
+        vhdx_reseal_header(&mut dirty, at);
+    }
+    let r = failed(&dirty, "dirty log");
+    assert!(
+        summary(&r)
+            .iter()
+            .any(|(_, _, n)| n.iter().any(|n| n.contains("log"))),
+        "{:?}",
+        summary(&r)
+    );
+    // A differencing disk (qemu-img does not write them: the file
+    // parameters' HasParent flag set by hand): its parent's blocks are not
+    // here.
+    let mut child = v.clone();
+    let params = [
+        0x37, 0x67, 0xA1, 0xCA, 0x36, 0xFA, 0x43, 0x4D, 0xB3, 0xB6, 0x33, 0xF0, 0xAA, 0x44, 0xE7,
+        0x6B,
+    ];
+    let entry = child.windows(16).position(|w| w == params).unwrap();
+    // Regions are 1 MiB aligned; the metadata table opens its region.
+    let table = entry & !((1 << 20) - 1);
+    let offset = u32::from_le_bytes(child[entry + 16..entry + 20].try_into().unwrap()) as usize;
+    assert_eq!(&child[table..table + 8], b"metadata");
+    child[table + offset + 4] |= 2;
+    let r = failed(&child, "differencing");
+    assert!(
+        summary(&r)
+            .iter()
+            .any(|(_, _, n)| n.iter().any(|n| n.contains("parent"))),
+        "{:?}",
+        summary(&r)
+    );
+}

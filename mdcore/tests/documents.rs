@@ -330,37 +330,9 @@ fn a_damaged_compound_file_blocks() {
 
 #[test]
 fn msi_packages_built_by_wixl_open_their_cabinet() {
-    let dir = tempfile::tempdir().unwrap();
-    let wxs = |file: &str| {
-        format!(
-            r#"<?xml version="1.0" encoding="utf-8"?>
-<Wix xmlns="http://schemas.microsoft.com/wix/2006/wi">
-  <Product Id="*" Name="Test" Language="1033" Version="1.0.0" Manufacturer="mdscan" UpgradeCode="12345678-1234-1234-1234-123456789012">
-    <Package InstallerVersion="200" Compressed="yes" Comments="test"/>
-    <Media Id="1" Cabinet="payload.cab" EmbedCab="yes"/>
-    <Directory Id="TARGETDIR" Name="SourceDir">
-      <Directory Id="ProgramFilesFolder">
-        <Directory Id="INSTALLDIR" Name="Test">
-          <Component Id="Main" Guid="12345678-1234-1234-1234-123456789013">
-            <File Id="F1" Name="{file}" Source="{file}" KeyPath="yes"/>
-          </Component>
-        </Directory>
-      </Directory>
-    </Directory>
-    <Feature Id="All" Level="1"><ComponentRef Id="Main"/></Feature>
-  </Product>
-</Wix>"#
-        )
-    };
-    std::fs::write(dir.path().join("eicar.com"), EICAR).unwrap();
-    std::fs::write(dir.path().join("readme.txt"), b"hello\n").unwrap();
-    std::fs::write(dir.path().join("bad.wxs"), wxs("eicar.com")).unwrap();
-    std::fs::write(dir.path().join("good.wxs"), wxs("readme.txt")).unwrap();
-    if tool(dir.path(), "wixl", &["-o", "bad.msi", "bad.wxs"]).is_none() {
+    let Some(bad) = wixl_msi("eicar.com", EICAR) else {
         return;
-    }
-    tool(dir.path(), "wixl", &["-o", "good.msi", "good.wxs"]).unwrap();
-    let bad = std::fs::read(dir.path().join("bad.msi")).unwrap();
+    };
     let report = scan(&bad, "bad.msi");
     assert_eq!(report.root.file_type, "application/x-msi");
     let threats = threat_paths(&report);
@@ -375,7 +347,7 @@ fn msi_packages_built_by_wixl_open_their_cabinet() {
         "{:?}",
         names(&report)
     );
-    let good = std::fs::read(dir.path().join("good.msi")).unwrap();
+    let good = wixl_msi("readme.txt", b"hello\n").unwrap();
     assert_eq!(scan(&good, "good.msi").verdict(), ResultCode::NoThreat);
 }
 

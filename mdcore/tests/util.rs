@@ -1448,3 +1448,335 @@ pub fn alz_of(entries: &[(&str, &[u8], u8)], password: Option<&str>) -> Vec<u8> 
     out.extend_from_slice(b"CLZ\x02");
     out
 }
+
+/// MT19937's 32-bit outputs (the reference generator; EA05's keystream
+/// takes bits 1..9 of each).
+fn mt19937(seed: u32, n: usize) -> Vec<u32> {
+    let mut s = vec![0u32; 624];
+    s[0] = seed;
+    for i in 1..624 {
+        s[i] = 1_812_433_253u32
+            .wrapping_mul(s[i - 1] ^ (s[i - 1] >> 30))
+            .wrapping_add(i as u32);
+    }
+    let mut out = Vec::with_capacity(n);
+    let mut i = 624;
+    while out.len() < n {
+        if i == 624 {
+            for k in 0..624 {
+                let y = (s[k] & 0x8000_0000) | (s[(k + 1) % 624] & 0x7fff_ffff);
+                s[k] = s[(k + 397) % 624] ^ (y >> 1) ^ if y & 1 == 1 { 0x9908_b0df } else { 0 };
+            }
+            i = 0;
+        }
+        let mut y = s[i];
+        i += 1;
+        y ^= y >> 11;
+        y ^= (y << 7) & 0x9d2c_5680;
+        y ^= (y << 15) & 0xefc6_0000;
+        y ^= y >> 18;
+        out.push(y);
+    }
+    out
+}
+
+/// AutoIt's keystreams: MT19937 (EA05) or "LAME" (EA06), XORed in.
+fn au3_crypt(version: u8, seed: u32, data: &[u8]) -> Vec<u8> {
+    if version == 5 {
+        let k = mt19937(seed, data.len());
+        return data
+            .iter()
+            .zip(k)
+            .map(|(b, k)| b ^ (k >> 1) as u8)
+            .collect();
+    }
+    let mut s = [0u32; 17];
+    let mut x = seed;
+    for w in &mut s {
+        x = 1u32.wrapping_sub(x.wrapping_mul(0x53A9_B4FB));
+        *w = x;
+    }
+    let (mut a, mut b) = (0usize, 10usize);
+    let mut step = |s: &mut [u32; 17]| {
+        let r = s[a].rotate_left(9).wrapping_add(s[b].rotate_left(13));
+        s[a] = r;
+        a = (a + 16) % 17;
+        b = (b + 16) % 17;
+        r
+    };
+    for _ in 0..9 {
+        step(&mut s);
+    }
+    data.iter()
+        .map(|d| {
+            step(&mut s);
+            d ^ (step(&mut s) >> 24) as u8
+        })
+        .collect()
+}
+
+pub fn adler32(data: &[u8]) -> u32 {
+    let (mut a, mut b) = (1u32, 0u32);
+    for d in data {
+        a = (a + u32::from(*d)) % 65521;
+        b = (b + a) % 65521;
+    }
+    (b << 16) | a
+}
+
+/// AutoIt's LZSS as its compiler writes it (`EA05`/`EA06` marker, size,
+/// MSB-first bits): a greedy matcher over the last 4 KiB, lengths 3..=298.
+pub fn au3_compress(version: u8, data: &[u8]) -> Vec<u8> {
+    let literal = u32::from(version != 5);
+    let mut out = format!("EA0{version}").into_bytes();
+    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    let mut bits: Vec<bool> = Vec::new();
+    let put = |v: u32, n: u32, bits: &mut Vec<bool>| {
+        for i in (0..n).rev() {
+            bits.push((v >> i) & 1 == 1);
+        }
+    };
+    let mut i = 0;
+    while i < data.len() {
+        let mut best = (0usize, 0usize);
+        for d in 1..=i.min(4096) {
+            let mut l = 0;
+            while i + l < data.len() && l < 298 && data[i + l - d] == data[i + l] {
+                l += 1;
+            }
+            if l > best.1 {
+                best = (d, l);
+            }
+        }
+        if best.1 < 3 {
+            put(literal, 1, &mut bits);
+            put(u32::from(data[i]), 8, &mut bits);
+            i += 1;
+            continue;
+        }
+        let (d, l) = best;
+        put(literal ^ 1, 1, &mut bits);
+        put(d as u32, 15, &mut bits);
+        let mut rest = l as u32 - 3;
+        for (span, n, all) in [(3u32, 2u32, 3u32), (7, 3, 7), (31, 5, 31), (255, 8, 255)] {
+            if rest < span {
+                put(rest, n, &mut bits);
+                break;
+            }
+            put(all, n, &mut bits);
+            rest -= span;
+        }
+        i += l;
+    }
+    for chunk in bits.chunks(8) {
+        let mut byte = 0u8;
+        for (k, bit) in chunk.iter().enumerate() {
+            byte |= u8::from(*bit) << (7 - k);
+        }
+        out.push(byte);
+    }
+    out
+}
+
+/// One entry of a compiled AutoIt script: its type string (the script's
+/// marker, or a `FileInstall` source path), name, data, and whether the
+/// data is compressed.
+pub struct Au3Entry<'a> {
+    pub kind: &'a str,
+    pub name: &'a str,
+    pub data: &'a [u8],
+    pub compress: bool,
+}
+
+/// A compiled AutoIt script (EA05 or EA06) as the compiler stores it in
+/// the executable: GUID, `AU3!EA0x`, 16 key bytes, then the entries.
+pub fn autoit_of(version: u8, entries: &[Au3Entry<'_>]) -> Vec<u8> {
+    // EA05's and EA06's keys.
+    let (file, kind, name, size, crc, content) = if version == 5 {
+        (
+            0x16FA,
+            (0x29BC, 0xA25E),
+            (0x29AC, 0xF25E),
+            0x45AA,
+            0xC3D2,
+            0x22AF,
+        )
+    } else {
+        (
+            0x18EE,
+            (0xADBC, 0xB33F),
+            (0xF820, 0xF479),
+            0x87BC,
+            0xA685,
+            0x2477,
+        )
+    };
+    let mut out = vec![
+        0xa3, 0x48, 0x4b, 0xbe, 0x98, 0x6c, 0x4a, 0xa9, 0x99, 0x4c, 0x53, 0x0a, 0x86, 0xd6, 0x48,
+        0x7d,
+    ];
+    out.extend_from_slice(format!("AU3!EA0{version}").as_bytes());
+    let key_bytes = [0x11u8; 16];
+    out.extend_from_slice(&key_bytes);
+    let checksum: u32 = if version == 5 { 16 * 0x11 } else { 0 };
+    let string = |s: &str, keys: (u32, u32), out: &mut Vec<u8>| {
+        let (len, raw) = if version == 5 {
+            (s.len() as u32, s.as_bytes().to_vec())
+        } else {
+            let units: Vec<u8> = s.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+            (s.encode_utf16().count() as u32, units)
+        };
+        out.extend_from_slice(&(len ^ keys.0).to_le_bytes());
+        out.extend(au3_crypt(version, len.wrapping_add(keys.1), &raw));
+    };
+    for e in entries {
+        out.extend(au3_crypt(version, file, b"FILE"));
+        string(e.kind, kind, &mut out);
+        string(e.name, name, &mut out);
+        let stored = if e.compress {
+            au3_compress(version, e.data)
+        } else {
+            e.data.to_vec()
+        };
+        out.push(u8::from(e.compress));
+        out.extend_from_slice(&(stored.len() as u32 ^ size).to_le_bytes());
+        out.extend_from_slice(&(e.data.len() as u32 ^ size).to_le_bytes());
+        out.extend_from_slice(&(adler32(&stored) ^ crc).to_le_bytes());
+        out.extend_from_slice(&[0x01, 0xd9, 0x5a, 0x10, 0x3c, 0x2b, 0x1f, 0x00].repeat(2));
+        out.extend(au3_crypt(version, checksum.wrapping_add(content), &stored));
+    }
+    out
+}
+
+/// EA06 script tokens: each line a list of tokens, as `(opcode, text)`
+/// for the masked-string opcodes (0x30–0x37) and `(opcode, "")` for
+/// operators; lines end with 0x7F.
+pub fn au3_tokens(lines: &[&[(u8, &str)]]) -> Vec<u8> {
+    let mut out = (lines.len() as u32).to_le_bytes().to_vec();
+    for line in lines {
+        for (op, text) in *line {
+            out.push(*op);
+            if (0x30..=0x37).contains(op) {
+                let units: Vec<u16> = text.encode_utf16().collect();
+                let len = units.len() as u32;
+                out.extend_from_slice(&len.to_le_bytes());
+                for u in units {
+                    out.extend_from_slice(&(u ^ len as u16).to_le_bytes());
+                }
+            } else if *op == 0x05 {
+                out.extend_from_slice(&text.parse::<u32>().unwrap().to_le_bytes());
+            }
+        }
+        out.push(0x7f);
+    }
+    out
+}
+
+/// One file of an InstallShield launcher: name, bytes, flags (2: whole-file
+/// key, 4 or 6: key restarting every KiB, 0: plain) and whether it is
+/// stored as a zlib stream (the "Unicode launcher" word).
+pub struct IsFile<'a> {
+    pub name: &'a str,
+    pub data: &'a [u8],
+    pub flags: u32,
+    pub deflate: bool,
+}
+
+/// The files an InstallShield `setup.exe` carries after its PE image,
+/// hand-built from the layout ISx documents (no tool in Debian writes or
+/// reads them): the classic `InstallShield` header with 312-byte
+/// attributes, or `ISSetupStream` (type 4: 48-byte attributes and a UTF-16
+/// name).
+pub fn installshield_of(stream: bool, files: &[IsFile<'_>]) -> Vec<u8> {
+    let mut out = if stream {
+        b"ISSetupStream\0".to_vec()
+    } else {
+        b"InstallShield\0".to_vec()
+    };
+    out.extend_from_slice(&(files.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(if stream { 4u32 } else { 0 }).to_le_bytes());
+    out.resize(46, 0);
+    for f in files {
+        let stored = if f.deflate {
+            zlib(f.data)
+        } else {
+            f.data.to_vec()
+        };
+        let seed: Vec<u8> = f.name.as_bytes().to_vec();
+        let key: Vec<u8> = seed
+            .iter()
+            .zip([0x13u8, 0x35, 0x86, 0x07].iter().cycle())
+            .map(|(s, m)| s ^ m)
+            .collect();
+        let per_kib = f.flags & 4 != 0;
+        let whole = f.flags & 2 != 0 && !stream;
+        let body: Vec<u8> = if per_kib || whole {
+            stored
+                .iter()
+                .enumerate()
+                .map(|(i, b)| {
+                    let k = key[if per_kib { i % 1024 } else { i } % key.len()];
+                    (k ^ !b).rotate_left(4)
+                })
+                .collect()
+        } else {
+            stored.clone()
+        };
+        if stream {
+            let mut name: Vec<u8> = f.name.encode_utf16().flat_map(u16::to_le_bytes).collect();
+            name.extend_from_slice(&[0, 0]);
+            out.extend_from_slice(&(name.len() as u32).to_le_bytes());
+            out.extend_from_slice(&f.flags.to_le_bytes());
+            out.extend_from_slice(&[0, 0]);
+            out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+            out.extend_from_slice(&[0; 8]);
+            out.extend_from_slice(&u16::from(f.deflate).to_le_bytes());
+            out.extend_from_slice(&[0; 24]);
+            out.extend_from_slice(&name);
+        } else {
+            let mut a = vec![0u8; 312];
+            a[..f.name.len()].copy_from_slice(f.name.as_bytes());
+            a[260..264].copy_from_slice(&f.flags.to_le_bytes());
+            a[268..272].copy_from_slice(&(body.len() as u32).to_le_bytes());
+            a[280..282].copy_from_slice(&u16::from(f.deflate).to_le_bytes());
+            out.extend_from_slice(&a);
+        }
+        out.extend_from_slice(&body);
+    }
+    out
+}
+
+/// An MSI package by wixl (msitools) installing one file, `name`, held in
+/// the cabinet embedded in the package. `None` when wixl is not installed
+/// (outside CI).
+pub fn wixl_msi(name: &str, data: &[u8]) -> Option<Vec<u8>> {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("mdscan-wixl-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let wxs = format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<Wix xmlns="http://schemas.microsoft.com/wix/2006/wi">
+  <Product Id="*" Name="Test" Language="1033" Version="1.0.0" Manufacturer="mdscan" UpgradeCode="12345678-1234-1234-1234-123456789012">
+    <Package InstallerVersion="200" Compressed="yes" Comments="test"/>
+    <Media Id="1" Cabinet="payload.cab" EmbedCab="yes"/>
+    <Directory Id="TARGETDIR" Name="SourceDir">
+      <Directory Id="ProgramFilesFolder">
+        <Directory Id="INSTALLDIR" Name="Test">
+          <Component Id="Main" Guid="12345678-1234-1234-1234-123456789013">
+            <File Id="F1" Name="{name}" Source="{name}" KeyPath="yes"/>
+          </Component>
+        </Directory>
+      </Directory>
+    </Directory>
+    <Feature Id="All" Level="1"><ComponentRef Id="Main"/></Feature>
+  </Product>
+</Wix>"#
+    );
+    std::fs::write(dir.join(name), data).unwrap();
+    std::fs::write(dir.join("p.wxs"), wxs).unwrap();
+    let made = tool(&dir, "wixl", &["-o", "p.msi", "p.wxs"]);
+    let msi = made.map(|()| std::fs::read(dir.join("p.msi")).unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+    msi
+}

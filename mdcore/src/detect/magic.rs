@@ -645,6 +645,12 @@ pub(crate) fn inno(p: &[u8]) -> Option<Flavour> {
     plain(p.starts_with(b"Inno Setup Setup Data ("))
 }
 
+/// An InstallShield launcher's files: the signature, a file count and a
+/// type that are valid (the carver also wants the first file's attributes).
+pub(crate) fn installshield(p: &[u8]) -> Option<Flavour> {
+    plain(crate::extract::installshield::is_header(p))
+}
+
 /// A compiled AutoIt script: a 16-byte GUID, then "AU3!EA05"/"AU3!EA06".
 pub(crate) fn autoit(p: &[u8]) -> Option<Flavour> {
     plain(at(p, 16, b"AU3!EA05") || at(p, 16, b"AU3!EA06"))

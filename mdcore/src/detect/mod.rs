@@ -90,17 +90,17 @@ pub enum Kind {
     Fat,
     /// An NTFS file system image (a volume, a partition).
     Ntfs,
-    /// VHDX disk image (not opened yet).
+    /// VHDX disk image.
     Vhdx,
     /// Windows Imaging Format (not opened yet).
     Wim,
-    /// Compiled HTML Help (not opened yet).
+    /// Compiled HTML Help.
     Chm,
     /// ARJ archive.
     Arj,
     /// LHA/LZH archive.
     Lzh,
-    /// ALZip archive (not opened yet).
+    /// ALZip archive.
     Alz,
     /// ACE archive (not opened yet).
     Ace,
@@ -124,8 +124,11 @@ pub enum Kind {
     Nsis,
     /// Inno Setup installer data, found in an executable (not opened yet).
     InnoSetup,
-    /// Compiled AutoIt script, found in an executable (not opened yet).
+    /// Compiled AutoIt script, found in an executable.
     AutoIt,
+    /// The files of an InstallShield setup launcher, found in an
+    /// executable.
+    InstallShield,
     /// A type known to `infer` (images, media, fonts…), or a Java class.
     Other,
     /// Nothing recognised.

@@ -345,20 +345,7 @@ impl Extractor for Vhd {
                 blocks.push((i as u64, u64::from(sector) * 512 + bitmap));
             }
         }
-        // The whole virtual disk: blocks never written read as zeros (the
-        // zeroed allocation stays virtual until written).
-        let assembled = size;
-        let limits = &cx.budget.limits;
-        if assembled > limits.max_object_size {
-            return Err(Issue::new(
-                ResultCode::ExceededArchiveSize,
-                format!(
-                    "VHD disk of {assembled} bytes, over the object limit of {}",
-                    limits.max_object_size
-                ),
-            ));
-        }
-        let mut disk = vec![0u8; usize::try_from(assembled).unwrap_or(0)];
+        let mut disk = virtual_disk("VHD", size, cx)?;
         let mut end = 512usize.max(table + 4 * entries);
         for (i, at) in blocks {
             let (Ok(from), Ok(to)) = (usize::try_from(at), usize::try_from(at + block)) else {
@@ -380,18 +367,37 @@ impl Extractor for Vhd {
         }
         // The footer repeats after the last block.
         cx.consumed((end + 512).min(data.len()));
-        let result = if mbr_entries(&disk, 0).is_some() && !crate::detect::magic::is_volume(&disk) {
-            emit_disk(&disk, disk.len() as u64, cx, sink)
-        } else {
-            // No partition table: a single volume (a "superfloppy").
-            hand_over(sink, cx, "[disk].img".into(), &disk, None, None).map(|_| ())
-        };
+        let result = emit_virtual(&disk, cx, sink);
         if damage.is_empty() {
             result
         } else {
             result?;
             Err(Issue::corrupt(format!("VHD: {}", damage.join("; "))))
         }
+    }
+}
+
+/// A zeroed buffer for a virtual disk of `size` bytes (blocks never
+/// written read as zeros; the zeroed allocation stays virtual until
+/// written), or 13 when it is over the object limit.
+pub(super) fn virtual_disk(what: &str, size: u64, cx: &Cx<'_>) -> Result<Vec<u8>, Issue> {
+    let limit = cx.budget.limits.max_object_size;
+    match usize::try_from(size) {
+        Ok(n) if size <= limit => Ok(vec![0u8; n]),
+        _ => Err(Issue::new(
+            ResultCode::ExceededArchiveSize,
+            format!("{what} disk of {size} bytes, over the object limit of {limit}"),
+        )),
+    }
+}
+
+/// Hands over an assembled virtual disk: its partitions when it has a
+/// partition table, else the whole disk as one volume (a "superfloppy").
+pub(super) fn emit_virtual(disk: &[u8], cx: &Cx<'_>, sink: &mut Sink<'_, '_>) -> Result<(), Issue> {
+    if mbr_entries(disk, 0).is_some() && !crate::detect::magic::is_volume(disk) {
+        emit_disk(disk, disk.len() as u64, cx, sink)
+    } else {
+        hand_over(sink, cx, "[disk].img".into(), disk, None, None).map(|_| ())
     }
 }
 
