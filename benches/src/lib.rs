@@ -301,6 +301,184 @@ pub fn alz(files: &[File]) -> Vec<u8> {
     util::alz_of(&e, None)
 }
 
+/// A scratch directory for a tool's run, removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(what: &str) -> Scratch {
+        let d = std::env::temp_dir().join(format!("mdscan-bench-{what}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        Scratch(d)
+    }
+
+    /// Writes `files` under `in/`, returning their paths from the scratch
+    /// directory.
+    fn files(&self, files: &[File]) -> Vec<String> {
+        files
+            .iter()
+            .map(|f| {
+                let rel = format!("in/{}", f.name);
+                let p = self.0.join(&rel);
+                std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+                std::fs::write(&p, &f.data).unwrap();
+                rel
+            })
+            .collect()
+    }
+
+    /// Runs `program` there; `false` when it is not installed.
+    fn run(&self, program: &str, args: &[&str]) -> bool {
+        match std::process::Command::new(program)
+            .args(args)
+            .current_dir(&self.0)
+            .output()
+        {
+            Ok(o) => {
+                assert!(
+                    o.status.success(),
+                    "{program} {args:?}: {}",
+                    String::from_utf8_lossy(&o.stderr)
+                );
+                true
+            }
+            Err(_) => {
+                eprintln!("{program} is not installed: skipped");
+                false
+            }
+        }
+    }
+
+    fn read(&self, name: &str) -> Vec<u8> {
+        std::fs::read(self.0.join(name)).unwrap()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// An ISO 9660 image of `files` with Joliet and Rock Ridge names, by
+/// genisoimage. `None` when it is not installed (so with the others).
+pub fn iso(files: &[File]) -> Option<Vec<u8>> {
+    let s = Scratch::new("iso");
+    s.files(files);
+    s.run(
+        "genisoimage",
+        &["-quiet", "-J", "-R", "-o", "out.iso", "in"],
+    )
+    .then(|| s.read("out.iso"))
+}
+
+/// An ARJ archive of `files` (method 1), by ARJ.
+pub fn arj(files: &[File]) -> Option<Vec<u8>> {
+    let s = Scratch::new("arj");
+    let names = s.files(files);
+    let mut args = vec!["a", "-y", "-m1", "out.arj"];
+    args.extend(names.iter().map(String::as_str));
+    s.run("arj", &args).then(|| s.read("out.arj"))
+}
+
+/// An LZH archive of `files` (lh5), by jLHA.
+pub fn lzh(files: &[File]) -> Option<Vec<u8>> {
+    let s = Scratch::new("lzh");
+    let names = s.files(files);
+    let mut args = vec!["ao5", "out.lzh"];
+    args.extend(names.iter().map(String::as_str));
+    s.run("jlha", &args).then(|| s.read("out.lzh"))
+}
+
+/// An NSIS installer (zlib, not solid) installing `files`, by makensis.
+pub fn nsis(files: &[File]) -> Option<Vec<u8>> {
+    let s = Scratch::new("nsis");
+    let names = s.files(files);
+    let mut script = String::from(
+        "OutFile \"out.exe\"\nSetCompressor zlib\nInstallDir \"$TEMP\\t\"\nSection\nSetOutPath $INSTDIR\n",
+    );
+    for (f, local) in files.iter().zip(&names) {
+        script.push_str(&format!("File \"/oname={}\" \"{local}\"\n", f.name));
+    }
+    script.push_str("SectionEnd\n");
+    std::fs::write(s.0.join("t.nsi"), script).unwrap();
+    s.run("makensis", &["-V1", "t.nsi"])
+        .then(|| s.read("out.exe"))
+}
+
+/// One SZDD file (MS `compress.exe`, by mscompress) of all of `files`
+/// one after another.
+pub fn szdd(files: &[File]) -> Option<Vec<u8>> {
+    let s = Scratch::new("szdd");
+    let all: Vec<u8> = files.iter().flat_map(|f| f.data.iter().copied()).collect();
+    std::fs::write(s.0.join("all.bin"), all).unwrap();
+    s.run("mscompress", &["all.bin"])
+        .then(|| s.read("all.bin_"))
+}
+
+/// A dynamic VHDX (by qemu-img) of a 16 MiB FAT16 volume (by mkfs.fat
+/// and mtools) holding `files` in its root.
+pub fn vhdx(files: &[File]) -> Option<Vec<u8>> {
+    let s = Scratch::new("vhdx");
+    let names = s.files(files);
+    if !s.run("mkfs.fat", &["-C", "-F", "16", "vol.img", "16384"]) {
+        return None;
+    }
+    for (f, local) in files.iter().zip(&names) {
+        let target = format!("::/{}", f.name.replace('/', "_"));
+        if !s.run("mcopy", &["-o", "-i", "vol.img", local, &target]) {
+            return None;
+        }
+    }
+    s.run(
+        "qemu-img",
+        &["convert", "-f", "raw", "-O", "vhdx", "vol.img", "out.vhdx"],
+    )
+    .then(|| s.read("out.vhdx"))
+}
+
+/// A compiled AutoIt script (EA06) installing `files` (stored: the test
+/// builder's compressor is too slow for megabytes).
+pub fn autoit(files: &[File]) -> Vec<u8> {
+    let paths: Vec<String> = files
+        .iter()
+        .map(|f| format!("C:\\src\\{}", f.name.replace('/', "\\")))
+        .collect();
+    let script = util::au3_tokens(&[&[(0x31, "RUN"), (0x47, ""), (0x36, "setup"), (0x48, "")]]);
+    let mut entries = vec![util::Au3Entry {
+        kind: ">>>AUTOIT SCRIPT<<<",
+        name: "C:\\src\\main.au3",
+        data: &script,
+        compress: true,
+    }];
+    for (f, p) in files.iter().zip(&paths) {
+        entries.push(util::Au3Entry {
+            kind: p,
+            name: p,
+            data: &f.data,
+            compress: false,
+        });
+    }
+    util::autoit_of(6, &entries)
+}
+
+/// An InstallShield `setup.exe`: a PE whose overlay carries `files`
+/// encrypted (key restarting every KiB), hand-built as the tests build it.
+pub fn installshield(files: &[File]) -> Vec<u8> {
+    let names: Vec<String> = files.iter().map(|f| f.name.replace('/', "_")).collect();
+    let e: Vec<util::IsFile<'_>> = files
+        .iter()
+        .zip(&names)
+        .map(|(f, n)| util::IsFile {
+            name: n,
+            data: &f.data,
+            flags: 6,
+            deflate: false,
+        })
+        .collect();
+    util::pe_with_overlay(&util::installshield_of(false, &e))
+}
+
 /// A MIME message with every file of `files` as a base64 attachment.
 pub fn mail(files: &[File]) -> Vec<u8> {
     let mut m = String::from(

@@ -270,6 +270,85 @@ fn cases() -> Vec<Case> {
             )],
             true,
         ),
+        c(
+            "archivers",
+            "archivers/files.iso",
+            vec![
+                ("bsdtar -xOf", &["bsdtar", "-xOf", "{}"][..]),
+                ("7zz x -so", &["7zz", "x", "-so", "{}"][..]),
+            ],
+            true,
+        ),
+        c(
+            "archivers",
+            "archivers/files.arj",
+            vec![
+                (
+                    "arj e",
+                    &["arj", "e", "-y", "{}", "/tmp/mdscan-bench-arj/"][..],
+                ),
+                ("7zz x -so", &["7zz", "x", "-so", "{}"][..]),
+            ],
+            true,
+        ),
+        c(
+            "archivers",
+            "archivers/files.lzh",
+            vec![
+                ("lha -p (lhasa)", &["lha", "-p", "{}"][..]),
+                ("7zz x -so", &["7zz", "x", "-so", "{}"][..]),
+            ],
+            true,
+        ),
+        c(
+            "archivers",
+            "archivers/setup-nsis.exe",
+            vec![("7zz x -so", &["7zz", "x", "-so", "{}"][..])],
+            true,
+        ),
+        c(
+            "archivers",
+            "archivers/all.sz_",
+            vec![
+                ("msexpand", &["msexpand", "{}"][..]),
+                ("7zz x -so", &["7zz", "x", "-so", "{}"][..]),
+            ],
+            false,
+        ),
+        c(
+            "archivers",
+            "archivers/disk.vhdx",
+            vec![
+                (
+                    "qemu-img convert -O raw",
+                    &[
+                        "qemu-img",
+                        "convert",
+                        "-O",
+                        "raw",
+                        "{}",
+                        "/tmp/mdscan-bench-vhdx.raw",
+                    ][..],
+                ),
+                ("7zz x -so", &["7zz", "x", "-so", "{}"][..]),
+            ],
+            true,
+        ),
+        c(
+            "archivers",
+            "archivers/script.a3x",
+            vec![(
+                "autoit-ripper (PyPI)",
+                &[
+                    "target/autoit-venv/bin/autoit-ripper",
+                    "{}",
+                    "/tmp/mdscan-bench-a3x",
+                ][..],
+            )],
+            true,
+        ),
+        // No InstallShield extractor runs on Linux: ClamAV only.
+        c("archivers", "archivers/setup-is.exe", vec![], true),
     ]
 }
 

@@ -86,7 +86,14 @@ fn main() {
     // archivers: 100 of the small files (a CHM directory chunk holds that
     // many names) in each of the formats issue 11 added.
     let few: Vec<File> = small.iter().take(100).cloned().collect();
-    for name in ["help.chm", "lzx.cab", "files.alz"] {
+    // The formats built by a tool are listed once they exist (below).
+    for name in [
+        "help.chm",
+        "lzx.cab",
+        "files.alz",
+        "script.a3x",
+        "setup-is.exe",
+    ] {
         for th in threats(&few) {
             expected.push(format!("archivers/{name}\t{name}\t{th}"));
         }
@@ -170,8 +177,29 @@ fn main() {
             ("help.chm", corpus::chm(&few)),
             ("lzx.cab", corpus::lzx_cab(&few)),
             ("files.alz", corpus::alz(&few)),
+            ("script.a3x", corpus::autoit(&few)),
+            ("setup-is.exe", corpus::installshield(&few)),
         ] {
             put(&lay.root.join("archivers").join(name), &data);
+        }
+        // Built by the real tools, when installed.
+        for (name, data) in [
+            ("files.iso", corpus::iso(&few)),
+            ("files.arj", corpus::arj(&few)),
+            ("files.lzh", corpus::lzh(&few)),
+            ("setup-nsis.exe", corpus::nsis(&few)),
+            ("all.sz_", corpus::szdd(&few)),
+            ("disk.vhdx", corpus::vhdx(&few)),
+        ] {
+            let Some(data) = data else { continue };
+            put(&lay.root.join("archivers").join(name), &data);
+            for th in threats(&few) {
+                // The SZDD holds the files glued together: YARA markers
+                // are found, no file's hash is.
+                if name != "all.sz_" || th.starts_with("bench_marker") {
+                    expected.push(format!("archivers/{name}\t{name}\t{th}"));
+                }
+            }
         }
         println!("archivers: {:.1?}", t.elapsed());
     }
