@@ -92,6 +92,11 @@ impl BlobStore for DirStore {
             tokio::fs::copy(src, &tmp).await?;
             tokio::fs::File::open(&tmp).await?.sync_all().await?;
             tokio::fs::rename(&tmp, &dst).await?;
+            // The rename itself survives a crash only once the directory
+            // is flushed.
+            if let Some(parent) = dst.parent() {
+                tokio::fs::File::open(parent).await?.sync_all().await?;
+            }
             Ok(())
         })
     }

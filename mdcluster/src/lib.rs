@@ -11,12 +11,22 @@
 //!
 //! Delivery is at-least-once and every result write is idempotent, so a
 //! worker killed at any moment loses nothing and doubles nothing.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
 pub mod blob;
+pub mod events;
 pub mod queue;
 pub mod state;
 pub mod sysinfo;
@@ -24,7 +34,7 @@ pub mod task;
 pub mod worker;
 
 pub use blob::{BlobStore, Blobs, DirStore, LocalBlob, S3Store};
-pub use state::{ChildRef, ScanRecord, State};
+pub use state::{BatchRecord, ChildRef, ScanRecord, State};
 pub use task::Task;
 
 /// What can go wrong talking to the cluster's services.

@@ -8,7 +8,14 @@
 //!   `finished_ms`, `cancel`, `progress`, `worker`.
 //! - `{ns}:child:{id}` — `{"root_id":…, "path":[…]}` of an extracted object.
 //! - `{ns}:hash:{hex}` — the data_id of the latest object with that digest.
-//! - `{ns}:doc:{kind}:{id}` — documents the gateway keeps (batches).
+//! - `{ns}:doc:{kind}:{id}` — documents the gateway keeps (login sessions,
+//!   with their own expiry).
+//! - `{ns}:batch:{id}` hash — `doc` (the gateway's record), `closed`,
+//!   `cancelled`; `{ns}:batchfiles:{id}` the list of its data_ids. Appends
+//!   and state changes are Lua scripts, so parallel uploads lose nothing and
+//!   a close or cancel is never undone.
+//! - `{ns}:events:finished` stream — one entry (`id`) per finished root;
+//!   the consumer group `callbacks` delivers webhooks at least once.
 //! - `{ns}:nodes` sorted set (score = last heartbeat) and `{ns}:node:{id}`.
 //! - `{ns}:fan:{root}` hash — `parent` (the root's report with placeholders),
 //!   `pending`, and the tree-wide `objects`/`bytes` counters; `{ns}:want:{root}`
@@ -96,9 +103,39 @@ redis.call('HSET', KEYS[1], 'cancel', '1')
 return 1
 ";
 
+const BATCH_ADD: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('HGET', KEYS[1], 'closed') == '1' then return 0 end
+if redis.call('HGET', KEYS[1], 'cancelled') == '1' then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+return 1
+";
+
+const BATCH_END: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'closed', '1')
+if ARGV[1] == '1' then redis.call('HSET', KEYS[1], 'cancelled', '1') end
+return 1
+";
+
+/// A batch as stored: the gateway's record and what changed since.
+#[derive(Clone, Debug, Default)]
+pub struct BatchRecord {
+    /// The gateway's record (JSON), as created.
+    pub doc: String,
+    /// Closed (no more files join).
+    pub closed: bool,
+    /// Cancelled.
+    pub cancelled: bool,
+    /// Its data_ids, in the order they joined.
+    pub files: Vec<String>,
+}
+
 /// The cluster's Redis.
 #[derive(Clone)]
 pub struct State {
+    client: redis::Client,
     con: ConnectionManager,
     ns: String,
     retention_s: u64,
@@ -127,8 +164,9 @@ impl State {
             .set_response_timeout(Some(Duration::from_secs(10)))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_secs(1));
-        let con = ConnectionManager::new_lazy_with_config(client, cfg).map_err(rerr)?;
+        let con = ConnectionManager::new_lazy_with_config(client.clone(), cfg).map_err(rerr)?;
         Ok(State {
+            client,
             con,
             ns: ns.to_string(),
             retention_s: retention_s.max(1),
@@ -245,14 +283,14 @@ impl State {
         Ok(v.as_deref() == Some("1"))
     }
 
-    /// Stores a document (a batch, …) for the retention period.
-    pub async fn put_doc(&self, kind: &str, id: &str, json: &str) -> Result<(), Error> {
+    /// Stores a document (a login session, …) for `ttl_s` seconds.
+    pub async fn put_doc(&self, kind: &str, id: &str, json: &str, ttl_s: u64) -> Result<(), Error> {
         let mut c = self.con.clone();
         redis::cmd("SET")
             .arg(self.key(&format!("doc:{kind}"), id))
             .arg(json)
             .arg("EX")
-            .arg(self.retention_s)
+            .arg(ttl_s.max(1))
             .query_async::<()>(&mut c)
             .await
             .map_err(rerr)
@@ -266,6 +304,90 @@ impl State {
             .query_async(&mut c)
             .await
             .map_err(rerr)
+    }
+
+    /// Removes a stored document.
+    pub async fn drop_doc(&self, kind: &str, id: &str) -> Result<(), Error> {
+        let mut c = self.con.clone();
+        redis::cmd("DEL")
+            .arg(self.key(&format!("doc:{kind}"), id))
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(rerr)
+    }
+
+    /// Creates a batch (open, no files) for the retention period.
+    pub async fn create_batch(&self, id: &str, doc: &str) -> Result<(), Error> {
+        let k = self.key("batch", id);
+        let mut c = self.con.clone();
+        redis::pipe()
+            .atomic()
+            .hset_multiple(&k, &[("doc", doc), ("closed", "0"), ("cancelled", "0")])
+            .ignore()
+            .expire(&k, self.retention_i())
+            .ignore()
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(rerr)
+    }
+
+    /// A batch, if known.
+    pub async fn batch(&self, id: &str) -> Result<Option<BatchRecord>, Error> {
+        let mut c = self.con.clone();
+        let (fields, files): (std::collections::HashMap<String, String>, Vec<String>) =
+            redis::pipe()
+                .atomic()
+                .hgetall(self.key("batch", id))
+                .lrange(self.key("batchfiles", id), 0, -1)
+                .query_async(&mut c)
+                .await
+                .map_err(rerr)?;
+        let Some(doc) = fields.get("doc") else {
+            return Ok(None);
+        };
+        Ok(Some(BatchRecord {
+            doc: doc.clone(),
+            closed: fields.get("closed").is_some_and(|v| v == "1"),
+            cancelled: fields.get("cancelled").is_some_and(|v| v == "1"),
+            files,
+        }))
+    }
+
+    /// Appends a data_id to an open batch, atomically; `false` when the
+    /// batch is unknown, closed or cancelled.
+    pub async fn batch_add(&self, id: &str, data_id: &str) -> Result<bool, Error> {
+        let mut c = self.con.clone();
+        let n: i64 = redis::Script::new(BATCH_ADD)
+            .key(self.key("batch", id))
+            .key(self.key("batchfiles", id))
+            .arg(data_id)
+            .arg(self.retention_s)
+            .invoke_async(&mut c)
+            .await
+            .map_err(rerr)?;
+        Ok(n == 1)
+    }
+
+    /// Closes (and with `cancel` cancels) a batch; `false` when unknown.
+    pub async fn batch_end(&self, id: &str, cancel: bool) -> Result<bool, Error> {
+        let mut c = self.con.clone();
+        let n: i64 = redis::Script::new(BATCH_END)
+            .key(self.key("batch", id))
+            .arg(if cancel { "1" } else { "0" })
+            .invoke_async(&mut c)
+            .await
+            .map_err(rerr)?;
+        Ok(n == 1)
+    }
+
+    pub(crate) fn events_key(&self) -> String {
+        self.key("events", "finished")
+    }
+
+    /// A reader of the "finished" events on a connection of its own (its
+    /// reads block).
+    pub fn events(&self) -> Result<crate::events::Events, Error> {
+        crate::events::Events::new(&self.client, self.events_key())
     }
 
     /// How many attempts at a task are charged: scans that started and
@@ -404,6 +526,16 @@ impl State {
             .arg(100)
             .ignore();
         p.expire(&k, self.retention_i()).ignore();
+        // The "finished" event every gateway reads (sync waiters, callbacks).
+        p.cmd("XADD")
+            .arg(self.events_key())
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(crate::events::KEEP)
+            .arg("*")
+            .arg("id")
+            .arg(id)
+            .ignore();
         let mut stack: Vec<(&mdcore::Node, Vec<u32>)> = vec![(&report.root, Vec::new())];
         while let Some((node, path)) = stack.pop() {
             let node_id = if path.is_empty() {

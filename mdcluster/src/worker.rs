@@ -184,7 +184,9 @@ async fn heartbeats(ctx: Arc<Ctx>) {
             ctx.active.load(Ordering::Relaxed),
             ctx.cfg.concurrency,
         );
-        status["role"] = serde_json::json!("worker");
+        if let Some(m) = status.as_object_mut() {
+            m.insert("role".into(), serde_json::json!("worker"));
+        }
         if let Err(e) = ctx
             .state
             .heartbeat(&ctx.cfg.id, &status, Duration::from_secs(10))
@@ -274,6 +276,20 @@ fn unscanned(task: &Task, code: ResultCode, why: &str) -> Report {
 /// gateway's write, a store that is briefly unreachable).
 const BLOB_RETRY: Duration = Duration::from_secs(20);
 
+/// Fault injection for the cluster tests: whether the variable `var`
+/// names the end of this task's blob key. Compiled only with the
+/// `test-hooks` feature (the tests' build); a release binary ignores
+/// `MDSCAN_TEST_*`.
+#[cfg(feature = "test-hooks")]
+fn fault(var: &str, blob: &str) -> bool {
+    std::env::var(var).is_ok_and(|bad| !bad.is_empty() && blob.ends_with(&bad))
+}
+
+#[cfg(not(feature = "test-hooks"))]
+fn fault(_var: &str, _blob: &str) -> bool {
+    false
+}
+
 async fn process(ctx: &Arc<Ctx>, task: &Task) -> Result<Outcome, Error> {
     let charged = ctx.state.attempts(&task.id()).await?;
     if ctx.state.done(&task.root).await? {
@@ -305,8 +321,7 @@ async fn process(ctx: &Arc<Ctx>, task: &Task) -> Result<Outcome, Error> {
         ctx.state.start(&task.root, &ctx.cfg.id).await?;
     }
     // Fault injection for the cluster tests: a file that hangs the scan.
-    let hang = std::env::var("MDSCAN_TEST_HANG_ON")
-        .is_ok_and(|bad| !bad.is_empty() && task.blob.ends_with(&bad));
+    let hang = fault("MDSCAN_TEST_HANG_ON", &task.blob);
     let mut wait = Duration::from_millis(250);
     let give_up = tokio::time::Instant::now() + BLOB_RETRY;
     let local = loop {
@@ -342,10 +357,7 @@ async fn process(ctx: &Arc<Ctx>, task: &Task) -> Result<Outcome, Error> {
     if let Ok(mut r) = ctx.running.lock() {
         r.insert(task.id());
     }
-    if let Ok(bad) = std::env::var("MDSCAN_TEST_ABORT_ON")
-        && !bad.is_empty()
-        && task.blob.ends_with(&bad)
-    {
+    if fault("MDSCAN_TEST_ABORT_ON", &task.blob) {
         // Fault injection for the cluster tests: a file that kills every
         // worker that takes it.
         eprintln!(

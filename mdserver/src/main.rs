@@ -5,12 +5,24 @@
 //! MetaDefender Core compatible HTTP server; `mdscan gateway` and `mdscan
 //! worker` are the two roles of a cluster (see mdcluster).
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod runtime;
 mod scan;
 mod serve;
+mod worker;
 
 /// mdscan: an embeddable file-security scanner.
 #[derive(Debug, Parser)]
@@ -32,7 +44,7 @@ enum Command {
     /// blob store, scans to RabbitMQ and Redis, for `mdscan worker`s.
     Gateway(serve::GatewayArgs),
     /// Run a cluster worker: scan tasks from RabbitMQ, results to Redis.
-    Worker(serve::WorkerArgs),
+    Worker(worker::WorkerArgs),
     /// Print the argon2 hash of a password, for `users` in the config file.
     HashPassword {
         /// The password.
@@ -46,7 +58,7 @@ fn main() -> ExitCode {
         Command::Scan(args) => scan::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Gateway(args) => serve::run_gateway(args),
-        Command::Worker(args) => serve::run_worker(args),
+        Command::Worker(args) => worker::run(args),
         Command::HashPassword { password } => {
             use argon2::PasswordHasher;
             let salt = argon2::password_hash::SaltString::generate(

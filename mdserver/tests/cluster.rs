@@ -120,28 +120,19 @@ impl Cluster {
             str::to_string,
         );
         let cfg_path = dir.path().join("mdscan.toml");
+        // `config` is the `[cluster]` section's, but for the server's own
+        // top-level keys (callback_allow).
+        let (top, section): (Vec<&str>, Vec<&str>) = config
+            .lines()
+            .partition(|l| l.trim_start().starts_with("callback_allow"));
+        let top: String = top.iter().map(|l| format!("{l}\n")).collect();
+        let section = section.join("\n");
         std::fs::write(
             &cfg_path,
-            format!("[cluster]\nnamespace = \"{ns}\"\nblob_url = \"{blobs}\"\nretention_secs = 900\n{config}"),
+            format!("{top}[cluster]\nnamespace = \"{ns}\"\nblob_url = \"{blobs}\"\nretention_secs = 900\n{section}"),
         )
         .unwrap();
-        let port = free_port();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mdscan"));
-        cmd.args([
-            "gateway",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(dir.path().join("gw"))
-        .arg("--config")
-        .arg(&cfg_path)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.path().join("gateway.log")).unwrap());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let gateway = cmd.spawn().unwrap();
+        let (gateway, port) = spawn_gateway(dir.path(), &cfg_path, env, "gateway");
         let worker_env = env;
         let mut c = Cluster {
             dir,
@@ -346,7 +337,7 @@ impl Cluster {
 
     fn logs(&self) -> String {
         let mut out = String::new();
-        let mut names = vec!["gateway".to_string()];
+        let mut names = vec!["gateway".to_string(), "gateway2".to_string()];
         names.extend((0..self.next).map(|i| format!("w{i}")));
         for n in names {
             let text = std::fs::read_to_string(self.dir.path().join(format!("{n}.log")))
@@ -379,6 +370,27 @@ impl Drop for Cluster {
                 .status();
         }
     }
+}
+
+/// Starts a gateway on a free port; its log is `<log>.log` in `dir`.
+fn spawn_gateway(dir: &Path, cfg: &Path, env: &[(&str, &str)], log: &str) -> (Child, u16) {
+    let port = free_port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mdscan"));
+    cmd.args([
+        "gateway",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--data-dir",
+    ])
+    .arg(dir.join(log))
+    .arg("--config")
+    .arg(cfg)
+    .stdout(Stdio::null())
+    .stderr(std::fs::File::create(dir.join(format!("{log}.log"))).unwrap());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    (cmd.spawn().unwrap(), port)
 }
 
 fn rand_u32() -> u32 {
@@ -940,4 +952,117 @@ fn an_unreadable_blob_is_retried_then_fails_closed() {
     assert_eq!(doc["process_info"]["result"], "Blocked", "{doc}");
     assert!(doc.to_string().contains("can not read the file"), "{doc}");
     assert!(c.logs().contains("retrying"), "{}", c.logs());
+}
+
+#[test]
+fn a_callback_outlives_the_gateway_that_accepted_the_file() {
+    let Some(_guard) = exclusive_services() else {
+        return;
+    };
+    let (hook_url, received) = crate::server::hook();
+    // No worker yet: the scan cannot finish while the first gateway lives.
+    let mut c = Cluster::start(0, &[], &[], "callback_allow = [\"127.0.0.1\"]\n");
+    // 503 until the gateway has seen RabbitMQ and Redis answer.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let r = loop {
+        let r = c
+            .http
+            .post(c.url("/file"))
+            .header("filename", "eicar.com")
+            .header("callbackurl", &hook_url)
+            .body(EICAR.to_vec())
+            .send()
+            .unwrap();
+        if r.status() != StatusCode::SERVICE_UNAVAILABLE || Instant::now() > deadline {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(r.status(), StatusCode::OK, "{}", c.logs());
+    let id = r.json::<Value>().unwrap()["data_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let _ = c.gateway.kill();
+    let _ = c.gateway.wait();
+    // Another gateway (the first one's process is gone), then a worker.
+    let (g, port) = spawn_gateway(c.dir.path(), &c.config, &[], "gateway2");
+    c.gateway = g;
+    c.base = format!("http://127.0.0.1:{port}");
+    c.add_worker();
+    let body = received
+        .recv_timeout(Duration::from_secs(90))
+        .unwrap_or_else(|_| panic!("no callback\n{}", c.logs()));
+    assert_eq!(body["data_id"], id.as_str());
+    assert_eq!(body["scan_results"]["scan_all_result_i"], 1);
+}
+
+#[test]
+fn parallel_uploads_to_one_cluster_batch_all_join_it() {
+    let Some(_guard) = exclusive_services() else {
+        return;
+    };
+    let c = Cluster::start(1, &[], &[], "");
+    let batch = c
+        .http
+        .post(c.url("/file/batch"))
+        .send()
+        .unwrap()
+        .json::<Value>()
+        .unwrap()["batch_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::thread::scope(|scope| {
+        for i in 0..16 {
+            let (c, batch) = (&c, &batch);
+            scope.spawn(move || {
+                let deadline = Instant::now() + Duration::from_secs(30);
+                loop {
+                    let r = c
+                        .http
+                        .post(c.url("/file"))
+                        .header("batch", batch)
+                        .body(format!("member {i}"))
+                        .send()
+                        .unwrap();
+                    if r.status() == StatusCode::SERVICE_UNAVAILABLE && Instant::now() < deadline {
+                        std::thread::sleep(Duration::from_millis(200));
+                        continue;
+                    }
+                    assert_eq!(r.status(), StatusCode::OK);
+                    break;
+                }
+            });
+        }
+    });
+    let close = |what: &str| {
+        c.http
+            .post(c.url(&format!("/file/batch/{batch}/{what}")))
+            .send()
+            .unwrap()
+            .json::<Value>()
+            .unwrap()
+    };
+    let v = close("close");
+    assert_eq!(v["batch_files"]["batch_count"], 16, "{v}");
+    assert_eq!(v["is_closed"], true);
+    let r = c
+        .http
+        .post(c.url("/file"))
+        .header("batch", &batch)
+        .body("late")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    close("cancel");
+    let v = c
+        .http
+        .get(c.url(&format!("/file/batch/{batch}")))
+        .send()
+        .unwrap()
+        .json::<Value>()
+        .unwrap();
+    assert_eq!(v["is_closed"], true);
+    assert_eq!(v["scan_results"]["scan_all_result_i"], 19);
 }

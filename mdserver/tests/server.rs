@@ -586,12 +586,13 @@ fn api_keys_sessions_and_ownership() {
     );
 }
 
-#[test]
-fn results_survive_a_restart_and_webhooks_arrive() {
-    let dir = tempfile::tempdir().unwrap();
+/// A one-shot webhook receiver on loopback: its URL, and the JSON body of
+/// the first POST it gets.
+pub(crate) fn hook() -> (String, std::sync::mpsc::Receiver<Value>) {
     let hook = TcpListener::bind("127.0.0.1:0").unwrap();
-    let hook_url = format!("http://{}/done", hook.local_addr().unwrap());
-    let received = std::thread::spawn(move || {
+    let url = format!("http://{}/done", hook.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
         let (c, _) = hook.accept().unwrap();
         let mut r = BufReader::new(c);
         let mut len = 0usize;
@@ -611,13 +612,22 @@ fn results_survive_a_restart_and_webhooks_arrive() {
         let _ = r
             .get_mut()
             .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
-        serde_json::from_slice::<Value>(&body).unwrap()
+        let _ = tx.send(serde_json::from_slice::<Value>(&body).unwrap());
     });
-    let s = Server::start(dir.path(), None);
+    (url, rx)
+}
+
+#[test]
+fn results_survive_a_restart_and_webhooks_arrive() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hook_url, received) = hook();
+    // Callbacks go to public addresses only unless the config lists them.
+    let cfg = r#"callback_allow = ["127.0.0.1"]"#;
+    let s = Server::start(dir.path(), Some(cfg));
     let (_, v) = upload(&s, "eicar.com", EICAR, &[("callbackurl", &hook_url)]);
     let id = v["data_id"].as_str().unwrap().to_string();
     wait(&s, &id, None);
-    let body = received.join().unwrap();
+    let body = received.recv_timeout(Duration::from_secs(60)).unwrap();
     assert_eq!(body["data_id"], id.as_str());
     assert_eq!(body["scan_results"]["scan_all_result_i"], 1);
     s.stop();
@@ -828,4 +838,53 @@ fn hidden_and_unexamined_files_are_blocked_by_default() {
     let v = wait(&s, v["data_id"].as_str().unwrap(), None);
     assert_eq!(v["scan_results"]["scan_all_result_i"], 3, "{v}");
     assert_eq!(v["process_info"]["result"], "Blocked", "{v}");
+}
+
+#[test]
+fn parallel_uploads_to_one_batch_all_join_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), None);
+    let r = client().post(s.url("/file/batch")).send().unwrap();
+    let batch = r.json::<Value>().unwrap()["batch_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ids: Vec<String> = std::thread::scope(|scope| {
+        let joins: Vec<_> = (0..24)
+            .map(|i| {
+                let (s, batch) = (&s, &batch);
+                scope.spawn(move || {
+                    let data = format!("member {i}");
+                    let (st, v) = upload(s, &format!("f{i}"), data.as_bytes(), &[("batch", batch)]);
+                    assert_eq!(st, StatusCode::OK, "{v}");
+                    v["data_id"].as_str().unwrap().to_string()
+                })
+            })
+            .collect();
+        joins.into_iter().map(|j| j.join().unwrap()).collect()
+    });
+    let (_, v) = get(&s, &format!("/file/batch/{batch}"), None);
+    assert_eq!(v["batch_files"]["batch_count"], 24, "{v}");
+    let r = client()
+        .post(s.url(&format!("/file/batch/{batch}/close")))
+        .send()
+        .unwrap();
+    assert_eq!(r.json::<Value>().unwrap()["is_closed"], true);
+    let (st, _) = upload(&s, "late", b"late", &[("batch", &batch)]);
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    for id in &ids {
+        wait(&s, id, None);
+    }
+}
+
+#[test]
+fn an_open_server_refuses_a_network_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mdscan"))
+        .args(["serve", "--listen", "0.0.0.0:0", "--data-dir"])
+        .arg(dir.path().join("store"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("allow_open"));
 }

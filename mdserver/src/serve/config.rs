@@ -41,6 +41,24 @@ pub(crate) struct Config {
     pub(crate) session_ttl_secs: u64,
     /// A client that sends no body bytes for this long is cut off (408).
     pub(crate) body_timeout_secs: u64,
+    /// A request body (upload or login) must end within this many seconds,
+    /// however steadily it arrives (408). Default: 3600.
+    pub(crate) body_total_timeout_secs: u64,
+    /// How long `POST /file/sync` waits before answering with the document
+    /// as it is (in progress, with its data_id). Default: 600.
+    pub(crate) sync_timeout_secs: u64,
+    /// Below this many free bytes where uploads are kept, uploads get 503.
+    /// Default: 256 MiB.
+    pub(crate) min_free_disk: u64,
+    /// Hosts a `callbackurl` may reach: names, addresses or CIDR blocks.
+    /// Empty (the default): any host whose addresses are all public.
+    pub(crate) callback_allow: Vec<String>,
+    /// Listen beyond loopback with no API key and no user configured (an
+    /// open server on the network). Default: false (refused at start).
+    pub(crate) allow_open: bool,
+    /// Connections served at once; past it a new one gets 503 and is
+    /// closed. Default: 1024.
+    pub(crate) max_connections: usize,
     /// How long shutdown waits for open requests. Default: 10 s.
     pub(crate) shutdown_timeout_secs: u64,
     /// Workflows ("rules" in the API). Default: one, "File scan".
@@ -201,6 +219,12 @@ impl Default for Config {
             users: Vec::new(),
             session_ttl_secs: 3600,
             body_timeout_secs: 60,
+            body_total_timeout_secs: 3600,
+            sync_timeout_secs: 600,
+            min_free_disk: 256 << 20,
+            callback_allow: Vec::new(),
+            allow_open: false,
+            max_connections: 1024,
             shutdown_timeout_secs: 10,
             workflows: Vec::new(),
             cluster: Cluster::default(),
@@ -222,6 +246,9 @@ impl Config {
         }
         if self.workers == 0 {
             return Err("`workers` must be at least 1".into());
+        }
+        if self.max_connections == 0 {
+            return Err("`max_connections` must be at least 1".into());
         }
         if self.data_dir.is_none() {
             let base = dirs::data_dir().unwrap_or_else(std::env::temp_dir);
@@ -272,6 +299,20 @@ impl Config {
     pub(crate) fn open(&self) -> bool {
         self.api_keys.is_empty() && self.users.is_empty()
     }
+
+    /// Refuses an open server (no key, no user) on a non-loopback address
+    /// unless `allow_open` says so.
+    pub(crate) fn check_exposure(&self) -> Result<(), String> {
+        if self.open() && !self.listen.ip().is_loopback() && !self.allow_open {
+            return Err(format!(
+                "refusing to listen on {} with no `api_keys` and no `users`: anyone who can \
+                 reach it could scan, read every result and download every file. Configure \
+                 a key or a user, listen on 127.0.0.1, or set `allow_open = true`",
+                self.listen
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -299,5 +340,18 @@ mod tests {
         assert!(cfg.workflow("nope").is_none());
         assert!(!cfg.open());
         assert!(toml::from_str::<Config>("bogus = 1").is_err());
+    }
+
+    #[test]
+    fn an_open_server_stays_on_loopback() {
+        let mut cfg = Config::default();
+        assert!(cfg.check_exposure().is_ok());
+        cfg.listen = "0.0.0.0:8008".parse().unwrap();
+        assert!(cfg.check_exposure().unwrap_err().contains("allow_open"));
+        cfg.allow_open = true;
+        assert!(cfg.check_exposure().is_ok());
+        cfg.allow_open = false;
+        cfg.api_keys.push("k".into());
+        assert!(cfg.check_exposure().is_ok());
     }
 }

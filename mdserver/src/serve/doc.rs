@@ -7,8 +7,8 @@
 use mdcore::{Node, ResultCode};
 use serde_json::{Value, json};
 
+use super::backend::{Batch, Scan, State, child_id, failed_report};
 use super::config::Workflow;
-use super::store::{Batch, Scan, State, child_id};
 
 const IN_PROGRESS: u8 = 255;
 
@@ -35,6 +35,13 @@ fn blocks(workflow: Option<&Workflow>, code: ResultCode) -> bool {
 fn post_processing() -> Value {
     json!({"actions_ran": "", "actions_failed": "", "converted_to": "",
            "converted_destination": "", "copy_move_destination": ""})
+}
+
+/// Sets a field of a document object.
+fn set(doc: &mut Value, key: &str, v: Value) {
+    if let Some(m) = doc.as_object_mut() {
+        m.insert(key.to_string(), v);
+    }
 }
 
 /// The node at `path` under `root`.
@@ -151,18 +158,85 @@ pub(crate) fn result(v: &View<'_>, first: usize, size: usize) -> Value {
         },
     });
     if let Some(batch) = &s.batch_id {
-        doc["batch_id"] = json!(batch);
+        set(&mut doc, "batch_id", json!(batch));
     }
     // mdscan's own additions (clients of MetaDefender ignore unknown
     // fields): what a reader should know about this object — damage,
     // limits, passwords, and in a cluster which worker scanned it.
-    if let Some(n) = v.node.filter(|n| done && !n.notes.is_empty()) {
-        doc["mdscan"] = json!({ "notes": n.notes });
+    let mut notes: Vec<String> = v
+        .node
+        .filter(|_| done)
+        .map(|n| n.notes.clone())
+        .unwrap_or_default();
+    if v.path.is_empty()
+        && let Some(why) = &s.callback_refused
+    {
+        notes.push(why.clone());
+    }
+    if !notes.is_empty() {
+        set(&mut doc, "mdscan", json!({ "notes": notes }));
     }
     if let Some(n) = v.node.filter(|n| done && !n.children.is_empty()) {
-        doc["extracted_files"] = extracted(v, n, first, size);
+        set(&mut doc, "extracted_files", extracted(v, n, first, size));
     }
     doc
+}
+
+/// The document of a finished root scan (the webhook body, `/file/sync`).
+pub(crate) fn root(scan: &Scan, workflow: Option<&Workflow>) -> Value {
+    let view = View {
+        scan,
+        node: scan.report.as_ref().map(|r| &r.root),
+        data_id: &scan.data_id,
+        path: &[],
+        workflow,
+        progress: 100,
+    };
+    result(&view, 0, 20)
+}
+
+/// The document of a root still queued or running.
+pub(crate) fn in_progress(scan: &Scan, workflow: Option<&Workflow>, progress: u8) -> Value {
+    let view = View {
+        scan,
+        node: None,
+        data_id: &scan.data_id,
+        path: &[],
+        workflow,
+        progress,
+    };
+    result(&view, 0, 20)
+}
+
+/// A stand-in for a batch member whose record cannot be read: done, with
+/// code 3 (Failed), so the batch is never Allowed on its account.
+pub(crate) fn unreadable(data_id: &str, b: &Batch) -> Scan {
+    Scan {
+        data_id: data_id.to_string(),
+        batch_id: Some(b.batch_id.clone()),
+        owner: b.owner.clone(),
+        display_name: data_id.to_string(),
+        file_size: 0,
+        file_type: String::new(),
+        file_type_description: String::new(),
+        md5: String::new(),
+        sha1: String::new(),
+        sha256: String::new(),
+        upload_timestamp: b.start_time.clone(),
+        upload_ms: b.start_ms,
+        workflow: b.workflow.clone(),
+        user_agent: b.user_agent.clone(),
+        username: b.owner.clone().unwrap_or_default(),
+        passwords: Vec::new(),
+        metadata: None,
+        callback_url: None,
+        callback_refused: None,
+        state: State::Done,
+        cancel_requested: false,
+        started_ms: None,
+        finished_ms: None,
+        report: Some(failed_report(data_id, "the scan record could not be read")),
+    }
 }
 
 /// `outer.zip/inner.tar/file` from the stored display name of the root.

@@ -3,7 +3,9 @@
 //! bounded set of workers, and an embedded durable store. No external
 //! service is needed.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
@@ -12,14 +14,15 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
 mod api;
-mod app;
+mod backend;
 mod config;
 mod doc;
-mod gateway;
-mod store;
 mod webhook;
 
 pub(crate) use config::Config;
+
+use crate::runtime::{block_on, shutdown_signal};
+use backend::Backend;
 
 /// Arguments of `mdscan serve`.
 #[derive(Debug, Args)]
@@ -67,7 +70,7 @@ pub(crate) struct ClusterArgs {
 }
 
 impl ClusterArgs {
-    fn apply(&self, c: &mut config::Cluster) {
+    pub(crate) fn apply(&self, c: &mut config::Cluster) {
         if let Some(v) = &self.amqp_url {
             c.amqp_url.clone_from(v);
         }
@@ -90,41 +93,6 @@ pub(crate) struct GatewayArgs {
     serve: ServeArgs,
     #[command(flatten)]
     cluster: ClusterArgs,
-}
-
-/// Arguments of `mdscan worker`.
-#[derive(Debug, Args)]
-pub(crate) struct WorkerArgs {
-    /// A TOML configuration file (see README); flags override it.
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-    #[command(flatten)]
-    cluster: ClusterArgs,
-    /// Local scratch space (downloaded blobs, spooled children)
-    /// [default: <user data dir>/mdscan].
-    #[arg(long, value_name = "DIR")]
-    data_dir: Option<PathBuf>,
-    /// Tasks scanned at once (RabbitMQ prefetch).
-    #[arg(long, value_name = "N")]
-    concurrency: Option<usize>,
-    /// Fan out root archives of at least this many bytes.
-    #[arg(long, value_name = "BYTES")]
-    fanout_size: Option<u64>,
-    /// Fan out the children of a root past this many.
-    #[arg(long, value_name = "N")]
-    fanout_entries: Option<u64>,
-    /// Deliveries of a task before it is recorded as Failed.
-    #[arg(long, value_name = "N")]
-    max_attempts: Option<u64>,
-    /// This worker's name in /stat/nodes [default: host-pid].
-    #[arg(long, value_name = "NAME")]
-    id: Option<String>,
-    /// A YARA rule file or directory (repeatable).
-    #[arg(long = "rules", value_name = "PATH")]
-    rules: Vec<PathBuf>,
-    /// A hash list (repeatable).
-    #[arg(long = "hashes", value_name = "FILE")]
-    hashes: Vec<PathBuf>,
 }
 
 impl ServeArgs {
@@ -151,30 +119,6 @@ impl ServeArgs {
     }
 }
 
-/// Runs `f` on a multi-threaded runtime; exit code 2 on error.
-fn block_on<F>(f: F) -> std::process::ExitCode
-where
-    F: std::future::Future<Output = Result<(), String>>,
-{
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("mdscan: can not start the runtime: {e}");
-            return std::process::ExitCode::from(2);
-        }
-    };
-    match rt.block_on(f) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("mdscan: {e}");
-            std::process::ExitCode::from(2)
-        }
-    }
-}
-
 pub(crate) fn run(args: ServeArgs) -> std::process::ExitCode {
     let cfg = match args.config() {
         Ok(c) => c,
@@ -184,8 +128,9 @@ pub(crate) fn run(args: ServeArgs) -> std::process::ExitCode {
         }
     };
     block_on(async move {
-        let app = app::App::start(cfg.clone())?;
-        serve(cfg, app, "").await
+        cfg.check_exposure()?;
+        let backend = backend::local::Local::start(cfg.clone())?;
+        serve(cfg, backend, "").await
     })
 }
 
@@ -200,6 +145,7 @@ pub(crate) fn run_gateway(args: GatewayArgs) -> std::process::ExitCode {
     };
     args.cluster.apply(&mut cfg.cluster);
     block_on(async move {
+        cfg.check_exposure()?;
         let endpoints = cfg.cluster.endpoints();
         let what = format!(
             " as a cluster gateway (RabbitMQ {}, Redis {}, blobs {}, namespace {})",
@@ -208,112 +154,21 @@ pub(crate) fn run_gateway(args: GatewayArgs) -> std::process::ExitCode {
             endpoints.blob_url,
             endpoints.namespace
         );
-        let app = app::App::start_gateway(cfg.clone(), endpoints)?;
-        serve(cfg, app, &what).await
+        let backend = backend::cluster::Cluster::start(cfg.clone(), &endpoints)?;
+        serve(cfg, backend, &what).await
     })
 }
 
-/// `mdscan worker`: scans the cluster's tasks until SIGTERM or Ctrl-C.
-pub(crate) fn run_worker(args: WorkerArgs) -> std::process::ExitCode {
-    let cfg = match &args.config {
-        Some(p) => Config::load(p),
-        None => Ok(Config::default()),
-    };
-    let mut cfg = match cfg.and_then(Config::finish) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("mdscan: {e}");
-            return std::process::ExitCode::from(2);
-        }
-    };
-    args.cluster.apply(&mut cfg.cluster);
-    if let Some(d) = &args.data_dir {
-        cfg.data_dir = Some(d.clone());
-    }
-    let c = &mut cfg.cluster;
-    if let Some(n) = args.concurrency {
-        c.concurrency = n;
-    }
-    if let Some(n) = args.fanout_size {
-        c.fanout_size = n;
-    }
-    if let Some(n) = args.fanout_entries {
-        c.fanout_entries = n;
-    }
-    if let Some(n) = args.max_attempts {
-        c.max_attempts = n;
-    }
-    if c.concurrency == 0 || c.max_attempts == 0 {
-        eprintln!("mdscan: `concurrency` and `max_attempts` must be at least 1");
-        return std::process::ExitCode::from(2);
-    }
-    cfg.rules.extend(args.rules.iter().cloned());
-    cfg.hashes.extend(args.hashes.iter().cloned());
-    let scanner = match cfg.scanner(cfg.threads) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("mdscan: {e}");
-            return std::process::ExitCode::from(2);
-        }
-    };
-    let id = args
-        .id
-        .clone()
-        .unwrap_or_else(|| format!("{}-{}", mdcluster::sysinfo::hostname(), std::process::id()));
-    let wc = mdcluster::worker::WorkerConfig {
-        endpoints: cfg.cluster.endpoints(),
-        tmp_dir: cfg.data_dir().join(format!("worker-{id}")),
-        id,
-        concurrency: cfg.cluster.concurrency,
-        fanout_size: cfg.cluster.fanout_size,
-        fanout_entries: cfg.cluster.fanout_entries,
-        max_attempts: cfg.cluster.max_attempts,
-        drain_timeout: Duration::from_secs(cfg.cluster.drain_secs),
-    };
-    block_on(async move {
-        eprintln!(
-            "mdscan worker {}: RabbitMQ {}, Redis {}, blobs {}, namespace {}",
-            wc.id,
-            mdcluster::queue::redact(&wc.endpoints.amqp_url),
-            mdcluster::queue::redact(&wc.endpoints.redis_url),
-            wc.endpoints.blob_url,
-            wc.endpoints.namespace
-        );
-        let tmp = wc.tmp_dir.clone();
-        let r = mdcluster::worker::run(wc, scanner, shutdown_signal())
-            .await
-            .map_err(|e| e.to_string());
-        let _ = std::fs::remove_dir_all(tmp);
-        r
-    })
-}
+/// The answer to a connection past `max_connections`: one 503, then close.
+const OVERLOADED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+retry-after: 5\r\nconnection: close\r\ncontent-length: 49\r\n\r\n\
+{\"err\":\"Server is too busy. Try again later.\"}   ";
 
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-async fn serve(cfg: Config, app: std::sync::Arc<app::App>, what: &str) -> Result<(), String> {
+async fn serve<B: Backend>(cfg: Config, backend: Arc<B>, what: &str) -> Result<(), String> {
     let listen = cfg.listen;
     let grace = Duration::from_secs(cfg.shutdown_timeout_secs);
     let data_dir = cfg.data_dir();
+    let cfg = Arc::new(cfg);
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| format!("can not listen on {listen}: {e}"))?;
@@ -322,16 +177,42 @@ async fn serve(cfg: Config, app: std::sync::Arc<app::App>, what: &str) -> Result
         listener.local_addr().map_or(listen, |a| a),
         data_dir.display()
     );
+    webhook::spawn(backend.clone(), cfg.clone());
+    let api = api::Api::new(cfg.clone(), backend);
+    let slots = Arc::new(tokio::sync::Semaphore::new(cfg.max_connections));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut stop = std::pin::pin!(shutdown_signal());
+    let mut backoff = Duration::from_millis(5);
     loop {
         tokio::select! {
             conn = listener.accept() => {
-                let Ok((stream, _)) = conn else { continue };
-                let app = app.clone();
-                let svc = service_fn(move |req| {
-                    let app = app.clone();
-                    async move { Ok::<_, std::convert::Infallible>(api::handle(app, req).await) }
+                let (mut stream, peer) = match conn {
+                    Ok(c) => {
+                        backoff = Duration::from_millis(5);
+                        c
+                    }
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait, do
+                        // not spin.
+                        eprintln!("mdscan: accept: {e}; retrying in {backoff:?}");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(1));
+                        continue;
+                    }
+                };
+                let Ok(permit) = slots.clone().try_acquire_owned() else {
+                    tokio::spawn(async move {
+                        use tokio::io::AsyncWriteExt;
+                        let _ = tokio::time::timeout(Duration::from_secs(2), stream.write_all(OVERLOADED)).await;
+                        let _ = stream.shutdown().await;
+                    });
+                    continue;
+                };
+                let api = api.clone();
+                let svc = service_fn(move |mut req| {
+                    let api = api.clone();
+                    req.extensions_mut().insert::<SocketAddr>(peer);
+                    async move { Ok::<_, std::convert::Infallible>(api::handle(api, req).await) }
                 });
                 let conn = hyper::server::conn::http1::Builder::new()
                     .timer(TokioTimer::new())
@@ -341,6 +222,7 @@ async fn serve(cfg: Config, app: std::sync::Arc<app::App>, what: &str) -> Result
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
                     let _ = conn.await;
+                    drop(permit);
                 });
             }
             _ = &mut stop => {

@@ -1,7 +1,20 @@
-//! `callbackurl`: the finished result is POSTed there, retried with
-//! exponential back-off, on its own task so scanning never waits for it.
-//! Plain `http://` only (no TLS client is linked yet).
+//! `callbackurl`: the finished result is POSTed there.
+//!
+//! The sender consumes the backend's owed callbacks (durable, at least
+//! once: the local store's table, or the cluster's stream group), renders
+//! each root's document and delivers it with retries and exponential
+//! back-off, several at a time, so scanning never waits for it.
+//!
+//! Server-side request forgery: a callback may only reach a host the
+//! configuration allows. With `callback_allow` empty, any host whose every
+//! address is public; loopback, private, link-local (cloud metadata),
+//! shared, multicast and unspecified addresses are refused unless listed.
+//! The check runs after name resolution, and the connection goes to the
+//! address that was checked (no second lookup to rebind). Plain `http://`
+//! only (no TLS client is linked yet).
 
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -9,23 +22,178 @@ use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
+use super::backend::Backend;
+use super::config::Config;
+use super::doc;
+
 /// Delivery attempts before giving up.
 const ATTEMPTS: u32 = 6;
+/// Deliveries in flight at once.
+const PARALLEL: usize = 32;
 
-pub(crate) async fn deliver(url: String, doc: serde_json::Value) {
-    let Ok(uri) = url.parse::<hyper::Uri>() else {
-        eprintln!("mdscan: callback `{url}` is not a URL");
+/// Starts the sender for `backend`'s callbacks.
+pub(crate) fn spawn<B: Backend>(backend: Arc<B>, cfg: Arc<Config>) {
+    tokio::spawn(async move {
+        let slots = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
+        loop {
+            let Some(cb) = backend.next_callback(Duration::from_secs(5)).await else {
+                continue;
+            };
+            let Ok(permit) = slots.clone().acquire_owned().await else {
+                return;
+            };
+            let backend = backend.clone();
+            let cfg = cfg.clone();
+            tokio::spawn(async move {
+                if let Ok(Some(scan)) = backend.scan(&cb.data_id).await
+                    && let Some(url) = scan.callback_url.clone()
+                    && scan.callback_refused.is_none()
+                {
+                    let body = doc::root(&scan, cfg.workflow(&scan.workflow));
+                    deliver(&cfg, &url, &body).await;
+                }
+                backend.delivered(&cb).await;
+                drop(permit);
+            });
+        }
+    });
+}
+
+/// Whether `ip` is an address a callback may reach without being listed.
+pub(crate) fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || o[0] == 0
+                // 100.64.0.0/10, carrier-grade NAT.
+                || (o[0] == 100 && (o[1] & 0xc0) == 64)
+                // 192.0.0.0/24, protocol assignments; 198.18.0.0/15, benchmarking.
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+                || (o[0] == 198 && (o[1] & 0xfe) == 18)
+                || o[0] >= 240)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let s = v6.segments();
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                // fc00::/7 unique local (AWS metadata fd00:ec2::254 too).
+                || (s[0] & 0xfe00) == 0xfc00
+                // fe80::/10 link-local.
+                || (s[0] & 0xffc0) == 0xfe80
+                // 2001:db8::/32 documentation; 64:ff9b::/96 NAT64 of anything.
+                || (s[0] == 0x2001 && s[1] == 0x0db8)
+                || (s[0] == 0x64 && s[1] == 0xff9b))
+        }
+    }
+}
+
+/// One `callback_allow` entry: a host name, an address, or a CIDR block.
+fn listed(allow: &[String], host: &str, ip: IpAddr) -> bool {
+    allow.iter().any(|a| {
+        let a = a.trim();
+        if a.eq_ignore_ascii_case(host) {
+            return true;
+        }
+        if let Ok(x) = a.parse::<IpAddr>() {
+            return x == ip;
+        }
+        let Some((net, bits)) = a.split_once('/') else {
+            return false;
+        };
+        let (Ok(net), Ok(bits)) = (net.parse::<IpAddr>(), bits.parse::<u32>()) else {
+            return false;
+        };
+        match (net, ip) {
+            (IpAddr::V4(n), IpAddr::V4(i)) if bits <= 32 => {
+                let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+                (u32::from(n) & mask) == (u32::from(i) & mask)
+            }
+            (IpAddr::V6(n), IpAddr::V6(i)) if bits <= 128 => {
+                let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+                (u128::from(n) & mask) == (u128::from(i) & mask)
+            }
+            _ => false,
+        }
+    })
+}
+
+/// Where a callback URL may be sent: the checked address to connect to,
+/// or why not.
+pub(crate) async fn resolve(cfg: &Config, url: &str) -> Result<(hyper::Uri, SocketAddr), String> {
+    let uri: hyper::Uri = url.parse().map_err(|_| format!("`{url}` is not a URL"))?;
+    if uri.scheme_str() != Some("http") {
+        return Err(format!("`{url}`: only http:// callbacks are supported"));
+    }
+    let host = uri
+        .host()
+        .ok_or_else(|| format!("`{url}` has no host"))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let port = uri.port_u16().unwrap_or(80);
+    let allow = &cfg.callback_allow;
+    let mut addrs: Vec<SocketAddr> = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::net::lookup_host((host.as_str(), port)),
+    )
+    .await
+    .map_err(|_| format!("callback host `{host}` did not resolve in time"))?
+    .map_err(|e| format!("callback host `{host}` does not resolve: {e}"))?
+    .collect();
+    if addrs.is_empty() {
+        return Err(format!("callback host `{host}` has no address"));
+    }
+    // Every address must pass: a name that also points inside is refused.
+    for a in &addrs {
+        let ok = if allow.is_empty() {
+            is_public(a.ip())
+        } else {
+            listed(allow, &host, a.ip())
+        };
+        if !ok {
+            return Err(format!(
+                "callback to `{host}` ({}) refused: not an allowed address (see `callback_allow`)",
+                a.ip()
+            ));
+        }
+    }
+    Ok((uri, addrs.swap_remove(0)))
+}
+
+async fn deliver(cfg: &Config, url: &str, doc: &serde_json::Value) {
+    let (uri, addr) = match resolve(cfg, url).await {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("mdscan: {e}");
+            return;
+        }
+    };
+    // Connect to the checked address; the Host header keeps the name.
+    let authority = uri
+        .authority()
+        .map(|a| a.as_str().to_string())
+        .unwrap_or_default();
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let Ok(pinned) = format!("http://{addr}{path}").parse::<hyper::Uri>() else {
         return;
     };
-    if uri.scheme_str() != Some("http") {
-        eprintln!("mdscan: callback `{url}`: only http:// callbacks are supported");
-        return;
-    }
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let body = Bytes::from(doc.to_string());
     let mut delay = Duration::from_millis(250);
     for attempt in 1..=ATTEMPTS {
-        let req = hyper::Request::post(uri.clone())
+        let req = hyper::Request::post(pinned.clone())
+            .header("host", authority.as_str())
             .header("content-type", "application/json")
             .body(Full::new(body.clone()));
         let Ok(req) = req else { return };
@@ -42,5 +210,48 @@ pub(crate) async fn deliver(url: String, doc: serde_json::Value) {
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(30));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inside_addresses_are_not_public() {
+        for a in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00:ec2::254",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+        ] {
+            assert!(!is_public(a.parse().unwrap()), "{a}");
+        }
+        for a in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
+            assert!(is_public(a.parse().unwrap()), "{a}");
+        }
+    }
+
+    #[test]
+    fn allow_list_entries() {
+        let allow = vec![
+            "hooks.example".to_string(),
+            "10.0.0.0/8".into(),
+            "::1".into(),
+        ];
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(listed(&allow, "hooks.example", ip("192.168.0.9")));
+        assert!(listed(&allow, "x", ip("10.9.8.7")));
+        assert!(!listed(&allow, "x", ip("11.0.0.1")));
+        assert!(listed(&allow, "x", ip("::1")));
+        assert!(!listed(&allow, "x", ip("127.0.0.1")));
     }
 }

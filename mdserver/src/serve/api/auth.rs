@@ -1,0 +1,196 @@
+//! Who is calling: API keys, `POST /login` sessions, `POST /logout`.
+//!
+//! Keys are compared in constant time and each is its own identity (named
+//! by a digest of the key, never the key). Password checks run on the
+//! blocking pool, take the same time for an unknown user as for a wrong
+//! password, and are rate limited per client address and per user name.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use hyper::Request;
+use hyper::header::HeaderMap;
+use serde_json::{Value, json};
+use sha2::Digest;
+use subtle::ConstantTimeEq;
+
+use super::{Api, ApiError, Reply, ReqBody, header, ok};
+use crate::serve::backend::{Backend, Session, new_id, now_ms};
+
+/// The caller.
+#[derive(Clone, Debug)]
+pub(crate) struct Identity {
+    pub(crate) name: Option<String>,
+    pub(crate) admin: bool,
+}
+
+impl Identity {
+    pub(crate) fn can_see(&self, owner: &Option<String>) -> bool {
+        self.admin || (owner.is_some() && *owner == self.name)
+    }
+}
+
+/// The failed logins the rate limit counts (per process). Sessions
+/// themselves are kept by the backend.
+#[derive(Debug, Default)]
+pub(crate) struct LoginLimits {
+    failures: Mutex<HashMap<String, (Instant, u32)>>,
+}
+
+/// Failed logins allowed per address, and per user name, in [`WINDOW`].
+pub(crate) const MAX_FAILURES: u32 = 10;
+const WINDOW: Duration = Duration::from_secs(60);
+
+impl LoginLimits {
+    /// Whether `key` (an address or a user) may try again.
+    fn allowed(&self, key: &str) -> bool {
+        let Ok(mut m) = self.failures.lock() else {
+            return false;
+        };
+        let now = Instant::now();
+        m.retain(|_, (since, _)| now.duration_since(*since) < WINDOW);
+        m.get(key).is_none_or(|(_, n)| *n < MAX_FAILURES)
+    }
+
+    fn failed(&self, key: &str) {
+        if let Ok(mut m) = self.failures.lock() {
+            let e = m.entry(key.to_string()).or_insert((Instant::now(), 0));
+            e.1 = e.1.saturating_add(1);
+        }
+    }
+}
+
+/// The name an API key acts under: `apikey-` and the first 12 hex digits
+/// of its SHA-256.
+fn key_identity(key: &str) -> String {
+    let d = sha2::Sha256::digest(key.as_bytes());
+    let hex: String = d.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("apikey-{hex}")
+}
+
+pub(crate) async fn authorize<B: Backend>(
+    api: &Api<B>,
+    h: &HeaderMap,
+) -> Result<Identity, ApiError> {
+    if api.cfg.open() {
+        return Ok(Identity {
+            name: None,
+            admin: true,
+        });
+    }
+    let denied = || ApiError::Forbidden("Access denied");
+    let key = header(h, "apikey").ok_or_else(denied)?;
+    // Every configured key is compared, in constant time.
+    let mut matched = None;
+    for k in &api.cfg.api_keys {
+        if bool::from(k.as_bytes().ct_eq(key.as_bytes())) {
+            matched = Some(k);
+        }
+    }
+    if let Some(k) = matched {
+        return Ok(Identity {
+            name: Some(key_identity(k)),
+            admin: true,
+        });
+    }
+    let s = api.backend.session(&key).await.ok_or_else(denied)?;
+    // The user as configured now: a removed user's sessions end, and a
+    // changed admin flag applies at once.
+    let u = api
+        .cfg
+        .users
+        .iter()
+        .find(|u| u.name == s.user)
+        .ok_or_else(denied)?;
+    Ok(Identity {
+        name: Some(u.name.clone()),
+        admin: u.admin,
+    })
+}
+
+/// A hash checked when the user is unknown, so that costs the same time.
+fn dummy_hash() -> &'static str {
+    static H: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    H.get_or_init(|| {
+        use argon2::PasswordHasher;
+        let salt = argon2::password_hash::SaltString::generate(
+            &mut argon2::password_hash::rand_core::OsRng,
+        );
+        argon2::Argon2::default()
+            .hash_password(b"not a password anyone has", &salt)
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    })
+}
+
+fn verify(hash: &str, password: &str) -> bool {
+    use argon2::PasswordVerifier;
+    argon2::PasswordHash::new(hash).is_ok_and(|h| {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+pub(crate) async fn login<B: Backend, T: ReqBody>(api: &Api<B>, req: Request<T>) -> Reply {
+    let failed = || ApiError::Forbidden("Failed to login");
+    let addr: Option<IpAddr> = req.extensions().get::<SocketAddr>().map(SocketAddr::ip);
+    let addr_key = format!(
+        "addr:{}",
+        addr.map_or_else(|| "-".into(), |a| a.to_string())
+    );
+    if !api.logins.allowed(&addr_key) {
+        return Err(ApiError::TooMany);
+    }
+    let bytes = super::upload::small_body(api, req, 64 << 10).await?;
+    let v: Value =
+        serde_json::from_slice(&bytes).map_err(|_| ApiError::BadRequest("Invalid JSON".into()))?;
+    let (Some(user), Some(password)) = (
+        v.get("user").and_then(Value::as_str),
+        v.get("password").and_then(Value::as_str),
+    ) else {
+        return Err(failed());
+    };
+    let user_key = format!("user:{user}");
+    if !api.logins.allowed(&user_key) {
+        return Err(ApiError::TooMany);
+    }
+    let found = api.cfg.users.iter().find(|u| u.name == user).cloned();
+    let hash = found
+        .as_ref()
+        .map_or_else(|| dummy_hash().to_string(), |u| u.password_hash.clone());
+    let password = password.to_string();
+    let good = tokio::task::spawn_blocking(move || verify(&hash, &password))
+        .await
+        .unwrap_or(false);
+    match found {
+        Some(u) if good => {
+            let id = new_id();
+            let ttl_ms = api.cfg.session_ttl_secs.saturating_mul(1000);
+            let session = Session {
+                user: u.name.clone(),
+                admin: u.admin,
+                expires_ms: now_ms().saturating_add(ttl_ms),
+            };
+            api.backend.put_session(&id, &session).await?;
+            Ok(ok(&json!({ "session_id": id })))
+        }
+        _ => {
+            api.logins.failed(&addr_key);
+            api.logins.failed(&user_key);
+            Err(failed())
+        }
+    }
+}
+
+pub(crate) async fn logout<B: Backend, T>(
+    api: &Api<B>,
+    req: &Request<T>,
+) -> hyper::Response<super::Body> {
+    if let Some(key) = header(req.headers(), "apikey") {
+        api.backend.drop_session(&key).await;
+    }
+    ok(&json!({"response": "Logout success"}))
+}

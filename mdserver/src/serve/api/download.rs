@@ -1,0 +1,114 @@
+//! `GET /file/download/{data_id}`: the original file, with `Range`.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::Frame;
+use hyper::header::HeaderValue;
+use hyper::{Request, Response, StatusCode};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use super::auth::Identity;
+use super::{Api, ApiError, Reply};
+use crate::serve::backend::Backend;
+
+pub(crate) async fn original<B: Backend, T>(
+    api: &Api<B>,
+    req: &Request<T>,
+    who: &Identity,
+    id: &str,
+) -> Reply {
+    let gone = || ApiError::FileNotFound;
+    let scan = api
+        .backend
+        .scan(&id.to_ascii_lowercase())
+        .await
+        .ok()
+        .flatten()
+        .ok_or_else(gone)?;
+    if !who.can_see(&scan.owner) {
+        return Err(gone());
+    }
+    let blob = api.backend.blob(&scan.sha256).await.map_err(|_| gone())?;
+    // An open file stays readable after a downloaded copy is removed.
+    let mut file = tokio::fs::File::open(blob.path())
+        .await
+        .map_err(|_| gone())?;
+    drop(blob);
+    let len = scan.file_size;
+    let range = req
+        .headers()
+        .get("range")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| parse_range(r, len));
+    let (start, end, status) = match range {
+        Some(Ok((a, b))) => (a, b, StatusCode::PARTIAL_CONTENT),
+        Some(Err(())) => return Err(ApiError::BadRange(len)),
+        None => (0, len.saturating_sub(1), StatusCode::OK),
+    };
+    file.seek(std::io::SeekFrom::Start(start))
+        .await
+        .map_err(|_| gone())?;
+    let count = if len == 0 { 0 } else { end - start + 1 };
+    let stream = futures_util::stream::unfold((file, count), |(mut f, left)| async move {
+        if left == 0 {
+            return None;
+        }
+        let mut buf = vec![0u8; usize::try_from(left).unwrap_or(usize::MAX).min(64 << 10)];
+        match f.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(Frame::data(Bytes::from(buf))), (f, left - n as u64)))
+            }
+            Err(e) => Some((Err(e), (f, 0))),
+        }
+    });
+    let mut r = Response::new(BodyExt::boxed(StreamBody::new(stream)));
+    *r.status_mut() = status;
+    let hs = r.headers_mut();
+    hs.insert(
+        "content-type",
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    hs.insert("accept-ranges", HeaderValue::from_static("bytes"));
+    if let Ok(v) = HeaderValue::from_str(&count.to_string()) {
+        hs.insert("content-length", v);
+    }
+    let name = percent_encoding::utf8_percent_encode(
+        &scan.display_name,
+        percent_encoding::NON_ALPHANUMERIC,
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        hs.insert("content-disposition", v);
+    }
+    if status == StatusCode::PARTIAL_CONTENT
+        && let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}"))
+    {
+        hs.insert("content-range", v);
+    }
+    Ok(r)
+}
+
+/// `bytes=a-b`, `bytes=a-`, `bytes=-n` (one range).
+pub(crate) fn parse_range(h: &str, len: u64) -> Option<Result<(u64, u64), ()>> {
+    let spec = h.trim().strip_prefix("bytes=")?;
+    let (a, b) = spec.split_once('-')?;
+    let r = match (a.trim(), b.trim()) {
+        ("", n) => {
+            let n: u64 = n.parse().ok()?;
+            if n == 0 || len == 0 {
+                return Some(Err(()));
+            }
+            (len.saturating_sub(n), len - 1)
+        }
+        (a, "") => (a.parse().ok()?, len.saturating_sub(1)),
+        (a, b) => (
+            a.parse().ok()?,
+            b.parse::<u64>().ok()?.min(len.saturating_sub(1)),
+        ),
+    };
+    if r.0 > r.1 || r.0 >= len {
+        return Some(Err(()));
+    }
+    Some(Ok(r))
+}

@@ -1,0 +1,284 @@
+//! The MetaDefender Core v4 compatible HTTP API: routing, authentication,
+//! headers, bodies and status codes — nothing else. Everything it knows
+//! about scans it asks of a [`Backend`]; result documents come from
+//! `serve::doc`.
+//!
+//! [`handle`] takes a request with any body type, so tests drive it in
+//! process (no socket) over a fake backend.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, combinators::BoxBody};
+use hyper::header::{HeaderMap, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::{Value, json};
+
+use super::backend::Backend;
+use super::config::Config;
+
+mod auth;
+mod batch;
+mod download;
+mod results;
+mod stat;
+mod upload;
+
+pub(crate) use auth::LoginLimits;
+
+/// The response body type.
+pub(crate) type Body = BoxBody<Bytes, std::io::Error>;
+
+/// Errors a body may carry (what multer and hyper accept).
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A request body the API can read: hyper's `Incoming` on a socket, or
+/// anything else in tests.
+pub(crate) trait ReqBody:
+    hyper::body::Body<Data = Bytes, Error: Into<BoxError> + Send> + Send + Unpin + 'static
+{
+}
+
+impl<T> ReqBody for T where
+    T: hyper::body::Body<Data = Bytes, Error: Into<BoxError> + Send> + Send + Unpin + 'static
+{
+}
+
+/// What the HTTP layer holds: the configuration, the login rate limits
+/// and the backend below it.
+pub(crate) struct Api<B> {
+    pub(crate) cfg: Arc<Config>,
+    pub(crate) backend: Arc<B>,
+    pub(crate) logins: LoginLimits,
+    pub(crate) started: Instant,
+}
+
+impl<B: Backend> Api<B> {
+    pub(crate) fn new(cfg: Arc<Config>, backend: Arc<B>) -> Arc<Api<B>> {
+        Arc::new(Api {
+            cfg,
+            backend,
+            logins: LoginLimits::default(),
+            started: Instant::now(),
+        })
+    }
+}
+
+/// Every way a request can fail, each with its status and body.
+#[derive(Debug)]
+pub(crate) enum ApiError {
+    /// 400 with a message.
+    BadRequest(String),
+    /// 403 with a message.
+    Forbidden(&'static str),
+    /// 404: no such endpoint.
+    NoEndpoint,
+    /// 404: no such file (downloads).
+    FileNotFound,
+    /// 200 `{"<id>": "Not Found"}` — what MetaDefender clients test for.
+    IdNotFound(String),
+    /// 408: the client stopped sending.
+    Timeout,
+    /// 411.
+    LengthRequired,
+    /// 413.
+    TooLarge,
+    /// 416, with the length for `Content-Range`.
+    BadRange(u64),
+    /// 422: an empty upload.
+    Empty,
+    /// 429: too many failed logins.
+    TooMany,
+    /// 503 with `Retry-After`: the queue is full or a service is down.
+    Busy,
+    /// 500 with a message.
+    Internal(String),
+}
+
+impl ApiError {
+    pub(crate) fn response(self) -> Response<Body> {
+        match self {
+            ApiError::BadRequest(m) => err(StatusCode::BAD_REQUEST, &m),
+            ApiError::Forbidden(m) => err(StatusCode::FORBIDDEN, m),
+            ApiError::NoEndpoint => err(StatusCode::NOT_FOUND, "Endpoint not found"),
+            ApiError::FileNotFound => err(StatusCode::NOT_FOUND, "File could not be found"),
+            ApiError::IdNotFound(id) => {
+                let mut m = serde_json::Map::new();
+                m.insert(id, json!("Not Found"));
+                ok(&Value::Object(m))
+            }
+            ApiError::Timeout => err(StatusCode::REQUEST_TIMEOUT, "Upload timed out"),
+            ApiError::LengthRequired => {
+                err(StatusCode::LENGTH_REQUIRED, "Content-Length is required")
+            }
+            ApiError::TooLarge => err(StatusCode::PAYLOAD_TOO_LARGE, "File is too large"),
+            ApiError::BadRange(len) => {
+                let mut r = err(StatusCode::RANGE_NOT_SATISFIABLE, "Range not satisfiable");
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                    r.headers_mut().insert("content-range", v);
+                }
+                r
+            }
+            ApiError::Empty => err(StatusCode::UNPROCESSABLE_ENTITY, "File is empty."),
+            ApiError::TooMany => {
+                let mut r = err(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many failed logins. Try again later.",
+                );
+                r.headers_mut()
+                    .insert("retry-after", HeaderValue::from_static("60"));
+                r
+            }
+            ApiError::Busy => {
+                let mut r = err(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Server is too busy. Try again later.",
+                );
+                r.headers_mut()
+                    .insert("retry-after", HeaderValue::from_static("5"));
+                r
+            }
+            ApiError::Internal(m) => err(StatusCode::INTERNAL_SERVER_ERROR, &m),
+        }
+    }
+}
+
+impl From<super::backend::BackendError> for ApiError {
+    fn from(e: super::backend::BackendError) -> ApiError {
+        match e {
+            super::backend::BackendError::Busy(m) => {
+                eprintln!("mdscan: {m}");
+                ApiError::Busy
+            }
+            super::backend::BackendError::Failed(m) => ApiError::Internal(m),
+        }
+    }
+}
+
+/// A handler's result.
+pub(crate) type Reply = Result<Response<Body>, ApiError>;
+
+pub(crate) fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+pub(crate) fn json_resp(status: StatusCode, v: &Value) -> Response<Body> {
+    let mut r = Response::new(full(v.to_string()));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    r
+}
+
+pub(crate) fn ok(v: &Value) -> Response<Body> {
+    json_resp(StatusCode::OK, v)
+}
+
+fn err(status: StatusCode, msg: &str) -> Response<Body> {
+    json_resp(status, &json!({ "err": msg }))
+}
+
+/// A header's value, URL-decoded (clients such as the C++ SDK encode every
+/// header); empty counts as absent.
+pub(crate) fn header(h: &HeaderMap, name: &str) -> Option<String> {
+    let raw = h.get(name)?.to_str().ok()?;
+    let decoded = percent_encoding::percent_decode_str(raw)
+        .decode_utf8_lossy()
+        .into_owned();
+    let decoded = decoded.trim().to_string();
+    (!decoded.is_empty()).then_some(decoded)
+}
+
+pub(crate) fn query<T>(req: &Request<T>) -> HashMap<String, String> {
+    req.uri()
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter_map(|kv| kv.split_once('=').or(Some((kv, ""))))
+        .filter(|(k, _)| !k.is_empty())
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// `first` and `size` of a paged document.
+pub(crate) fn paging(q: &HashMap<String, String>, default: usize) -> (usize, usize) {
+    let first = q.get("first").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let size = q
+        .get("size")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+        .clamp(1, 10_000);
+    (first, size)
+}
+
+pub(crate) fn iso(ms: u64) -> String {
+    mdcore::iso8601(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
+}
+
+/// The router: one entry point for every request.
+pub(crate) async fn handle<B: Backend, T: ReqBody>(
+    api: Arc<Api<B>>,
+    req: Request<T>,
+) -> Response<Body> {
+    route(&api, req).await.unwrap_or_else(ApiError::response)
+}
+
+async fn route<B: Backend, T: ReqBody>(api: &Arc<Api<B>>, req: Request<T>) -> Reply {
+    // Tolerate `//` and a trailing `/` in paths.
+    let path: Vec<String> = req
+        .uri()
+        .path()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect();
+    let parts: Vec<&str> = path.iter().map(String::as_str).collect();
+    let method = req.method().clone();
+
+    // Unauthenticated endpoints.
+    match (&method, parts.as_slice()) {
+        (&Method::GET, ["readyz"]) => return stat::readyz(api, &req).await,
+        (&Method::POST, ["login"]) => return auth::login(api, req).await,
+        _ => {}
+    }
+    let who = auth::authorize(api, req.headers()).await?;
+    match (&method, parts.as_slice()) {
+        (&Method::POST, ["file"]) | (&Method::PUT, ["file"]) => {
+            upload::submit(api, req, who, false, None).await
+        }
+        (&Method::POST, ["file", "sync"]) => upload::submit(api, req, who, true, None).await,
+        (&Method::PUT, ["file", name]) => {
+            let name = name.to_string();
+            upload::submit(api, req, who, false, Some(name)).await
+        }
+        (&Method::POST, ["file", "batch"]) => batch::open(api, &req, &who).await,
+        (&Method::GET, ["file", "rules"]) => Ok(stat::rules(api, &req)),
+        (&Method::GET, ["file", "batch", id]) => batch::report(api, &req, &who, id).await,
+        (&Method::POST, ["file", "batch", id, "close"]) => batch::close(api, &req, &who, id).await,
+        (&Method::POST, ["file", "batch", id, "cancel"]) => batch::cancel(api, &who, id).await,
+        (&Method::GET, ["file", "converted", _]) => Err(ApiError::FileNotFound),
+        (&Method::GET, ["file", "download", id]) => download::original(api, &req, &who, id).await,
+        (&Method::POST, ["file", id, "cancel"]) => results::cancel(api, &who, id).await,
+        (&Method::GET, ["file", id]) => results::result(api, &req, &who, id).await,
+        (&Method::GET, ["hash", hash]) => results::by_hash(api, &req, &who, hash).await,
+        (&Method::GET, ["stat", "engines"]) => Ok(stat::engines(api)),
+        (&Method::GET, ["stat", "nodes"]) => Ok(stat::nodes(api).await),
+        (&Method::POST, ["logout"]) => Ok(auth::logout(api, &req).await),
+        (&Method::GET, ["version"]) => Ok(ok(&json!({
+            "product_id": "mdscan", "version": env!("CARGO_PKG_VERSION")
+        }))),
+        (&Method::GET, ["apiversion"]) => Ok(ok(&json!({"version": "4"}))),
+        _ => Err(ApiError::NoEndpoint),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,64 @@
+//! `GET /readyz`, `/file/rules`, `/stat/engines`, `/stat/nodes`.
+
+use hyper::{Request, Response, StatusCode};
+use serde_json::{Value, json};
+
+use super::{Api, Body, Reply, header, json_resp, ok, query};
+use crate::serve::backend::Backend;
+
+pub(crate) async fn readyz<B: Backend, T>(api: &Api<B>, req: &Request<T>) -> Reply {
+    let verbose = query(req).get("verbose").is_some_and(|v| v == "true");
+    let ready = api.backend.healthy().await;
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let mut body = json!({"status": if ready { "ready" } else { "not ready" }});
+    if verbose {
+        let details = json!({
+            "store": ready, "engines": api.backend.engines().len(),
+            "queued": api.backend.queued(), "queue_size": api.cfg.queue_size,
+            "uptime_s": api.started.elapsed().as_secs(),
+        });
+        if let Some(m) = body.as_object_mut() {
+            m.insert("details".into(), details);
+        }
+    }
+    Ok(json_resp(status, &body))
+}
+
+pub(crate) fn rules<B: Backend, T>(api: &Api<B>, req: &Request<T>) -> Response<Body> {
+    let ua = header(req.headers(), "user_agent")
+        .or_else(|| header(req.headers(), "user-agent"))
+        .unwrap_or_default();
+    let list: Vec<Value> = api
+        .cfg
+        .workflows
+        .iter()
+        .filter(|w| w.allows(&ua) || w.user_agents.is_empty())
+        // `block_codes` is ours (MetaDefender has no such field): which
+        // result codes make `process_info.result` "Blocked" in this workflow.
+        .map(|w| json!({"name": w.name, "max_file_size": w.max_file_size, "block_codes": w.block_codes}))
+        .collect();
+    ok(&Value::Array(list))
+}
+
+pub(crate) fn engines<B: Backend>(api: &Api<B>) -> Response<Body> {
+    let list: Vec<Value> = api
+        .backend
+        .engines()
+        .iter()
+        .map(|e| {
+            json!({"active": true, "def_time": e.def_time, "download_progress": 100,
+                   "download_time": e.def_time, "eng_id": e.id, "eng_name": e.name,
+                   "eng_type": "Bundled engine", "eng_ver": e.version,
+                   "engine_type": e.kind, "state": "production", "type": "engine"})
+        })
+        .collect();
+    ok(&Value::Array(list))
+}
+
+pub(crate) async fn nodes<B: Backend>(api: &Api<B>) -> Response<Body> {
+    ok(&json!({ "statuses": api.backend.nodes().await }))
+}

@@ -1,0 +1,328 @@
+//! The in-process backend of `mdscan serve`: the embedded store, a bounded
+//! queue and `workers` tasks that run mdcore on the blocking pool.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mdcore::{CancelToken, Report, ScanOptions, Scanner};
+use tokio::sync::{Notify, broadcast, mpsc};
+
+use super::{
+    Backend, BackendError, Batch, BatchEnd, BlobFile, Callback, Entry, NodeStatus, Scan, Session,
+    State, failed_report, now_ms,
+};
+use crate::serve::config::Config;
+
+mod store;
+
+pub(crate) use store::Store;
+
+/// A scan being worked on.
+struct Running {
+    cancel: CancelToken,
+    bytes: Arc<AtomicU64>,
+    size: u64,
+}
+
+pub(crate) struct Local {
+    cfg: Config,
+    scanner: Scanner,
+    store: Store,
+    queue: mpsc::Sender<String>,
+    running: Mutex<HashMap<String, Running>>,
+    /// Cancels that arrived while a scan was between the queue and its
+    /// `running` entry; taken when the entry is made (under the same lock),
+    /// so no cancel is lost to a racing worker.
+    early_cancels: Mutex<HashSet<String>>,
+    finished: broadcast::Sender<String>,
+    /// Callbacks owed, in order (the store holds them durably).
+    callbacks: Mutex<VecDeque<String>>,
+    callback_ready: Notify,
+}
+
+impl Local {
+    /// Builds the scanner, opens the store and starts `cfg.workers`
+    /// workers. Scans found pending in the store (the server stopped while
+    /// they were queued or running) are queued again, and callbacks still
+    /// owed are delivered again.
+    pub(crate) fn start(cfg: Config) -> Result<Arc<Local>, String> {
+        let scanner = cfg.scanner(cfg.threads)?;
+        let store = Store::open(&cfg.data_dir()).map_err(|e| e.to_string())?;
+        let pending = store.pending().map_err(|e| e.to_string())?;
+        let owed = store.callbacks().map_err(|e| e.to_string())?;
+        // Room for the configured queue plus whatever was pending at start.
+        let (tx, rx) = mpsc::channel(cfg.queue_size.max(1) + pending.len());
+        let workers = cfg.workers;
+        let local = Arc::new(Local {
+            cfg,
+            scanner,
+            store,
+            queue: tx,
+            running: Mutex::new(HashMap::new()),
+            early_cancels: Mutex::new(HashSet::new()),
+            finished: broadcast::channel(1024).0,
+            callbacks: Mutex::new(owed.into()),
+            callback_ready: Notify::new(),
+        });
+        for id in pending {
+            let _ = local.queue.try_send(id);
+        }
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        for _ in 0..workers {
+            let local = local.clone();
+            let rx = rx.clone();
+            tokio::spawn(async move {
+                loop {
+                    let next = rx.lock().await.recv().await;
+                    let Some(id) = next else { break };
+                    local.clone().process(id).await;
+                }
+            });
+        }
+        Ok(local)
+    }
+
+    async fn process(self: Arc<Self>, id: String) {
+        let scan = match self.store.start(&id) {
+            Ok(Some(s)) => s,
+            Ok(None) => return,
+            Err(e) => {
+                eprintln!("mdscan: can not start {id}: {e}");
+                return;
+            }
+        };
+        let cancel = CancelToken::new();
+        if scan.cancel_requested {
+            cancel.cancel();
+        }
+        let bytes = Arc::new(AtomicU64::new(0));
+        if let Ok(mut m) = self.running.lock() {
+            // A cancel that came while this scan was leaving the queue.
+            if self.early_cancels.lock().is_ok_and(|mut e| e.remove(&id)) {
+                cancel.cancel();
+            }
+            m.insert(
+                id.clone(),
+                Running {
+                    cancel: cancel.clone(),
+                    bytes: bytes.clone(),
+                    size: scan.file_size,
+                },
+            );
+        }
+        let me = self.clone();
+        let blob = self.store.blob_path(&scan.sha256);
+        let job = scan.clone();
+        let report = tokio::task::spawn_blocking(move || me.run_scan(&job, &blob, cancel, bytes))
+            .await
+            .unwrap_or_else(|_| failed_report(&scan.display_name, "the scan crashed"));
+        if let Ok(mut m) = self.running.lock() {
+            m.remove(&id);
+        }
+        let mut scan = scan;
+        scan.report = Some(report);
+        scan.state = State::Done;
+        scan.finished_ms = Some(now_ms());
+        if let Err(e) = self.store.finish(&scan) {
+            eprintln!("mdscan: can not store the result of {id}: {e}");
+            return;
+        }
+        if scan.callback_url.is_some() {
+            if let Ok(mut q) = self.callbacks.lock() {
+                q.push_back(id.clone());
+            }
+            self.callback_ready.notify_one();
+        }
+        let _ = self.finished.send(id);
+    }
+
+    fn run_scan(
+        &self,
+        scan: &Scan,
+        blob: &Path,
+        cancel: CancelToken,
+        bytes: Arc<AtomicU64>,
+    ) -> Report {
+        let Some(workflow) = self.cfg.workflow(&scan.workflow) else {
+            return failed_report(&scan.display_name, "the workflow no longer exists");
+        };
+        let mut opts = ScanOptions::new()
+            .name(scan.display_name.clone())
+            .cancel(cancel)
+            .limits(workflow.limits())
+            .progress(move |p| bytes.store(p.bytes, Ordering::Relaxed));
+        for p in scan.passwords.iter().chain(&workflow.passwords) {
+            opts = opts.password(p.clone());
+        }
+        self.scanner
+            .scan_path(blob, &opts)
+            .unwrap_or_else(|e| failed_report(&scan.display_name, &e.to_string()))
+    }
+}
+
+fn failed(e: impl std::fmt::Display) -> BackendError {
+    BackendError::failed(e)
+}
+
+impl Backend for Local {
+    fn queued(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
+    }
+
+    fn accepting(&self) -> bool {
+        self.queue.capacity() > 0 && self.queued() < self.cfg.queue_size
+    }
+
+    async fn healthy(&self) -> bool {
+        self.store.pending().is_ok()
+    }
+
+    fn engines(&self) -> &[mdcore::EngineInfo] {
+        self.scanner.engines()
+    }
+
+    fn free_disk(&self) -> u64 {
+        self.store.free_disk()
+    }
+
+    fn tmp_path(&self, id: &str) -> PathBuf {
+        self.store.tmp_path(id)
+    }
+
+    async fn keep_blob(&self, tmp: &Path, sha256: &str) -> Result<(), BackendError> {
+        let r = self.store.keep_blob(tmp, sha256).map_err(failed);
+        if r.is_err() {
+            let _ = std::fs::remove_file(tmp);
+        }
+        r
+    }
+
+    async fn blob(&self, sha256: &str) -> Result<BlobFile, BackendError> {
+        Ok(mdcluster::LocalBlob::Shared(self.store.blob_path(sha256)))
+    }
+
+    async fn submit(&self, scan: Scan) -> Result<(), BackendError> {
+        let busy = || BackendError::Busy("the queue is full".into());
+        if !self.accepting() {
+            return Err(busy());
+        }
+        let permit = self.queue.try_reserve().map_err(|_| busy())?;
+        self.store.put_scan(&scan).map_err(failed)?;
+        permit.send(scan.data_id);
+        Ok(())
+    }
+
+    async fn entry(&self, id: &str) -> Result<Option<Entry>, BackendError> {
+        self.store.get(id).map_err(failed)
+    }
+
+    async fn scan(&self, id: &str) -> Result<Option<Scan>, BackendError> {
+        self.store.get_scan(id).map_err(failed)
+    }
+
+    async fn by_hash(&self, hash: &str) -> Result<Option<String>, BackendError> {
+        self.store.by_hash(hash).map_err(failed)
+    }
+
+    async fn progress(&self, id: &str) -> u8 {
+        let running = self.running.lock().ok();
+        let Some(r) = running.as_ref().and_then(|m| m.get(id)) else {
+            return 0;
+        };
+        let done = r.bytes.load(Ordering::Relaxed);
+        let pct = done.saturating_mul(100) / r.size.max(1);
+        u8::try_from(pct.clamp(1, 99)).unwrap_or(99)
+    }
+
+    async fn cancel(&self, id: &str) -> bool {
+        {
+            let Ok(running) = self.running.lock() else {
+                return false;
+            };
+            if let Some(r) = running.get(id) {
+                r.cancel.cancel();
+                return true;
+            }
+            // Not running yet: remembered in memory (under the `running`
+            // lock) for a worker about to start it, and in the store for a
+            // restart.
+            if let Ok(mut early) = self.early_cancels.lock() {
+                early.insert(id.to_string());
+            }
+        }
+        // One transaction: a scan that finished meanwhile keeps its result.
+        let requested = self.store.request_cancel(id).unwrap_or(false);
+        if !requested && let Ok(mut early) = self.early_cancels.lock() {
+            early.remove(id);
+        }
+        requested
+    }
+
+    async fn open_batch(&self, b: &Batch) -> Result<(), BackendError> {
+        self.store.put_batch(b).map_err(failed)
+    }
+
+    async fn batch(&self, id: &str) -> Result<Option<Batch>, BackendError> {
+        self.store.get_batch(id).map_err(failed)
+    }
+
+    async fn batch_add(&self, id: &str, data_id: &str) -> Result<bool, BackendError> {
+        self.store.batch_add(id, data_id).map_err(failed)
+    }
+
+    async fn batch_end(&self, id: &str, end: BatchEnd) -> Result<Option<Batch>, BackendError> {
+        self.store.batch_end(id, end).map_err(failed)
+    }
+
+    async fn put_session(&self, id: &str, s: &Session) -> Result<(), BackendError> {
+        self.store.put_session(id, s).map_err(failed)
+    }
+
+    async fn session(&self, id: &str) -> Option<Session> {
+        let s = self.store.session(id).ok()??;
+        (s.expires_ms > now_ms()).then_some(s)
+    }
+
+    async fn drop_session(&self, id: &str) {
+        let _ = self.store.drop_session(id);
+    }
+
+    async fn nodes(&self) -> Vec<NodeStatus> {
+        vec![mdcluster::sysinfo::node_status(
+            "local",
+            &self.cfg.listen.to_string(),
+            self.scanner.engines(),
+            self.free_disk(),
+            self.queued(),
+            self.cfg.queue_size,
+        )]
+    }
+
+    fn finished(&self) -> broadcast::Receiver<String> {
+        self.finished.subscribe()
+    }
+
+    async fn next_callback(&self, wait: Duration) -> Option<Callback> {
+        let take = || {
+            let id = self.callbacks.lock().ok()?.pop_front()?;
+            Some(Callback {
+                key: id.clone(),
+                data_id: id,
+            })
+        };
+        if let Some(cb) = take() {
+            return Some(cb);
+        }
+        let _ = tokio::time::timeout(wait, self.callback_ready.notified()).await;
+        take()
+    }
+
+    async fn delivered(&self, cb: &Callback) {
+        if let Err(e) = self.store.callback_done(&cb.key) {
+            eprintln!("mdscan: {e}");
+        }
+    }
+}

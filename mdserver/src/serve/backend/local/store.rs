@@ -1,0 +1,492 @@
+//! The embedded store of `mdscan serve`: a redb database (results, the hash
+//! index, batches, the list of accepted-but-unfinished scans, callbacks
+//! still owed) and a content-addressed directory of uploaded files. Every
+//! write is one ACID transaction, durable when it returns, so results
+//! survive a restart and a scan accepted before a crash is found again at
+//! start-up. Read-modify-write steps (start, cancel, batch changes) run
+//! inside one write transaction, which redb serialises: no update is lost
+//! to a racing one.
+
+use std::path::{Path, PathBuf};
+
+use redb::{Database, ReadableTable, TableDefinition};
+
+use super::super::{Batch, BatchEnd, Entry, Scan, Session, State, child_id, now_ms};
+
+const RESULTS: TableDefinition<&str, &[u8]> = TableDefinition::new("results");
+const HASHES: TableDefinition<&str, &str> = TableDefinition::new("hashes");
+const BATCHES: TableDefinition<&str, &[u8]> = TableDefinition::new("batches");
+const PENDING: TableDefinition<&str, u64> = TableDefinition::new("pending");
+/// data_id -> finish time of scans whose callback is not yet delivered.
+const CALLBACKS: TableDefinition<&str, u64> = TableDefinition::new("callbacks");
+/// Login sessions (JSON), expired ones dropped when a new one is stored.
+const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StoreError {
+    #[error("store: {0}")]
+    Db(String),
+    #[error("store: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn dberr<E: std::fmt::Display>(e: E) -> StoreError {
+    StoreError::Db(e.to_string())
+}
+
+#[derive(Debug)]
+pub(crate) struct Store {
+    db: Database,
+    dir: PathBuf,
+}
+
+fn root_bytes(scan: &Scan) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(&Entry::Root(Box::new(scan.clone()))).map_err(dberr)
+}
+
+fn read_scan(t: &impl ReadableTable<&'static str, &'static [u8]>, id: &str) -> Option<Scan> {
+    let v = t.get(id).ok()??;
+    match serde_json::from_slice(v.value()).ok()? {
+        Entry::Root(s) => Some(*s),
+        Entry::Child { .. } => None,
+    }
+}
+
+impl Store {
+    pub(crate) fn open(dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir.join("blobs"))?;
+        let tmp = dir.join("tmp");
+        // Uploads a crashed process left half-written.
+        if tmp.is_dir() {
+            for e in std::fs::read_dir(&tmp)?.flatten() {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+        std::fs::create_dir_all(&tmp)?;
+        let db = Database::create(dir.join("mdscan.redb")).map_err(dberr)?;
+        let tx = db.begin_write().map_err(dberr)?;
+        tx.open_table(RESULTS).map_err(dberr)?;
+        tx.open_table(HASHES).map_err(dberr)?;
+        tx.open_table(BATCHES).map_err(dberr)?;
+        tx.open_table(PENDING).map_err(dberr)?;
+        tx.open_table(CALLBACKS).map_err(dberr)?;
+        tx.open_table(SESSIONS).map_err(dberr)?;
+        tx.commit().map_err(dberr)?;
+        Ok(Store {
+            db,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// A fresh path for an upload in progress (same file system as blobs).
+    pub(crate) fn tmp_path(&self, id: &str) -> PathBuf {
+        self.dir.join("tmp").join(id)
+    }
+
+    /// Where the file with this SHA-256 is kept.
+    pub(crate) fn blob_path(&self, sha256: &str) -> PathBuf {
+        self.dir.join("blobs").join(sha256)
+    }
+
+    /// Moves a finished upload into the blob directory, durably: the
+    /// rename is followed by an fsync of the directory.
+    pub(crate) fn keep_blob(&self, tmp: &Path, sha256: &str) -> Result<(), StoreError> {
+        std::fs::rename(tmp, self.blob_path(sha256))?;
+        std::fs::File::open(self.dir.join("blobs"))?.sync_all()?;
+        Ok(())
+    }
+
+    pub(crate) fn free_disk(&self) -> u64 {
+        fs4::available_space(&self.dir).unwrap_or(0)
+    }
+
+    /// Records a submitted scan; not-done scans are also listed as pending
+    /// so a restart picks them up.
+    pub(crate) fn put_scan(&self, scan: &Scan) -> Result<(), StoreError> {
+        let bytes = root_bytes(scan)?;
+        let tx = self.db.begin_write().map_err(dberr)?;
+        {
+            let mut t = tx.open_table(RESULTS).map_err(dberr)?;
+            t.insert(scan.data_id.as_str(), bytes.as_slice())
+                .map_err(dberr)?;
+            let mut p = tx.open_table(PENDING).map_err(dberr)?;
+            if scan.state == State::Done {
+                p.remove(scan.data_id.as_str()).map_err(dberr)?;
+            } else {
+                p.insert(scan.data_id.as_str(), scan.upload_ms)
+                    .map_err(dberr)?;
+            }
+        }
+        tx.commit().map_err(dberr)
+    }
+
+    /// Marks a queued scan as processing and returns it; `None` when it is
+    /// unknown or already done.
+    pub(crate) fn start(&self, id: &str) -> Result<Option<Scan>, StoreError> {
+        let tx = self.db.begin_write().map_err(dberr)?;
+        let scan = {
+            let mut t = tx.open_table(RESULTS).map_err(dberr)?;
+            match read_scan(&t, id) {
+                Some(mut s) if s.state != State::Done => {
+                    s.state = State::Processing;
+                    s.started_ms = Some(now_ms());
+                    t.insert(id, root_bytes(&s)?.as_slice()).map_err(dberr)?;
+                    Some(s)
+                }
+                _ => None,
+            }
+        };
+        tx.commit().map_err(dberr)?;
+        Ok(scan)
+    }
+
+    /// Records a cancel request for a scan that is not done; `false` when
+    /// it is done or unknown (a finished result is never rewritten).
+    pub(crate) fn request_cancel(&self, id: &str) -> Result<bool, StoreError> {
+        let tx = self.db.begin_write().map_err(dberr)?;
+        let done = {
+            let mut t = tx.open_table(RESULTS).map_err(dberr)?;
+            match read_scan(&t, id) {
+                Some(mut s) if s.state != State::Done => {
+                    s.cancel_requested = true;
+                    t.insert(id, root_bytes(&s)?.as_slice()).map_err(dberr)?;
+                    true
+                }
+                _ => false,
+            }
+        };
+        tx.commit().map_err(dberr)?;
+        Ok(done)
+    }
+
+    /// Stores a finished scan: the root with its report, one entry per
+    /// extracted object, the hash index and, when it has a callback, the
+    /// delivery owed — one transaction. Idempotent.
+    pub(crate) fn finish(&self, scan: &Scan) -> Result<(), StoreError> {
+        let bytes = root_bytes(scan)?;
+        let tx = self.db.begin_write().map_err(dberr)?;
+        {
+            let mut t = tx.open_table(RESULTS).map_err(dberr)?;
+            let mut h = tx.open_table(HASHES).map_err(dberr)?;
+            t.insert(scan.data_id.as_str(), bytes.as_slice())
+                .map_err(dberr)?;
+            if let Some(report) = &scan.report {
+                let mut stack: Vec<(&mdcore::Node, Vec<u32>)> = vec![(&report.root, Vec::new())];
+                while let Some((node, path)) = stack.pop() {
+                    let id = if path.is_empty() {
+                        scan.data_id.clone()
+                    } else {
+                        let id = child_id(&scan.data_id, &path);
+                        let entry = Entry::Child {
+                            root_id: scan.data_id.clone(),
+                            path: path.clone(),
+                        };
+                        let e = serde_json::to_vec(&entry).map_err(dberr)?;
+                        t.insert(id.as_str(), e.as_slice()).map_err(dberr)?;
+                        id
+                    };
+                    for hash in [&node.md5, &node.sha1, &node.sha256] {
+                        if !hash.is_empty() {
+                            h.insert(hash.as_str(), id.as_str()).map_err(dberr)?;
+                        }
+                    }
+                    for (i, c) in node.children.iter().enumerate() {
+                        let mut p = path.clone();
+                        p.push(u32::try_from(i).unwrap_or(u32::MAX));
+                        stack.push((c, p));
+                    }
+                }
+            }
+            let mut p = tx.open_table(PENDING).map_err(dberr)?;
+            p.remove(scan.data_id.as_str()).map_err(dberr)?;
+            if scan.callback_url.is_some() {
+                let mut c = tx.open_table(CALLBACKS).map_err(dberr)?;
+                c.insert(scan.data_id.as_str(), now_ms()).map_err(dberr)?;
+            }
+        }
+        tx.commit().map_err(dberr)
+    }
+
+    pub(crate) fn get(&self, data_id: &str) -> Result<Option<Entry>, StoreError> {
+        let tx = self.db.begin_read().map_err(dberr)?;
+        let t = tx.open_table(RESULTS).map_err(dberr)?;
+        let Some(v) = t.get(data_id).map_err(dberr)? else {
+            return Ok(None);
+        };
+        Ok(serde_json::from_slice(v.value()).ok())
+    }
+
+    pub(crate) fn get_scan(&self, data_id: &str) -> Result<Option<Scan>, StoreError> {
+        Ok(match self.get(data_id)? {
+            Some(Entry::Root(s)) => Some(*s),
+            _ => None,
+        })
+    }
+
+    /// Latest data_id for an MD5, SHA-1 or SHA-256 (lower-case hex).
+    pub(crate) fn by_hash(&self, hash: &str) -> Result<Option<String>, StoreError> {
+        let tx = self.db.begin_read().map_err(dberr)?;
+        let t = tx.open_table(HASHES).map_err(dberr)?;
+        Ok(t.get(hash).map_err(dberr)?.map(|v| v.value().to_string()))
+    }
+
+    /// Scans accepted but not finished, oldest first.
+    pub(crate) fn pending(&self) -> Result<Vec<String>, StoreError> {
+        self.ids_by_time(PENDING)
+    }
+
+    /// Scans whose callback is still owed, oldest first.
+    pub(crate) fn callbacks(&self) -> Result<Vec<String>, StoreError> {
+        self.ids_by_time(CALLBACKS)
+    }
+
+    pub(crate) fn callback_done(&self, data_id: &str) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(dberr)?;
+        {
+            let mut c = tx.open_table(CALLBACKS).map_err(dberr)?;
+            c.remove(data_id).map_err(dberr)?;
+        }
+        tx.commit().map_err(dberr)
+    }
+
+    fn ids_by_time(&self, table: TableDefinition<&str, u64>) -> Result<Vec<String>, StoreError> {
+        let tx = self.db.begin_read().map_err(dberr)?;
+        let t = tx.open_table(table).map_err(dberr)?;
+        let mut out = Vec::new();
+        for item in t.iter().map_err(dberr)? {
+            let (k, v) = item.map_err(dberr)?;
+            out.push((v.value(), k.value().to_string()));
+        }
+        out.sort();
+        Ok(out.into_iter().map(|(_, id)| id).collect())
+    }
+
+    /// Stores a session, dropping the expired ones.
+    pub(crate) fn put_session(&self, id: &str, s: &Session) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(s).map_err(dberr)?;
+        let now = now_ms();
+        let tx = self.db.begin_write().map_err(dberr)?;
+        {
+            let mut t = tx.open_table(SESSIONS).map_err(dberr)?;
+            t.retain(|_, v| serde_json::from_slice::<Session>(v).is_ok_and(|s| s.expires_ms > now))
+                .map_err(dberr)?;
+            t.insert(id, bytes.as_slice()).map_err(dberr)?;
+        }
+        tx.commit().map_err(dberr)
+    }
+
+    pub(crate) fn session(&self, id: &str) -> Result<Option<Session>, StoreError> {
+        let tx = self.db.begin_read().map_err(dberr)?;
+        let t = tx.open_table(SESSIONS).map_err(dberr)?;
+        Ok(match t.get(id).map_err(dberr)? {
+            Some(v) => serde_json::from_slice(v.value()).ok(),
+            None => None,
+        })
+    }
+
+    pub(crate) fn drop_session(&self, id: &str) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(dberr)?;
+        {
+            let mut t = tx.open_table(SESSIONS).map_err(dberr)?;
+            t.remove(id).map_err(dberr)?;
+        }
+        tx.commit().map_err(dberr)
+    }
+
+    pub(crate) fn put_batch(&self, b: &Batch) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(b).map_err(dberr)?;
+        let tx = self.db.begin_write().map_err(dberr)?;
+        {
+            let mut t = tx.open_table(BATCHES).map_err(dberr)?;
+            t.insert(b.batch_id.as_str(), bytes.as_slice())
+                .map_err(dberr)?;
+        }
+        tx.commit().map_err(dberr)
+    }
+
+    pub(crate) fn get_batch(&self, id: &str) -> Result<Option<Batch>, StoreError> {
+        let tx = self.db.begin_read().map_err(dberr)?;
+        let t = tx.open_table(BATCHES).map_err(dberr)?;
+        Ok(match t.get(id).map_err(dberr)? {
+            Some(v) => serde_json::from_slice(v.value()).ok(),
+            None => None,
+        })
+    }
+
+    /// Changes a batch inside one write transaction; `f` returns whether to
+    /// write it back. Returns the batch as stored, or `None` when unknown.
+    fn update_batch(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut Batch) -> bool,
+    ) -> Result<Option<(Batch, bool)>, StoreError> {
+        let tx = self.db.begin_write().map_err(dberr)?;
+        let out = {
+            let mut t = tx.open_table(BATCHES).map_err(dberr)?;
+            let current: Option<Batch> = match t.get(id).map_err(dberr)? {
+                Some(v) => serde_json::from_slice(v.value()).ok(),
+                None => None,
+            };
+            match current {
+                Some(mut b) => {
+                    let changed = f(&mut b);
+                    if changed {
+                        let bytes = serde_json::to_vec(&b).map_err(dberr)?;
+                        t.insert(id, bytes.as_slice()).map_err(dberr)?;
+                    }
+                    Some((b, changed))
+                }
+                None => None,
+            }
+        };
+        tx.commit().map_err(dberr)?;
+        Ok(out)
+    }
+
+    /// Appends a scan to an open batch; `false` when closed or unknown.
+    pub(crate) fn batch_add(&self, id: &str, data_id: &str) -> Result<bool, StoreError> {
+        let r = self.update_batch(id, |b| {
+            if b.is_closed || b.cancelled {
+                return false;
+            }
+            b.files.push(data_id.to_string());
+            true
+        })?;
+        Ok(r.is_some_and(|(_, added)| added))
+    }
+
+    pub(crate) fn batch_end(&self, id: &str, end: BatchEnd) -> Result<Option<Batch>, StoreError> {
+        let r = self.update_batch(id, |b| {
+            let before = (b.is_closed, b.cancelled);
+            b.is_closed = true;
+            if end == BatchEnd::Cancel {
+                b.cancelled = true;
+            }
+            before != (b.is_closed, b.cancelled)
+        })?;
+        Ok(r.map(|(b, _)| b))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan(id: &str) -> Scan {
+        let mut s = crate::serve::doc::unreadable(
+            id,
+            &Batch {
+                batch_id: "b".into(),
+                owner: None,
+                workflow: "File scan".into(),
+                user_agent: String::new(),
+                user_data: String::new(),
+                is_closed: false,
+                cancelled: false,
+                start_time: String::new(),
+                start_ms: 0,
+                files: Vec::new(),
+            },
+        );
+        s.state = State::Queued;
+        s.report = None;
+        s.callback_url = Some("http://example.invalid/".into());
+        s
+    }
+
+    #[test]
+    fn a_cancel_after_the_result_does_not_overwrite_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = Store::open(dir.path()).unwrap();
+        st.put_scan(&scan("a")).unwrap();
+        let mut s = st.start("a").unwrap().unwrap();
+        assert_eq!(s.state, State::Processing);
+        s.state = State::Done;
+        s.report = Some(crate::serve::backend::failed_report("a", "x"));
+        st.finish(&s).unwrap();
+        assert!(!st.request_cancel("a").unwrap());
+        let back = st.get_scan("a").unwrap().unwrap();
+        assert_eq!(back.state, State::Done);
+        assert!(back.report.is_some() && !back.cancel_requested);
+        assert!(st.start("a").unwrap().is_none());
+        // The finished scan owes its callback, until delivered.
+        assert_eq!(st.callbacks().unwrap(), vec!["a".to_string()]);
+        st.callback_done("a").unwrap();
+        assert!(st.callbacks().unwrap().is_empty());
+    }
+
+    #[test]
+    fn batch_changes_are_atomic_and_never_undone() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = std::sync::Arc::new(Store::open(dir.path()).unwrap());
+        let mut b = Batch {
+            batch_id: "b1".into(),
+            owner: None,
+            workflow: "File scan".into(),
+            user_agent: String::new(),
+            user_data: String::new(),
+            is_closed: false,
+            cancelled: false,
+            start_time: String::new(),
+            start_ms: 0,
+            files: Vec::new(),
+        };
+        st.put_batch(&b).unwrap();
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let st = st.clone();
+                s.spawn(move || {
+                    for i in 0..25 {
+                        assert!(st.batch_add("b1", &format!("{t}-{i}")).unwrap());
+                    }
+                });
+            }
+        });
+        b = st.get_batch("b1").unwrap().unwrap();
+        assert_eq!(b.files.len(), 200);
+        let c = st.batch_end("b1", BatchEnd::Cancel).unwrap().unwrap();
+        assert!(c.cancelled && c.is_closed);
+        let c = st.batch_end("b1", BatchEnd::Close).unwrap().unwrap();
+        assert!(c.cancelled, "a close must not undo a cancel");
+        assert!(!st.batch_add("b1", "late").unwrap());
+        assert!(!st.batch_add("nope", "x").unwrap());
+        assert!(st.batch_end("nope", BatchEnd::Close).unwrap().is_none());
+    }
+
+    #[test]
+    fn sessions_survive_a_reopen_and_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = Session {
+            user: "alice".into(),
+            admin: false,
+            expires_ms: now_ms() + 60_000,
+        };
+        {
+            let st = Store::open(dir.path()).unwrap();
+            st.put_session(
+                "old",
+                &Session {
+                    expires_ms: 1,
+                    ..live.clone()
+                },
+            )
+            .unwrap();
+            st.put_session("s1", &live).unwrap();
+        }
+        let st = Store::open(dir.path()).unwrap();
+        assert_eq!(st.session("s1").unwrap().unwrap().user, "alice");
+        // Expired sessions are dropped when another is stored.
+        assert!(st.session("old").unwrap().is_none());
+        st.drop_session("s1").unwrap();
+        assert!(st.session("s1").unwrap().is_none());
+    }
+
+    #[test]
+    fn half_written_uploads_are_removed_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("tmp")).unwrap();
+        std::fs::write(dir.path().join("tmp").join("stale"), b"partial").unwrap();
+        let st = Store::open(dir.path()).unwrap();
+        assert!(!st.tmp_path("stale").exists());
+    }
+}

@@ -1,0 +1,234 @@
+//! The backend contract: what the HTTP layer (`api/`) may ask of whatever
+//! holds scans. Two implementations sit below it and never reach up:
+//! [`local`] (`mdscan serve`: embedded store, in-process queue and workers)
+//! and [`cluster`] (`mdscan gateway`: Redis, RabbitMQ and the shared blob
+//! store, with `mdscan worker`s doing the scanning).
+//!
+//! The records here (scans, batches) are plain data; result documents are
+//! rendered from them by `serve::doc`, never by a backend.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+pub(crate) mod cluster;
+pub(crate) mod local;
+
+/// A stored file, readable as a local file while this value lives.
+pub(crate) type BlobFile = mdcluster::LocalBlob;
+
+/// Why a backend could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BackendError {
+    /// The queue is full or a service it needs is down: try again later.
+    #[error("{0}")]
+    Busy(String),
+    /// Anything else (a store that failed, a record that does not parse).
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl BackendError {
+    pub(crate) fn failed(e: impl std::fmt::Display) -> BackendError {
+        BackendError::Failed(e.to_string())
+    }
+}
+
+/// Where a scan is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum State {
+    Queued,
+    Processing,
+    Done,
+}
+
+/// One submitted file and, once done, its report.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Scan {
+    pub(crate) data_id: String,
+    pub(crate) batch_id: Option<String>,
+    pub(crate) owner: Option<String>,
+    pub(crate) display_name: String,
+    pub(crate) file_size: u64,
+    pub(crate) file_type: String,
+    pub(crate) file_type_description: String,
+    pub(crate) md5: String,
+    pub(crate) sha1: String,
+    pub(crate) sha256: String,
+    pub(crate) upload_timestamp: String,
+    pub(crate) upload_ms: u64,
+    pub(crate) workflow: String,
+    pub(crate) user_agent: String,
+    pub(crate) username: String,
+    pub(crate) passwords: Vec<String>,
+    pub(crate) metadata: Option<String>,
+    pub(crate) callback_url: Option<String>,
+    /// Why `callback_url` will not be called (not an allowed address).
+    #[serde(default)]
+    pub(crate) callback_refused: Option<String>,
+    pub(crate) state: State,
+    pub(crate) cancel_requested: bool,
+    pub(crate) started_ms: Option<u64>,
+    pub(crate) finished_ms: Option<u64>,
+    pub(crate) report: Option<mdcore::Report>,
+}
+
+/// What a data_id names: a submitted file, or an object inside one.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) enum Entry {
+    Root(Box<Scan>),
+    /// An extracted object: the root scan and the child indexes leading to it.
+    Child {
+        root_id: String,
+        path: Vec<u32>,
+    },
+}
+
+/// A batch of files.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Batch {
+    pub(crate) batch_id: String,
+    pub(crate) owner: Option<String>,
+    pub(crate) workflow: String,
+    pub(crate) user_agent: String,
+    pub(crate) user_data: String,
+    pub(crate) is_closed: bool,
+    pub(crate) cancelled: bool,
+    pub(crate) start_time: String,
+    pub(crate) start_ms: u64,
+    pub(crate) files: Vec<String>,
+}
+
+/// What a batch is asked to become.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BatchEnd {
+    Close,
+    Cancel,
+}
+
+/// A login session, kept by the backend so it survives a restart and is
+/// seen by every gateway of a cluster.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Session {
+    pub(crate) user: String,
+    pub(crate) admin: bool,
+    /// Milliseconds since the epoch.
+    pub(crate) expires_ms: u64,
+}
+
+/// A finished scan whose `callbackurl` is still owed a delivery. The
+/// backend keeps it until [`Backend::delivered`] (at least once: a process
+/// that dies before that leaves it for the next one).
+#[derive(Clone, Debug)]
+pub(crate) struct Callback {
+    /// The backend's handle of this delivery.
+    pub(crate) key: String,
+    pub(crate) data_id: String,
+}
+
+/// A node's status for `GET /stat/nodes`.
+pub(crate) type NodeStatus = serde_json::Value;
+
+/// One set of methods over either backend. Every future is `Send`, so the
+/// HTTP layer can run them on any tokio worker.
+pub(crate) trait Backend: Send + Sync + 'static {
+    /// Scans accepted and waiting for a worker.
+    fn queued(&self) -> usize;
+    /// Whether a new scan would be taken now (queue room, services up).
+    fn accepting(&self) -> bool;
+    /// Whether the store (and in a cluster the broker) answers.
+    fn healthy(&self) -> impl Future<Output = bool> + Send;
+    /// The engines scans run with.
+    fn engines(&self) -> &[mdcore::EngineInfo];
+    /// Free bytes where uploads are kept.
+    fn free_disk(&self) -> u64;
+
+    /// A fresh local path for an upload in progress.
+    fn tmp_path(&self, id: &str) -> PathBuf;
+    /// Keeps a finished upload under its SHA-256 (the temporary file is
+    /// gone afterwards either way).
+    fn keep_blob(
+        &self,
+        tmp: &Path,
+        sha256: &str,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+    /// The stored file with this SHA-256.
+    fn blob(&self, sha256: &str) -> impl Future<Output = Result<BlobFile, BackendError>> + Send;
+
+    /// Records a new scan durably, then queues it.
+    fn submit(&self, scan: Scan) -> impl Future<Output = Result<(), BackendError>> + Send;
+    /// What `id` names: a submitted file or an object inside one.
+    fn entry(&self, id: &str) -> impl Future<Output = Result<Option<Entry>, BackendError>> + Send;
+    /// The submitted file `id`.
+    fn scan(&self, id: &str) -> impl Future<Output = Result<Option<Scan>, BackendError>> + Send;
+    /// The latest data_id with this MD5, SHA-1 or SHA-256 (lower-case hex).
+    fn by_hash(
+        &self,
+        hash: &str,
+    ) -> impl Future<Output = Result<Option<String>, BackendError>> + Send;
+    /// Progress of a running scan, 0..=99.
+    fn progress(&self, id: &str) -> impl Future<Output = u8> + Send;
+    /// Cancels a queued or running scan; `false` when it is done or unknown.
+    fn cancel(&self, id: &str) -> impl Future<Output = bool> + Send;
+
+    /// Stores a new batch.
+    fn open_batch(&self, b: &Batch) -> impl Future<Output = Result<(), BackendError>> + Send;
+    fn batch(&self, id: &str) -> impl Future<Output = Result<Option<Batch>, BackendError>> + Send;
+    /// Appends a scan to an open batch, atomically: `false` when the batch
+    /// is unknown, closed or cancelled (nothing is appended then).
+    fn batch_add(
+        &self,
+        id: &str,
+        data_id: &str,
+    ) -> impl Future<Output = Result<bool, BackendError>> + Send;
+    /// Closes or cancels a batch, atomically, and returns it as it is now.
+    fn batch_end(
+        &self,
+        id: &str,
+        end: BatchEnd,
+    ) -> impl Future<Output = Result<Option<Batch>, BackendError>> + Send;
+
+    /// Stores a login session until it expires.
+    fn put_session(
+        &self,
+        id: &str,
+        s: &Session,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+    /// A live session; `None` when unknown or expired.
+    fn session(&self, id: &str) -> impl Future<Output = Option<Session>> + Send;
+    fn drop_session(&self, id: &str) -> impl Future<Output = ()> + Send;
+
+    /// This process, or the cluster's live workers.
+    fn nodes(&self) -> impl Future<Output = Vec<NodeStatus>> + Send;
+    /// The data_ids of scans as they finish, on this node or any.
+    fn finished(&self) -> broadcast::Receiver<String>;
+    /// The next owed callback, waiting up to `wait`.
+    fn next_callback(
+        &self,
+        wait: std::time::Duration,
+    ) -> impl Future<Output = Option<Callback>> + Send;
+    /// The callback was sent, or given up on: forget it.
+    fn delivered(&self, cb: &Callback) -> impl Future<Output = ()> + Send;
+}
+
+pub(crate) use mdcluster::child_id;
+
+/// A report for a root that could not be scanned at all (code 3).
+pub(crate) fn failed_report(name: &str, why: &str) -> mdcore::Report {
+    mdcore::Report::unscanned(name, mdcore::ResultCode::Failed, why)
+}
+
+pub(crate) fn now_ms() -> u64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// 32 lower-case hex characters from the OS random source.
+pub(crate) fn new_id() -> String {
+    let bytes: [u8; 16] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
