@@ -43,6 +43,9 @@ pub struct Event {
 pub struct Events {
     con: ConnectionManager,
     key: String,
+    /// The `callbacks` group is known to exist (reset when a read says it
+    /// does not, e.g. after Redis lost its data).
+    grouped: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for Events {
@@ -70,7 +73,11 @@ impl Events {
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_secs(1));
         let con = ConnectionManager::new_lazy_with_config(client.clone(), cfg).map_err(rerr)?;
-        Ok(Events { con, key })
+        Ok(Events {
+            con,
+            key,
+            grouped: Default::default(),
+        })
     }
 
     /// The id of the newest entry ("0-0" when the stream is empty): where a
@@ -135,7 +142,19 @@ impl Events {
     /// took and left unacknowledged for [`RECLAIM_AFTER`], else new ones
     /// (waiting up to `block`).
     pub async fn claim(&self, consumer: &str, block: Duration) -> Result<Vec<Event>, Error> {
-        self.group().await?;
+        use std::sync::atomic::Ordering;
+        if !self.grouped.load(Ordering::Relaxed) {
+            self.group().await?;
+            self.grouped.store(true, Ordering::Relaxed);
+        }
+        let r = self.claim_in_group(consumer, block).await;
+        if r.as_ref().is_err_and(|e| e.to_string().contains("NOGROUP")) {
+            self.grouped.store(false, Ordering::Relaxed);
+        }
+        r
+    }
+
+    async fn claim_in_group(&self, consumer: &str, block: Duration) -> Result<Vec<Event>, Error> {
         let mut c = self.con.clone();
         let stale: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
             .arg(&self.key)

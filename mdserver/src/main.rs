@@ -59,21 +59,15 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Gateway(args) => serve::run_gateway(args),
         Command::Worker(args) => worker::run(args),
-        Command::HashPassword { password } => {
-            use argon2::PasswordHasher;
-            let salt = argon2::password_hash::SaltString::generate(
-                &mut argon2::password_hash::rand_core::OsRng,
-            );
-            match argon2::Argon2::default().hash_password(password.as_bytes(), &salt) {
-                Ok(h) => {
-                    println!("{h}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("mdscan: {e}");
-                    ExitCode::from(2)
-                }
+        Command::HashPassword { password } => match serve::hash_password(&password) {
+            Ok(h) => {
+                println!("{h}");
+                ExitCode::SUCCESS
             }
-        }
+            Err(e) => {
+                eprintln!("mdscan: {e}");
+                ExitCode::from(2)
+            }
+        },
     }
 }

@@ -19,6 +19,7 @@ mod config;
 mod doc;
 mod webhook;
 
+pub(crate) use api::hash_password;
 pub(crate) use config::Config;
 
 use crate::runtime::{block_on, shutdown_signal};

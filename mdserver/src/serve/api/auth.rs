@@ -110,19 +110,22 @@ pub(crate) async fn authorize<B: Backend>(
     })
 }
 
+/// The argon2 PHC string of `password` with a fresh salt (what
+/// `mdscan hash-password` prints and `users` in the config hold).
+pub(crate) fn hash_password(password: &str) -> Result<String, String> {
+    use argon2::PasswordHasher;
+    let salt =
+        argon2::password_hash::SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
+}
+
 /// A hash checked when the user is unknown, so that costs the same time.
 fn dummy_hash() -> &'static str {
     static H: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    H.get_or_init(|| {
-        use argon2::PasswordHasher;
-        let salt = argon2::password_hash::SaltString::generate(
-            &mut argon2::password_hash::rand_core::OsRng,
-        );
-        argon2::Argon2::default()
-            .hash_password(b"not a password anyone has", &salt)
-            .map(|h| h.to_string())
-            .unwrap_or_default()
-    })
+    H.get_or_init(|| hash_password("not a password anyone has").unwrap_or_default())
 }
 
 fn verify(hash: &str, password: &str) -> bool {

@@ -26,7 +26,7 @@ mod results;
 mod stat;
 mod upload;
 
-pub(crate) use auth::LoginLimits;
+pub(crate) use auth::{LoginLimits, hash_password};
 
 /// The response body type.
 pub(crate) type Body = BoxBody<Bytes, std::io::Error>;

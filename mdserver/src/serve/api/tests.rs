@@ -253,16 +253,7 @@ const EICAR: &[u8] = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TES
 
 #[tokio::test]
 async fn keys_and_sessions_decide_who_sees_what() {
-    let hash = {
-        use argon2::PasswordHasher;
-        let salt = argon2::password_hash::SaltString::generate(
-            &mut argon2::password_hash::rand_core::OsRng,
-        );
-        argon2::Argon2::default()
-            .hash_password(b"pw", &salt)
-            .unwrap()
-            .to_string()
-    };
+    let hash = super::hash_password("pw").unwrap();
     let (api, fake) = api_with(&format!(
         r#"api_keys = ["key-one", "key-two"]
         [[users]]
@@ -363,16 +354,7 @@ async fn keys_and_sessions_decide_who_sees_what() {
 
 #[tokio::test]
 async fn failed_logins_are_rate_limited() {
-    let hash = {
-        use argon2::PasswordHasher;
-        let salt = argon2::password_hash::SaltString::generate(
-            &mut argon2::password_hash::rand_core::OsRng,
-        );
-        argon2::Argon2::default()
-            .hash_password(b"pw", &salt)
-            .unwrap()
-            .to_string()
-    };
+    let hash = super::hash_password("pw").unwrap();
     let (api, _) = api_with(&format!(
         r#"[[users]]
         name = "carol"
