@@ -39,6 +39,20 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), Error>>;
     /// Free bytes where blobs are kept (0 when the backend can not tell).
     fn free_space(&self) -> u64;
+    /// Keys under `prefix` (a folder, `uploads` say) last written before
+    /// `before_ms` (ms since the epoch), at most `limit` of them: what the
+    /// retention sweep looks at.
+    fn list_older<'a>(
+        &'a self,
+        prefix: &'a str,
+        before_ms: u64,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<String>, Error>>;
+}
+
+fn ms(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// A blob available as a local file for as long as this value lives.
@@ -121,15 +135,67 @@ impl BlobStore for DirStore {
 
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
-            match tokio::fs::remove_file(self.dir.join(key)).await {
+            let p = self.dir.join(key);
+            match tokio::fs::remove_file(&p).await {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
-                _ => Ok(()),
+                _ => {
+                    // A folder of one fanned-out root (`children/{root}`)
+                    // goes with its last blob; a non-empty one stays.
+                    if key.matches('/').count() >= 2
+                        && let Some(parent) = p.parent()
+                    {
+                        let _ = tokio::fs::remove_dir(parent).await;
+                    }
+                    Ok(())
+                }
             }
         })
     }
 
     fn free_space(&self) -> u64 {
         fs4::available_space(&self.dir).unwrap_or(0)
+    }
+
+    fn list_older<'a>(
+        &'a self,
+        prefix: &'a str,
+        before_ms: u64,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<String>, Error>> {
+        Box::pin(async move {
+            let base = self.dir.clone();
+            let start = base.join(prefix);
+            tokio::task::spawn_blocking(move || {
+                let mut out = Vec::new();
+                let mut dirs = vec![start];
+                while let Some(d) = dirs.pop() {
+                    let Ok(rd) = std::fs::read_dir(&d) else {
+                        continue;
+                    };
+                    for e in rd.flatten() {
+                        if out.len() >= limit {
+                            return out;
+                        }
+                        let Ok(meta) = e.metadata() else { continue };
+                        let path = e.path();
+                        if meta.is_dir() {
+                            dirs.push(path);
+                            continue;
+                        }
+                        let old = meta.modified().map(ms).is_ok_and(|m| m < before_ms);
+                        if old
+                            && let Ok(rel) = path.strip_prefix(&base)
+                            && let Some(key) = rel.to_str()
+                        {
+                            out.push(key.replace(std::path::MAIN_SEPARATOR, "/"));
+                        }
+                    }
+                }
+                out
+            })
+            .await
+            .map_err(|e| Error::Blob(e.to_string()))
+        })
     }
 }
 
@@ -229,6 +295,37 @@ impl BlobStore for S3Store {
     fn free_space(&self) -> u64 {
         0
     }
+
+    fn list_older<'a>(
+        &'a self,
+        prefix: &'a str,
+        before_ms: u64,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<String>, Error>> {
+        Box::pin(async move {
+            let folder = self.obj(prefix);
+            let strip = if self.prefix.is_empty() {
+                String::new()
+            } else {
+                format!("{}/", self.prefix)
+            };
+            let mut out = Vec::new();
+            let mut list = self.store.list(Some(&folder));
+            while let Some(item) = list.next().await {
+                let meta = item.map_err(|e| Error::Blob(e.to_string()))?;
+                let modified = u64::try_from(meta.last_modified.timestamp_millis()).unwrap_or(0);
+                if modified < before_ms
+                    && let Some(key) = meta.location.as_ref().strip_prefix(&strip)
+                {
+                    out.push(key.to_string());
+                    if out.len() >= limit {
+                        break;
+                    }
+                }
+            }
+            Ok(out)
+        })
+    }
 }
 
 fn check_key(key: &str) -> Result<(), Error> {
@@ -302,6 +399,17 @@ impl Blobs {
     /// See [`BlobStore::free_space`].
     pub fn free_space(&self) -> u64 {
         self.0.free_space()
+    }
+
+    /// Keys under `prefix` last written before `before_ms`, at most `limit`.
+    pub async fn list_older(
+        &self,
+        prefix: &str,
+        before_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<String>, Error> {
+        check_key(prefix)?;
+        self.0.list_older(prefix, before_ms, limit).await
     }
 }
 #[cfg(test)]

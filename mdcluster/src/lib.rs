@@ -31,6 +31,7 @@ pub mod queue;
 pub mod state;
 pub mod sysinfo;
 pub mod task;
+pub mod upkeep;
 pub mod worker;
 
 pub use blob::{BlobStore, Blobs, DirStore, LocalBlob, S3Store};
@@ -83,6 +84,20 @@ impl Default for Endpoints {
             retention_s: 7 * 24 * 3600,
         }
     }
+}
+
+/// Fault injection for the cluster tests: whether the variable `var`
+/// names the end of `subject` (a blob key, a task name). Compiled only with
+/// the `test-hooks` feature (the tests' build); a release binary ignores
+/// `MDSCAN_TEST_*`.
+#[cfg(feature = "test-hooks")]
+pub(crate) fn fault(var: &str, subject: &str) -> bool {
+    std::env::var(var).is_ok_and(|bad| !bad.is_empty() && subject.ends_with(&bad))
+}
+
+#[cfg(not(feature = "test-hooks"))]
+pub(crate) fn fault(_var: &str, _subject: &str) -> bool {
+    false
 }
 
 /// Milliseconds since the Unix epoch.

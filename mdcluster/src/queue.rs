@@ -86,6 +86,8 @@ pub struct Publisher {
     url: String,
     names: Names,
     link: Mutex<Option<(Connection, Channel)>>,
+    /// For `MDSCAN_TEST_DROP_PUBLISH_ONCE` (test builds).
+    dropped_once: std::sync::atomic::AtomicBool,
 }
 
 impl Publisher {
@@ -95,6 +97,7 @@ impl Publisher {
             url: url.to_string(),
             names,
             link: Mutex::new(None),
+            dropped_once: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -123,6 +126,20 @@ impl Publisher {
     /// One reconnect is tried when the channel turned out to be dead.
     pub async fn publish(&self, task: &Task) -> Result<(), Error> {
         let body = serde_json::to_vec(task).map_err(|e| Error::Amqp(e.to_string()))?;
+        // Fault injection for the cluster tests: a publish the broker
+        // confirmed and then lost (every time, or the first time only).
+        if crate::fault("MDSCAN_TEST_DROP_PUBLISH", &task.name)
+            || (crate::fault("MDSCAN_TEST_DROP_PUBLISH_ONCE", &task.name)
+                && !self
+                    .dropped_once
+                    .swap(true, std::sync::atomic::Ordering::Relaxed))
+        {
+            eprintln!(
+                "mdscan: MDSCAN_TEST_DROP_PUBLISH: dropping the task of {}",
+                task.name
+            );
+            return Ok(());
+        }
         let mut last = None;
         for _ in 0..2 {
             match self.try_publish(&body, task.priority()).await {

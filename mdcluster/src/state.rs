@@ -5,7 +5,15 @@
 //! Keys (`{ns}` is the cluster's namespace, `mdscan` by default):
 //! - `{ns}:scan:{id}` hash — `meta` (the gateway's record, opaque here),
 //!   `state` (`queued`, `processing`, `done`), `report`, `started_ms`,
-//!   `finished_ms`, `cancel`, `progress`, `worker`.
+//!   `finished_ms`, `cancel`, `progress`, `worker`, `deadline_ms` (when a
+//!   worker must be done with the whole tree), `task` (the root task, kept
+//!   so the reconciler can publish it again) and `requeues`.
+//! - `{ns}:open` sorted set — data_ids not yet done, scored by their last
+//!   change (accepted, taken by a worker, requeued): what the reconciler
+//!   looks at.
+//! - `{ns}:blobs` sorted set — SHA-256 of uploads, scored by their last use
+//!   (the retention sweep removes the old ones from the blob store).
+//! - `{ns}:lock:{name}` — held by the one gateway running a periodic job.
 //! - `{ns}:child:{id}` — `{"root_id":…, "path":[…]}` of an extracted object.
 //! - `{ns}:hash:{hex}` — the data_id of the latest object with that digest.
 //! - `{ns}:doc:{kind}:{id}` — documents the gateway keeps (login sessions,
@@ -24,6 +32,11 @@
 //!
 //! Every write a worker makes is idempotent, so a redelivered task can
 //! neither double-count a child nor corrupt a finished result.
+//!
+//! Values are bounded: a report whose JSON would pass [`MAX_REPORT_BYTES`]
+//! is stored cut down with [`Report::cap`] (every code kept, the dropped
+//! objects counted in a note), and the index of a big tree is written in
+//! chunks before the result, so no single command grows with the archive.
 
 use std::time::Duration;
 
@@ -50,6 +63,58 @@ pub struct ScanRecord {
     pub cancel: bool,
     /// 0..=99 while running.
     pub progress: u8,
+    /// The worker that took it.
+    pub worker: Option<String>,
+    /// When the worker must be done with the whole tree.
+    pub deadline_ms: Option<u64>,
+    /// The root task as published (JSON).
+    pub task: Option<String>,
+    /// Times the reconciler published it again.
+    pub requeues: u64,
+}
+
+/// Largest report JSON stored as one value; bigger ones are cut down with
+/// [`Report::cap`].
+pub const MAX_REPORT_BYTES: usize = 32 << 20;
+
+/// Longest name, note or threat string kept in a report that is cut down.
+const MAX_TEXT: usize = 2048;
+
+/// Index writes sent per round trip when a result is stored.
+const INDEX_CHUNK: usize = 5000;
+
+/// The report as stored: itself, or when its JSON passes
+/// [`MAX_REPORT_BYTES`], a copy cut down until it fits. Returns the JSON
+/// and, when cut, the copy (the index must follow the stored tree).
+pub fn stored(report: &Report) -> Result<(String, Option<Report>), Error> {
+    let ser = |r: &Report| serde_json::to_string(r).map_err(|e| Error::Redis(e.to_string()));
+    let json = ser(report)?;
+    if json.len() <= MAX_REPORT_BYTES {
+        return Ok((json, None));
+    }
+    let nodes = report.root.iter().count();
+    let mut max = nodes;
+    let mut len = json.len();
+    loop {
+        let mut r = report.clone();
+        r.cap(max, MAX_TEXT);
+        let json = ser(&r)?;
+        if json.len() <= MAX_REPORT_BYTES || max <= 1 {
+            return Ok((json, Some(r)));
+        }
+        // Scale the node count by the overshoot, with a margin.
+        let scaled = u128::try_from(max).unwrap_or(u128::MAX) * (MAX_REPORT_BYTES as u128) * 9
+            / 10
+            / (json.len().max(1) as u128);
+        let next = usize::try_from(scaled)
+            .unwrap_or(1)
+            .clamp(1, max.saturating_sub(1).max(1));
+        if next == max && json.len() >= len {
+            return Ok((json, Some(r)));
+        }
+        len = json.len();
+        max = next;
+    }
 }
 
 /// Where an extracted object sits.
@@ -96,6 +161,14 @@ return tonumber(redis.call('HGET', KEYS[1], 'pending'))
 const REFUND: &str = "local n = tonumber(redis.call('GET', KEYS[1]) or '0') \
     if n > 0 then return redis.call('DECR', KEYS[1]) end return 0";
 
+const START: &str = r"
+local s = redis.call('HGET', KEYS[1], 'state')
+if not s or s == 'done' then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'processing', 'started_ms', ARGV[2], 'worker', ARGV[3], 'deadline_ms', ARGV[4])
+redis.call('ZADD', KEYS[2], 'XX', ARGV[2], ARGV[1])
+return 1
+";
+
 const CANCEL: &str = r"
 local s = redis.call('HGET', KEYS[1], 'state')
 if not s or s == 'done' then return 0 end
@@ -116,6 +189,21 @@ const BATCH_END: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'closed', '1')
 if ARGV[1] == '1' then redis.call('HSET', KEYS[1], 'cancelled', '1') end
+return 1
+";
+
+/// Removes a blob's use record only if it was not used again meanwhile.
+const FORGET_BLOB: &str = r"
+local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if s and tonumber(s) > tonumber(ARGV[2]) then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+return 1
+";
+
+const LOCK: &str = r"
+local h = redis.call('GET', KEYS[1])
+if h and h ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 ";
 
@@ -186,19 +274,39 @@ impl State {
             .is_ok()
     }
 
-    /// Records a new scan (`queued`).
-    pub async fn create_scan(&self, id: &str, meta: &str) -> Result<(), Error> {
+    /// Records a new scan (`queued`) with the root task it was published
+    /// as, lists it as open, and marks its upload (`sha256`) as used now.
+    pub async fn create_scan(
+        &self,
+        id: &str,
+        meta: &str,
+        task: &str,
+        sha256: &str,
+    ) -> Result<(), Error> {
         let k = self.key("scan", id);
+        let now = now_ms();
         let mut c = self.con.clone();
         redis::pipe()
             .atomic()
-            .hset_multiple(&k, &[("meta", meta), ("state", "queued")])
+            .hset_multiple(&k, &[("meta", meta), ("state", "queued"), ("task", task)])
             .ignore()
             .expire(&k, self.retention_i())
+            .ignore()
+            .zadd(self.open_key(), id, now)
+            .ignore()
+            .zadd(self.blobs_key(), sha256, now)
             .ignore()
             .query_async::<()>(&mut c)
             .await
             .map_err(rerr)
+    }
+
+    fn open_key(&self) -> String {
+        format!("{}:open", self.ns)
+    }
+
+    fn blobs_key(&self) -> String {
+        format!("{}:blobs", self.ns)
     }
 
     fn retention_i(&self) -> i64 {
@@ -208,11 +316,170 @@ impl State {
     /// Forgets a scan that could not be queued.
     pub async fn drop_scan(&self, id: &str) -> Result<(), Error> {
         let mut c = self.con.clone();
-        redis::cmd("DEL")
-            .arg(self.key("scan", id))
+        redis::pipe()
+            .atomic()
+            .del(self.key("scan", id))
+            .ignore()
+            .zrem(self.open_key(), id)
+            .ignore()
             .query_async::<()>(&mut c)
             .await
             .map_err(rerr)
+    }
+
+    /// Open (not done) data_ids whose last change is older than
+    /// `before_ms`, oldest first, at most `limit`.
+    pub async fn open_before(&self, before_ms: u64, limit: usize) -> Result<Vec<String>, Error> {
+        let mut c = self.con.clone();
+        redis::cmd("ZRANGEBYSCORE")
+            .arg(self.open_key())
+            .arg(0)
+            .arg(before_ms)
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit)
+            .query_async(&mut c)
+            .await
+            .map_err(rerr)
+    }
+
+    /// When the oldest open scan last changed (`None`: nothing is open).
+    pub async fn oldest_open(&self) -> Result<Option<u64>, Error> {
+        let mut c = self.con.clone();
+        let v: Vec<(String, f64)> = redis::cmd("ZRANGE")
+            .arg(self.open_key())
+            .arg(0)
+            .arg(0)
+            .arg("WITHSCORES")
+            .query_async(&mut c)
+            .await
+            .map_err(rerr)?;
+        Ok(v.first().map(|(_, s)| *s as u64))
+    }
+
+    /// Removes a data_id from the open list (its record is done or gone).
+    pub async fn forget_open(&self, id: &str) -> Result<(), Error> {
+        let mut c = self.con.clone();
+        redis::cmd("ZREM")
+            .arg(self.open_key())
+            .arg(id)
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(rerr)
+    }
+
+    /// Counts a republish of a scan's task and restarts its clock.
+    pub async fn requeued(&self, id: &str) -> Result<u64, Error> {
+        let mut c = self.con.clone();
+        let (n,): (u64,) = redis::pipe()
+            .atomic()
+            .hincr(self.key("scan", id), "requeues", 1)
+            .cmd("ZADD")
+            .arg(self.open_key())
+            .arg("XX")
+            .arg(now_ms())
+            .arg(id)
+            .ignore()
+            .query_async(&mut c)
+            .await
+            .map_err(rerr)?;
+        Ok(n)
+    }
+
+    /// Uploads last used before `before_ms`, at most `limit`.
+    pub async fn blobs_before(&self, before_ms: u64, limit: usize) -> Result<Vec<String>, Error> {
+        let mut c = self.con.clone();
+        redis::cmd("ZRANGEBYSCORE")
+            .arg(self.blobs_key())
+            .arg(0)
+            .arg(before_ms)
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit)
+            .query_async(&mut c)
+            .await
+            .map_err(rerr)
+    }
+
+    /// When an upload was last used, if it is listed.
+    pub async fn blob_used(&self, sha256: &str) -> Result<Option<u64>, Error> {
+        let mut c = self.con.clone();
+        let v: Option<f64> = redis::cmd("ZSCORE")
+            .arg(self.blobs_key())
+            .arg(sha256)
+            .query_async(&mut c)
+            .await
+            .map_err(rerr)?;
+        Ok(v.map(|s| s as u64))
+    }
+
+    /// Forgets an upload the sweep removed, unless it was used again after
+    /// `before_ms` (a new upload of the same bytes).
+    pub async fn forget_blob(&self, sha256: &str, before_ms: u64) -> Result<bool, Error> {
+        let mut c = self.con.clone();
+        let n: i64 = redis::Script::new(FORGET_BLOB)
+            .key(self.blobs_key())
+            .arg(sha256)
+            .arg(before_ms)
+            .invoke_async(&mut c)
+            .await
+            .map_err(rerr)?;
+        Ok(n == 1)
+    }
+
+    /// Takes (or keeps) the lock `name` for `ttl`; `false` when another
+    /// process holds it. For jobs one gateway of a cluster runs at a time.
+    pub async fn lock(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, Error> {
+        let mut c = self.con.clone();
+        let n: i64 = redis::Script::new(LOCK)
+            .key(self.key("lock", name))
+            .arg(holder)
+            .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX))
+            .invoke_async(&mut c)
+            .await
+            .map_err(rerr)?;
+        Ok(n == 1)
+    }
+
+    /// Whether a worker's status is still fresh (it sent a heartbeat).
+    pub async fn alive(&self, worker: &str) -> Result<bool, Error> {
+        let mut c = self.con.clone();
+        let n: i64 = redis::cmd("EXISTS")
+            .arg(self.key("node", worker))
+            .query_async(&mut c)
+            .await
+            .map_err(rerr)?;
+        Ok(n == 1)
+    }
+
+    /// The count of `key` in its current window (0 when none).
+    pub async fn hits(&self, key: &str) -> Result<u64, Error> {
+        let mut c = self.con.clone();
+        let n: Option<u64> = redis::cmd("GET")
+            .arg(self.key("hits", key))
+            .query_async(&mut c)
+            .await
+            .map_err(rerr)?;
+        Ok(n.unwrap_or(0))
+    }
+
+    /// Counts one event `key` in a fixed window of `window` (rate limits
+    /// shared by every gateway); returns the count so far.
+    pub async fn hit(&self, key: &str, window: Duration) -> Result<u64, Error> {
+        let k = self.key("hits", key);
+        let mut c = self.con.clone();
+        let (n,): (u64,) = redis::pipe()
+            .atomic()
+            .incr(&k, 1)
+            .cmd("PEXPIRE")
+            .arg(&k)
+            .arg(u64::try_from(window.as_millis()).unwrap_or(u64::MAX))
+            .arg("NX")
+            .ignore()
+            .query_async(&mut c)
+            .await
+            .map_err(rerr)?;
+        Ok(n)
     }
 
     /// A scan, if known.
@@ -235,6 +502,10 @@ impl State {
             finished_ms: num("finished_ms"),
             cancel: map.get("cancel").is_some_and(|v| v == "1"),
             progress: num("progress").map_or(0, |p| u8::try_from(p.min(99)).unwrap_or(99)),
+            worker: map.get("worker").cloned(),
+            deadline_ms: num("deadline_ms"),
+            task: map.get("task").cloned(),
+            requeues: num("requeues").unwrap_or(0),
         }))
     }
 
@@ -431,30 +702,21 @@ impl State {
         Ok(n)
     }
 
-    /// Marks a root scan as being worked on (unless it is already done).
-    pub async fn start(&self, id: &str, worker: &str) -> Result<(), Error> {
-        let k = self.key("scan", id);
+    /// Marks a root scan as being worked on (unless it is already done),
+    /// with the time its whole tree must be done by.
+    pub async fn start(&self, id: &str, worker: &str, deadline_ms: u64) -> Result<(), Error> {
         let mut c = self.con.clone();
-        let state: Option<String> = redis::cmd("HGET")
-            .arg(&k)
-            .arg("state")
-            .query_async(&mut c)
+        let _: i64 = redis::Script::new(START)
+            .key(self.key("scan", id))
+            .key(self.open_key())
+            .arg(id)
+            .arg(now_ms())
+            .arg(worker)
+            .arg(deadline_ms)
+            .invoke_async(&mut c)
             .await
             .map_err(rerr)?;
-        if state.as_deref() == Some("done") {
-            return Ok(());
-        }
-        redis::cmd("HSET")
-            .arg(&k)
-            .arg("state")
-            .arg("processing")
-            .arg("started_ms")
-            .arg(now_ms())
-            .arg("worker")
-            .arg(worker)
-            .query_async::<()>(&mut c)
-            .await
-            .map_err(rerr)
+        Ok(())
     }
 
     /// Whether a root scan has its final result.
@@ -505,13 +767,50 @@ impl State {
             .map_err(rerr)
     }
 
-    /// Stores a root's final result: the report, one index entry per
-    /// extracted object, and the hash index — one atomic transaction.
-    /// Idempotent.
+    /// Stores a root's final result: first the index (one entry per
+    /// extracted object, and the hash index) in chunks, then the report,
+    /// the "finished" event and the end of its open listing in one atomic
+    /// transaction. Idempotent. A report too big for one value is stored
+    /// cut down (see [`stored`]).
     pub async fn finish(&self, id: &str, report: &Report) -> Result<(), Error> {
         let k = self.key("scan", id);
-        let json = serde_json::to_string(report).map_err(|e| Error::Redis(e.to_string()))?;
+        let (json, cut) = stored(report)?;
+        let tree = cut.as_ref().unwrap_or(report);
         let ttl = self.retention_s;
+        let mut index: Vec<(String, String)> = Vec::new();
+        let mut stack: Vec<(&mdcore::Node, Vec<u32>)> = vec![(&tree.root, Vec::new())];
+        while let Some((node, path)) = stack.pop() {
+            let node_id = if path.is_empty() {
+                id.to_string()
+            } else {
+                let cid = child_id(id, &path);
+                let entry = serde_json::to_string(&ChildRef {
+                    root_id: id.to_string(),
+                    path: path.clone(),
+                })
+                .map_err(|e| Error::Redis(e.to_string()))?;
+                index.push((self.key("child", &cid), entry));
+                cid
+            };
+            for hash in [&node.md5, &node.sha1, &node.sha256] {
+                if !hash.is_empty() {
+                    index.push((self.key("hash", hash), node_id.clone()));
+                }
+            }
+            for (i, c) in node.children.iter().enumerate() {
+                let mut sub = path.clone();
+                sub.push(u32::try_from(i).unwrap_or(u32::MAX));
+                stack.push((c, sub));
+            }
+        }
+        let mut c = self.con.clone();
+        for chunk in index.chunks(INDEX_CHUNK) {
+            let mut p = redis::pipe();
+            for (key, value) in chunk {
+                p.cmd("SET").arg(key).arg(value).arg("EX").arg(ttl).ignore();
+            }
+            p.query_async::<()>(&mut c).await.map_err(rerr)?;
+        }
         let mut p = redis::pipe();
         p.atomic();
         p.cmd("HSET")
@@ -526,6 +825,7 @@ impl State {
             .arg(100)
             .ignore();
         p.expire(&k, self.retention_i()).ignore();
+        p.zrem(self.open_key(), id).ignore();
         // The "finished" event every gateway reads (sync waiters, callbacks).
         p.cmd("XADD")
             .arg(self.events_key())
@@ -536,42 +836,6 @@ impl State {
             .arg("id")
             .arg(id)
             .ignore();
-        let mut stack: Vec<(&mdcore::Node, Vec<u32>)> = vec![(&report.root, Vec::new())];
-        while let Some((node, path)) = stack.pop() {
-            let node_id = if path.is_empty() {
-                id.to_string()
-            } else {
-                let cid = child_id(id, &path);
-                let entry = serde_json::to_string(&ChildRef {
-                    root_id: id.to_string(),
-                    path: path.clone(),
-                })
-                .map_err(|e| Error::Redis(e.to_string()))?;
-                p.cmd("SET")
-                    .arg(self.key("child", &cid))
-                    .arg(entry)
-                    .arg("EX")
-                    .arg(ttl)
-                    .ignore();
-                cid
-            };
-            for hash in [&node.md5, &node.sha1, &node.sha256] {
-                if !hash.is_empty() {
-                    p.cmd("SET")
-                        .arg(self.key("hash", hash))
-                        .arg(&node_id)
-                        .arg("EX")
-                        .arg(ttl)
-                        .ignore();
-                }
-            }
-            for (i, c) in node.children.iter().enumerate() {
-                let mut sub = path.clone();
-                sub.push(u32::try_from(i).unwrap_or(u32::MAX));
-                stack.push((c, sub));
-            }
-        }
-        let mut c = self.con.clone();
         p.query_async::<()>(&mut c).await.map_err(rerr)
     }
 
@@ -668,7 +932,7 @@ impl State {
         tokens: &[String],
         used: (u64, u64),
     ) -> Result<(), Error> {
-        let json = serde_json::to_string(parent).map_err(|e| Error::Redis(e.to_string()))?;
+        let (json, _) = stored(parent)?;
         let mut c = self.con.clone();
         let script = redis::Script::new(FAN_OPEN);
         let mut inv = script.prepare_invoke();
@@ -708,7 +972,7 @@ impl State {
         token: &str,
         report: &Report,
     ) -> Result<Option<u64>, Error> {
-        let json = serde_json::to_string(report).map_err(|e| Error::Redis(e.to_string()))?;
+        let (json, _) = stored(report)?;
         let mut c = self.con.clone();
         let n: i64 = redis::Script::new(FAN_PART)
             .key(self.key("fan", root))

@@ -37,7 +37,7 @@ use crate::blob::Blobs;
 use crate::queue::{self, Names, Publisher};
 use crate::state::State;
 use crate::task::Task;
-use crate::{Endpoints, Error, now_ms, sysinfo};
+use crate::{Endpoints, Error, fault, now_ms, sysinfo};
 
 /// How long past its time limit a scan may run before the worker gives up
 /// on it (and exits, see `process`).
@@ -276,20 +276,6 @@ fn unscanned(task: &Task, code: ResultCode, why: &str) -> Report {
 /// gateway's write, a store that is briefly unreachable).
 const BLOB_RETRY: Duration = Duration::from_secs(20);
 
-/// Fault injection for the cluster tests: whether the variable `var`
-/// names the end of this task's blob key. Compiled only with the
-/// `test-hooks` feature (the tests' build); a release binary ignores
-/// `MDSCAN_TEST_*`.
-#[cfg(feature = "test-hooks")]
-fn fault(var: &str, blob: &str) -> bool {
-    std::env::var(var).is_ok_and(|bad| !bad.is_empty() && blob.ends_with(&bad))
-}
-
-#[cfg(not(feature = "test-hooks"))]
-fn fault(_var: &str, _blob: &str) -> bool {
-    false
-}
-
 async fn process(ctx: &Arc<Ctx>, task: &Task) -> Result<Outcome, Error> {
     let charged = ctx.state.attempts(&task.id()).await?;
     if ctx.state.done(&task.root).await? {
@@ -317,8 +303,17 @@ async fn process(ctx: &Arc<Ctx>, task: &Task) -> Result<Outcome, Error> {
         store(ctx, task, report).await?;
         return Ok(Outcome::Done);
     }
+    // A root's clock starts when a worker takes it (as in a local scan);
+    // its children share the root's deadline.
+    let deadline_ms = if task.token.is_none() {
+        now_ms().saturating_add(u64::try_from(task.limits.timeout.as_millis()).unwrap_or(u64::MAX))
+    } else {
+        task.deadline_ms
+    };
     if task.token.is_none() {
-        ctx.state.start(&task.root, &ctx.cfg.id).await?;
+        ctx.state
+            .start(&task.root, &ctx.cfg.id, deadline_ms)
+            .await?;
     }
     // Fault injection for the cluster tests: a file that hangs the scan.
     let hang = fault("MDSCAN_TEST_HANG_ON", &task.blob);
@@ -370,13 +365,6 @@ async fn process(ctx: &Arc<Ctx>, task: &Task) -> Result<Outcome, Error> {
         ctx.state.fan_usage(&task.root).await?
     } else {
         (0, 0)
-    };
-    // A root's clock starts when a worker takes it (as in a local scan);
-    // its children share the root's deadline.
-    let deadline_ms = if task.token.is_none() {
-        now_ms().saturating_add(u64::try_from(task.limits.timeout.as_millis()).unwrap_or(u64::MAX))
-    } else {
-        task.deadline_ms
     };
     let limits = crate::task::remaining(
         &task.limits,
@@ -506,7 +494,7 @@ async fn process(ctx: &Arc<Ctx>, task: &Task) -> Result<Outcome, Error> {
 /// for the last part, the root's assembled report).
 async fn store(ctx: &Arc<Ctx>, task: &Task, report: Report) -> Result<(), Error> {
     let Some(token) = &task.token else {
-        return persist("storing a result", || ctx.state.finish(&task.root, &report)).await;
+        return store_root(ctx, &task.root, report).await;
     };
     let pending = persist("storing a child result", || {
         ctx.state.fan_part(&task.root, token, &report)
@@ -517,6 +505,30 @@ async fn store(ctx: &Arc<Ctx>, task: &Task, report: Report) -> Result<(), Error>
         finalize(ctx, &task.root).await?;
     }
     Ok(())
+}
+
+/// Stores a root's final report. When Redis answers but will not take it
+/// (a value it refuses, memory full) the verdict is kept on the root alone
+/// with a note saying why, rather than returning the task to the queue to
+/// fail the same way forever.
+async fn store_root(ctx: &Arc<Ctx>, root: &str, report: Report) -> Result<(), Error> {
+    let e = match persist("storing a result", || ctx.state.finish(root, &report)).await {
+        Ok(()) => return Ok(()),
+        Err(e) => e,
+    };
+    if !ctx.state.ping().await {
+        return Err(e);
+    }
+    eprintln!(
+        "mdscan worker {}: storing {root} failed ({e}); storing its verdict alone",
+        ctx.cfg.id
+    );
+    let mut small = report;
+    small.cap(1, 2048);
+    small.root.notes.push(format!(
+        "the full report could not be stored ({e}); the verdict covers every object"
+    ));
+    persist("storing a result", || ctx.state.finish(root, &small)).await
 }
 
 /// Puts a fanned-out root's report together from its parts.
@@ -537,7 +549,7 @@ async fn finalize(ctx: &Arc<Ctx>, root: &str) -> Result<(), Error> {
     {
         report.total_time = now_ms().saturating_sub(started);
     }
-    persist("storing a result", || ctx.state.finish(root, &report)).await?;
+    store_root(ctx, root, report).await?;
     let _ = ctx.state.fan_close(root).await;
     Ok(())
 }

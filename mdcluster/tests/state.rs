@@ -31,7 +31,7 @@ async fn a_repeated_child_result_counts_once() {
     let Some(s) = state() else { return };
     let parent = Report::unscanned("p.zip", ResultCode::InProgress, "parent");
     let tokens = vec!["a".to_string(), "b".to_string()];
-    s.create_scan("root1", "{}").await.unwrap();
+    s.create_scan("root1", "{}", "{}", "aa").await.unwrap();
     s.fan_open("root1", &parent, &tokens, (2, 100))
         .await
         .unwrap();
@@ -84,12 +84,14 @@ async fn results_cancel_flags_and_the_hash_index() {
         !s.cancel("nope").await.unwrap(),
         "unknown scans can not be cancelled"
     );
-    s.create_scan("r2", "{\"meta\":1}").await.unwrap();
+    s.create_scan("r2", "{\"meta\":1}", "{}", "bb")
+        .await
+        .unwrap();
     assert!(s.exists("r2").await.unwrap());
     assert!(!s.done("r2").await.unwrap());
     assert!(s.cancel("r2").await.unwrap());
     assert!(s.cancelled("r2").await.unwrap());
-    s.start("r2", "w").await.unwrap();
+    s.start("r2", "w", 1).await.unwrap();
     s.finish("r2", &report).await.unwrap();
     // Finishing twice (a redelivered task) is harmless.
     s.finish("r2", &report).await.unwrap();
@@ -115,4 +117,134 @@ async fn results_cancel_flags_and_the_hash_index() {
     s.refund("task").await.unwrap();
     s.refund("task").await.unwrap();
     assert_eq!(s.attempts("task").await.unwrap(), 0);
+}
+
+/// A report of 100,000 objects with long names (an archive of deep paths)
+/// is well past what one Redis value may hold (512 MB here): it is stored
+/// cut down, with its verdict, the detection and a note, instead of the
+/// write failing (and the task being retried forever).
+#[tokio::test]
+async fn a_report_of_100000_objects_with_long_names_is_stored() {
+    let Some(s) = state() else { return };
+    let mut r = Report::unscanned("deep.zip", ResultCode::NoThreat, "root");
+    let long = "d/".repeat(1700);
+    let template = r.root.clone();
+    for i in 0..100_000u32 {
+        let mut c = template.clone();
+        c.notes.clear();
+        c.name = format!("{long}{i}.txt");
+        c.display_name = format!("deep.zip/{long}{i}.txt");
+        c.depth = 1;
+        c.md5 = format!("{i:032x}");
+        c.sha256 = format!("{i:064x}");
+        if i == 77_777 {
+            c.own_result_i = ResultCode::Infected;
+            c.roll_up();
+        }
+        r.root.children.push(c);
+    }
+    r.root.roll_up();
+    r.objects = 100_001;
+    let (json, cut) = mdcluster::state::stored(&r).unwrap();
+    assert!(cut.is_some() && json.len() <= mdcluster::state::MAX_REPORT_BYTES);
+    s.create_scan("big", "{}", "{}", "cc").await.unwrap();
+    s.finish("big", &r).await.unwrap();
+    let back = s.scan("big").await.unwrap().unwrap().report.unwrap();
+    assert_eq!(back.verdict(), ResultCode::Infected);
+    assert_eq!(back.objects, 100_001);
+    let hit = back
+        .root
+        .children
+        .iter()
+        .find(|c| c.own_result_i == ResultCode::Infected)
+        .expect("the infected object is listed");
+    assert!(hit.name.len() < 4096);
+    assert!(back.root.notes.iter().any(|n| n.contains("not listed")));
+    // The index follows the stored tree: the detection is found by hash.
+    let id = s
+        .by_hash(&format!("{:064x}", 77_777))
+        .await
+        .unwrap()
+        .unwrap();
+    let child = s.child(&id).await.unwrap().unwrap();
+    assert_eq!(child.root_id, "big");
+    assert!(s.open_before(u64::MAX, 10).await.unwrap().is_empty());
+}
+
+fn rabbit() -> bool {
+    let up = std::net::TcpStream::connect("127.0.0.1:5672").is_ok();
+    assert!(
+        up || std::env::var_os("CI").is_none(),
+        "this test needs RabbitMQ on 127.0.0.1:5672"
+    );
+    up
+}
+
+/// A scan whose task never reached the queue (a lost publish) is published
+/// again by the reconciler; one that stays stuck is stored as Failed, which
+/// blocks. A scan done meanwhile is only forgotten.
+#[tokio::test]
+async fn the_reconciler_requeues_then_fails_a_lost_scan() {
+    use mdcluster::upkeep::{ReconcileConfig, reconcile};
+    if state().is_none() {
+        return;
+    }
+    if !rabbit() {
+        return;
+    }
+    let ns = format!("rc{}x{}", std::process::id(), rand::random::<u32>());
+    let s = State::new("redis://127.0.0.1:6379/", &ns, 300).unwrap();
+    let names = mdcluster::queue::Names::new(&ns);
+    let url = "amqp://guest:guest@127.0.0.1:5672/%2f";
+    let (_conn, ch) = mdcluster::queue::open(url, &names).await.unwrap();
+    let publisher = mdcluster::queue::Publisher::new(url, names.clone());
+    let task = mdcluster::Task {
+        root: "lost".into(),
+        token: None,
+        blob: "uploads/00".into(),
+        name: "lost.txt".into(),
+        size: 1,
+        origin: None,
+        limits: mdcore::Limits::default(),
+        passwords: Vec::new(),
+        deadline_ms: 0,
+    };
+    let tj = serde_json::to_string(&task).unwrap();
+    s.create_scan("lost", "{}", &tj, "dd").await.unwrap();
+    s.create_scan("fine", "{}", &tj, "dd").await.unwrap();
+    s.finish("fine", &Report::unscanned("f", ResultCode::NoThreat, "ok"))
+        .await
+        .unwrap();
+    let cfg = ReconcileConfig {
+        stuck_after: std::time::Duration::ZERO,
+        max_requeues: 1,
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let r = reconcile(&s, &publisher, &cfg).await.unwrap();
+    assert_eq!(r.requeued, vec!["lost".to_string()]);
+    assert_eq!(
+        publisher.depth().await.unwrap(),
+        1,
+        "the task is queued again"
+    );
+    // While a task waits in the queue nothing counts as stuck.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let r = reconcile(&s, &publisher, &cfg).await.unwrap();
+    assert!(r.requeued.is_empty() && r.failed.is_empty());
+    ch.queue_purge(names.tasks.as_str().into(), Default::default())
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let r = reconcile(&s, &publisher, &cfg).await.unwrap();
+    assert_eq!(r.failed, vec!["lost".to_string()]);
+    let rec = s.scan("lost").await.unwrap().unwrap();
+    assert_eq!(rec.state, "done");
+    let report = rec.report.unwrap();
+    assert_eq!(report.verdict(), ResultCode::Failed);
+    assert!(report.blocked());
+    assert!(report.root.notes[0].contains("lost this scan"));
+    assert!(s.open_before(u64::MAX, 10).await.unwrap().is_empty());
+    let _ = ch
+        .queue_delete(names.tasks.as_str().into(), Default::default())
+        .await;
 }

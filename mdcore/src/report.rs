@@ -126,6 +126,31 @@ impl Node {
     }
 }
 
+/// Notes kept per node by [`Report::cap`].
+const MAX_NOTES: usize = 64;
+
+/// Cuts `s` to at most about `max` bytes, keeping its start and end (on
+/// character boundaries) around a marker.
+fn clip(s: &mut String, max: usize) {
+    if s.len() <= max {
+        return;
+    }
+    let half = max / 2;
+    let mut head = half;
+    while head > 0 && !s.is_char_boundary(head) {
+        head -= 1;
+    }
+    let mut tail = s.len().saturating_sub(half);
+    while tail < s.len() && !s.is_char_boundary(tail) {
+        tail += 1;
+    }
+    let cut = tail.saturating_sub(head);
+    let end = s.get(tail..).unwrap_or_default().to_string();
+    s.truncate(head);
+    s.push_str(&format!("[…{cut} bytes…]"));
+    s.push_str(&end);
+}
+
 /// A detection anywhere in the tree.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Detection {
@@ -241,11 +266,238 @@ impl Report {
         self.verdict().blocks_by_default()
     }
 
+    /// Ends every placeholder still waiting for [`Report::graft`] as
+    /// Failed (code 3, which blocks) with `why` as a note, and rolls the
+    /// codes up again. For a fanned-out scan whose children were lost.
+    /// Returns how many placeholders there were.
+    pub fn fail_remote(&mut self, why: &str) -> usize {
+        fn walk(node: &mut Node, why: &str) -> usize {
+            let mut n = 0;
+            if node.remote.take().is_some() {
+                node.own_result_i = ResultCode::Failed;
+                node.notes.push(why.to_string());
+                n += 1;
+            }
+            for c in &mut node.children {
+                n += walk(c, why);
+            }
+            node.roll_up();
+            n
+        }
+        walk(&mut self.root, why)
+    }
+
+    /// Shrinks the report for storage where values have a size limit: every
+    /// name, note and threat string longer than `max_text` bytes is cut in
+    /// the middle, and the tree keeps at most `max_nodes` nodes. The nodes
+    /// kept are, in this order: placeholders and their ancestors (so
+    /// [`Report::graft`] still works), nodes whose overall code is not
+    /// "No threat" (top levels first), then the rest, top levels first.
+    /// A node that lost children says how many in a note; every code stays
+    /// as it was (a dropped object's verdict is already rolled into its
+    /// parent's). `objects` and `bytes_extracted` are not changed. Returns
+    /// how many nodes were dropped.
+    pub fn cap(&mut self, max_nodes: usize, max_text: usize) -> u64 {
+        fn clip_all(n: &mut Node, max_text: usize) {
+            clip(&mut n.display_name, max_text);
+            clip(&mut n.name, max_text);
+            clip(&mut n.file_type_description, max_text);
+            n.notes.truncate(MAX_NOTES);
+            for note in &mut n.notes {
+                clip(note, max_text);
+            }
+            for d in n.scan_details.values_mut() {
+                clip(&mut d.threat_found, max_text);
+            }
+            for c in &mut n.children {
+                clip_all(c, max_text);
+            }
+        }
+        clip_all(&mut self.root, max_text);
+        // Pre-order view of the tree: parent, subtree size, priority.
+        struct Flat {
+            parent: usize,
+            depth: u32,
+            size: usize,
+            must: bool,
+            wanted: bool,
+        }
+        let mut flat: Vec<Flat> = Vec::new();
+        let mut stack: Vec<(&Node, usize)> = vec![(&self.root, usize::MAX)];
+        while let Some((n, parent)) = stack.pop() {
+            let me = flat.len();
+            flat.push(Flat {
+                parent,
+                depth: n.depth,
+                size: 1,
+                must: n.remote.is_some(),
+                wanted: n.scan_all_result_i != ResultCode::NoThreat,
+            });
+            for c in n.children.iter().rev() {
+                stack.push((c, me));
+            }
+        }
+        if flat.len() <= max_nodes {
+            return 0;
+        }
+        // Subtree sizes and "a placeholder is below" flags, children first.
+        for i in (1..flat.len()).rev() {
+            let (size, must, parent) = match flat.get(i) {
+                Some(f) => (f.size, f.must, f.parent),
+                None => continue,
+            };
+            if let Some(p) = flat.get_mut(parent) {
+                p.size += size;
+                p.must |= must;
+            }
+        }
+        let mut keep = vec![false; flat.len()];
+        if let Some(k) = keep.first_mut() {
+            *k = true;
+        }
+        // Top levels first: pre-order indexes ordered by depth.
+        let mut order: Vec<usize> = (1..flat.len()).collect();
+        order.sort_by_key(|&i| flat.get(i).map_or(u32::MAX, |f| f.depth));
+        for (k, f) in keep.iter_mut().zip(&flat) {
+            *k |= f.must;
+        }
+        let mut kept = keep.iter().filter(|k| **k).count();
+        for pass in 0..2 {
+            for &i in &order {
+                if kept >= max_nodes {
+                    break;
+                }
+                let Some(f) = flat.get(i) else { continue };
+                let parent_kept = keep.get(f.parent).copied().unwrap_or(false);
+                let already = keep.get(i).copied().unwrap_or(true);
+                if already || !parent_kept || (pass == 0 && !f.wanted) {
+                    continue;
+                }
+                if let Some(k) = keep.get_mut(i) {
+                    *k = true;
+                    kept += 1;
+                }
+            }
+        }
+        fn prune(
+            node: &mut Node,
+            next: &mut usize,
+            flat: &[usize],
+            keep: &[bool],
+            max: usize,
+        ) -> u64 {
+            *next += 1;
+            let mut dropped_here = 0u64;
+            let mut dropped = 0u64;
+            let old = std::mem::take(&mut node.children);
+            for mut c in old {
+                let id = *next;
+                if keep.get(id).copied().unwrap_or(false) {
+                    dropped += prune(&mut c, next, flat, keep, max);
+                    node.children.push(c);
+                } else {
+                    let size = flat.get(id).copied().unwrap_or(1);
+                    *next += size;
+                    dropped_here += size as u64;
+                }
+            }
+            if dropped_here > 0 {
+                node.notes.push(format!(
+                    "{dropped_here} extracted object(s) below this one are not listed: the stored \
+                     report keeps at most {max} objects. They were examined, and their results \
+                     count in this object's overall result"
+                ));
+            }
+            dropped + dropped_here
+        }
+        let sizes: Vec<usize> = flat.iter().map(|f| f.size).collect();
+        let mut next = 0usize;
+        prune(&mut self.root, &mut next, &sizes, &keep, max_nodes)
+    }
+
     /// The report as one line of JSON.
     pub fn to_json(&self) -> String {
         // Serializing this plain tree cannot fail (no maps with non-string
         // keys, no I/O); fall back to an error object rather than panic.
         serde_json::to_string(self)
             .unwrap_or_else(|e| format!("{{\"err\":\"can not serialize report: {e}\"}}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(children: usize, name_len: usize) -> Report {
+        let mut r = Report::unscanned("root.zip", ResultCode::NoThreat, "root");
+        for i in 0..children {
+            let name = format!("{i:06}-{}", "n".repeat(name_len));
+            let mut c = Node::new(name.clone(), format!("root.zip/{name}"), 1);
+            c.md5 = format!("{i:032x}");
+            r.root.children.push(c);
+        }
+        r.objects = children as u64 + 1;
+        r
+    }
+
+    #[test]
+    fn cap_keeps_detections_and_codes_and_says_what_it_dropped() {
+        let mut r = tree(1000, 10);
+        r.root.children[777].own_result_i = ResultCode::Infected;
+        r.root.children[777].roll_up();
+        r.root.children[778].remote = Some("tok".into());
+        r.root.children[778].own_result_i = ResultCode::InProgress;
+        r.root.children[778].roll_up();
+        r.root.roll_up();
+        let verdict = r.verdict();
+        let dropped = r.cap(10, 4096);
+        assert_eq!(dropped, 991);
+        assert_eq!(r.root.children.len(), 9);
+        assert_eq!(r.verdict(), verdict);
+        assert_eq!(r.objects, 1001, "the object count stays what was examined");
+        assert!(
+            r.root
+                .children
+                .iter()
+                .any(|c| c.md5 == format!("{:032x}", 777))
+        );
+        assert_eq!(r.remote(), vec!["tok".to_string()]);
+        assert!(
+            r.root
+                .notes
+                .iter()
+                .any(|n| n.contains("991 extracted object"))
+        );
+        // Nothing to drop: nothing changes.
+        let mut small = tree(5, 10);
+        let before = small.clone();
+        assert_eq!(small.cap(10, 4096), 0);
+        assert_eq!(small, before);
+    }
+
+    #[test]
+    fn cap_cuts_long_names_on_character_boundaries() {
+        let mut r = tree(2, 10_000);
+        r.root.children[0].name = "é".repeat(5000);
+        r.cap(100, 1000);
+        for n in r.root.iter() {
+            assert!(n.name.len() < 1100, "{}", n.name.len());
+            assert!(n.display_name.len() < 1100);
+        }
+        assert!(r.root.children[0].name.contains("bytes…]"));
+        assert!(r.root.children[1].name.starts_with("000001-"));
+    }
+
+    #[test]
+    fn fail_remote_blocks_the_lost_children() {
+        let mut r = tree(3, 1);
+        r.root.children[1].remote = Some("lost".into());
+        r.root.children[1].own_result_i = ResultCode::InProgress;
+        r.root.roll_up();
+        assert_eq!(r.fail_remote("the child task was lost"), 1);
+        assert!(r.remote().is_empty());
+        assert_eq!(r.verdict(), ResultCode::Failed);
+        assert!(r.blocked());
+        assert_eq!(r.root.children[1].notes, vec!["the child task was lost"]);
     }
 }

@@ -92,7 +92,7 @@ pub(crate) fn run(args: WorkerArgs) -> std::process::ExitCode {
         .clone()
         .unwrap_or_else(|| format!("{}-{}", mdcluster::sysinfo::hostname(), std::process::id()));
     let wc = mdcluster::worker::WorkerConfig {
-        endpoints: cfg.cluster.endpoints(),
+        endpoints: cfg.endpoints(),
         tmp_dir: cfg.data_dir().join(format!("worker-{id}")),
         id,
         concurrency: cfg.cluster.concurrency,

@@ -121,10 +121,15 @@ impl Cluster {
         );
         let cfg_path = dir.path().join("mdscan.toml");
         // `config` is the `[cluster]` section's, but for the server's own
-        // top-level keys (callback_allow).
+        // top-level keys.
+        const TOP: [&str; 3] = [
+            "callback_allow",
+            "sweep_interval_secs",
+            "file_retention_secs",
+        ];
         let (top, section): (Vec<&str>, Vec<&str>) = config
             .lines()
-            .partition(|l| l.trim_start().starts_with("callback_allow"));
+            .partition(|l| TOP.iter().any(|k| l.trim_start().starts_with(k)));
         let top: String = top.iter().map(|l| format!("{l}\n")).collect();
         let section = section.join("\n");
         std::fs::write(
@@ -635,7 +640,7 @@ fn two_hundred_files_survive_a_killed_worker_and_restarted_services() {
     assert_eq!(code(&by_hash), first.2, "{by_hash}");
 }
 
-fn sha256_hex(data: &[u8]) -> String {
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(data)
         .iter()
@@ -1065,4 +1070,57 @@ fn parallel_uploads_to_one_cluster_batch_all_join_it() {
         .unwrap();
     assert_eq!(v["is_closed"], true);
     assert_eq!(v["scan_results"]["scan_all_result_i"], 19);
+}
+
+fn gateway_log(c: &Cluster) -> String {
+    std::fs::read_to_string(c.dir.path().join("gateway.log")).unwrap_or_default()
+}
+
+/// A task the broker confirmed and then lost: the scan stays queued with
+/// nothing in the queue, and the gateway's reconciler publishes it again.
+#[test]
+fn the_reconciler_publishes_a_lost_task_again() {
+    let Some(_guard) = exclusive_services() else {
+        return;
+    };
+    let mut c = Cluster::start(
+        1,
+        &[],
+        &[("MDSCAN_TEST_DROP_PUBLISH_ONCE", "lost.txt")],
+        "sweep_interval_secs = 1\nstuck_after_secs = 2\n",
+    );
+    let id = c.upload("lost.txt", b"an ordinary file");
+    let done = c.wait_all(std::slice::from_ref(&id), Duration::from_secs(60));
+    assert_eq!(code(&done[&id]), 0, "{}", done[&id]);
+    let log = gateway_log(&c);
+    assert!(log.contains("dropping the task of lost.txt"), "{log}");
+    assert!(log.contains("published again"), "{log}");
+}
+
+/// A fanned-out archive whose child task is lost every time can never
+/// complete: after the reconciler's republishes it is stored as Failed
+/// (blocked), keeping the child that did arrive.
+#[test]
+fn a_tree_with_a_lost_child_ends_failed() {
+    let Some(_guard) = exclusive_services() else {
+        return;
+    };
+    let mut c = Cluster::start(
+        1,
+        &["--concurrency", "1", "--fanout-entries", "0"],
+        &[("MDSCAN_TEST_DROP_PUBLISH", "gone.txt")],
+        "sweep_interval_secs = 1\nstuck_after_secs = 1\nmax_requeues = 1\n\
+         [[workflows]]\nname = \"File scan\"\ntimeout_secs = 2\n",
+    );
+    let data = zip_of(&[("kept.txt", b"fine".as_slice()), ("gone.txt", b"lost")]);
+    let id = c.upload("tree.zip", &data);
+    let done = c.wait_all(std::slice::from_ref(&id), Duration::from_secs(90));
+    let doc = &done[&id];
+    assert_eq!(code(doc), 3, "{doc}");
+    assert_eq!(doc["process_info"]["result"], "Blocked", "{doc}");
+    let tree = cluster_tree(doc);
+    assert_eq!(tree.get("tree.zip/kept.txt"), Some(&0), "{tree:?}");
+    assert_eq!(tree.get("tree.zip/gone.txt"), Some(&3), "{tree:?}");
+    let log = gateway_log(&c);
+    assert!(log.contains("stored as Failed"), "{log}");
 }

@@ -12,6 +12,7 @@ use reqwest::blocking::Client;
 use serde_json::Value;
 
 use crate::cli::{EICAR, zip_of};
+use crate::cluster::sha256_hex;
 
 struct Server {
     child: Child,
@@ -887,4 +888,53 @@ fn an_open_server_refuses_a_network_address() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("allow_open"));
+}
+
+/// Results, their extracted objects, hash-index entries and kept files go
+/// when the retention says so; a fresh upload is not touched.
+#[test]
+fn the_retention_sweep_removes_old_results_and_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(
+        dir.path(),
+        Some("retention_secs = 2\nfile_retention_secs = 2\nsweep_interval_secs = 1\n"),
+    );
+    let zip = zip_of(&[("inner/eicar.com", EICAR), ("a.txt", b"hello")]);
+    let (st, v) = upload(&s, "old.zip", &zip, &[]);
+    assert_eq!(st, StatusCode::OK);
+    let id = v["data_id"].as_str().unwrap().to_string();
+    let doc = wait(&s, &id, None);
+    assert_eq!(doc["scan_results"]["scan_all_result_i"], 1);
+    let eicar_sha = sha256_hex(EICAR);
+    let (_, v) = get(&s, &format!("/hash/{eicar_sha}"), None);
+    assert_eq!(v["scan_results"]["scan_all_result_i"], 1, "{v}");
+    let blobs = dir.path().join("store").join("blobs");
+    assert_eq!(std::fs::read_dir(&blobs).unwrap().count(), 1);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get(&s, &format!("/file/{id}"), None).1[&id] != "Not Found" {
+        assert!(
+            Instant::now() < deadline,
+            "the result outlived its retention"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (_, v) = get(&s, &format!("/hash/{eicar_sha}"), None);
+    assert_eq!(v[&eicar_sha], "Not Found", "{v}");
+    let r = client()
+        .get(s.url(&format!("/file/download/{id}")))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    while std::fs::read_dir(&blobs).unwrap().count() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the upload outlived its retention"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (_, v) = upload(&s, "new.txt", b"fresh", &[]);
+    let fresh = v["data_id"].as_str().unwrap().to_string();
+    wait(&s, &fresh, None);
+    let (_, v) = get(&s, &format!("/file/{fresh}"), None);
+    assert_eq!(v["data_id"], fresh.as_str());
 }

@@ -61,6 +61,15 @@ pub(crate) struct Config {
     pub(crate) max_connections: usize,
     /// How long shutdown waits for open requests. Default: 10 s.
     pub(crate) shutdown_timeout_secs: u64,
+    /// How long results (reports, the hash index, batches) are kept, in
+    /// seconds. Default: 7 days.
+    pub(crate) retention_secs: u64,
+    /// How long uploaded files are kept for download and rescans after
+    /// their last upload, in seconds. Default: 7 days.
+    pub(crate) file_retention_secs: u64,
+    /// How often the background sweep (retention, and in a cluster the
+    /// reconciler) runs, in seconds. Default: 300.
+    pub(crate) sweep_interval_secs: u64,
     /// Workflows ("rules" in the API). Default: one, "File scan".
     pub(crate) workflows: Vec<Workflow>,
     /// `mdscan gateway` and `mdscan worker`: the cluster's services and the
@@ -81,8 +90,16 @@ pub(crate) struct Cluster {
     pub(crate) blob_url: String,
     /// Prefix of queue and key names. Default: `mdscan`.
     pub(crate) namespace: String,
-    /// How long results stay in Redis, in seconds. Default: 7 days.
-    pub(crate) retention_secs: u64,
+    /// Deprecated: the top-level `retention_secs` says how long results are
+    /// kept; this one, when set, overrides it for Redis.
+    pub(crate) retention_secs: Option<u64>,
+    /// A scan queued this long (with nothing waiting in the queue), or
+    /// processing this long past its time limit, is stuck: the reconciler
+    /// publishes it again. Default: 900.
+    pub(crate) stuck_after_secs: u64,
+    /// Publishes of a stuck scan before it is stored as Failed (3).
+    /// Default: 3.
+    pub(crate) max_requeues: u64,
     /// Tasks a worker scans at once (its RabbitMQ prefetch). Default: 2.
     pub(crate) concurrency: usize,
     /// Root archives of this many bytes or more are fanned out to the
@@ -105,24 +122,14 @@ impl Default for Cluster {
             redis_url: e.redis_url,
             blob_url: e.blob_url,
             namespace: e.namespace,
-            retention_secs: e.retention_s,
+            retention_secs: None,
+            stuck_after_secs: 900,
+            max_requeues: 3,
             concurrency: 2,
             fanout_size: 64 << 20,
             fanout_entries: 200,
             max_attempts: 3,
             drain_secs: 60,
-        }
-    }
-}
-
-impl Cluster {
-    pub(crate) fn endpoints(&self) -> mdcluster::Endpoints {
-        mdcluster::Endpoints {
-            amqp_url: self.amqp_url.clone(),
-            redis_url: self.redis_url.clone(),
-            blob_url: self.blob_url.clone(),
-            namespace: self.namespace.clone(),
-            retention_s: self.retention_secs,
         }
     }
 }
@@ -226,6 +233,9 @@ impl Default for Config {
             allow_open: false,
             max_connections: 1024,
             shutdown_timeout_secs: 10,
+            retention_secs: 7 * 24 * 3600,
+            file_retention_secs: 7 * 24 * 3600,
+            sweep_interval_secs: 300,
             workflows: Vec::new(),
             cluster: Cluster::default(),
         }
@@ -247,6 +257,9 @@ impl Config {
         if self.workers == 0 {
             return Err("`workers` must be at least 1".into());
         }
+        if self.sweep_interval_secs == 0 {
+            return Err("`sweep_interval_secs` must be at least 1".into());
+        }
         if self.max_connections == 0 {
             return Err("`max_connections` must be at least 1".into());
         }
@@ -263,6 +276,18 @@ impl Config {
             })?;
         }
         Ok(self)
+    }
+
+    /// The cluster's services, as every process of it must see them.
+    pub(crate) fn endpoints(&self) -> mdcluster::Endpoints {
+        let c = &self.cluster;
+        mdcluster::Endpoints {
+            amqp_url: c.amqp_url.clone(),
+            redis_url: c.redis_url.clone(),
+            blob_url: c.blob_url.clone(),
+            namespace: c.namespace.clone(),
+            retention_s: c.retention_secs.unwrap_or(self.retention_secs),
+        }
     }
 
     pub(crate) fn data_dir(&self) -> PathBuf {

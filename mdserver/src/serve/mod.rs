@@ -147,7 +147,7 @@ pub(crate) fn run_gateway(args: GatewayArgs) -> std::process::ExitCode {
     args.cluster.apply(&mut cfg.cluster);
     block_on(async move {
         cfg.check_exposure()?;
-        let endpoints = cfg.cluster.endpoints();
+        let endpoints = cfg.endpoints();
         let what = format!(
             " as a cluster gateway (RabbitMQ {}, Redis {}, blobs {}, namespace {})",
             mdcluster::queue::redact(&endpoints.amqp_url),
@@ -158,6 +158,19 @@ pub(crate) fn run_gateway(args: GatewayArgs) -> std::process::ExitCode {
         let backend = backend::cluster::Cluster::start(cfg.clone(), &endpoints)?;
         serve(cfg, backend, &what).await
     })
+}
+
+/// The background sweep: retention (and in a cluster the reconciler),
+/// once at start and then every `every`.
+fn spawn_sweep<B: Backend>(backend: Arc<B>, every: Duration) {
+    tokio::spawn(async move {
+        loop {
+            if let Some(done) = backend.sweep().await {
+                eprintln!("mdscan: {done}");
+            }
+            tokio::time::sleep(every).await;
+        }
+    });
 }
 
 /// The answer to a connection past `max_connections`: one 503, then close.
@@ -179,6 +192,10 @@ async fn serve<B: Backend>(cfg: Config, backend: Arc<B>, what: &str) -> Result<(
         data_dir.display()
     );
     webhook::spawn(backend.clone(), cfg.clone());
+    spawn_sweep(
+        backend.clone(),
+        Duration::from_secs(cfg.sweep_interval_secs),
+    );
     let api = api::Api::new(cfg.clone(), backend);
     let slots = Arc::new(tokio::sync::Semaphore::new(cfg.max_connections));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();

@@ -5,10 +5,8 @@
 //! blocking pool, take the same time for an unknown user as for a wrong
 //! password, and are rate limited per client address and per user name.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hyper::Request;
 use hyper::header::HeaderMap;
@@ -32,35 +30,10 @@ impl Identity {
     }
 }
 
-/// The failed logins the rate limit counts (per process). Sessions
-/// themselves are kept by the backend.
-#[derive(Debug, Default)]
-pub(crate) struct LoginLimits {
-    failures: Mutex<HashMap<String, (Instant, u32)>>,
-}
-
-/// Failed logins allowed per address, and per user name, in [`WINDOW`].
-pub(crate) const MAX_FAILURES: u32 = 10;
+/// Failed logins allowed per address, and per user name, in [`WINDOW`]
+/// (counted by the backend: in a cluster, across every gateway).
+pub(crate) const MAX_FAILURES: u64 = 10;
 const WINDOW: Duration = Duration::from_secs(60);
-
-impl LoginLimits {
-    /// Whether `key` (an address or a user) may try again.
-    fn allowed(&self, key: &str) -> bool {
-        let Ok(mut m) = self.failures.lock() else {
-            return false;
-        };
-        let now = Instant::now();
-        m.retain(|_, (since, _)| now.duration_since(*since) < WINDOW);
-        m.get(key).is_none_or(|(_, n)| *n < MAX_FAILURES)
-    }
-
-    fn failed(&self, key: &str) {
-        if let Ok(mut m) = self.failures.lock() {
-            let e = m.entry(key.to_string()).or_insert((Instant::now(), 0));
-            e.1 = e.1.saturating_add(1);
-        }
-    }
-}
 
 /// The name an API key acts under: `apikey-` and the first 12 hex digits
 /// of its SHA-256.
@@ -144,7 +117,7 @@ pub(crate) async fn login<B: Backend, T: ReqBody>(api: &Api<B>, req: Request<T>)
         "addr:{}",
         addr.map_or_else(|| "-".into(), |a| a.to_string())
     );
-    if !api.logins.allowed(&addr_key) {
+    if api.backend.login_failures(&addr_key).await >= MAX_FAILURES {
         return Err(ApiError::TooMany);
     }
     let bytes = super::upload::small_body(api, req, 64 << 10).await?;
@@ -157,7 +130,7 @@ pub(crate) async fn login<B: Backend, T: ReqBody>(api: &Api<B>, req: Request<T>)
         return Err(failed());
     };
     let user_key = format!("user:{user}");
-    if !api.logins.allowed(&user_key) {
+    if api.backend.login_failures(&user_key).await >= MAX_FAILURES {
         return Err(ApiError::TooMany);
     }
     let found = api.cfg.users.iter().find(|u| u.name == user).cloned();
@@ -181,8 +154,8 @@ pub(crate) async fn login<B: Backend, T: ReqBody>(api: &Api<B>, req: Request<T>)
             Ok(ok(&json!({ "session_id": id })))
         }
         _ => {
-            api.logins.failed(&addr_key);
-            api.logins.failed(&user_key);
+            api.backend.login_failed(&addr_key, WINDOW).await;
+            api.backend.login_failed(&user_key, WINDOW).await;
             Err(failed())
         }
     }

@@ -26,7 +26,7 @@ mod results;
 mod stat;
 mod upload;
 
-pub(crate) use auth::{LoginLimits, hash_password};
+pub(crate) use auth::hash_password;
 
 /// The response body type.
 pub(crate) type Body = BoxBody<Bytes, std::io::Error>;
@@ -46,12 +46,10 @@ impl<T> ReqBody for T where
 {
 }
 
-/// What the HTTP layer holds: the configuration, the login rate limits
-/// and the backend below it.
+/// What the HTTP layer holds: the configuration and the backend below it.
 pub(crate) struct Api<B> {
     pub(crate) cfg: Arc<Config>,
     pub(crate) backend: Arc<B>,
-    pub(crate) logins: LoginLimits,
     pub(crate) started: Instant,
 }
 
@@ -60,7 +58,6 @@ impl<B: Backend> Api<B> {
         Arc::new(Api {
             cfg,
             backend,
-            logins: LoginLimits::default(),
             started: Instant::now(),
         })
     }

@@ -17,8 +17,8 @@ use tokio::sync::broadcast;
 
 use super::{Api, handle};
 use crate::serve::backend::{
-    Backend, BackendError, Batch, BatchEnd, BlobFile, Callback, Entry, NodeStatus, Scan, Session,
-    State,
+    Backend, BackendError, Batch, BatchEnd, BlobFile, Callback, Counters, Entry, NodeStatus, Scan,
+    Session, State,
 };
 use crate::serve::config::Config;
 
@@ -31,6 +31,7 @@ struct Fake {
     batches: Mutex<HashMap<String, Batch>>,
     sessions: Mutex<HashMap<String, Session>>,
     finished: broadcast::Sender<String>,
+    logins: Counters,
 }
 
 impl Fake {
@@ -43,6 +44,7 @@ impl Fake {
             batches: Mutex::new(HashMap::new()),
             sessions: Mutex::new(HashMap::new()),
             finished: broadcast::channel(64).0,
+            logins: Counters::default(),
         })
     }
 
@@ -187,6 +189,15 @@ impl Backend for Fake {
     }
     async fn drop_session(&self, id: &str) {
         self.sessions.lock().unwrap().remove(id);
+    }
+    async fn login_failures(&self, key: &str) -> u64 {
+        self.logins.get(key)
+    }
+    async fn login_failed(&self, key: &str, window: Duration) {
+        self.logins.add(key, window);
+    }
+    async fn sweep(&self) -> Option<String> {
+        None
     }
     async fn nodes(&self) -> Vec<NodeStatus> {
         Vec::new()
@@ -386,6 +397,51 @@ async fn failed_logins_are_rate_limited() {
     let limited = send(&api, try_login("carol", "pw")).await;
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(limited.headers.contains_key("retry-after"));
+}
+
+/// An unknown user costs a password check like a known one, so the answer
+/// time does not tell which names exist. Each attempt comes from its own
+/// address, below the rate limit.
+#[tokio::test]
+async fn an_unknown_user_takes_as_long_as_a_wrong_password() {
+    let hash = super::hash_password("pw").unwrap();
+    let (api, _) = api_with(&format!(
+        r#"[[users]]
+        name = "carol"
+        password_hash = "{hash}""#
+    ));
+    let mut n = 0u8;
+    let mut timed = |user: &'static str| {
+        n += 1;
+        let mut r = req(
+            "POST",
+            "/login",
+            &[],
+            format!(r#"{{"user":"{user}","password":"nope"}}"#).as_bytes(),
+        );
+        r.extensions_mut()
+            .insert::<std::net::SocketAddr>(format!("192.0.2.{n}:5000").parse().unwrap());
+        let api = api.clone();
+        async move {
+            let t = std::time::Instant::now();
+            assert_eq!(send(&api, r).await.status, StatusCode::FORBIDDEN);
+            t.elapsed()
+        }
+    };
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    for _ in 0..3 {
+        known.push(timed("carol").await);
+        unknown.push(timed("nobody").await);
+    }
+    known.sort();
+    unknown.sort();
+    let (k, u) = (known[1].as_secs_f64(), unknown[1].as_secs_f64());
+    // A password check is tens of milliseconds; skipping it is microseconds.
+    assert!(
+        u > k * 0.5 && u < k * 2.0,
+        "known {k:.4} s, unknown {u:.4} s"
+    );
 }
 
 #[tokio::test]

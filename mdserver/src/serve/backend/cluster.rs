@@ -230,7 +230,12 @@ impl Backend for Cluster {
         }
         let task = self.task(&scan)?;
         let meta = serde_json::to_string(&scan).map_err(failed)?;
-        if let Err(e) = self.state.create_scan(&scan.data_id, &meta).await {
+        let task_json = serde_json::to_string(&task).map_err(failed)?;
+        if let Err(e) = self
+            .state
+            .create_scan(&scan.data_id, &meta, &task_json, &scan.sha256)
+            .await
+        {
             return Err(BackendError::Busy(e.to_string()));
         }
         if let Err(e) = self.publisher.publish(&task).await {
@@ -346,6 +351,53 @@ impl Backend for Cluster {
 
     async fn drop_session(&self, id: &str) {
         let _ = self.state.drop_doc("session", id).await;
+    }
+
+    async fn login_failures(&self, key: &str) -> u64 {
+        // Redis unreachable: no session could be stored either; refuse.
+        self.state
+            .hits(&format!("login:{key}"))
+            .await
+            .unwrap_or(u64::MAX)
+    }
+
+    async fn login_failed(&self, key: &str, window: Duration) {
+        let _ = self.state.hit(&format!("login:{key}"), window).await;
+    }
+
+    /// One gateway at a time (a lock in Redis): the reconciler's pass, then
+    /// the retention sweep of the blob store. Redis expires results itself.
+    async fn sweep(&self) -> Option<String> {
+        let every = Duration::from_secs(self.cfg.sweep_interval_secs);
+        match self.state.lock("upkeep", &self.consumer, every * 2).await {
+            Ok(true) => {}
+            Ok(false) => return None,
+            Err(e) => return Some(format!("upkeep skipped: {e}")),
+        }
+        let rc = mdcluster::upkeep::ReconcileConfig {
+            stuck_after: Duration::from_secs(self.cfg.cluster.stuck_after_secs),
+            max_requeues: self.cfg.cluster.max_requeues,
+        };
+        let mut said = Vec::new();
+        match mdcluster::upkeep::reconcile(&self.state, &self.publisher, &rc).await {
+            Ok(r) if !r.requeued.is_empty() || !r.failed.is_empty() => said.push(format!(
+                "reconciler: {} stuck scan(s) published again, {} stored as Failed",
+                r.requeued.len(),
+                r.failed.len()
+            )),
+            Ok(_) => {}
+            Err(e) => said.push(format!("reconciler: {e}")),
+        }
+        let keep = Duration::from_secs(self.cfg.file_retention_secs);
+        match mdcluster::upkeep::sweep(&self.state, &self.blobs, keep).await {
+            Ok(s) if s.uploads + s.children > 0 => said.push(format!(
+                "retention: removed {} upload(s) and {} child blob(s)",
+                s.uploads, s.children
+            )),
+            Ok(_) => {}
+            Err(e) => said.push(format!("retention sweep: {e}")),
+        }
+        (!said.is_empty()).then(|| said.join("; "))
     }
 
     async fn nodes(&self) -> Vec<NodeStatus> {

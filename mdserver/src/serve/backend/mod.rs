@@ -7,8 +7,11 @@
 //! The records here (scans, batches) are plain data; result documents are
 //! rendered from them by `serve::doc`, never by a backend.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
@@ -200,20 +203,56 @@ pub(crate) trait Backend: Send + Sync + 'static {
     fn session(&self, id: &str) -> impl Future<Output = Option<Session>> + Send;
     fn drop_session(&self, id: &str) -> impl Future<Output = ()> + Send;
 
+    /// Failed logins recorded for `key` (an address or a user name) in
+    /// the current window; in a cluster, counted by every gateway together.
+    fn login_failures(&self, key: &str) -> impl Future<Output = u64> + Send;
+    /// Records a failed login for `key`; the count lapses `window` after
+    /// the first failure.
+    fn login_failed(&self, key: &str, window: Duration) -> impl Future<Output = ()> + Send;
+
+    /// Removes what is past the retention: results, batches, sessions and
+    /// uploads nothing needs; in a cluster also the reconciler's pass.
+    /// Returns a line for the log when something was done.
+    fn sweep(&self) -> impl Future<Output = Option<String>> + Send;
+
     /// This process, or the cluster's live workers.
     fn nodes(&self) -> impl Future<Output = Vec<NodeStatus>> + Send;
     /// The data_ids of scans as they finish, on this node or any.
     fn finished(&self) -> broadcast::Receiver<String>;
     /// The next owed callback, waiting up to `wait`.
-    fn next_callback(
-        &self,
-        wait: std::time::Duration,
-    ) -> impl Future<Output = Option<Callback>> + Send;
+    fn next_callback(&self, wait: Duration) -> impl Future<Output = Option<Callback>> + Send;
     /// The callback was sent, or given up on: forget it.
     fn delivered(&self, cb: &Callback) -> impl Future<Output = ()> + Send;
 }
 
 pub(crate) use mdcluster::child_id;
+
+/// Counts per key in fixed windows, in memory: the login limit of a single
+/// process (the cluster keeps its counts in Redis).
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    m: Mutex<HashMap<String, (Instant, Duration, u64)>>,
+}
+
+impl Counters {
+    pub(crate) fn get(&self, key: &str) -> u64 {
+        let Ok(mut m) = self.m.lock() else {
+            return u64::MAX;
+        };
+        let now = Instant::now();
+        m.retain(|_, (since, window, _)| now.duration_since(*since) < *window);
+        m.get(key).map_or(0, |(_, _, n)| *n)
+    }
+
+    pub(crate) fn add(&self, key: &str, window: Duration) {
+        if let Ok(mut m) = self.m.lock() {
+            let e = m
+                .entry(key.to_string())
+                .or_insert((Instant::now(), window, 0));
+            e.2 = e.2.saturating_add(1);
+        }
+    }
+}
 
 /// A report for a root that could not be scanned at all (code 3).
 pub(crate) fn failed_report(name: &str, why: &str) -> mdcore::Report {

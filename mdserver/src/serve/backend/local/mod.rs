@@ -11,8 +11,8 @@ use mdcore::{CancelToken, Report, ScanOptions, Scanner};
 use tokio::sync::{Notify, broadcast, mpsc};
 
 use super::{
-    Backend, BackendError, Batch, BatchEnd, BlobFile, Callback, Entry, NodeStatus, Scan, Session,
-    State, failed_report, now_ms,
+    Backend, BackendError, Batch, BatchEnd, BlobFile, Callback, Counters, Entry, NodeStatus, Scan,
+    Session, State, failed_report, now_ms,
 };
 use crate::serve::config::Config;
 
@@ -30,7 +30,7 @@ struct Running {
 pub(crate) struct Local {
     cfg: Config,
     scanner: Scanner,
-    store: Store,
+    store: Arc<Store>,
     queue: mpsc::Sender<String>,
     running: Mutex<HashMap<String, Running>>,
     /// Cancels that arrived while a scan was between the queue and its
@@ -41,6 +41,8 @@ pub(crate) struct Local {
     /// Callbacks owed, in order (the store holds them durably).
     callbacks: Mutex<VecDeque<String>>,
     callback_ready: Notify,
+    /// Failed logins (this one process serves them all).
+    logins: Counters,
 }
 
 impl Local {
@@ -50,7 +52,7 @@ impl Local {
     /// owed are delivered again.
     pub(crate) fn start(cfg: Config) -> Result<Arc<Local>, String> {
         let scanner = cfg.scanner(cfg.threads)?;
-        let store = Store::open(&cfg.data_dir()).map_err(|e| e.to_string())?;
+        let store = Arc::new(Store::open(&cfg.data_dir()).map_err(|e| e.to_string())?);
         let pending = store.pending().map_err(|e| e.to_string())?;
         let owed = store.callbacks().map_err(|e| e.to_string())?;
         // Room for the configured queue plus whatever was pending at start.
@@ -66,6 +68,7 @@ impl Local {
             finished: broadcast::channel(1024).0,
             callbacks: Mutex::new(owed.into()),
             callback_ready: Notify::new(),
+            logins: Counters::default(),
         });
         for id in pending {
             let _ = local.queue.try_send(id);
@@ -288,6 +291,31 @@ impl Backend for Local {
 
     async fn drop_session(&self, id: &str) {
         let _ = self.store.drop_session(id);
+    }
+
+    async fn login_failures(&self, key: &str) -> u64 {
+        self.logins.get(key)
+    }
+
+    async fn login_failed(&self, key: &str, window: Duration) {
+        self.logins.add(key, window);
+    }
+
+    async fn sweep(&self) -> Option<String> {
+        let now = now_ms();
+        let results = now.saturating_sub(self.cfg.retention_secs.saturating_mul(1000));
+        let files = now.saturating_sub(self.cfg.file_retention_secs.saturating_mul(1000));
+        let store = self.store.clone();
+        let r = tokio::task::spawn_blocking(move || store.sweep(results, files)).await;
+        match r {
+            Ok(Ok(s)) if s.results + s.batches + s.files > 0 => Some(format!(
+                "retention: removed {} result(s), {} batch(es) and {} file(s)",
+                s.results, s.batches, s.files
+            )),
+            Ok(Ok(_)) => None,
+            Ok(Err(e)) => Some(format!("retention sweep failed: {e}")),
+            Err(e) => Some(format!("retention sweep failed: {e}")),
+        }
     }
 
     async fn nodes(&self) -> Vec<NodeStatus> {

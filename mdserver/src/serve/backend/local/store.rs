@@ -6,10 +6,14 @@
 //! start-up. Read-modify-write steps (start, cancel, batch changes) run
 //! inside one write transaction, which redb serialises: no update is lost
 //! to a racing one.
+//!
+//! Retention: `done` lists finished scans by finish time and `blob_use`
+//! the last upload of each kept file, so [`Store::sweep`] removes what is
+//! past its time without reading the rest.
 
 use std::path::{Path, PathBuf};
 
-use redb::{Database, ReadableTable, TableDefinition};
+use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use super::super::{Batch, BatchEnd, Entry, Scan, Session, State, child_id, now_ms};
 
@@ -21,6 +25,21 @@ const PENDING: TableDefinition<&str, u64> = TableDefinition::new("pending");
 const CALLBACKS: TableDefinition<&str, u64> = TableDefinition::new("callbacks");
 /// Login sessions (JSON), expired ones dropped when a new one is stored.
 const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
+/// (finish time, data_id) of every finished scan: what the sweep walks.
+const DONE: TableDefinition<(u64, &str), ()> = TableDefinition::new("done");
+/// SHA-256 of a kept upload -> when it was last uploaded.
+const BLOB_USE: TableDefinition<&str, u64> = TableDefinition::new("blob_use");
+
+/// Finished scans removed per write transaction by the sweep.
+const SWEEP_CHUNK: usize = 500;
+
+/// What one sweep removed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Swept {
+    pub(crate) results: usize,
+    pub(crate) batches: usize,
+    pub(crate) files: usize,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum StoreError {
@@ -71,6 +90,24 @@ impl Store {
         tx.open_table(PENDING).map_err(dberr)?;
         tx.open_table(CALLBACKS).map_err(dberr)?;
         tx.open_table(SESSIONS).map_err(dberr)?;
+        {
+            // A store written before the sweep existed: list its finished
+            // scans once, so they age out like new ones.
+            let mut done = tx.open_table(DONE).map_err(dberr)?;
+            if done.is_empty().map_err(dberr)? {
+                let t = tx.open_table(RESULTS).map_err(dberr)?;
+                for item in t.iter().map_err(dberr)? {
+                    let (k, v) = item.map_err(dberr)?;
+                    if let Ok(Entry::Root(scan)) = serde_json::from_slice::<Entry>(v.value())
+                        && scan.state == State::Done
+                    {
+                        let at = scan.finished_ms.unwrap_or(scan.upload_ms);
+                        done.insert((at, k.value()), ()).map_err(dberr)?;
+                    }
+                }
+            }
+            tx.open_table(BLOB_USE).map_err(dberr)?;
+        }
         tx.commit().map_err(dberr)?;
         Ok(Store {
             db,
@@ -116,6 +153,8 @@ impl Store {
                 p.insert(scan.data_id.as_str(), scan.upload_ms)
                     .map_err(dberr)?;
             }
+            let mut b = tx.open_table(BLOB_USE).map_err(dberr)?;
+            b.insert(scan.sha256.as_str(), now_ms()).map_err(dberr)?;
         }
         tx.commit().map_err(dberr)
     }
@@ -199,6 +238,9 @@ impl Store {
             }
             let mut p = tx.open_table(PENDING).map_err(dberr)?;
             p.remove(scan.data_id.as_str()).map_err(dberr)?;
+            let mut d = tx.open_table(DONE).map_err(dberr)?;
+            let at = scan.finished_ms.unwrap_or_else(now_ms);
+            d.insert((at, scan.data_id.as_str()), ()).map_err(dberr)?;
             if scan.callback_url.is_some() {
                 let mut c = tx.open_table(CALLBACKS).map_err(dberr)?;
                 c.insert(scan.data_id.as_str(), now_ms()).map_err(dberr)?;
@@ -291,6 +333,149 @@ impl Store {
             t.remove(id).map_err(dberr)?;
         }
         tx.commit().map_err(dberr)
+    }
+
+    /// Removes scans finished before `results_before` (the root, its
+    /// extracted objects, their hash-index entries where they are still
+    /// the latest, an undelivered callback), batches started before it,
+    /// expired sessions, and kept files last uploaded before
+    /// `files_before` that no unfinished scan needs. Times in ms since the
+    /// epoch.
+    pub(crate) fn sweep(
+        &self,
+        results_before: u64,
+        files_before: u64,
+    ) -> Result<Swept, StoreError> {
+        let mut out = Swept::default();
+        loop {
+            let n = self.sweep_results(results_before)?;
+            out.results += n;
+            if n < SWEEP_CHUNK {
+                break;
+            }
+        }
+        let now = now_ms();
+        let tx = self.db.begin_write().map_err(dberr)?;
+        {
+            let mut b = tx.open_table(BATCHES).map_err(dberr)?;
+            let before = b.len().map_err(dberr)?;
+            b.retain(|_, v| {
+                serde_json::from_slice::<Batch>(v).is_ok_and(|b| b.start_ms >= results_before)
+            })
+            .map_err(dberr)?;
+            out.batches = usize::try_from(before - b.len().map_err(dberr)?).unwrap_or(0);
+            let mut t = tx.open_table(SESSIONS).map_err(dberr)?;
+            t.retain(|_, v| serde_json::from_slice::<Session>(v).is_ok_and(|s| s.expires_ms > now))
+                .map_err(dberr)?;
+        }
+        tx.commit().map_err(dberr)?;
+        out.files = self.sweep_files(files_before)?;
+        Ok(out)
+    }
+
+    fn sweep_results(&self, before: u64) -> Result<usize, StoreError> {
+        let tx = self.db.begin_write().map_err(dberr)?;
+        let mut n = 0;
+        {
+            let mut done = tx.open_table(DONE).map_err(dberr)?;
+            let mut results = tx.open_table(RESULTS).map_err(dberr)?;
+            let mut hashes = tx.open_table(HASHES).map_err(dberr)?;
+            let mut callbacks = tx.open_table(CALLBACKS).map_err(dberr)?;
+            let old: Vec<(u64, String)> = done
+                .range::<(u64, &str)>(..(before, ""))
+                .map_err(dberr)?
+                .take(SWEEP_CHUNK)
+                .filter_map(|i| i.ok().map(|(k, _)| (k.value().0, k.value().1.to_string())))
+                .collect();
+            for (at, id) in old {
+                done.remove((at, id.as_str())).map_err(dberr)?;
+                n += 1;
+                let Some(scan) = read_scan(&results, &id) else {
+                    continue;
+                };
+                results.remove(id.as_str()).map_err(dberr)?;
+                callbacks.remove(id.as_str()).map_err(dberr)?;
+                let Some(report) = &scan.report else { continue };
+                let mut stack: Vec<(&mdcore::Node, Vec<u32>)> = vec![(&report.root, Vec::new())];
+                while let Some((node, path)) = stack.pop() {
+                    let nid = if path.is_empty() {
+                        id.clone()
+                    } else {
+                        let cid = child_id(&id, &path);
+                        results.remove(cid.as_str()).map_err(dberr)?;
+                        cid
+                    };
+                    for hash in [&node.md5, &node.sha1, &node.sha256] {
+                        let latest = hashes
+                            .get(hash.as_str())
+                            .map_err(dberr)?
+                            .is_some_and(|v| v.value() == nid);
+                        if latest {
+                            hashes.remove(hash.as_str()).map_err(dberr)?;
+                        }
+                    }
+                    for (i, c) in node.children.iter().enumerate() {
+                        let mut p = path.clone();
+                        p.push(u32::try_from(i).unwrap_or(u32::MAX));
+                        stack.push((c, p));
+                    }
+                }
+            }
+        }
+        tx.commit().map_err(dberr)?;
+        Ok(n)
+    }
+
+    /// Removes kept files last uploaded before `before` (and files the
+    /// index does not know, by their age) unless an unfinished scan needs
+    /// them. A file written since (a new upload of the same bytes) is
+    /// newer than `before` and stays.
+    fn sweep_files(&self, before: u64) -> Result<usize, StoreError> {
+        let needed: std::collections::HashSet<String> = self
+            .pending()?
+            .iter()
+            .filter_map(|id| self.get_scan(id).ok().flatten())
+            .map(|s| s.sha256)
+            .collect();
+        let known: std::collections::HashMap<String, u64> = {
+            let tx = self.db.begin_read().map_err(dberr)?;
+            let t = tx.open_table(BLOB_USE).map_err(dberr)?;
+            t.iter()
+                .map_err(dberr)?
+                .filter_map(|i| i.ok().map(|(k, v)| (k.value().to_string(), v.value())))
+                .collect()
+        };
+        let mut gone = Vec::new();
+        for e in std::fs::read_dir(self.dir.join("blobs"))?.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let modified = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+            let used = known.get(&name).copied().unwrap_or(0);
+            if used < before && modified < before && !needed.contains(&name) {
+                std::fs::remove_file(e.path())?;
+                gone.push(name);
+            }
+        }
+        let tx = self.db.begin_write().map_err(dberr)?;
+        {
+            let mut t = tx.open_table(BLOB_USE).map_err(dberr)?;
+            for sha in &gone {
+                // Only if not uploaded again meanwhile.
+                let again = t
+                    .get(sha.as_str())
+                    .map_err(dberr)?
+                    .is_some_and(|v| v.value() >= before);
+                if !again {
+                    t.remove(sha.as_str()).map_err(dberr)?;
+                }
+            }
+        }
+        tx.commit().map_err(dberr)?;
+        Ok(gone.len())
     }
 
     pub(crate) fn put_batch(&self, b: &Batch) -> Result<(), StoreError> {
@@ -488,5 +673,64 @@ mod tests {
         std::fs::write(dir.path().join("tmp").join("stale"), b"partial").unwrap();
         let st = Store::open(dir.path()).unwrap();
         assert!(!st.tmp_path("stale").exists());
+    }
+
+    #[test]
+    fn the_sweep_removes_what_is_past_retention_and_keeps_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = Store::open(dir.path()).unwrap();
+        let scanner = mdcore::ScannerBuilder::new().threads(1).build().unwrap();
+        let zip = {
+            let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+            w.start_file("in.txt", zip::write::SimpleFileOptions::default())
+                .unwrap();
+            std::io::Write::write_all(&mut w, b"inner").unwrap();
+            w.finish().unwrap().into_inner()
+        };
+        let report = scanner.scan_bytes(&zip, &mdcore::ScanOptions::new().name("a.zip"));
+        let inner_sha = report.root.children[0].sha256.clone();
+        for (id, sha) in [("old", "s-old"), ("new", "s-new"), ("waiting", "s-wait")] {
+            let mut s = scan(id);
+            s.sha256 = sha.into();
+            st.put_scan(&s).unwrap();
+            std::fs::write(st.blob_path(sha), b"x").unwrap();
+            if id != "waiting" {
+                let mut s = st.start(id).unwrap().unwrap();
+                s.state = State::Done;
+                s.report = Some(report.clone());
+                s.finished_ms = Some(if id == "old" { 1000 } else { now_ms() });
+                st.finish(&s).unwrap();
+            }
+        }
+        let old_child = child_id("old", &[0]);
+        assert!(st.get(&old_child).unwrap().is_some());
+        // Files: everything was uploaded just now, so only results go.
+        let swept = st.sweep(now_ms() - 60_000, 0).unwrap();
+        assert_eq!(swept.results, 1);
+        assert_eq!(swept.files, 0);
+        assert!(st.get_scan("old").unwrap().is_none());
+        assert!(st.get(&old_child).unwrap().is_none());
+        assert!(st.callbacks().unwrap().iter().all(|c| c != "old"));
+        // The hash index points at the newer scan's object, which stays.
+        assert_eq!(st.by_hash(&inner_sha).unwrap(), Some(child_id("new", &[0])));
+        assert!(st.get_scan("new").unwrap().is_some());
+        // Files past their time go, except one a queued scan still needs.
+        let swept = st.sweep(0, now_ms() + 60_000).unwrap();
+        assert_eq!(swept.files, 2);
+        assert!(!st.blob_path("s-old").exists() && !st.blob_path("s-new").exists());
+        assert!(st.blob_path("s-wait").exists());
+        // Results written before the sweep existed (no `done` table) are
+        // listed at open and age out too.
+        drop(st);
+        {
+            let db = Database::open(dir.path().join("mdscan.redb")).unwrap();
+            let tx = db.begin_write().unwrap();
+            tx.delete_table(DONE).unwrap();
+            tx.commit().unwrap();
+        }
+        let st = Store::open(dir.path()).unwrap();
+        assert_eq!(st.sweep(now_ms() + 60_000, 0).unwrap().results, 1);
+        assert!(st.get_scan("new").unwrap().is_none());
+        assert!(st.by_hash(&inner_sha).unwrap().is_none());
     }
 }
