@@ -938,3 +938,61 @@ fn the_retention_sweep_removes_old_results_and_files() {
     let (_, v) = get(&s, &format!("/file/{fresh}"), None);
     assert_eq!(v["data_id"], fresh.as_str());
 }
+
+/// `GET /metrics` after a real scan passes Prometheus's own linter
+/// (`promtool check metrics`, Debian's `prometheus` package).
+#[test]
+fn metrics_pass_promtool() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), None);
+    let (_, v) = upload(&s, "eicar.com", EICAR, &[]);
+    let id = v["data_id"].as_str().unwrap().to_string();
+    wait(&s, &id, None);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let text = loop {
+        let text = client()
+            .get(s.url("/metrics"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        if text.contains("mdscan_scans_total{") {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "no scan in the metrics:\n{text}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        text.contains("mdscan_scan_duration_seconds_bucket"),
+        "{text}"
+    );
+    assert!(text.contains("mdscan_queue_wait_seconds_count 1"), "{text}");
+    assert!(text.contains("mdscan_workers 1"), "{text}");
+    let promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let Ok(mut promtool) = promtool else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "promtool is needed (Debian package prometheus)"
+        );
+        eprintln!("SKIPPED: no promtool");
+        return;
+    };
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = promtool.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

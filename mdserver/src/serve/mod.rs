@@ -17,6 +17,7 @@ mod api;
 mod backend;
 mod config;
 mod doc;
+mod metrics;
 mod webhook;
 
 pub(crate) use api::hash_password;
@@ -196,7 +197,9 @@ async fn serve<B: Backend>(cfg: Config, backend: Arc<B>, what: &str) -> Result<(
         backend.clone(),
         Duration::from_secs(cfg.sweep_interval_secs),
     );
-    let api = api::Api::new(cfg.clone(), backend);
+    let metrics = metrics::Metrics::new();
+    metrics::spawn(backend.clone(), metrics.clone());
+    let api = api::Api::new(cfg.clone(), backend, metrics.clone());
     let slots = Arc::new(tokio::sync::Semaphore::new(cfg.max_connections));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut stop = std::pin::pin!(shutdown_signal());
@@ -219,6 +222,7 @@ async fn serve<B: Backend>(cfg: Config, backend: Arc<B>, what: &str) -> Result<(
                     }
                 };
                 let Ok(permit) = slots.clone().try_acquire_owned() else {
+                    metrics.connection_refused();
                     tokio::spawn(async move {
                         use tokio::io::AsyncWriteExt;
                         let _ = tokio::time::timeout(Duration::from_secs(2), stream.write_all(OVERLOADED)).await;

@@ -54,7 +54,14 @@ pub(crate) async fn authorize<B: Backend>(
         });
     }
     let denied = || ApiError::Forbidden("Access denied");
-    let key = header(h, "apikey").ok_or_else(denied)?;
+    // `apikey`, as MetaDefender clients send it, or `Authorization:
+    // Bearer` (what a Prometheus scraper can send).
+    let key = header(h, "apikey")
+        .or_else(|| {
+            header(h, "authorization")
+                .and_then(|a| a.strip_prefix("Bearer ").map(|k| k.trim().to_string()))
+        })
+        .ok_or_else(denied)?;
     // Every configured key is compared, in constant time.
     let mut matched = None;
     for k in &api.cfg.api_keys {

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use super::backend::Backend;
 use super::config::Config;
+use super::metrics::Metrics;
 
 mod auth;
 mod batch;
@@ -46,18 +47,21 @@ impl<T> ReqBody for T where
 {
 }
 
-/// What the HTTP layer holds: the configuration and the backend below it.
+/// What the HTTP layer holds: the configuration, the backend below it and
+/// the metrics.
 pub(crate) struct Api<B> {
     pub(crate) cfg: Arc<Config>,
     pub(crate) backend: Arc<B>,
+    pub(crate) metrics: Arc<Metrics>,
     pub(crate) started: Instant,
 }
 
 impl<B: Backend> Api<B> {
-    pub(crate) fn new(cfg: Arc<Config>, backend: Arc<B>) -> Arc<Api<B>> {
+    pub(crate) fn new(cfg: Arc<Config>, backend: Arc<B>, metrics: Arc<Metrics>) -> Arc<Api<B>> {
         Arc::new(Api {
             cfg,
             backend,
+            metrics,
             started: Instant::now(),
         })
     }
@@ -221,7 +225,21 @@ pub(crate) async fn handle<B: Backend, T: ReqBody>(
     api: Arc<Api<B>>,
     req: Request<T>,
 ) -> Response<Body> {
-    route(&api, req).await.unwrap_or_else(ApiError::response)
+    let upload = matches!(
+        (req.method(), req.uri().path().trim_matches('/')),
+        (&Method::POST, "file" | "file/sync") | (&Method::PUT, _)
+    );
+    let r = route(&api, req).await.unwrap_or_else(ApiError::response);
+    if upload {
+        match r.status() {
+            StatusCode::OK => api.metrics.accepted(),
+            s if s == StatusCode::PAYLOAD_TOO_LARGE || s == StatusCode::SERVICE_UNAVAILABLE => {
+                api.metrics.refused(s.as_u16());
+            }
+            _ => {}
+        }
+    }
+    r
 }
 
 async fn route<B: Backend, T: ReqBody>(api: &Arc<Api<B>>, req: Request<T>) -> Reply {
@@ -268,6 +286,7 @@ async fn route<B: Backend, T: ReqBody>(api: &Arc<Api<B>>, req: Request<T>) -> Re
         (&Method::GET, ["hash", hash]) => results::by_hash(api, &req, &who, hash).await,
         (&Method::GET, ["stat", "engines"]) => Ok(stat::engines(api)),
         (&Method::GET, ["stat", "nodes"]) => Ok(stat::nodes(api).await),
+        (&Method::GET, ["metrics"]) => Ok(stat::metrics(api, &req).await),
         (&Method::POST, ["logout"]) => Ok(auth::logout(api, &req).await),
         (&Method::GET, ["version"]) => Ok(ok(&json!({
             "product_id": "mdscan", "version": env!("CARGO_PKG_VERSION")

@@ -1,4 +1,4 @@
-//! `GET /readyz`, `/file/rules`, `/stat/engines`, `/stat/nodes`.
+//! `GET /readyz`, `/file/rules`, `/stat/engines`, `/stat/nodes`, `/metrics`.
 
 use hyper::{Request, Response, StatusCode};
 use serde_json::{Value, json};
@@ -57,6 +57,29 @@ pub(crate) fn engines<B: Backend>(api: &Api<B>) -> Response<Body> {
         })
         .collect();
     ok(&Value::Array(list))
+}
+
+/// `GET /metrics`: OpenMetrics text when the scraper asks for it, else the
+/// classic Prometheus text format.
+pub(crate) async fn metrics<B: Backend, T>(api: &Api<B>, req: &Request<T>) -> Response<Body> {
+    let openmetrics = req
+        .headers()
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/openmetrics-text"));
+    let workers = api.backend.nodes().await.len();
+    let text = api
+        .metrics
+        .render(api.backend.queued(), workers, openmetrics);
+    let mut r = Response::new(super::full(text));
+    let ct = if openmetrics {
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    } else {
+        "text/plain; version=0.0.4; charset=utf-8"
+    };
+    r.headers_mut()
+        .insert("content-type", hyper::header::HeaderValue::from_static(ct));
+    r
 }
 
 pub(crate) async fn nodes<B: Backend>(api: &Api<B>) -> Response<Body> {

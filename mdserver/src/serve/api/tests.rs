@@ -217,7 +217,14 @@ fn api_with(toml: &str) -> (Arc<Api<Fake>>, Arc<Fake>) {
     let mut cfg = cfg.finish().unwrap();
     cfg.min_free_disk = 0;
     let fake = Fake::new();
-    (Api::new(Arc::new(cfg), fake.clone()), fake)
+    (
+        Api::new(
+            Arc::new(cfg),
+            fake.clone(),
+            crate::serve::metrics::Metrics::new(),
+        ),
+        fake,
+    )
 }
 
 struct Answer {
@@ -282,6 +289,19 @@ async fn keys_and_sessions_decide_who_sees_what() {
     assert_eq!(wrong.status, StatusCode::FORBIDDEN);
     let right = send(&api, req("GET", "/version", &[("apikey", "key-one")], b"")).await;
     assert_eq!(right.status, StatusCode::OK);
+    // The same key as a bearer token (a Prometheus scraper's only header).
+    let bearer = [("authorization", "Bearer key-two")];
+    assert_eq!(
+        send(&api, req("GET", "/metrics", &bearer, b""))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let bad = [("authorization", "Bearer key-tw")];
+    assert_eq!(
+        send(&api, req("GET", "/metrics", &bad, b"")).await.status,
+        StatusCode::FORBIDDEN
+    );
 
     // Each key is its own identity, recorded without the key itself.
     let a = send(&api, upload(b"hello", &[("apikey", "key-one")]))
@@ -348,7 +368,11 @@ async fn keys_and_sessions_decide_who_sees_what() {
     // out at once.
     let mut cfg2 = (*api.cfg).clone();
     cfg2.users.retain(|u| u.name != "bob");
-    let api2 = Api::new(Arc::new(cfg2), fake.clone());
+    let api2 = Api::new(
+        Arc::new(cfg2),
+        fake.clone(),
+        crate::serve::metrics::Metrics::new(),
+    );
     let seen = send(&api2, req("GET", &path, &[("apikey", &alice)], b"")).await;
     assert_eq!(seen.json()["data_id"], id);
     let gone = send(&api2, req("GET", "/version", &[("apikey", &bob)], b"")).await;
@@ -797,4 +821,63 @@ async fn refused_callbacks_are_noted_in_the_result() {
         .await
         .json();
     assert!(v.get("mdscan").is_none(), "{v}");
+}
+
+#[tokio::test]
+async fn metrics_count_uploads_refusals_and_finished_scans() {
+    let (api, fake) = api_with(
+        r#"[[workflows]]
+        name = "Small"
+        max_file_size = 100"#,
+    );
+    crate::serve::metrics::spawn(fake.clone(), api.metrics.clone());
+    let r = send(&api, upload(EICAR, &[])).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let id = r.json()["data_id"].as_str().unwrap().to_string();
+    let big = vec![b'a'; 200];
+    assert_eq!(
+        send(&api, upload(&big, &[])).await.status,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    fake.accepting.store(false, Ordering::Relaxed);
+    assert_eq!(
+        send(&api, upload(b"x", &[])).await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    fake.finish(&id);
+    let mut text = String::new();
+    for _ in 0..100 {
+        let r = send(&api, req("GET", "/metrics", &[], b"")).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(
+            r.headers["content-type"],
+            "text/plain; version=0.0.4; charset=utf-8"
+        );
+        text = String::from_utf8(r.body.to_vec()).unwrap();
+        if text.contains("mdscan_scans_total{") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        text.contains(r#"mdscan_scans_total{code="1",result="Infected"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains("mdscan_uploads_total 1"), "{text}");
+    assert!(text.contains(r#"mdscan_uploads_refused_total{status="413"} 1"#));
+    assert!(text.contains(r#"mdscan_uploads_refused_total{status="503"} 1"#));
+    assert!(text.contains("mdscan_objects_total 1"), "{text}");
+    assert!(text.contains("mdscan_scanned_bytes_total 68"), "{text}");
+    // A scraper that asks for OpenMetrics gets it.
+    let r = send(
+        &api,
+        req(
+            "GET",
+            "/metrics",
+            &[("accept", "application/openmetrics-text; version=1.0.0")],
+            b"",
+        ),
+    )
+    .await;
+    assert!(String::from_utf8_lossy(&r.body).ends_with("# EOF\n"));
 }
