@@ -452,6 +452,74 @@ impl State {
         Ok(n == 1)
     }
 
+    fn audit_key(&self) -> String {
+        format!("{}:audit", self.ns)
+    }
+
+    /// Appends an audit entry (JSON) stamped `time_ms` to the audit stream.
+    /// An entry older than the stream's last (clocks of two gateways a
+    /// little apart) takes the stream's next id instead.
+    pub async fn audit_add(&self, time_ms: u64, json: &str) -> Result<(), Error> {
+        let mut c = self.con.clone();
+        let first = redis::cmd("XADD")
+            .arg(self.audit_key())
+            .arg(format!("{time_ms}-*"))
+            .arg("e")
+            .arg(json)
+            .query_async::<String>(&mut c)
+            .await;
+        match first {
+            Ok(_) => Ok(()),
+            Err(e) if e.to_string().contains("equal or smaller") => redis::cmd("XADD")
+                .arg(self.audit_key())
+                .arg("*")
+                .arg("e")
+                .arg(json)
+                .query_async::<String>(&mut c)
+                .await
+                .map(|_| ())
+                .map_err(rerr),
+            Err(e) => Err(rerr(e)),
+        }
+    }
+
+    /// Audit entries (JSON) stamped between `from_ms` and `to_ms`, newest
+    /// first, at most `count`.
+    pub async fn audit_range(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+        count: usize,
+    ) -> Result<Vec<String>, Error> {
+        let mut c = self.con.clone();
+        let v: redis::streams::StreamRangeReply = redis::cmd("XREVRANGE")
+            .arg(self.audit_key())
+            .arg(format!("{to_ms}-18446744073709551615"))
+            .arg(format!("{from_ms}-0"))
+            .arg("COUNT")
+            .arg(count)
+            .query_async(&mut c)
+            .await
+            .map_err(rerr)?;
+        Ok(v.ids
+            .into_iter()
+            .filter_map(|id| id.get::<String>("e"))
+            .collect())
+    }
+
+    /// Drops audit entries stamped before `before_ms`.
+    pub async fn audit_trim(&self, before_ms: u64) -> Result<(), Error> {
+        let mut c = self.con.clone();
+        redis::cmd("XTRIM")
+            .arg(self.audit_key())
+            .arg("MINID")
+            .arg(format!("{before_ms}-0"))
+            .query_async::<i64>(&mut c)
+            .await
+            .map(|_| ())
+            .map_err(rerr)
+    }
+
     /// The count of `key` in its current window (0 when none).
     pub async fn hits(&self, key: &str) -> Result<u64, Error> {
         let mut c = self.con.clone();

@@ -248,3 +248,20 @@ async fn the_reconciler_requeues_then_fails_a_lost_scan() {
         .queue_delete(names.tasks.as_str().into(), Default::default())
         .await;
 }
+
+#[tokio::test]
+async fn the_audit_stream_is_newest_first_and_trimmed_by_time() {
+    let Some(s) = state() else { return };
+    s.audit_add(1000, "{\"n\":1}").await.unwrap();
+    s.audit_add(2000, "{\"n\":2}").await.unwrap();
+    // An entry stamped before the last one (another gateway's clock) is
+    // still kept.
+    s.audit_add(1500, "{\"n\":3}").await.unwrap();
+    let all = s.audit_range(0, u64::MAX / 2, 10).await.unwrap();
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[1], "{\"n\":2}");
+    let early = s.audit_range(0, 1999, 10).await.unwrap();
+    assert_eq!(early, vec!["{\"n\":1}".to_string()]);
+    s.audit_trim(1500).await.unwrap();
+    assert_eq!(s.audit_range(0, u64::MAX / 2, 10).await.unwrap().len(), 2);
+}

@@ -1124,3 +1124,40 @@ fn a_tree_with_a_lost_child_ends_failed() {
     let log = gateway_log(&c);
     assert!(log.contains("stored as Failed"), "{log}");
 }
+
+/// The audit log lives in Redis: a download through one gateway is listed
+/// by another.
+#[test]
+fn the_audit_log_is_shared_by_gateways() {
+    let Some(_guard) = exclusive_services() else {
+        return;
+    };
+    let mut c = Cluster::start(1, &[], &[], "");
+    let id = c.upload("audited.txt", b"read me");
+    c.wait_all(std::slice::from_ref(&id), Duration::from_secs(60));
+    let r = c
+        .http
+        .get(c.url(&format!("/file/download/{id}")))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let (mut other, port) = spawn_gateway(c.dir.path(), &c.config, &[], "gateway2");
+    let url = format!("http://127.0.0.1:{port}/admin/audit?action=download");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let v = loop {
+        if let Ok(r) = c.http.get(&url).send()
+            && r.status() == StatusCode::OK
+        {
+            break r.json::<Value>().unwrap();
+        }
+        assert!(Instant::now() < deadline, "{}", c.logs());
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _ = other.kill();
+    let _ = other.wait();
+    let events = v["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{v}");
+    assert_eq!(events[0]["target"], id.as_str());
+    assert_eq!(events[0]["outcome"], "ok");
+    assert_eq!(events[0]["address"], "127.0.0.1");
+}

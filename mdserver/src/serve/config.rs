@@ -67,6 +67,8 @@ pub(crate) struct Config {
     /// How long uploaded files are kept for download and rescans after
     /// their last upload, in seconds. Default: 7 days.
     pub(crate) file_retention_secs: u64,
+    /// How long audit-log entries are kept, in seconds. Default: 90 days.
+    pub(crate) audit_retention_secs: u64,
     /// How often the background sweep (retention, and in a cluster the
     /// reconciler) runs, in seconds. Default: 300.
     pub(crate) sweep_interval_secs: u64,
@@ -236,6 +238,7 @@ impl Default for Config {
             retention_secs: 7 * 24 * 3600,
             file_retention_secs: 7 * 24 * 3600,
             sweep_interval_secs: 300,
+            audit_retention_secs: 90 * 24 * 3600,
             workflows: Vec::new(),
             cluster: Cluster::default(),
         }

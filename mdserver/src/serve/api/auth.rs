@@ -124,7 +124,9 @@ pub(crate) async fn login<B: Backend, T: ReqBody>(api: &Api<B>, req: Request<T>)
         "addr:{}",
         addr.map_or_else(|| "-".into(), |a| a.to_string())
     );
+    let address = addr.map(|a| a.to_string());
     if api.backend.login_failures(&addr_key).await >= MAX_FAILURES {
+        super::audit::record(api, None, address, "login", None, "limited").await;
         return Err(ApiError::TooMany);
     }
     let bytes = super::upload::small_body(api, req, 64 << 10).await?;
@@ -138,6 +140,8 @@ pub(crate) async fn login<B: Backend, T: ReqBody>(api: &Api<B>, req: Request<T>)
     };
     let user_key = format!("user:{user}");
     if api.backend.login_failures(&user_key).await >= MAX_FAILURES {
+        let user = Some(user.to_string());
+        super::audit::record(api, user, address, "login", None, "limited").await;
         return Err(ApiError::TooMany);
     }
     let found = api.cfg.users.iter().find(|u| u.name == user).cloned();
@@ -158,11 +162,15 @@ pub(crate) async fn login<B: Backend, T: ReqBody>(api: &Api<B>, req: Request<T>)
                 expires_ms: now_ms().saturating_add(ttl_ms),
             };
             api.backend.put_session(&id, &session).await?;
+            super::audit::record(api, Some(u.name.clone()), address, "login", None, "ok").await;
             Ok(ok(&json!({ "session_id": id })))
         }
         _ => {
             api.backend.login_failed(&addr_key, WINDOW).await;
             api.backend.login_failed(&user_key, WINDOW).await;
+            // The name as typed: it may be no user at all.
+            let user = Some(user.to_string());
+            super::audit::record(api, user, address, "login", None, "failed").await;
             Err(failed())
         }
     }

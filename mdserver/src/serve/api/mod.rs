@@ -20,6 +20,7 @@ use super::backend::Backend;
 use super::config::Config;
 use super::metrics::Metrics;
 
+mod audit;
 mod auth;
 mod batch;
 mod download;
@@ -99,6 +100,24 @@ pub(crate) enum ApiError {
 }
 
 impl ApiError {
+    /// The status this error answers with.
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NoEndpoint | ApiError::FileNotFound => StatusCode::NOT_FOUND,
+            ApiError::IdNotFound(_) => StatusCode::OK,
+            ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::LengthRequired => StatusCode::LENGTH_REQUIRED,
+            ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BadRange(_) => StatusCode::RANGE_NOT_SATISFIABLE,
+            ApiError::Empty => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooMany => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
     pub(crate) fn response(self) -> Response<Body> {
         match self {
             ApiError::BadRequest(m) => err(StatusCode::BAD_REQUEST, &m),
@@ -265,7 +284,31 @@ async fn route<B: Backend, T: ReqBody>(api: &Arc<Api<B>>, req: Request<T>) -> Re
         _ => {}
     }
     let who = auth::authorize(api, req.headers()).await?;
-    match (&method, parts.as_slice()) {
+    let audited = audit::action(&method, &parts);
+    let address = audit::address(&req);
+    let reply = dispatch(api, req, &method, &parts, &who).await;
+    if let Some((action, target)) = audited {
+        let outcome = match &reply {
+            Ok(r) if r.status().is_success() => "ok".to_string(),
+            Ok(r) => r.status().as_u16().to_string(),
+            Err(ApiError::IdNotFound(_)) => "not found".to_string(),
+            Err(e) => e.status().as_u16().to_string(),
+        };
+        let target = (!target.is_empty()).then_some(target);
+        audit::record(api, who.name.clone(), address, action, target, &outcome).await;
+    }
+    reply
+}
+
+async fn dispatch<B: Backend, T: ReqBody>(
+    api: &Arc<Api<B>>,
+    req: Request<T>,
+    method: &Method,
+    parts: &[&str],
+    who: &auth::Identity,
+) -> Reply {
+    let who = who.clone();
+    match (method, parts) {
         (&Method::POST, ["file"]) | (&Method::PUT, ["file"]) => {
             upload::submit(api, req, who, false, None).await
         }
@@ -287,6 +330,7 @@ async fn route<B: Backend, T: ReqBody>(api: &Arc<Api<B>>, req: Request<T>) -> Re
         (&Method::GET, ["stat", "engines"]) => Ok(stat::engines(api)),
         (&Method::GET, ["stat", "nodes"]) => Ok(stat::nodes(api).await),
         (&Method::GET, ["metrics"]) => Ok(stat::metrics(api, &req).await),
+        (&Method::GET, ["admin", "audit"]) => audit::list(api, &req, &who).await,
         (&Method::POST, ["logout"]) => Ok(auth::logout(api, &req).await),
         (&Method::GET, ["version"]) => Ok(ok(&json!({
             "product_id": "mdscan", "version": env!("CARGO_PKG_VERSION")

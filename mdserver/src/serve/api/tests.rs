@@ -17,8 +17,8 @@ use tokio::sync::broadcast;
 
 use super::{Api, handle};
 use crate::serve::backend::{
-    Backend, BackendError, Batch, BatchEnd, BlobFile, Callback, Counters, Entry, NodeStatus, Scan,
-    Session, State,
+    AuditEvent, AuditQuery, Backend, BackendError, Batch, BatchEnd, BlobFile, Callback, Counters,
+    Entry, NodeStatus, Scan, Session, State,
 };
 use crate::serve::config::Config;
 
@@ -32,6 +32,7 @@ struct Fake {
     sessions: Mutex<HashMap<String, Session>>,
     finished: broadcast::Sender<String>,
     logins: Counters,
+    audit: Mutex<Vec<AuditEvent>>,
 }
 
 impl Fake {
@@ -45,6 +46,7 @@ impl Fake {
             sessions: Mutex::new(HashMap::new()),
             finished: broadcast::channel(64).0,
             logins: Counters::default(),
+            audit: Mutex::new(Vec::new()),
         })
     }
 
@@ -198,6 +200,19 @@ impl Backend for Fake {
     }
     async fn sweep(&self) -> Option<String> {
         None
+    }
+    async fn audit(&self, e: &AuditEvent) {
+        self.audit.lock().unwrap().push(e.clone());
+    }
+    async fn audit_log(&self, q: &AuditQuery) -> Result<Vec<AuditEvent>, BackendError> {
+        let all = self.audit.lock().unwrap();
+        Ok(all
+            .iter()
+            .rev()
+            .filter(|e| q.matches(e))
+            .take(q.limit)
+            .cloned()
+            .collect())
     }
     async fn nodes(&self) -> Vec<NodeStatus> {
         Vec::new()
@@ -880,4 +895,97 @@ async fn metrics_count_uploads_refusals_and_finished_scans() {
     )
     .await;
     assert!(String::from_utf8_lossy(&r.body).ends_with("# EOF\n"));
+}
+
+#[tokio::test]
+async fn the_audit_log_keeps_sign_ins_downloads_and_cancels() {
+    let hash = super::hash_password("pw").unwrap();
+    let (api, fake) = api_with(&format!(
+        r#"api_keys = ["admin-key"]
+        [[users]]
+        name = "dave"
+        password_hash = "{hash}""#
+    ));
+    let login = |pw: &str| {
+        let mut r = req(
+            "POST",
+            "/login",
+            &[],
+            format!(r#"{{"user":"dave","password":"{pw}"}}"#).as_bytes(),
+        );
+        r.extensions_mut()
+            .insert::<std::net::SocketAddr>("198.51.100.4:4000".parse().unwrap());
+        r
+    };
+    assert_eq!(send(&api, login("bad")).await.status, StatusCode::FORBIDDEN);
+    let session = send(&api, login("pw")).await.json()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let id = send(&api, upload(b"data", &[("apikey", &session)]))
+        .await
+        .json()["data_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = send(
+        &api,
+        req(
+            "GET",
+            &format!("/file/download/{id}"),
+            &[("apikey", &session)],
+            b"",
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let path = format!("/file/{id}/cancel");
+    send(&api, req("POST", &path, &[("apikey", &session)], b"")).await;
+    fake.finish(&id);
+    // Only admins read it.
+    let denied = send(
+        &api,
+        req("GET", "/admin/audit", &[("apikey", &session)], b""),
+    )
+    .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    let key = [("apikey", "admin-key")];
+    let v = send(&api, req("GET", "/admin/audit", &key, b""))
+        .await
+        .json();
+    let events = v["events"].as_array().unwrap();
+    let seen: Vec<(String, String)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_string(),
+                e["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("cancel".to_string(), "ok".to_string()),
+            ("download".to_string(), "ok".to_string()),
+            ("login".to_string(), "ok".to_string()),
+            ("login".to_string(), "failed".to_string()),
+        ],
+        "{v}"
+    );
+    assert_eq!(events[3]["address"], "198.51.100.4");
+    assert_eq!(events[1]["user"], "dave");
+    assert_eq!(events[1]["target"], id.as_str());
+    // Filters and CSV.
+    let r = send(
+        &api,
+        req("GET", "/admin/audit?action=login&format=csv", &key, b""),
+    )
+    .await;
+    let csv = String::from_utf8(r.body.to_vec()).unwrap();
+    assert!(csv.starts_with("time_ms,user,address,action,target,outcome\n"));
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(csv.contains(",dave,198.51.100.4,login,,failed"), "{csv}");
+    let r = send(&api, req("GET", "/admin/audit?from=abc", &key, b"")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
 }

@@ -21,8 +21,8 @@ use mdcluster::{Blobs, Endpoints, LocalBlob, Task};
 use tokio::sync::{Mutex, broadcast};
 
 use super::{
-    Backend, BackendError, Batch, BatchEnd, Callback, Entry, NodeStatus, Scan, Session,
-    State as ScanState, failed_report, now_ms,
+    AuditEvent, AuditQuery, Backend, BackendError, Batch, BatchEnd, Callback, Entry, NodeStatus,
+    Scan, Session, State as ScanState, failed_report, now_ms,
 };
 use crate::serve::config::Config;
 
@@ -388,6 +388,14 @@ impl Backend for Cluster {
             Ok(_) => {}
             Err(e) => said.push(format!("reconciler: {e}")),
         }
+        let audit_keep = self.cfg.audit_retention_secs.saturating_mul(1000);
+        if let Err(e) = self
+            .state
+            .audit_trim(now_ms().saturating_sub(audit_keep))
+            .await
+        {
+            said.push(format!("audit trim: {e}"));
+        }
         let keep = Duration::from_secs(self.cfg.file_retention_secs);
         match mdcluster::upkeep::sweep(&self.state, &self.blobs, keep).await {
             Ok(s) if s.uploads + s.children > 0 => said.push(format!(
@@ -398,6 +406,47 @@ impl Backend for Cluster {
             Err(e) => said.push(format!("retention sweep: {e}")),
         }
         (!said.is_empty()).then(|| said.join("; "))
+    }
+
+    async fn audit(&self, e: &AuditEvent) {
+        let r = match serde_json::to_string(e) {
+            Ok(json) => self.state.audit_add(e.time_ms, &json).await,
+            Err(err) => Err(mdcluster::Error::Redis(err.to_string())),
+        };
+        if let Err(err) = r {
+            eprintln!("mdscan gateway: can not write the audit log: {err}");
+        }
+    }
+
+    async fn audit_log(&self, q: &AuditQuery) -> Result<Vec<AuditEvent>, BackendError> {
+        // Read in pages, filtering, until `limit` match or the range ends.
+        let mut out = Vec::new();
+        let mut to = q.to_ms;
+        loop {
+            let page = self
+                .state
+                .audit_range(q.from_ms, to, 1000)
+                .await
+                .map_err(failed)?;
+            let n = page.len();
+            let mut oldest = None;
+            for json in page {
+                let Ok(e) = serde_json::from_str::<AuditEvent>(&json) else {
+                    continue;
+                };
+                oldest = Some(e.time_ms);
+                if q.matches(&e) {
+                    out.push(e);
+                    if out.len() >= q.limit {
+                        return Ok(out);
+                    }
+                }
+            }
+            match oldest {
+                Some(t) if n == 1000 && t > q.from_ms => to = t - 1,
+                _ => return Ok(out),
+            }
+        }
     }
 
     async fn nodes(&self) -> Vec<NodeStatus> {

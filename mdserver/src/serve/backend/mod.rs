@@ -131,6 +131,47 @@ pub(crate) struct Callback {
     pub(crate) data_id: String,
 }
 
+/// One entry of the audit log: who did what, when, from where, and how it
+/// ended. Append-only.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct AuditEvent {
+    /// Milliseconds since the epoch.
+    pub(crate) time_ms: u64,
+    /// The user or key identity (`apikey-…`); `None` on an open server or
+    /// before sign-in.
+    pub(crate) user: Option<String>,
+    /// The client's address.
+    pub(crate) address: Option<String>,
+    /// `login`, `logout`, `download`, `cancel`, …
+    pub(crate) action: String,
+    /// What it was done to (a data_id, a batch id, a user name).
+    pub(crate) target: Option<String>,
+    /// `ok`, `denied`, `failed`, `limited`, or an HTTP status.
+    pub(crate) outcome: String,
+}
+
+/// Which audit entries to read: newest first.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct AuditQuery {
+    pub(crate) from_ms: u64,
+    pub(crate) to_ms: u64,
+    pub(crate) user: Option<String>,
+    pub(crate) action: Option<String>,
+    pub(crate) limit: usize,
+}
+
+impl AuditQuery {
+    pub(crate) fn matches(&self, e: &AuditEvent) -> bool {
+        e.time_ms >= self.from_ms
+            && e.time_ms <= self.to_ms
+            && self
+                .user
+                .as_ref()
+                .is_none_or(|u| e.user.as_ref() == Some(u))
+            && self.action.as_ref().is_none_or(|a| &e.action == a)
+    }
+}
+
 /// A node's status for `GET /stat/nodes`.
 pub(crate) type NodeStatus = serde_json::Value;
 
@@ -214,6 +255,15 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// uploads nothing needs; in a cluster also the reconciler's pass.
     /// Returns a line for the log when something was done.
     fn sweep(&self) -> impl Future<Output = Option<String>> + Send;
+
+    /// Appends to the audit log (durably; a failure is logged, never
+    /// silent).
+    fn audit(&self, e: &AuditEvent) -> impl Future<Output = ()> + Send;
+    /// Audit entries matching `q`, newest first.
+    fn audit_log(
+        &self,
+        q: &AuditQuery,
+    ) -> impl Future<Output = Result<Vec<AuditEvent>, BackendError>> + Send;
 
     /// This process, or the cluster's live workers.
     fn nodes(&self) -> impl Future<Output = Vec<NodeStatus>> + Send;

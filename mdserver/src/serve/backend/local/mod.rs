@@ -11,8 +11,8 @@ use mdcore::{CancelToken, Report, ScanOptions, Scanner};
 use tokio::sync::{Notify, broadcast, mpsc};
 
 use super::{
-    Backend, BackendError, Batch, BatchEnd, BlobFile, Callback, Counters, Entry, NodeStatus, Scan,
-    Session, State, failed_report, now_ms,
+    AuditEvent, AuditQuery, Backend, BackendError, Batch, BatchEnd, BlobFile, Callback, Counters,
+    Entry, NodeStatus, Scan, Session, State, failed_report, now_ms,
 };
 use crate::serve::config::Config;
 
@@ -305,8 +305,13 @@ impl Backend for Local {
         let now = now_ms();
         let results = now.saturating_sub(self.cfg.retention_secs.saturating_mul(1000));
         let files = now.saturating_sub(self.cfg.file_retention_secs.saturating_mul(1000));
+        let audit = now.saturating_sub(self.cfg.audit_retention_secs.saturating_mul(1000));
         let store = self.store.clone();
-        let r = tokio::task::spawn_blocking(move || store.sweep(results, files)).await;
+        let r = tokio::task::spawn_blocking(move || {
+            store.sweep_audit(audit)?;
+            store.sweep(results, files)
+        })
+        .await;
         match r {
             Ok(Ok(s)) if s.results + s.batches + s.files > 0 => Some(format!(
                 "retention: removed {} result(s), {} batch(es) and {} file(s)",
@@ -316,6 +321,24 @@ impl Backend for Local {
             Ok(Err(e)) => Some(format!("retention sweep failed: {e}")),
             Err(e) => Some(format!("retention sweep failed: {e}")),
         }
+    }
+
+    async fn audit(&self, e: &AuditEvent) {
+        let store = self.store.clone();
+        let e = e.clone();
+        let r = tokio::task::spawn_blocking(move || store.audit(&e)).await;
+        if !matches!(r, Ok(Ok(()))) {
+            eprintln!("mdscan: can not write the audit log: {r:?}");
+        }
+    }
+
+    async fn audit_log(&self, q: &AuditQuery) -> Result<Vec<AuditEvent>, BackendError> {
+        let store = self.store.clone();
+        let q = q.clone();
+        tokio::task::spawn_blocking(move || store.audit_log(&q))
+            .await
+            .map_err(failed)?
+            .map_err(failed)
     }
 
     async fn nodes(&self) -> Vec<NodeStatus> {

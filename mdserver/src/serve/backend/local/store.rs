@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 
-use super::super::{Batch, BatchEnd, Entry, Scan, Session, State, child_id, now_ms};
+use super::super::{
+    AuditEvent, AuditQuery, Batch, BatchEnd, Entry, Scan, Session, State, child_id, now_ms,
+};
 
 const RESULTS: TableDefinition<&str, &[u8]> = TableDefinition::new("results");
 const HASHES: TableDefinition<&str, &str> = TableDefinition::new("hashes");
@@ -29,6 +31,10 @@ const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
 const DONE: TableDefinition<(u64, &str), ()> = TableDefinition::new("done");
 /// SHA-256 of a kept upload -> when it was last uploaded.
 const BLOB_USE: TableDefinition<&str, u64> = TableDefinition::new("blob_use");
+
+/// The audit log: (time, sequence) -> entry (JSON). Append-only; the sweep
+/// drops entries past their retention.
+const AUDIT: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("audit");
 
 /// Finished scans removed per write transaction by the sweep.
 const SWEEP_CHUNK: usize = 500;
@@ -107,6 +113,7 @@ impl Store {
                 }
             }
             tx.open_table(BLOB_USE).map_err(dberr)?;
+            tx.open_table(AUDIT).map_err(dberr)?;
         }
         tx.commit().map_err(dberr)?;
         Ok(Store {
@@ -478,6 +485,63 @@ impl Store {
         Ok(gone.len())
     }
 
+    /// Appends an audit entry (its own durable transaction).
+    pub(crate) fn audit(&self, e: &AuditEvent) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(e).map_err(dberr)?;
+        let tx = self.db.begin_write().map_err(dberr)?;
+        {
+            let mut t = tx.open_table(AUDIT).map_err(dberr)?;
+            // The next sequence number at this millisecond (write
+            // transactions are serialised, so it is unique).
+            let seq = t
+                .range((e.time_ms, 0)..=(e.time_ms, u64::MAX))
+                .map_err(dberr)?
+                .next_back()
+                .and_then(|i| i.ok())
+                .map_or(0, |(k, _)| k.value().1.saturating_add(1));
+            t.insert((e.time_ms, seq), bytes.as_slice())
+                .map_err(dberr)?;
+        }
+        tx.commit().map_err(dberr)
+    }
+
+    /// Audit entries matching `q`, newest first, at most `q.limit`.
+    pub(crate) fn audit_log(&self, q: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
+        let tx = self.db.begin_read().map_err(dberr)?;
+        let t = tx.open_table(AUDIT).map_err(dberr)?;
+        let mut out = Vec::new();
+        for item in t
+            .range((q.from_ms, 0)..=(q.to_ms, u64::MAX))
+            .map_err(dberr)?
+            .rev()
+        {
+            if out.len() >= q.limit {
+                break;
+            }
+            let (_, v) = item.map_err(dberr)?;
+            if let Ok(e) = serde_json::from_slice::<AuditEvent>(v.value())
+                && q.matches(&e)
+            {
+                out.push(e);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Drops audit entries older than `before` (ms since the epoch).
+    pub(crate) fn sweep_audit(&self, before: u64) -> Result<u64, StoreError> {
+        let tx = self.db.begin_write().map_err(dberr)?;
+        let n = {
+            let mut t = tx.open_table(AUDIT).map_err(dberr)?;
+            let old = t.len().map_err(dberr)?;
+            t.retain_in((0, 0)..(before, 0), |_, _| false)
+                .map_err(dberr)?;
+            old - t.len().map_err(dberr)?
+        };
+        tx.commit().map_err(dberr)?;
+        Ok(n)
+    }
+
     pub(crate) fn put_batch(&self, b: &Batch) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(b).map_err(dberr)?;
         let tx = self.db.begin_write().map_err(dberr)?;
@@ -732,5 +796,52 @@ mod tests {
         assert_eq!(st.sweep(now_ms() + 60_000, 0).unwrap().results, 1);
         assert!(st.get_scan("new").unwrap().is_none());
         assert!(st.by_hash(&inner_sha).unwrap().is_none());
+    }
+
+    #[test]
+    fn the_audit_log_is_ordered_filtered_durable_and_trimmed() {
+        let dir = tempfile::tempdir().unwrap();
+        let ev = |t: u64, user: &str, action: &str| AuditEvent {
+            time_ms: t,
+            user: Some(user.into()),
+            address: None,
+            action: action.into(),
+            target: None,
+            outcome: "ok".into(),
+        };
+        {
+            let st = Store::open(dir.path()).unwrap();
+            st.audit(&ev(100, "a", "login")).unwrap();
+            // Two in one millisecond are both kept, in order.
+            st.audit(&ev(200, "b", "download")).unwrap();
+            st.audit(&ev(200, "a", "cancel")).unwrap();
+        }
+        let st = Store::open(dir.path()).unwrap();
+        let all = AuditQuery {
+            from_ms: 0,
+            to_ms: u64::MAX / 2,
+            limit: 100,
+            ..AuditQuery::default()
+        };
+        let got: Vec<String> = st
+            .audit_log(&all)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
+        assert_eq!(got, vec!["cancel", "download", "login"]);
+        let only_a = AuditQuery {
+            user: Some("a".into()),
+            ..all.clone()
+        };
+        assert_eq!(st.audit_log(&only_a).unwrap().len(), 2);
+        let window = AuditQuery {
+            from_ms: 150,
+            limit: 1,
+            ..all.clone()
+        };
+        assert_eq!(st.audit_log(&window).unwrap()[0].action, "cancel");
+        assert_eq!(st.sweep_audit(150).unwrap(), 1);
+        assert_eq!(st.audit_log(&all).unwrap().len(), 2);
     }
 }
