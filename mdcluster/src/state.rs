@@ -938,10 +938,42 @@ impl State {
             .map_err(rerr)
     }
 
-    /// Removes a worker's status (a clean stop).
+    /// Asks a live worker to drain: stop taking tasks, finish those it
+    /// holds, leave. `false` when no live worker has that name.
+    pub async fn request_drain(&self, worker: &str) -> Result<bool, Error> {
+        if !self.alive(worker).await? {
+            return Ok(false);
+        }
+        let mut c = self.con.clone();
+        redis::cmd("SET")
+            .arg(self.key("drain", worker))
+            .arg(now_ms())
+            .arg("EX")
+            .arg(3600)
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(rerr)?;
+        Ok(true)
+    }
+
+    /// Whether this worker was asked to drain.
+    pub async fn drain_requested(&self, worker: &str) -> Result<bool, Error> {
+        let mut c = self.con.clone();
+        let n: i64 = redis::cmd("EXISTS")
+            .arg(self.key("drain", worker))
+            .query_async(&mut c)
+            .await
+            .map_err(rerr)?;
+        Ok(n == 1)
+    }
+
+    /// Removes a worker's status (a clean stop) and any drain request.
     pub async fn leave(&self, worker: &str) -> Result<(), Error> {
         let mut c = self.con.clone();
         redis::pipe()
+            .cmd("DEL")
+            .arg(self.key("drain", worker))
+            .ignore()
             .cmd("DEL")
             .arg(self.key("node", worker))
             .ignore()

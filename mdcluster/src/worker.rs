@@ -17,6 +17,8 @@
 //!   and onto the queue as child tasks that any worker may take, with the
 //!   root's remaining budget; the worker that stores the last child's
 //!   result puts the report together.
+//! - Asked to drain (`State::request_drain`, from the gateway's admin API)
+//!   it does what it does on SIGTERM and leaves.
 //! - On shutdown the worker stops taking tasks, finishes those it holds (up
 //!   to `drain_timeout`) and returns the rest to the queue.
 
@@ -107,7 +109,16 @@ pub async fn run(
         active: AtomicUsize::new(0),
         running: std::sync::Mutex::new(std::collections::HashSet::new()),
     });
-    let beat = tokio::spawn(heartbeats(ctx.clone()));
+    let drain = Arc::new(tokio::sync::Notify::new());
+    let beat = tokio::spawn(heartbeats(ctx.clone(), drain.clone()));
+    let shutdown = async {
+        tokio::select! {
+            () = shutdown => {}
+            () = drain.notified() => {
+                eprintln!("mdscan worker {}: asked to drain", ctx.cfg.id);
+            }
+        }
+    };
     let mut shutdown = std::pin::pin!(shutdown);
     let mut tasks = tokio::task::JoinSet::new();
     let mut backoff = Duration::from_millis(200);
@@ -174,8 +185,19 @@ pub async fn run(
     Ok(())
 }
 
-async fn heartbeats(ctx: Arc<Ctx>) {
+async fn heartbeats(ctx: Arc<Ctx>, drain: Arc<tokio::sync::Notify>) {
+    let mut draining = false;
     loop {
+        if !draining
+            && ctx
+                .state
+                .drain_requested(&ctx.cfg.id)
+                .await
+                .unwrap_or(false)
+        {
+            draining = true;
+            drain.notify_one();
+        }
         let mut status = sysinfo::node_status(
             &ctx.cfg.id,
             &sysinfo::hostname(),
@@ -186,6 +208,7 @@ async fn heartbeats(ctx: Arc<Ctx>) {
         );
         if let Some(m) = status.as_object_mut() {
             m.insert("role".into(), serde_json::json!("worker"));
+            m.insert("draining".into(), serde_json::json!(draining));
         }
         if let Err(e) = ctx
             .state

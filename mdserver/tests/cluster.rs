@@ -1161,3 +1161,43 @@ fn the_audit_log_is_shared_by_gateways() {
     assert_eq!(events[0]["outcome"], "ok");
     assert_eq!(events[0]["address"], "127.0.0.1");
 }
+
+/// A drain from the admin API: the worker stops taking tasks, leaves
+/// `/stat/nodes` and exits 0; a file uploaded afterwards waits in the
+/// queue for another worker.
+#[test]
+fn a_drained_worker_leaves_and_the_queue_waits() {
+    let Some(_guard) = exclusive_services() else {
+        return;
+    };
+    let mut c = Cluster::start(1, &[], &[], "");
+    let first = c.upload("before-drain.txt", b"scan me first");
+    c.wait_all(std::slice::from_ref(&first), Duration::from_secs(60));
+    let r = c.http.post(c.url("/admin/node/w0/drain")).send().unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", c.logs());
+    let r = c.http.post(c.url("/admin/node/w9/drain")).send().unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut w = c.workers.remove(0);
+    let status = loop {
+        if let Ok(Some(st)) = w.child.try_wait() {
+            break st;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the worker did not drain\n{}",
+            c.logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status}\n{}", c.logs());
+    assert_eq!(c.live_nodes(), 0);
+    // Nothing takes new work until a worker starts (the rolling upgrade's
+    // "start new workers" step), which then scans it.
+    let later = c.upload("after-drain.txt", b"for the new worker");
+    std::thread::sleep(Duration::from_secs(1));
+    let doc = c.result(&later).unwrap();
+    assert_ne!(doc["scan_results"]["progress_percentage"], 100, "{doc}");
+    c.add_worker();
+    c.wait_all(std::slice::from_ref(&later), Duration::from_secs(60));
+}

@@ -1,5 +1,5 @@
-//! The audit log: who signed in (or failed to), downloaded, cancelled, and
-//! from where; `GET /admin/audit` reads it (admins only), as JSON or CSV.
+//! The audit log: who signed in (or failed to), downloaded, cancelled,
+//! drained a node, and from where; `GET /admin/audit` reads it (admins only), as JSON or CSV.
 
 use std::net::SocketAddr;
 
@@ -51,6 +51,7 @@ pub(crate) fn action(method: &hyper::Method, parts: &[&str]) -> Option<(&'static
         (&Method::POST, ["file", "batch", id, "cancel"]) => Some(("cancel", id.to_string())),
         (&Method::POST, ["file", id, "cancel"]) => Some(("cancel", id.to_string())),
         (&Method::POST, ["logout"]) => Some(("logout", String::new())),
+        (&Method::POST, ["admin", "node", node, "drain"]) => Some(("drain", node.to_string())),
         _ => None,
     }
 }

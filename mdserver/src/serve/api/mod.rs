@@ -331,6 +331,7 @@ async fn dispatch<B: Backend, T: ReqBody>(
         (&Method::GET, ["stat", "nodes"]) => Ok(stat::nodes(api).await),
         (&Method::GET, ["metrics"]) => Ok(stat::metrics(api, &req).await),
         (&Method::GET, ["admin", "audit"]) => audit::list(api, &req, &who).await,
+        (&Method::POST, ["admin", "node", node, "drain"]) => stat::drain(api, &who, node).await,
         (&Method::POST, ["logout"]) => Ok(auth::logout(api, &req).await),
         (&Method::GET, ["version"]) => Ok(ok(&json!({
             "product_id": "mdscan", "version": env!("CARGO_PKG_VERSION")

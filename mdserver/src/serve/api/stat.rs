@@ -1,4 +1,4 @@
-//! `GET /readyz`, `/file/rules`, `/stat/engines`, `/stat/nodes`, `/metrics`.
+//! `GET /readyz`, `/file/rules`, `/stat/engines`, `/stat/nodes`, `/metrics`, node drain.
 
 use hyper::{Request, Response, StatusCode};
 use serde_json::{Value, json};
@@ -80,6 +80,26 @@ pub(crate) async fn metrics<B: Backend, T>(api: &Api<B>, req: &Request<T>) -> Re
     r.headers_mut()
         .insert("content-type", hyper::header::HeaderValue::from_static(ct));
     r
+}
+
+/// `POST /admin/node/{id}/drain` (admins): the worker stops taking tasks,
+/// finishes those it holds and leaves — a rolling upgrade is "start new
+/// workers, drain the old ones".
+pub(crate) async fn drain<B: Backend>(
+    api: &Api<B>,
+    who: &super::auth::Identity,
+    node: &str,
+) -> Reply {
+    if !who.admin {
+        return Err(super::ApiError::Forbidden("Access denied"));
+    }
+    match api.backend.drain(node).await {
+        Ok(true) => Ok(ok(&json!({ "node": node, "draining": true }))),
+        Ok(false) => Err(super::ApiError::BadRequest(format!(
+            "no live node is called `{node}`"
+        ))),
+        Err(e) => Err(super::ApiError::BadRequest(e.to_string())),
+    }
 }
 
 pub(crate) async fn nodes<B: Backend>(api: &Api<B>) -> Response<Body> {

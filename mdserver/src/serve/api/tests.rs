@@ -214,6 +214,9 @@ impl Backend for Fake {
             .cloned()
             .collect())
     }
+    async fn drain(&self, node: &str) -> Result<bool, BackendError> {
+        Ok(node == "w1")
+    }
     async fn nodes(&self) -> Vec<NodeStatus> {
         Vec::new()
     }
@@ -988,4 +991,46 @@ async fn the_audit_log_keeps_sign_ins_downloads_and_cancels() {
     assert!(csv.contains(",dave,198.51.100.4,login,,failed"), "{csv}");
     let r = send(&api, req("GET", "/admin/audit?from=abc", &key, b"")).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn only_admins_drain_and_only_live_nodes() {
+    let hash = super::hash_password("pw").unwrap();
+    let (api, _) = api_with(&format!(
+        r#"api_keys = ["admin-key"]
+        [[users]]
+        name = "erin"
+        password_hash = "{hash}""#
+    ));
+    let session = send(
+        &api,
+        req("POST", "/login", &[], br#"{"user":"erin","password":"pw"}"#),
+    )
+    .await
+    .json()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = send(
+        &api,
+        req("POST", "/admin/node/w1/drain", &[("apikey", &session)], b""),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let key = [("apikey", "admin-key")];
+    let r = send(&api, req("POST", "/admin/node/w1/drain", &key, b"")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["draining"], true);
+    let r = send(&api, req("POST", "/admin/node/nobody/drain", &key, b"")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let v = send(&api, req("GET", "/admin/audit?action=drain", &key, b""))
+        .await
+        .json();
+    let outcomes: Vec<&str> = v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, vec!["400", "ok", "403"], "{v}");
 }

@@ -449,6 +449,10 @@ impl Backend for Cluster {
         }
     }
 
+    async fn drain(&self, node: &str) -> Result<bool, BackendError> {
+        self.state.request_drain(node).await.map_err(failed)
+    }
+
     async fn nodes(&self) -> Vec<NodeStatus> {
         self.state.nodes().await.unwrap_or_default()
     }

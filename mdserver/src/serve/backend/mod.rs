@@ -265,6 +265,11 @@ pub(crate) trait Backend: Send + Sync + 'static {
         q: &AuditQuery,
     ) -> impl Future<Output = Result<Vec<AuditEvent>, BackendError>> + Send;
 
+    /// Asks a worker to drain (stop taking tasks, finish what it holds,
+    /// leave): `Ok(false)` when no live worker has that name; an error where
+    /// there is nothing to drain (a standalone server).
+    fn drain(&self, node: &str) -> impl Future<Output = Result<bool, BackendError>> + Send;
+
     /// This process, or the cluster's live workers.
     fn nodes(&self) -> impl Future<Output = Vec<NodeStatus>> + Send;
     /// The data_ids of scans as they finish, on this node or any.

@@ -341,6 +341,12 @@ impl Backend for Local {
             .map_err(failed)
     }
 
+    async fn drain(&self, _node: &str) -> Result<bool, BackendError> {
+        Err(failed(
+            "a standalone server has no workers to drain; stop it with SIGTERM",
+        ))
+    }
+
     async fn nodes(&self) -> Vec<NodeStatus> {
         vec![mdcluster::sysinfo::node_status(
             "local",
