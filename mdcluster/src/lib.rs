@@ -120,6 +120,38 @@ pub fn child_id(root_id: &str, path: &[u32]) -> String {
     digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
+/// One object of a result tree with the data_id it is stored under.
+#[derive(Debug)]
+pub struct Indexed<'a> {
+    /// The object.
+    pub node: &'a mdcore::Node,
+    /// Child indexes from the root (empty: the root itself).
+    pub path: Vec<u32>,
+    /// `root_id` for the root, else [`child_id`] of `path`.
+    pub id: String,
+}
+
+/// Every object of the tree under `root` (the root first), each with its
+/// path and data_id: what the stores index a finished result by.
+pub fn indexed<'a>(root_id: &str, root: &'a mdcore::Node) -> Vec<Indexed<'a>> {
+    let mut out = Vec::new();
+    let mut stack: Vec<(&mdcore::Node, Vec<u32>)> = vec![(root, Vec::new())];
+    while let Some((node, path)) = stack.pop() {
+        for (i, c) in node.children.iter().enumerate() {
+            let mut sub = path.clone();
+            sub.push(u32::try_from(i).unwrap_or(u32::MAX));
+            stack.push((c, sub));
+        }
+        let id = if path.is_empty() {
+            root_id.to_string()
+        } else {
+            child_id(root_id, &path)
+        };
+        out.push(Indexed { node, path, id });
+    }
+    out
+}
+
 /// Blob key of an uploaded file (content-addressed).
 pub fn upload_key(sha256: &str) -> String {
     format!("uploads/{sha256}")

@@ -44,7 +44,7 @@ use mdcore::Report;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, child_id, now_ms};
+use crate::{Error, now_ms};
 
 /// A scan as stored.
 #[derive(Clone, Debug, Default)]
@@ -94,7 +94,6 @@ pub fn stored(report: &Report) -> Result<(String, Option<Report>), Error> {
     }
     let nodes = report.root.iter().count();
     let mut max = nodes;
-    let mut len = json.len();
     loop {
         let mut r = report.clone();
         r.cap(max, MAX_TEXT);
@@ -109,10 +108,6 @@ pub fn stored(report: &Report) -> Result<(String, Option<Report>), Error> {
         let next = usize::try_from(scaled)
             .unwrap_or(1)
             .clamp(1, max.saturating_sub(1).max(1));
-        if next == max && json.len() >= len {
-            return Ok((json, Some(r)));
-        }
-        len = json.len();
         max = next;
     }
 }
@@ -327,12 +322,17 @@ impl State {
             .map_err(rerr)
     }
 
-    /// Open (not done) data_ids whose last change is older than
-    /// `before_ms`, oldest first, at most `limit`.
-    pub async fn open_before(&self, before_ms: u64, limit: usize) -> Result<Vec<String>, Error> {
+    /// Members of the sorted set `key` scored at most `before_ms`, lowest
+    /// first, at most `limit`.
+    async fn scored_before(
+        &self,
+        key: String,
+        before_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<String>, Error> {
         let mut c = self.con.clone();
         redis::cmd("ZRANGEBYSCORE")
-            .arg(self.open_key())
+            .arg(key)
             .arg(0)
             .arg(before_ms)
             .arg("LIMIT")
@@ -341,6 +341,12 @@ impl State {
             .query_async(&mut c)
             .await
             .map_err(rerr)
+    }
+
+    /// Open (not done) data_ids whose last change is older than
+    /// `before_ms`, oldest first, at most `limit`.
+    pub async fn open_before(&self, before_ms: u64, limit: usize) -> Result<Vec<String>, Error> {
+        self.scored_before(self.open_key(), before_ms, limit).await
     }
 
     /// When the oldest open scan last changed (`None`: nothing is open).
@@ -388,17 +394,7 @@ impl State {
 
     /// Uploads last used before `before_ms`, at most `limit`.
     pub async fn blobs_before(&self, before_ms: u64, limit: usize) -> Result<Vec<String>, Error> {
-        let mut c = self.con.clone();
-        redis::cmd("ZRANGEBYSCORE")
-            .arg(self.blobs_key())
-            .arg(0)
-            .arg(before_ms)
-            .arg("LIMIT")
-            .arg(0)
-            .arg(limit)
-            .query_async(&mut c)
-            .await
-            .map_err(rerr)
+        self.scored_before(self.blobs_key(), before_ms, limit).await
     }
 
     /// When an upload was last used, if it is listed.
@@ -846,29 +842,19 @@ impl State {
         let tree = cut.as_ref().unwrap_or(report);
         let ttl = self.retention_s;
         let mut index: Vec<(String, String)> = Vec::new();
-        let mut stack: Vec<(&mdcore::Node, Vec<u32>)> = vec![(&tree.root, Vec::new())];
-        while let Some((node, path)) = stack.pop() {
-            let node_id = if path.is_empty() {
-                id.to_string()
-            } else {
-                let cid = child_id(id, &path);
+        for o in crate::indexed(id, &tree.root) {
+            if !o.path.is_empty() {
                 let entry = serde_json::to_string(&ChildRef {
                     root_id: id.to_string(),
-                    path: path.clone(),
+                    path: o.path,
                 })
                 .map_err(|e| Error::Redis(e.to_string()))?;
-                index.push((self.key("child", &cid), entry));
-                cid
-            };
-            for hash in [&node.md5, &node.sha1, &node.sha256] {
-                if !hash.is_empty() {
-                    index.push((self.key("hash", hash), node_id.clone()));
-                }
+                index.push((self.key("child", &o.id), entry));
             }
-            for (i, c) in node.children.iter().enumerate() {
-                let mut sub = path.clone();
-                sub.push(u32::try_from(i).unwrap_or(u32::MAX));
-                stack.push((c, sub));
+            for hash in [&o.node.md5, &o.node.sha1, &o.node.sha256] {
+                if !hash.is_empty() {
+                    index.push((self.key("hash", hash), o.id.clone()));
+                }
             }
         }
         let mut c = self.con.clone();

@@ -15,9 +15,7 @@ use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 
-use super::super::{
-    AuditEvent, AuditQuery, Batch, BatchEnd, Entry, Scan, Session, State, child_id, now_ms,
-};
+use super::super::{AuditEvent, AuditQuery, Batch, BatchEnd, Entry, Scan, Session, State, now_ms};
 
 const RESULTS: TableDefinition<&str, &[u8]> = TableDefinition::new("results");
 const HASHES: TableDefinition<&str, &str> = TableDefinition::new("hashes");
@@ -217,29 +215,19 @@ impl Store {
             t.insert(scan.data_id.as_str(), bytes.as_slice())
                 .map_err(dberr)?;
             if let Some(report) = &scan.report {
-                let mut stack: Vec<(&mdcore::Node, Vec<u32>)> = vec![(&report.root, Vec::new())];
-                while let Some((node, path)) = stack.pop() {
-                    let id = if path.is_empty() {
-                        scan.data_id.clone()
-                    } else {
-                        let id = child_id(&scan.data_id, &path);
+                for o in mdcluster::indexed(&scan.data_id, &report.root) {
+                    if !o.path.is_empty() {
                         let entry = Entry::Child {
                             root_id: scan.data_id.clone(),
-                            path: path.clone(),
+                            path: o.path,
                         };
                         let e = serde_json::to_vec(&entry).map_err(dberr)?;
-                        t.insert(id.as_str(), e.as_slice()).map_err(dberr)?;
-                        id
-                    };
-                    for hash in [&node.md5, &node.sha1, &node.sha256] {
-                        if !hash.is_empty() {
-                            h.insert(hash.as_str(), id.as_str()).map_err(dberr)?;
-                        }
+                        t.insert(o.id.as_str(), e.as_slice()).map_err(dberr)?;
                     }
-                    for (i, c) in node.children.iter().enumerate() {
-                        let mut p = path.clone();
-                        p.push(u32::try_from(i).unwrap_or(u32::MAX));
-                        stack.push((c, p));
+                    for hash in [&o.node.md5, &o.node.sha1, &o.node.sha256] {
+                        if !hash.is_empty() {
+                            h.insert(hash.as_str(), o.id.as_str()).map_err(dberr)?;
+                        }
                     }
                 }
             }
@@ -403,28 +391,18 @@ impl Store {
                 results.remove(id.as_str()).map_err(dberr)?;
                 callbacks.remove(id.as_str()).map_err(dberr)?;
                 let Some(report) = &scan.report else { continue };
-                let mut stack: Vec<(&mdcore::Node, Vec<u32>)> = vec![(&report.root, Vec::new())];
-                while let Some((node, path)) = stack.pop() {
-                    let nid = if path.is_empty() {
-                        id.clone()
-                    } else {
-                        let cid = child_id(&id, &path);
-                        results.remove(cid.as_str()).map_err(dberr)?;
-                        cid
-                    };
-                    for hash in [&node.md5, &node.sha1, &node.sha256] {
+                for o in mdcluster::indexed(&id, &report.root) {
+                    if !o.path.is_empty() {
+                        results.remove(o.id.as_str()).map_err(dberr)?;
+                    }
+                    for hash in [&o.node.md5, &o.node.sha1, &o.node.sha256] {
                         let latest = hashes
                             .get(hash.as_str())
                             .map_err(dberr)?
-                            .is_some_and(|v| v.value() == nid);
+                            .is_some_and(|v| v.value() == o.id);
                         if latest {
                             hashes.remove(hash.as_str()).map_err(dberr)?;
                         }
-                    }
-                    for (i, c) in node.children.iter().enumerate() {
-                        let mut p = path.clone();
-                        p.push(u32::try_from(i).unwrap_or(u32::MAX));
-                        stack.push((c, p));
                     }
                 }
             }
@@ -619,6 +597,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    use super::super::super::child_id;
     use super::*;
 
     fn scan(id: &str) -> Scan {
