@@ -11,6 +11,8 @@
 //! - `{ns}:open` sorted set — data_ids not yet done, scored by their last
 //!   change (accepted, taken by a worker, requeued): what the reconciler
 //!   looks at.
+//! - `{ns}:history` sorted set — data_ids by creation time, for the scan
+//!   history (entries past the retention are dropped as new ones come).
 //! - `{ns}:blobs` sorted set — SHA-256 of uploads, scored by their last use
 //!   (the retention sweep removes the old ones from the blob store).
 //! - `{ns}:lock:{name}` — held by the one gateway running a periodic job.
@@ -18,6 +20,8 @@
 //! - `{ns}:hash:{hex}` — the data_id of the latest object with that digest.
 //! - `{ns}:doc:{kind}:{id}` — documents the gateway keeps (login sessions,
 //!   with their own expiry).
+//! - `{ns}:rec:{kind}` hash — durable records the gateway keeps (users and
+//!   API keys made through the API), key -> value; no expiry.
 //! - `{ns}:batch:{id}` hash — `doc` (the gateway's record), `closed`,
 //!   `cancelled`; `{ns}:batchfiles:{id}` the list of its data_ids. Appends
 //!   and state changes are Lua scripts, so parallel uploads lose nothing and
@@ -291,7 +295,42 @@ impl State {
             .ignore()
             .zadd(self.blobs_key(), sha256, now)
             .ignore()
+            .zadd(self.history_key(), id, now)
+            .ignore()
+            // The history lists a scan as long as its record lives.
+            .zrembyscore(
+                self.history_key(),
+                0,
+                now.saturating_sub(self.retention_s.saturating_mul(1000)),
+            )
+            .ignore()
             .query_async::<()>(&mut c)
+            .await
+            .map_err(rerr)
+    }
+
+    fn history_key(&self) -> String {
+        format!("{}:history", self.ns)
+    }
+
+    /// Scans created in `from_ms..=to_ms`, newest first: `count` ids from
+    /// the `offset`-th.
+    pub async fn history(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+        offset: usize,
+        count: usize,
+    ) -> Result<Vec<String>, Error> {
+        let mut c = self.con.clone();
+        redis::cmd("ZREVRANGEBYSCORE")
+            .arg(self.history_key())
+            .arg(to_ms)
+            .arg(from_ms)
+            .arg("LIMIT")
+            .arg(offset)
+            .arg(count)
+            .query_async(&mut c)
             .await
             .map_err(rerr)
     }
@@ -314,6 +353,8 @@ impl State {
         redis::pipe()
             .atomic()
             .del(self.key("scan", id))
+            .ignore()
+            .zrem(self.history_key(), id)
             .ignore()
             .zrem(self.open_key(), id)
             .ignore()
@@ -649,6 +690,63 @@ impl State {
             .query_async::<()>(&mut c)
             .await
             .map_err(rerr)
+    }
+
+    /// A durable record (`{ns}:rec:{kind}` field `key`).
+    pub async fn record(&self, kind: &str, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        let mut c = self.con.clone();
+        redis::cmd("HGET")
+            .arg(self.key("rec", kind))
+            .arg(key)
+            .query_async(&mut c)
+            .await
+            .map_err(rerr)
+    }
+
+    /// Every record of a kind.
+    pub async fn records(&self, kind: &str) -> Result<Vec<(String, Vec<u8>)>, Error> {
+        let mut c = self.con.clone();
+        let m: std::collections::HashMap<String, Vec<u8>> = redis::cmd("HGETALL")
+            .arg(self.key("rec", kind))
+            .query_async(&mut c)
+            .await
+            .map_err(rerr)?;
+        let mut v: Vec<(String, Vec<u8>)> = m.into_iter().collect();
+        v.sort();
+        Ok(v)
+    }
+
+    /// Stores a record; with `only_new`, only when the key is free
+    /// (`HSETNX`): `false` then.
+    pub async fn put_record(
+        &self,
+        kind: &str,
+        key: &str,
+        value: &[u8],
+        only_new: bool,
+    ) -> Result<bool, Error> {
+        let mut c = self.con.clone();
+        let cmd = if only_new { "HSETNX" } else { "HSET" };
+        let n: u64 = redis::cmd(cmd)
+            .arg(self.key("rec", kind))
+            .arg(key)
+            .arg(value)
+            .query_async(&mut c)
+            .await
+            .map_err(rerr)?;
+        Ok(!only_new || n == 1)
+    }
+
+    /// Removes a record: `false` when there was none.
+    pub async fn drop_record(&self, kind: &str, key: &str) -> Result<bool, Error> {
+        let mut c = self.con.clone();
+        let n: u64 = redis::cmd("HDEL")
+            .arg(self.key("rec", kind))
+            .arg(key)
+            .query_async(&mut c)
+            .await
+            .map_err(rerr)?;
+        Ok(n == 1)
     }
 
     /// Creates a batch (open, no files) for the retention period.

@@ -265,3 +265,25 @@ async fn the_audit_stream_is_newest_first_and_trimmed_by_time() {
     s.audit_trim(1500).await.unwrap();
     assert_eq!(s.audit_range(0, u64::MAX / 2, 10).await.unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn records_are_kept_per_kind_and_created_once() {
+    let Some(s) = state() else { return };
+    assert!(s.put_record("user", "alice", b"a1", true).await.unwrap());
+    assert!(!s.put_record("user", "alice", b"a2", true).await.unwrap());
+    assert!(s.put_record("user", "alice", b"a3", false).await.unwrap());
+    assert!(s.put_record("user", "bob", b"b1", true).await.unwrap());
+    assert!(s.put_record("apikey", "k", b"x", true).await.unwrap());
+    assert_eq!(
+        s.records("user").await.unwrap(),
+        vec![
+            ("alice".to_string(), b"a3".to_vec()),
+            ("bob".to_string(), b"b1".to_vec())
+        ]
+    );
+    assert_eq!(s.record("apikey", "k").await.unwrap().unwrap(), b"x");
+    assert!(s.drop_record("user", "bob").await.unwrap());
+    assert!(!s.drop_record("user", "bob").await.unwrap());
+    assert!(s.record("user", "bob").await.unwrap().is_none());
+    assert!(s.records("none").await.unwrap().is_empty());
+}

@@ -1201,3 +1201,151 @@ fn a_drained_worker_leaves_and_the_queue_waits() {
     c.add_worker();
     c.wait_all(std::slice::from_ref(&later), Duration::from_secs(60));
 }
+
+/// Users and API keys made through one gateway are kept in Redis: another
+/// gateway signs the user in and takes the key, and the first user made
+/// closes both open gateways.
+#[test]
+fn users_and_keys_are_shared_by_gateways() {
+    let Some(_guard) = exclusive_services() else {
+        return;
+    };
+    let c = Cluster::start(1, &[], &[], "");
+    let (mut other, port) = spawn_gateway(c.dir.path(), &c.config, &[], "gateway2");
+    let b_url = |p: &str| format!("http://127.0.0.1:{port}{p}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !c
+        .http
+        .get(b_url("/readyz"))
+        .send()
+        .is_ok_and(|r| r.status() == StatusCode::OK)
+    {
+        assert!(Instant::now() < deadline, "{}", c.logs());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let r = c
+        .http
+        .post(c.url("/admin/user"))
+        .json(&serde_json::json!({"name": "ada", "password": "password-1", "roles": ["1"]}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", c.logs());
+    // Both gateways are closed now.
+    for url in [c.url("/user"), b_url("/user")] {
+        let r = c.http.get(&url).send().unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{url}");
+    }
+    let login = c
+        .http
+        .post(b_url("/login"))
+        .json(&serde_json::json!({"user": "ada", "password": "password-1"}))
+        .send()
+        .unwrap();
+    assert_eq!(login.status(), StatusCode::OK);
+    let session = login.json::<Value>().unwrap()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let key = c
+        .http
+        .post(b_url("/user/apikey"))
+        .header("apikey", &session)
+        .json(&serde_json::json!({"name": "ci", "expires_in_days": 30}))
+        .send()
+        .unwrap()
+        .json::<Value>()
+        .unwrap();
+    let secret = key["apikey"].as_str().unwrap().to_string();
+    let me = c
+        .http
+        .get(c.url("/user"))
+        .header("apikey", &secret)
+        .send()
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    assert_eq!(me.json::<Value>().unwrap()["role"], "admin");
+    let r = c
+        .http
+        .delete(c.url(&format!("/user/apikey/{}", key["id"].as_str().unwrap())))
+        .header("apikey", &secret)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = c
+        .http
+        .get(b_url("/user"))
+        .header("apikey", &secret)
+        .send()
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "revoked on every gateway"
+    );
+    let _ = other.kill();
+    let _ = other.wait();
+}
+
+/// The web console in a real browser (Debian's Chromium driven by
+/// playwright-core; `tests/console/drive.cjs` lists the steps) against a
+/// gateway and a worker: sign in, upload, live history, result tree,
+/// keys, users, audit log, report, drain, phone width, sign out.
+/// Screenshots go to `target/console-screenshots/`.
+#[test]
+fn the_console_in_a_browser() {
+    let have = Path::new("/usr/bin/chromium").exists()
+        && Command::new("node").arg("--version").output().is_ok();
+    if !have {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the console test needs /usr/bin/chromium and node (apt-get install chromium nodejs)"
+        );
+        eprintln!("SKIPPED: no chromium or node");
+        return;
+    }
+    let Some(_guard) = exclusive_services() else {
+        return;
+    };
+    let mut c = Cluster::start(1, &[], &[], "");
+    let r = c
+        .http
+        .post(c.url("/admin/user"))
+        .json(&serde_json::json!({"name": "ada", "password": "console-password", "roles": ["1"]}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", c.logs());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("../target"), PathBuf::from);
+    let out = Command::new("bash")
+        .arg(root.join("tests/console/run.sh"))
+        .env("BASE", &c.base)
+        .env("MD_USER", "ada")
+        .env("MD_PASSWORD", "console-password")
+        .env("WORKER", "w0")
+        .env("SHOTS", target.join("console-screenshots"))
+        .output()
+        .expect("can not run tests/console/run.sh");
+    assert!(
+        out.status.success(),
+        "{}\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        c.logs()
+    );
+    // The drain clicked in the console: the worker leaves.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut w = c.workers.remove(0);
+    loop {
+        if let Ok(Some(st)) = w.child.try_wait() {
+            assert!(st.success(), "{st}\n{}", c.logs());
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the worker did not drain\n{}",
+            c.logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -33,7 +33,8 @@ pub(crate) struct Config {
     pub(crate) allow: Vec<PathBuf>,
     /// Archive passwords tried for every workflow.
     pub(crate) passwords: Vec<String>,
-    /// API keys accepted in the `apikey` header; each acts as an admin.
+    /// API keys accepted in the `apikey` header; each acts as an admin
+    /// (keys made through the API act as their user).
     pub(crate) api_keys: Vec<String>,
     /// Users who may `POST /login`.
     pub(crate) users: Vec<User>,
@@ -143,9 +144,13 @@ pub(crate) struct User {
     pub(crate) name: String,
     /// An argon2 PHC string, as printed by `mdscan hash-password`.
     pub(crate) password_hash: String,
-    /// Admins see every result; others only their own.
+    /// Shorthand for `role = "admin"`.
     #[serde(default)]
     pub(crate) admin: bool,
+    /// `admin`, `operator`, `user` or `auditor` (see README); default
+    /// `user`, or `admin` with `admin = true`.
+    #[serde(default)]
+    pub(crate) role: Option<String>,
 }
 
 /// A workflow: archive limits, passwords and which codes block.
@@ -277,6 +282,14 @@ impl Config {
                     u.name
                 )
             })?;
+            if let Some(r) = &u.role
+                && crate::serve::identity::Role::parse(r).is_none()
+            {
+                return Err(format!(
+                    "user `{}`: unknown role `{r}` (admin, operator, user or auditor)",
+                    u.name
+                ));
+            }
         }
         Ok(self)
     }

@@ -85,6 +85,63 @@ fn engine_details(node: &Node) -> Value {
     Value::Object(m)
 }
 
+/// What a scan's verdict is, for the history: its code (255 while
+/// running) and `Processing`, `Blocked` or `Allowed`.
+pub(crate) fn outcome(s: &Scan, workflow: Option<&Workflow>) -> (u8, &'static str) {
+    match s.report.as_ref().filter(|_| s.state == State::Done) {
+        Some(r) => {
+            let code = r.root.scan_all_result_i;
+            let verdict = if blocks(workflow, code) {
+                "Blocked"
+            } else {
+                "Allowed"
+            };
+            (code.as_i(), verdict)
+        }
+        None => (IN_PROGRESS, "Processing"),
+    }
+}
+
+/// One row of the scan history: the submitted file, who sent it, its
+/// verdict, threats and timings.
+pub(crate) fn summary(s: &Scan, workflow: Option<&Workflow>) -> Value {
+    let (code, verdict) = outcome(s, workflow);
+    let code_a = ResultCode::from_i(code).map_or("In Progress", |c| c.as_str());
+    let mut threats: Vec<String> = Vec::new();
+    if let Some(r) = s.report.as_ref().filter(|_| s.state == State::Done) {
+        for d in r.threats() {
+            if !threats.contains(&d.threat) && threats.len() < 5 {
+                threats.push(d.threat);
+            }
+        }
+    }
+    json!({
+        "data_id": s.data_id,
+        "display_name": s.display_name,
+        "file_size": s.file_size,
+        "file_type": s.file_type,
+        "md5": s.md5,
+        "sha1": s.sha1,
+        "sha256": s.sha256,
+        "upload_timestamp": s.upload_timestamp,
+        "upload_ms": s.upload_ms,
+        "user": s.owner,
+        "workflow": s.workflow,
+        "batch_id": s.batch_id,
+        "scan_all_result_i": code,
+        "scan_all_result_a": code_a,
+        "result": verdict,
+        "threats": threats,
+        "total_objects": s.report.as_ref().map_or(0, |r| r.objects),
+        "queue_ms": s.started_ms.map(|t| t.saturating_sub(s.upload_ms)),
+        "processing_ms": match (s.started_ms, s.finished_ms) {
+            (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+            _ => None,
+        },
+        "finished_ms": s.finished_ms,
+    })
+}
+
 /// The full result document of one object.
 pub(crate) fn result(v: &View<'_>, first: usize, size: usize) -> Value {
     let s = v.scan;
@@ -254,6 +311,9 @@ fn child_summary(v: &View<'_>, n: &Node, path: &[u32]) -> Value {
     json!({
         "data_id": child_id(&v.scan.data_id, path),
         "display_name": n.display_name,
+        // 1 for a direct child of the object viewed (mdscan's own field:
+        // the list is depth first, so the tree can be drawn from it).
+        "depth": path.len().saturating_sub(v.path.len()),
         "file_size": n.file_size,
         "file_type": n.file_type,
         "file_type_description": n.file_type_description,

@@ -16,7 +16,9 @@ use tokio::net::TcpListener;
 mod api;
 mod backend;
 mod config;
+mod console;
 mod doc;
+mod identity;
 mod metrics;
 mod webhook;
 

@@ -1,5 +1,5 @@
 //! The audit log: who signed in (or failed to), downloaded, cancelled,
-//! drained a node, and from where; `GET /admin/audit` reads it (admins only), as JSON or CSV.
+//! drained a node, and from where; `GET /admin/audit` reads it (admins and auditors), as JSON or CSV.
 
 use std::net::SocketAddr;
 
@@ -52,6 +52,15 @@ pub(crate) fn action(method: &hyper::Method, parts: &[&str]) -> Option<(&'static
         (&Method::POST, ["file", id, "cancel"]) => Some(("cancel", id.to_string())),
         (&Method::POST, ["logout"]) => Some(("logout", String::new())),
         (&Method::POST, ["admin", "node", node, "drain"]) => Some(("drain", node.to_string())),
+        (&Method::POST, ["user", "changepassword"]) => Some(("password change", String::new())),
+        (&Method::POST, ["user", "apikey"]) => Some(("key create", String::new())),
+        (&Method::POST, ["admin", "user", name, "apikey"]) => {
+            Some(("key create", name.to_string()))
+        }
+        (&Method::DELETE, ["user" | "admin", "apikey", id]) => Some(("key revoke", id.to_string())),
+        (&Method::POST, ["admin", "user"]) => Some(("user create", String::new())),
+        (&Method::PUT, ["admin", "user", name]) => Some(("user update", name.to_string())),
+        (&Method::DELETE, ["admin", "user", name]) => Some(("user delete", name.to_string())),
         _ => None,
     }
 }
@@ -59,7 +68,7 @@ pub(crate) fn action(method: &hyper::Method, parts: &[&str]) -> Option<(&'static
 /// `GET /admin/audit?from=&to=&user=&action=&limit=&format=csv`: times in
 /// milliseconds since the epoch; newest first.
 pub(crate) async fn list<B: Backend, T>(api: &Api<B>, req: &Request<T>, who: &Identity) -> Reply {
-    if !who.admin {
+    if !who.can(crate::serve::identity::Perm::Audit) {
         return Err(ApiError::Forbidden("Access denied"));
     }
     let q = query(req);
@@ -115,7 +124,7 @@ pub(crate) async fn list<B: Backend, T>(api: &Api<B>, req: &Request<T>, who: &Id
 
 /// One CSV cell: quoted when needed, and never read as a formula by a
 /// spreadsheet (a user name is attacker-chosen).
-fn csv_cell(s: &str) -> String {
+pub(crate) fn csv_cell(s: &str) -> String {
     let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{s}")
     } else {

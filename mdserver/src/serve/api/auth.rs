@@ -16,19 +16,9 @@ use subtle::ConstantTimeEq;
 
 use super::{Api, ApiError, Reply, ReqBody, header, ok};
 use crate::serve::backend::{Backend, Session, new_id, now_ms};
+use crate::serve::identity::{self, Role};
 
-/// The caller.
-#[derive(Clone, Debug)]
-pub(crate) struct Identity {
-    pub(crate) name: Option<String>,
-    pub(crate) admin: bool,
-}
-
-impl Identity {
-    pub(crate) fn can_see(&self, owner: &Option<String>) -> bool {
-        self.admin || (owner.is_some() && *owner == self.name)
-    }
-}
+pub(crate) use crate::serve::identity::Identity;
 
 /// Failed logins allowed per address, and per user name, in [`WINDOW`]
 /// (counted by the backend: in a cluster, across every gateway).
@@ -43,25 +33,42 @@ fn key_identity(key: &str) -> String {
     format!("apikey-{hex}")
 }
 
+/// The key a request carries: `apikey`, as MetaDefender clients send it,
+/// or `Authorization: Bearer` (what a Prometheus scraper can send).
+pub(crate) fn presented_key(h: &HeaderMap) -> Option<String> {
+    header(h, "apikey").or_else(|| {
+        header(h, "authorization")
+            .and_then(|a| a.strip_prefix("Bearer ").map(|k| k.trim().to_string()))
+    })
+}
+
+/// Who is calling: a config key (admin), a login session or a stored API
+/// key (their user's role as it is now). A server with no key and no user
+/// in its config, and none made through the API, is open: every caller is
+/// an anonymous admin.
 pub(crate) async fn authorize<B: Backend>(
     api: &Api<B>,
     h: &HeaderMap,
 ) -> Result<Identity, ApiError> {
-    if api.cfg.open() {
-        return Ok(Identity {
-            name: None,
-            admin: true,
-        });
-    }
     let denied = || ApiError::Forbidden("Access denied");
-    // `apikey`, as MetaDefender clients send it, or `Authorization:
-    // Bearer` (what a Prometheus scraper can send).
-    let key = header(h, "apikey")
-        .or_else(|| {
-            header(h, "authorization")
-                .and_then(|a| a.strip_prefix("Bearer ").map(|k| k.trim().to_string()))
-        })
-        .ok_or_else(denied)?;
+    let anonymous = Identity {
+        name: None,
+        role: Role::Admin,
+        stored: false,
+    };
+    // A store that does not answer (Redis restarting) is a 503 to retry,
+    // never a guess about who is calling.
+    let busy = |e: crate::serve::backend::BackendError| {
+        eprintln!("mdscan: authorization: {e}");
+        ApiError::Busy
+    };
+    let open = api.cfg.open()
+        && !identity::has_stored_users(api.backend.as_ref())
+            .await
+            .map_err(busy)?;
+    let Some(key) = presented_key(h) else {
+        return if open { Ok(anonymous) } else { Err(denied()) };
+    };
     // Every configured key is compared, in constant time.
     let mut matched = None;
     for k in &api.cfg.api_keys {
@@ -72,22 +79,35 @@ pub(crate) async fn authorize<B: Backend>(
     if let Some(k) = matched {
         return Ok(Identity {
             name: Some(key_identity(k)),
-            admin: true,
+            role: Role::Admin,
+            stored: false,
         });
     }
-    let s = api.backend.session(&key).await.ok_or_else(denied)?;
-    // The user as configured now: a removed user's sessions end, and a
-    // changed admin flag applies at once.
-    let u = api
-        .cfg
-        .users
-        .iter()
-        .find(|u| u.name == s.user)
-        .ok_or_else(denied)?;
-    Ok(Identity {
-        name: Some(u.name.clone()),
-        admin: u.admin,
-    })
+    // A session, else a stored key (looked up by its digest), names a
+    // user; the user as they are now decides (a removed user's sessions
+    // and keys end, a changed role applies at once).
+    let user = match api.backend.session(&key).await {
+        Some(s) => Some(s.user),
+        None => identity::resolve_key(api.backend.as_ref(), &key)
+            .await
+            .map_err(busy)?
+            .map(|k| k.user),
+    };
+    let Some(user) = user else {
+        // Clients send any key to an open server.
+        return if open { Ok(anonymous) } else { Err(denied()) };
+    };
+    match identity::find_user(&api.cfg, api.backend.as_ref(), &user)
+        .await
+        .map_err(busy)?
+    {
+        Some(a) => Ok(Identity {
+            name: Some(a.user.name),
+            role: a.user.role,
+            stored: a.source == identity::Source::Store,
+        }),
+        None => Err(denied()),
+    }
 }
 
 /// The argon2 PHC string of `password` with a fresh salt (what
@@ -108,7 +128,7 @@ fn dummy_hash() -> &'static str {
     H.get_or_init(|| hash_password("not a password anyone has").unwrap_or_default())
 }
 
-fn verify(hash: &str, password: &str) -> bool {
+pub(crate) fn verify(hash: &str, password: &str) -> bool {
     use argon2::PasswordVerifier;
     argon2::PasswordHash::new(hash).is_ok_and(|h| {
         argon2::Argon2::default()
@@ -144,7 +164,9 @@ pub(crate) async fn login<B: Backend, T: ReqBody>(api: &Api<B>, req: Request<T>)
         super::audit::record(api, user, address, "login", None, "limited").await;
         return Err(ApiError::TooMany);
     }
-    let found = api.cfg.users.iter().find(|u| u.name == user).cloned();
+    let found = identity::find_user(&api.cfg, api.backend.as_ref(), user)
+        .await?
+        .map(|a| a.user);
     let hash = found
         .as_ref()
         .map_or_else(|| dummy_hash().to_string(), |u| u.password_hash.clone());
@@ -158,7 +180,7 @@ pub(crate) async fn login<B: Backend, T: ReqBody>(api: &Api<B>, req: Request<T>)
             let ttl_ms = api.cfg.session_ttl_secs.saturating_mul(1000);
             let session = Session {
                 user: u.name.clone(),
-                admin: u.admin,
+                admin: u.role == Role::Admin,
                 expires_ms: now_ms().saturating_add(ttl_ms),
             };
             api.backend.put_session(&id, &session).await?;
@@ -180,7 +202,7 @@ pub(crate) async fn logout<B: Backend, T>(
     api: &Api<B>,
     req: &Request<T>,
 ) -> hyper::Response<super::Body> {
-    if let Some(key) = header(req.headers(), "apikey") {
+    if let Some(key) = presented_key(req.headers()) {
         api.backend.drop_session(&key).await;
     }
     ok(&json!({"response": "Logout success"}))

@@ -11,6 +11,9 @@ use crate::serve::config::Workflow;
 use crate::serve::doc;
 
 pub(crate) async fn open<B: Backend, T>(api: &Api<B>, req: &Request<T>, who: &Identity) -> Reply {
+    if !who.can(crate::serve::identity::Perm::Submit) {
+        return Err(ApiError::Forbidden("Access denied"));
+    }
     let h = req.headers();
     let workflow = header(h, "rule")
         .or_else(|| header(h, "workflow"))
@@ -58,6 +61,16 @@ async fn visible<B: Backend>(api: &Api<B>, who: &Identity, id: &str) -> Result<B
     }
 }
 
+/// A batch the caller may close or cancel.
+async fn managed<B: Backend>(api: &Api<B>, who: &Identity, id: &str) -> Result<Batch, ApiError> {
+    let b = visible(api, who, id).await?;
+    if who.can_manage(&b.owner) {
+        Ok(b)
+    } else {
+        Err(ApiError::Forbidden("Access denied"))
+    }
+}
+
 pub(crate) async fn report<B: Backend, T>(
     api: &Api<B>,
     req: &Request<T>,
@@ -76,7 +89,7 @@ pub(crate) async fn close<B: Backend, T>(
     id: &str,
 ) -> Reply {
     let (first, size) = paging(&query(req), 50);
-    let b = visible(api, who, id).await?;
+    let b = managed(api, who, id).await?;
     let b = api
         .backend
         .batch_end(&b.batch_id, BatchEnd::Close)
@@ -86,7 +99,7 @@ pub(crate) async fn close<B: Backend, T>(
 }
 
 pub(crate) async fn cancel<B: Backend>(api: &Api<B>, who: &Identity, id: &str) -> Reply {
-    let b = visible(api, who, id).await?;
+    let b = managed(api, who, id).await?;
     let b = api
         .backend
         .batch_end(&b.batch_id, BatchEnd::Cancel)

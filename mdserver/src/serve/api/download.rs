@@ -28,6 +28,9 @@ pub(crate) async fn original<B: Backend, T>(
     if !who.can_see(&scan.owner) {
         return Err(gone());
     }
+    if !who.can_download(&scan.owner) {
+        return Err(ApiError::Forbidden("Access denied"));
+    }
     let blob = api.backend.blob(&scan.sha256).await.map_err(|_| gone())?;
     // An open file stays readable after a downloaded copy is removed.
     let mut file = tokio::fs::File::open(blob.path())

@@ -24,9 +24,11 @@ mod audit;
 mod auth;
 mod batch;
 mod download;
+mod history;
 mod results;
 mod stat;
 mod upload;
+mod users;
 
 pub(crate) use auth::hash_password;
 
@@ -75,6 +77,8 @@ pub(crate) enum ApiError {
     BadRequest(String),
     /// 403 with a message.
     Forbidden(&'static str),
+    /// 409 with a message.
+    Conflict(&'static str),
     /// 404: no such endpoint.
     NoEndpoint,
     /// 404: no such file (downloads).
@@ -105,6 +109,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::NoEndpoint | ApiError::FileNotFound => StatusCode::NOT_FOUND,
             ApiError::IdNotFound(_) => StatusCode::OK,
             ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
@@ -122,6 +127,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(m) => err(StatusCode::BAD_REQUEST, &m),
             ApiError::Forbidden(m) => err(StatusCode::FORBIDDEN, m),
+            ApiError::Conflict(m) => err(StatusCode::CONFLICT, m),
             ApiError::NoEndpoint => err(StatusCode::NOT_FOUND, "Endpoint not found"),
             ApiError::FileNotFound => err(StatusCode::NOT_FOUND, "File could not be found"),
             ApiError::IdNotFound(id) => {
@@ -277,6 +283,12 @@ async fn route<B: Backend, T: ReqBody>(api: &Arc<Api<B>>, req: Request<T>) -> Re
     let parts: Vec<&str> = path.iter().map(String::as_str).collect();
     let method = req.method().clone();
 
+    // The web console's static assets (its data comes from the API).
+    if method == Method::GET
+        && let Some(r) = crate::serve::console::serve(&parts)
+    {
+        return Ok(r);
+    }
     // Unauthenticated endpoints.
     match (&method, parts.as_slice()) {
         (&Method::GET, ["readyz"]) => return stat::readyz(api, &req).await,
@@ -294,6 +306,15 @@ async fn route<B: Backend, T: ReqBody>(api: &Arc<Api<B>>, req: Request<T>) -> Re
             Err(ApiError::IdNotFound(_)) => "not found".to_string(),
             Err(e) => e.status().as_u16().to_string(),
         };
+        // A handler may name the target itself (a new user or key).
+        let target = match &reply {
+            Ok(r) => r
+                .extensions()
+                .get::<users::AuditTarget>()
+                .map(|t| t.0.clone()),
+            Err(_) => None,
+        }
+        .unwrap_or(target);
         let target = (!target.is_empty()).then_some(target);
         audit::record(api, who.name.clone(), address, action, target, &outcome).await;
     }
@@ -319,6 +340,7 @@ async fn dispatch<B: Backend, T: ReqBody>(
         }
         (&Method::POST, ["file", "batch"]) => batch::open(api, &req, &who).await,
         (&Method::GET, ["file", "rules"]) => Ok(stat::rules(api, &req)),
+        (&Method::GET, ["admin", "config", "rule"]) => Ok(stat::workflows(api)),
         (&Method::GET, ["file", "batch", id]) => batch::report(api, &req, &who, id).await,
         (&Method::POST, ["file", "batch", id, "close"]) => batch::close(api, &req, &who, id).await,
         (&Method::POST, ["file", "batch", id, "cancel"]) => batch::cancel(api, &who, id).await,
@@ -329,10 +351,29 @@ async fn dispatch<B: Backend, T: ReqBody>(
         (&Method::GET, ["hash", hash]) => results::by_hash(api, &req, &who, hash).await,
         (&Method::GET, ["stat", "engines"]) => Ok(stat::engines(api)),
         (&Method::GET, ["stat", "nodes"]) => Ok(stat::nodes(api).await),
+        (&Method::GET, ["stat", "history"]) => history::history(api, &req, &who).await,
+        (&Method::GET, ["stat", "report"]) => history::report(api, &req, &who).await,
         (&Method::GET, ["metrics"]) => Ok(stat::metrics(api, &req).await),
         (&Method::GET, ["admin", "audit"]) => audit::list(api, &req, &who).await,
         (&Method::POST, ["admin", "node", node, "drain"]) => stat::drain(api, &who, node).await,
         (&Method::POST, ["logout"]) => Ok(auth::logout(api, &req).await),
+        (&Method::GET, ["user"]) => users::me(api, &who).await,
+        (&Method::POST, ["user", "changepassword"]) => users::change_password(api, req, &who).await,
+        (&Method::GET, ["user", "apikey"]) => users::my_keys(api, &who).await,
+        (&Method::POST, ["user", "apikey"]) => users::create_my_key(api, req, &who).await,
+        (&Method::DELETE, ["user", "apikey", id]) => users::revoke_key(api, &who, id).await,
+        (&Method::GET, ["admin", "apikey"]) => users::list_keys(api, &who).await,
+        (&Method::DELETE, ["admin", "apikey", id]) => users::revoke_any_key(api, &who, id).await,
+        (&Method::GET, ["admin", "user"]) => users::list(api, &who).await,
+        (&Method::POST, ["admin", "user"]) => users::create(api, req, &who).await,
+        (&Method::GET, ["admin", "user", name]) => users::get(api, &who, name).await,
+        (&Method::PUT, ["admin", "user", name]) => users::update(api, req, &who, name).await,
+        (&Method::DELETE, ["admin", "user", name]) => users::delete(api, &who, name).await,
+        (&Method::POST, ["admin", "user", name, "apikey"]) => {
+            users::create_user_key(api, req, &who, name).await
+        }
+        (&Method::GET, ["admin", "role"]) => users::roles(&who),
+        (&Method::GET, ["admin", "role", id]) => users::role(&who, id),
         (&Method::GET, ["version"]) => Ok(ok(&json!({
             "product_id": "mdscan", "version": env!("CARGO_PKG_VERSION")
         }))),

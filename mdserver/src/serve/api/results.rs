@@ -83,10 +83,16 @@ pub(crate) async fn cancel<B: Backend>(api: &Api<B>, who: &Identity, id: &str) -
         if !who.can_see(&b.owner) {
             return Err(ApiError::IdNotFound(id));
         }
+        if !who.can_manage(&b.owner) {
+            return Err(ApiError::Forbidden("Access denied"));
+        }
         return super::batch::cancel(api, who, &id).await;
     }
     match api.backend.scan(&id).await? {
         Some(s) if who.can_see(&s.owner) => {
+            if !who.can_manage(&s.owner) {
+                return Err(ApiError::Forbidden("Access denied"));
+            }
             if s.state == State::Done || !api.backend.cancel(&id).await {
                 return Err(ApiError::BadRequest("The scan has already finished".into()));
             }

@@ -44,6 +44,24 @@ pub(crate) fn rules<B: Backend, T>(api: &Api<B>, req: &Request<T>) -> Response<B
     ok(&Value::Array(list))
 }
 
+/// `GET /admin/config/rule`: every workflow with its limits (archive
+/// passwords counted, never shown).
+pub(crate) fn workflows<B: Backend>(api: &Api<B>) -> Response<Body> {
+    let list: Vec<Value> = api
+        .cfg
+        .workflows
+        .iter()
+        .map(|w| {
+            json!({"name": w.name, "max_file_size": w.max_file_size, "user_agents": w.user_agents,
+                   "extract": w.extract, "max_depth": w.max_depth, "max_files": w.max_files,
+                   "max_size": w.max_size, "max_object_size": w.max_object_size,
+                   "max_ratio": w.max_ratio, "timeout_secs": w.timeout_secs,
+                   "block_codes": w.block_codes, "passwords": w.passwords.len()})
+        })
+        .collect();
+    ok(&Value::Array(list))
+}
+
 pub(crate) fn engines<B: Backend>(api: &Api<B>) -> Response<Body> {
     let list: Vec<Value> = api
         .backend
@@ -82,7 +100,7 @@ pub(crate) async fn metrics<B: Backend, T>(api: &Api<B>, req: &Request<T>) -> Re
     r
 }
 
-/// `POST /admin/node/{id}/drain` (admins): the worker stops taking tasks,
+/// `POST /admin/node/{id}/drain` (admins and operators): the worker stops taking tasks,
 /// finishes those it holds and leaves — a rolling upgrade is "start new
 /// workers, drain the old ones".
 pub(crate) async fn drain<B: Backend>(
@@ -90,7 +108,7 @@ pub(crate) async fn drain<B: Backend>(
     who: &super::auth::Identity,
     node: &str,
 ) -> Reply {
-    if !who.admin {
+    if !who.can(crate::serve::identity::Perm::Nodes) {
         return Err(super::ApiError::Forbidden("Access denied"));
     }
     match api.backend.drain(node).await {

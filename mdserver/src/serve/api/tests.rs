@@ -18,7 +18,7 @@ use tokio::sync::broadcast;
 use super::{Api, handle};
 use crate::serve::backend::{
     AuditEvent, AuditQuery, Backend, BackendError, Batch, BatchEnd, BlobFile, Callback, Counters,
-    Entry, NodeStatus, Scan, Session, State,
+    Entry, HistoryPage, HistoryQuery, NodeStatus, Pager, RecordKind, Scan, Session, State,
 };
 use crate::serve::config::Config;
 
@@ -33,6 +33,7 @@ struct Fake {
     finished: broadcast::Sender<String>,
     logins: Counters,
     audit: Mutex<Vec<AuditEvent>>,
+    records: Mutex<HashMap<(RecordKind, String), Vec<u8>>>,
 }
 
 impl Fake {
@@ -47,6 +48,7 @@ impl Fake {
             finished: broadcast::channel(64).0,
             logins: Counters::default(),
             audit: Mutex::new(Vec::new()),
+            records: Mutex::new(HashMap::new()),
         })
     }
 
@@ -61,6 +63,8 @@ impl Fake {
             .unwrap();
         s.report = Some(report);
         s.state = State::Done;
+        s.started_ms = Some(s.upload_ms + 1);
+        s.finished_ms = Some(s.upload_ms + 5);
         drop(scans);
         let _ = self.finished.send(id.to_string());
     }
@@ -154,6 +158,21 @@ impl Backend for Fake {
             _ => false,
         }
     }
+    async fn history(
+        &self,
+        q: &HistoryQuery,
+        keep: &(dyn Fn(&Scan) -> bool + Send + Sync),
+    ) -> Result<HistoryPage, BackendError> {
+        let mut all: Vec<Scan> = self.scans.lock().unwrap().values().cloned().collect();
+        all.sort_by(|a, b| (b.upload_ms, &b.data_id).cmp(&(a.upload_ms, &a.data_id)));
+        let mut pager = Pager::new(q, keep);
+        for s in all {
+            if s.upload_ms >= q.from_ms && s.upload_ms <= q.to_ms && !pager.offer(Some(s)) {
+                break;
+            }
+        }
+        Ok(pager.finish())
+    }
     async fn open_batch(&self, b: &Batch) -> Result<(), BackendError> {
         self.batches
             .lock()
@@ -213,6 +232,49 @@ impl Backend for Fake {
             .take(q.limit)
             .cloned()
             .collect())
+    }
+    async fn record(&self, kind: RecordKind, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
+        Ok(self
+            .records
+            .lock()
+            .unwrap()
+            .get(&(kind, key.to_string()))
+            .cloned())
+    }
+    async fn records(&self, kind: RecordKind) -> Result<Vec<(String, Vec<u8>)>, BackendError> {
+        let mut v: Vec<_> = self
+            .records
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|((k, _), _)| *k == kind)
+            .map(|((_, key), v)| (key.clone(), v.clone()))
+            .collect();
+        v.sort();
+        Ok(v)
+    }
+    async fn put_record(
+        &self,
+        kind: RecordKind,
+        key: &str,
+        value: &[u8],
+        only_new: bool,
+    ) -> Result<bool, BackendError> {
+        let mut m = self.records.lock().unwrap();
+        let k = (kind, key.to_string());
+        if only_new && m.contains_key(&k) {
+            return Ok(false);
+        }
+        m.insert(k, value.to_vec());
+        Ok(true)
+    }
+    async fn delete_record(&self, kind: RecordKind, key: &str) -> Result<bool, BackendError> {
+        Ok(self
+            .records
+            .lock()
+            .unwrap()
+            .remove(&(kind, key.to_string()))
+            .is_some())
     }
     async fn drain(&self, node: &str) -> Result<bool, BackendError> {
         Ok(node == "w1")
@@ -1034,3 +1096,6 @@ async fn only_admins_drain_and_only_live_nodes() {
         .collect();
     assert_eq!(outcomes, vec!["400", "ok", "403"], "{v}");
 }
+
+mod history;
+mod users;

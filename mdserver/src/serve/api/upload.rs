@@ -273,6 +273,9 @@ pub(crate) async fn submit<B: Backend, T: ReqBody>(
     sync: bool,
     path_name: Option<String>,
 ) -> Reply {
+    if !who.can(crate::serve::identity::Perm::Submit) {
+        return Err(ApiError::Forbidden("Access denied"));
+    }
     let h = req.headers().clone();
     let workflow_name = header(&h, "rule")
         .or_else(|| header(&h, "workflow"))
@@ -294,7 +297,7 @@ pub(crate) async fn submit<B: Backend, T: ReqBody>(
     let closed = || ApiError::BadRequest("Batch not found or closed".into());
     if let Some(id) = &batch_id {
         match api.backend.batch(id).await? {
-            Some(b) if who.can_see(&b.owner) && !b.is_closed && !b.cancelled => {}
+            Some(b) if who.can_manage(&b.owner) && !b.is_closed && !b.cancelled => {}
             _ => return Err(closed()),
         }
     }

@@ -21,8 +21,9 @@ use mdcluster::{Blobs, Endpoints, LocalBlob, Task};
 use tokio::sync::{Mutex, broadcast};
 
 use super::{
-    AuditEvent, AuditQuery, Backend, BackendError, Batch, BatchEnd, Callback, Entry, NodeStatus,
-    Scan, Session, State as ScanState, failed_report, now_ms,
+    AuditEvent, AuditQuery, Backend, BackendError, Batch, BatchEnd, Callback, Entry, HistoryPage,
+    HistoryQuery, NodeStatus, Pager, RecordKind, Scan, Session, State as ScanState, failed_report,
+    now_ms,
 };
 use crate::serve::config::Config;
 
@@ -285,6 +286,33 @@ impl Backend for Cluster {
         Ok(Some(scan))
     }
 
+    async fn history(
+        &self,
+        q: &HistoryQuery,
+        keep: &(dyn Fn(&Scan) -> bool + Send + Sync),
+    ) -> Result<HistoryPage, BackendError> {
+        const CHUNK: usize = 200;
+        let mut pager = Pager::new(q, keep);
+        let mut offset = 0;
+        'walk: loop {
+            let ids = self
+                .state
+                .history(q.from_ms, q.to_ms, offset, CHUNK)
+                .await
+                .map_err(failed)?;
+            for id in &ids {
+                if !pager.offer(self.scan(id).await?) {
+                    break 'walk;
+                }
+            }
+            if ids.len() < CHUNK {
+                break;
+            }
+            offset += CHUNK;
+        }
+        Ok(pager.finish())
+    }
+
     async fn by_hash(&self, hash: &str) -> Result<Option<String>, BackendError> {
         self.state.by_hash(hash).await.map_err(failed)
     }
@@ -447,6 +475,34 @@ impl Backend for Cluster {
                 _ => return Ok(out),
             }
         }
+    }
+
+    async fn record(&self, kind: RecordKind, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
+        self.state.record(kind.as_str(), key).await.map_err(failed)
+    }
+
+    async fn records(&self, kind: RecordKind) -> Result<Vec<(String, Vec<u8>)>, BackendError> {
+        self.state.records(kind.as_str()).await.map_err(failed)
+    }
+
+    async fn put_record(
+        &self,
+        kind: RecordKind,
+        key: &str,
+        value: &[u8],
+        only_new: bool,
+    ) -> Result<bool, BackendError> {
+        self.state
+            .put_record(kind.as_str(), key, value, only_new)
+            .await
+            .map_err(failed)
+    }
+
+    async fn delete_record(&self, kind: RecordKind, key: &str) -> Result<bool, BackendError> {
+        self.state
+            .drop_record(kind.as_str(), key)
+            .await
+            .map_err(failed)
     }
 
     async fn drain(&self, node: &str) -> Result<bool, BackendError> {

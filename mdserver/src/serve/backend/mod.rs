@@ -172,6 +172,102 @@ impl AuditQuery {
     }
 }
 
+/// The kinds of small durable records the identity service keeps through
+/// a backend (in redb for `serve`, in Redis hashes for a cluster).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum RecordKind {
+    /// A user made through the API, by name.
+    User,
+    /// An API key, by the SHA-256 of its secret.
+    ApiKey,
+}
+
+impl RecordKind {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::User => "user",
+            RecordKind::ApiKey => "apikey",
+        }
+    }
+}
+
+/// Which scans a history read walks: submitted in `from_ms..=to_ms`,
+/// newest first; the caller's filter decides which count.
+#[derive(Clone, Debug)]
+pub(crate) struct HistoryQuery {
+    pub(crate) from_ms: u64,
+    pub(crate) to_ms: u64,
+    /// Matching scans skipped, then returned.
+    pub(crate) first: usize,
+    pub(crate) size: usize,
+    /// Scans looked at before the read stops (a bound on one request).
+    pub(crate) max_examined: usize,
+}
+
+/// One page of the history.
+#[derive(Debug, Default)]
+pub(crate) struct HistoryPage {
+    pub(crate) scans: Vec<Scan>,
+    /// More matching scans follow (or the walk stopped at `max_examined`
+    /// before it could tell).
+    pub(crate) more: bool,
+    /// The walk stopped at `max_examined`: older scans were not looked at.
+    pub(crate) truncated: bool,
+}
+
+/// Builds a history page from scans offered newest first (what both
+/// backends' `history` do over their own time index).
+pub(crate) struct Pager<'a> {
+    q: &'a HistoryQuery,
+    keep: &'a (dyn Fn(&Scan) -> bool + Send + Sync),
+    page: HistoryPage,
+    matched: usize,
+    examined: usize,
+}
+
+impl<'a> Pager<'a> {
+    pub(crate) fn new(
+        q: &'a HistoryQuery,
+        keep: &'a (dyn Fn(&Scan) -> bool + Send + Sync),
+    ) -> Self {
+        Pager {
+            q,
+            keep,
+            page: HistoryPage::default(),
+            matched: 0,
+            examined: 0,
+        }
+    }
+
+    /// Takes the next scan (`None`: listed but gone); `false` when the
+    /// page is complete and no more are wanted.
+    pub(crate) fn offer(&mut self, scan: Option<Scan>) -> bool {
+        if self.examined >= self.q.max_examined {
+            self.page.truncated = true;
+            self.page.more = true;
+            return false;
+        }
+        self.examined += 1;
+        let Some(scan) = scan else { return true };
+        if !(self.keep)(&scan) {
+            return true;
+        }
+        if self.matched >= self.q.first + self.q.size {
+            self.page.more = true;
+            return false;
+        }
+        if self.matched >= self.q.first {
+            self.page.scans.push(scan);
+        }
+        self.matched += 1;
+        true
+    }
+
+    pub(crate) fn finish(self) -> HistoryPage {
+        self.page
+    }
+}
+
 /// A node's status for `GET /stat/nodes`.
 pub(crate) type NodeStatus = serde_json::Value;
 
@@ -216,6 +312,14 @@ pub(crate) trait Backend: Send + Sync + 'static {
     fn progress(&self, id: &str) -> impl Future<Output = u8> + Send;
     /// Cancels a queued or running scan; `false` when it is done or unknown.
     fn cancel(&self, id: &str) -> impl Future<Output = bool> + Send;
+
+    /// Submitted scans, newest first, that `keep` accepts (see
+    /// [`HistoryQuery`]).
+    fn history(
+        &self,
+        q: &HistoryQuery,
+        keep: &(dyn Fn(&Scan) -> bool + Send + Sync),
+    ) -> impl Future<Output = Result<HistoryPage, BackendError>> + Send;
 
     /// Stores a new batch.
     fn open_batch(&self, b: &Batch) -> impl Future<Output = Result<(), BackendError>> + Send;
@@ -264,6 +368,33 @@ pub(crate) trait Backend: Send + Sync + 'static {
         &self,
         q: &AuditQuery,
     ) -> impl Future<Output = Result<Vec<AuditEvent>, BackendError>> + Send;
+
+    /// A stored record.
+    fn record(
+        &self,
+        kind: RecordKind,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, BackendError>> + Send;
+    /// Every record of a kind, as (key, value).
+    fn records(
+        &self,
+        kind: RecordKind,
+    ) -> impl Future<Output = Result<Vec<(String, Vec<u8>)>, BackendError>> + Send;
+    /// Stores a record durably. With `only_new`, nothing is written and
+    /// `Ok(false)` returned when the key exists (atomically).
+    fn put_record(
+        &self,
+        kind: RecordKind,
+        key: &str,
+        value: &[u8],
+        only_new: bool,
+    ) -> impl Future<Output = Result<bool, BackendError>> + Send;
+    /// Removes a record: `Ok(false)` when there was none.
+    fn delete_record(
+        &self,
+        kind: RecordKind,
+        key: &str,
+    ) -> impl Future<Output = Result<bool, BackendError>> + Send;
 
     /// Asks a worker to drain (stop taking tasks, finish what it holds,
     /// leave): `Ok(false)` when no live worker has that name; an error where

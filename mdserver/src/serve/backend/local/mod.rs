@@ -12,7 +12,8 @@ use tokio::sync::{Notify, broadcast, mpsc};
 
 use super::{
     AuditEvent, AuditQuery, Backend, BackendError, Batch, BatchEnd, BlobFile, Callback, Counters,
-    Entry, NodeStatus, Scan, Session, State, failed_report, now_ms,
+    Entry, HistoryPage, HistoryQuery, NodeStatus, Pager, RecordKind, Scan, Session, State,
+    failed_report, now_ms,
 };
 use crate::serve::config::Config;
 
@@ -264,6 +265,16 @@ impl Backend for Local {
         requested
     }
 
+    async fn history(
+        &self,
+        q: &HistoryQuery,
+        keep: &(dyn Fn(&Scan) -> bool + Send + Sync),
+    ) -> Result<HistoryPage, BackendError> {
+        let mut pager = Pager::new(q, keep);
+        self.store.history(q, &mut pager).map_err(failed)?;
+        Ok(pager.finish())
+    }
+
     async fn open_batch(&self, b: &Batch) -> Result<(), BackendError> {
         self.store.put_batch(b).map_err(failed)
     }
@@ -339,6 +350,30 @@ impl Backend for Local {
             .await
             .map_err(failed)?
             .map_err(failed)
+    }
+
+    async fn record(&self, kind: RecordKind, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
+        self.store.record(kind.as_str(), key).map_err(failed)
+    }
+
+    async fn records(&self, kind: RecordKind) -> Result<Vec<(String, Vec<u8>)>, BackendError> {
+        self.store.records(kind.as_str()).map_err(failed)
+    }
+
+    async fn put_record(
+        &self,
+        kind: RecordKind,
+        key: &str,
+        value: &[u8],
+        only_new: bool,
+    ) -> Result<bool, BackendError> {
+        self.store
+            .put_record(kind.as_str(), key, value, only_new)
+            .map_err(failed)
+    }
+
+    async fn delete_record(&self, kind: RecordKind, key: &str) -> Result<bool, BackendError> {
+        self.store.delete_record(kind.as_str(), key).map_err(failed)
     }
 
     async fn drain(&self, _node: &str) -> Result<bool, BackendError> {

@@ -15,7 +15,10 @@ use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 
-use super::super::{AuditEvent, AuditQuery, Batch, BatchEnd, Entry, Scan, Session, State, now_ms};
+use super::super::{
+    AuditEvent, AuditQuery, Batch, BatchEnd, Entry, HistoryQuery, Pager, Scan, Session, State,
+    now_ms,
+};
 
 const RESULTS: TableDefinition<&str, &[u8]> = TableDefinition::new("results");
 const HASHES: TableDefinition<&str, &str> = TableDefinition::new("hashes");
@@ -33,6 +36,13 @@ const BLOB_USE: TableDefinition<&str, u64> = TableDefinition::new("blob_use");
 /// The audit log: (time, sequence) -> entry (JSON). Append-only; the sweep
 /// drops entries past their retention.
 const AUDIT: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("audit");
+
+/// (upload time, data_id) of every submitted scan: the history, newest
+/// last.
+const HISTORY: TableDefinition<(u64, &str), ()> = TableDefinition::new("history");
+
+/// (kind, key) -> value: users and API keys made through the API.
+const RECORDS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("records");
 
 /// Finished scans removed per write transaction by the sweep.
 const SWEEP_CHUNK: usize = 500;
@@ -112,6 +122,18 @@ impl Store {
             }
             tx.open_table(BLOB_USE).map_err(dberr)?;
             tx.open_table(AUDIT).map_err(dberr)?;
+            tx.open_table(RECORDS).map_err(dberr)?;
+            // A store written before the history existed: list its scans.
+            let mut h = tx.open_table(HISTORY).map_err(dberr)?;
+            if h.is_empty().map_err(dberr)? {
+                let t = tx.open_table(RESULTS).map_err(dberr)?;
+                for item in t.iter().map_err(dberr)? {
+                    let (k, v) = item.map_err(dberr)?;
+                    if let Ok(Entry::Root(scan)) = serde_json::from_slice::<Entry>(v.value()) {
+                        h.insert((scan.upload_ms, k.value()), ()).map_err(dberr)?;
+                    }
+                }
+            }
         }
         tx.commit().map_err(dberr)?;
         Ok(Store {
@@ -160,8 +182,32 @@ impl Store {
             }
             let mut b = tx.open_table(BLOB_USE).map_err(dberr)?;
             b.insert(scan.sha256.as_str(), now_ms()).map_err(dberr)?;
+            let mut h = tx.open_table(HISTORY).map_err(dberr)?;
+            h.insert((scan.upload_ms, scan.data_id.as_str()), ())
+                .map_err(dberr)?;
         }
         tx.commit().map_err(dberr)
+    }
+
+    /// Scans submitted in `q`'s period, newest first, through `pager`.
+    pub(crate) fn history(
+        &self,
+        q: &HistoryQuery,
+        pager: &mut Pager<'_>,
+    ) -> Result<(), StoreError> {
+        let tx = self.db.begin_read().map_err(dberr)?;
+        let h = tx.open_table(HISTORY).map_err(dberr)?;
+        let results = tx.open_table(RESULTS).map_err(dberr)?;
+        let range = h
+            .range::<(u64, &str)>((q.from_ms, "")..(q.to_ms.saturating_add(1), ""))
+            .map_err(dberr)?;
+        for item in range.rev() {
+            let (k, _) = item.map_err(dberr)?;
+            if !pager.offer(read_scan(&results, k.value().1)) {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// Marks a queued scan as processing and returns it; `None` when it is
@@ -330,6 +376,59 @@ impl Store {
         tx.commit().map_err(dberr)
     }
 
+    pub(crate) fn record(&self, kind: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let tx = self.db.begin_read().map_err(dberr)?;
+        let t = tx.open_table(RECORDS).map_err(dberr)?;
+        Ok(t.get((kind, key))
+            .map_err(dberr)?
+            .map(|v| v.value().to_vec()))
+    }
+
+    pub(crate) fn records(&self, kind: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let tx = self.db.begin_read().map_err(dberr)?;
+        let t = tx.open_table(RECORDS).map_err(dberr)?;
+        let mut out = Vec::new();
+        for item in t.range((kind, "")..).map_err(dberr)? {
+            let (k, v) = item.map_err(dberr)?;
+            let (k_kind, k_key) = k.value();
+            if k_kind != kind {
+                break;
+            }
+            out.push((k_key.to_string(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Stores a record; with `only_new`, only when the key is free.
+    pub(crate) fn put_record(
+        &self,
+        kind: &str,
+        key: &str,
+        value: &[u8],
+        only_new: bool,
+    ) -> Result<bool, StoreError> {
+        let tx = self.db.begin_write().map_err(dberr)?;
+        {
+            let mut t = tx.open_table(RECORDS).map_err(dberr)?;
+            if only_new && t.get((kind, key)).map_err(dberr)?.is_some() {
+                return Ok(false);
+            }
+            t.insert((kind, key), value).map_err(dberr)?;
+        }
+        tx.commit().map_err(dberr)?;
+        Ok(true)
+    }
+
+    pub(crate) fn delete_record(&self, kind: &str, key: &str) -> Result<bool, StoreError> {
+        let tx = self.db.begin_write().map_err(dberr)?;
+        let was = {
+            let mut t = tx.open_table(RECORDS).map_err(dberr)?;
+            t.remove((kind, key)).map_err(dberr)?.is_some()
+        };
+        tx.commit().map_err(dberr)?;
+        Ok(was)
+    }
+
     /// Removes scans finished before `results_before` (the root, its
     /// extracted objects, their hash-index entries where they are still
     /// the latest, an undelivered callback), batches started before it,
@@ -376,6 +475,7 @@ impl Store {
             let mut results = tx.open_table(RESULTS).map_err(dberr)?;
             let mut hashes = tx.open_table(HASHES).map_err(dberr)?;
             let mut callbacks = tx.open_table(CALLBACKS).map_err(dberr)?;
+            let mut history = tx.open_table(HISTORY).map_err(dberr)?;
             let old: Vec<(u64, String)> = done
                 .range::<(u64, &str)>(..(before, ""))
                 .map_err(dberr)?
@@ -390,6 +490,9 @@ impl Store {
                 };
                 results.remove(id.as_str()).map_err(dberr)?;
                 callbacks.remove(id.as_str()).map_err(dberr)?;
+                history
+                    .remove((scan.upload_ms, id.as_str()))
+                    .map_err(dberr)?;
                 let Some(report) = &scan.report else { continue };
                 for o in mdcluster::indexed(&id, &report.root) {
                     if !o.path.is_empty() {
@@ -679,6 +782,34 @@ mod tests {
         assert!(!st.batch_add("b1", "late").unwrap());
         assert!(!st.batch_add("nope", "x").unwrap());
         assert!(st.batch_end("nope", BatchEnd::Close).unwrap().is_none());
+    }
+
+    #[test]
+    fn records_are_kept_per_kind_and_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let st = Store::open(dir.path()).unwrap();
+            assert!(st.put_record("user", "alice", b"a1", true).unwrap());
+            assert!(!st.put_record("user", "alice", b"a2", true).unwrap());
+            assert!(st.put_record("user", "bob", b"b1", false).unwrap());
+            assert!(st.put_record("apikey", "k1", b"x", true).unwrap());
+            assert!(st.put_record("user", "alice", b"a3", false).unwrap());
+        }
+        let st = Store::open(dir.path()).unwrap();
+        let users = st.records("user").unwrap();
+        assert_eq!(
+            users,
+            vec![
+                ("alice".to_string(), b"a3".to_vec()),
+                ("bob".into(), b"b1".to_vec())
+            ]
+        );
+        assert_eq!(st.records("apikey").unwrap().len(), 1);
+        assert_eq!(st.record("user", "bob").unwrap().unwrap(), b"b1");
+        assert!(st.delete_record("user", "bob").unwrap());
+        assert!(!st.delete_record("user", "bob").unwrap());
+        assert!(st.record("user", "bob").unwrap().is_none());
+        assert!(st.records("nothing").unwrap().is_empty());
     }
 
     #[test]
