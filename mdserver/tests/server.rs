@@ -996,3 +996,53 @@ fn metrics_pass_promtool() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `GET /openapi.json` against the live server: schemathesis (PyPI)
+/// generates requests for every operation from the document and checks
+/// each answer — no 5xx, the status and content type the document
+/// declares, and a body matching its schema.
+#[test]
+fn the_openapi_document_holds_against_a_live_server() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "python3 is needed");
+        eprintln!("SKIPPED: no python3");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(
+        dir.path(),
+        Some("api_keys = [\"schema-key\"]\nsync_timeout_secs = 2\n"),
+    );
+    // Something to find, so result and hash lookups reach their documents.
+    let (_, v) = upload(&s, "eicar.com", EICAR, &[("apikey", "schema-key")]);
+    wait(&s, v["data_id"].as_str().unwrap(), Some("schema-key"));
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/openapi/schemathesis.sh");
+    let out = Command::new("bash")
+        .arg(script)
+        .args([
+            "run",
+            &s.url("/openapi.json"),
+            "--header",
+            "apikey: schema-key",
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+            "--phases",
+            "coverage,fuzzing",
+            "--max-examples",
+            "15",
+            "--seed",
+            "20261204",
+            "--no-color",
+            "--workers",
+            "2",
+        ])
+        .output()
+        .expect("can not run tests/openapi/schemathesis.sh");
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("Operations:"), "{text}");
+}

@@ -25,6 +25,7 @@ mod auth;
 mod batch;
 mod download;
 mod history;
+mod openapi;
 mod results;
 mod stat;
 mod upload;
@@ -292,6 +293,7 @@ async fn route<B: Backend, T: ReqBody>(api: &Arc<Api<B>>, req: Request<T>) -> Re
     // Unauthenticated endpoints.
     match (&method, parts.as_slice()) {
         (&Method::GET, ["readyz"]) => return stat::readyz(api, &req).await,
+        (&Method::GET, ["openapi.json"]) => return Ok(ok(&openapi::document())),
         (&Method::POST, ["login"]) => return auth::login(api, req).await,
         _ => {}
     }

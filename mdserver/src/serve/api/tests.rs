@@ -1097,5 +1097,33 @@ async fn only_admins_drain_and_only_live_nodes() {
     assert_eq!(outcomes, vec!["400", "ok", "403"], "{v}");
 }
 
+/// The routes `dispatch` matches, as `METHOD a/_/b` (`_` a path
+/// parameter), read from its source: the matrix below must name each.
+pub(crate) fn routes() -> Vec<String> {
+    let src = include_str!("mod.rs");
+    let body = &src[src.find("async fn dispatch").unwrap()..];
+    let mut out = Vec::new();
+    for piece in body.split("(&Method::").skip(1) {
+        let Some((method, rest)) = piece.split_once(", [") else {
+            continue;
+        };
+        let Some((list, _)) = rest.split_once("])") else {
+            continue;
+        };
+        let parts: Vec<String> = list
+            .split(", ")
+            .map(|p| {
+                p.strip_prefix('"')
+                    .and_then(|p| p.strip_suffix('"'))
+                    .map_or_else(|| "_".to_string(), str::to_string)
+            })
+            .collect();
+        out.push(format!("{method} {}", parts.join("/")));
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
 mod history;
 mod users;

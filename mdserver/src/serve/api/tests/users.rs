@@ -360,34 +360,6 @@ enum Gets {
     Hidden,
 }
 
-/// The routes `dispatch` matches, as `METHOD a/_/b` (`_` a path
-/// parameter), read from its source: the matrix below must name each.
-fn routes() -> Vec<String> {
-    let src = include_str!("../mod.rs");
-    let body = &src[src.find("async fn dispatch").unwrap()..];
-    let mut out = Vec::new();
-    for piece in body.split("(&Method::").skip(1) {
-        let Some((method, rest)) = piece.split_once(", [") else {
-            continue;
-        };
-        let Some((list, _)) = rest.split_once("])") else {
-            continue;
-        };
-        let parts: Vec<String> = list
-            .split(", ")
-            .map(|p| {
-                p.strip_prefix('"')
-                    .and_then(|p| p.strip_suffix('"'))
-                    .map_or_else(|| "_".to_string(), str::to_string)
-            })
-            .collect();
-        out.push(format!("{method} {}", parts.join("/")));
-    }
-    out.sort();
-    out.dedup();
-    out
-}
-
 #[tokio::test]
 async fn every_endpoint_answers_each_role_as_its_rights_say() {
     use Gets::{Denied as D, Hidden as H, Yes as Y};
@@ -641,7 +613,7 @@ async fn every_endpoint_answers_each_role_as_its_rights_say() {
     named.push("POST logout".into());
     named.sort();
     named.dedup();
-    assert_eq!(named, routes(), "every route is in the matrix");
+    assert_eq!(named, super::routes(), "every route is in the matrix");
 
     let who = [adm, ops, usr, aud];
     let roles = ["admin", "operator", "user", "auditor"];
