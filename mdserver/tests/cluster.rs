@@ -1282,6 +1282,32 @@ fn users_and_keys_are_shared_by_gateways() {
         StatusCode::FORBIDDEN,
         "revoked on every gateway"
     );
+    // A workflow edited on one gateway is in force on the other within
+    // its refresh (5 s).
+    let r = c
+        .http
+        .put(c.url("/admin/config/rule/File%20scan"))
+        .header("apikey", &session)
+        .body(r#"{"max_file_size": 8}"#)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = c
+            .http
+            .post(b_url("/file"))
+            .header("apikey", &session)
+            .body(vec![0u8; 32])
+            .send()
+            .unwrap();
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            break;
+        }
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(Instant::now() < deadline, "the edit did not reach gateway2");
+        std::thread::sleep(Duration::from_millis(500));
+    }
     let _ = other.kill();
     let _ = other.wait();
 }

@@ -5,8 +5,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use std::sync::{Arc, RwLock};
+
 use mdcore::Limits;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The whole configuration. Every field has a default, so an empty file (or
 /// none) is a working standalone server.
@@ -78,6 +80,9 @@ pub(crate) struct Config {
     /// `mdscan gateway` and `mdscan worker`: the cluster's services and the
     /// worker's knobs.
     pub(crate) cluster: Cluster,
+    /// The workflows in force (not read from the file).
+    #[serde(skip)]
+    pub(crate) live: LiveWorkflows,
 }
 
 /// The `[cluster]` section. Flags and `MDSCAN_*` variables override it.
@@ -153,8 +158,14 @@ pub(crate) struct User {
     pub(crate) role: Option<String>,
 }
 
+/// The workflows in force: the config file's, with those edited through
+/// the API laid over them (`serve::workflows` sets them; every clone of a
+/// `Config` shares them).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct LiveWorkflows(Arc<RwLock<Option<Arc<Vec<Workflow>>>>>);
+
 /// A workflow: archive limits, passwords and which codes block.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct Workflow {
     pub(crate) name: String,
@@ -214,6 +225,45 @@ impl Workflow {
     pub(crate) fn allows(&self, user_agent: &str) -> bool {
         self.user_agents.is_empty() || self.user_agents.iter().any(|u| u == user_agent)
     }
+
+    /// What is wrong with this workflow, if anything.
+    pub(crate) fn problem(&self) -> Option<String> {
+        let name = self.name.trim();
+        if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
+            return Some("`name`: 1 to 100 characters, no control characters".into());
+        }
+        if self.max_file_size == 0 {
+            return Some("`max_file_size` must be at least 1".into());
+        }
+        if self.max_files == 0 || self.max_size == 0 || self.max_object_size == 0 {
+            return Some("`max_files`, `max_size` and `max_object_size` must be at least 1".into());
+        }
+        if self.max_ratio == 0 {
+            return Some("`max_ratio` must be at least 1".into());
+        }
+        if !(1..=86_400).contains(&self.timeout_secs) {
+            return Some("`timeout_secs` must be 1 to 86400".into());
+        }
+        if self.max_depth > 1000 {
+            return Some("`max_depth` must be at most 1000".into());
+        }
+        if let Some(c) = self
+            .block_codes
+            .iter()
+            .find(|c| mdcore::ResultCode::from_i(**c).is_none())
+        {
+            return Some(format!("`block_codes`: {c} is not a result code"));
+        }
+        None
+    }
+}
+
+/// The workflow called `name` in `list`, or the first for an empty name.
+pub(crate) fn pick<'a>(list: &'a [Workflow], name: &str) -> Option<&'a Workflow> {
+    if name.is_empty() {
+        return list.first();
+    }
+    list.iter().find(|w| w.name.eq_ignore_ascii_case(name))
 }
 
 impl Default for Config {
@@ -246,6 +296,7 @@ impl Default for Config {
             audit_retention_secs: 90 * 24 * 3600,
             workflows: Vec::new(),
             cluster: Cluster::default(),
+            live: LiveWorkflows::default(),
         }
     }
 }
@@ -261,6 +312,11 @@ impl Config {
     pub(crate) fn finish(mut self) -> Result<Config, String> {
         if self.workflows.is_empty() {
             self.workflows.push(Workflow::default());
+        }
+        for w in &self.workflows {
+            if let Some(p) = w.problem() {
+                return Err(format!("workflow `{}`: {p}", w.name));
+            }
         }
         if self.workers == 0 {
             return Err("`workers` must be at least 1".into());
@@ -312,14 +368,27 @@ impl Config {
             .unwrap_or_else(|| PathBuf::from("mdscan-data"))
     }
 
-    /// The workflow called `name`, or the first one for an empty name.
-    pub(crate) fn workflow(&self, name: &str) -> Option<&Workflow> {
-        if name.is_empty() {
-            return self.workflows.first();
+    /// The workflow in force called `name`, or the first one for an empty
+    /// name.
+    pub(crate) fn workflow(&self, name: &str) -> Option<Workflow> {
+        pick(&self.current_workflows(), name).cloned()
+    }
+
+    /// The workflows in force (edited ones included).
+    pub(crate) fn current_workflows(&self) -> Arc<Vec<Workflow>> {
+        if let Ok(g) = self.live.0.read()
+            && let Some(w) = g.as_ref()
+        {
+            return w.clone();
         }
-        self.workflows
-            .iter()
-            .find(|w| w.name.eq_ignore_ascii_case(name))
+        Arc::new(self.workflows.clone())
+    }
+
+    /// Puts a new set of workflows in force.
+    pub(crate) fn set_workflows(&self, list: Vec<Workflow>) {
+        if let Ok(mut g) = self.live.0.write() {
+            *g = Some(Arc::new(list));
+        }
     }
 
     /// The scanner this configuration describes (rules, hash lists,

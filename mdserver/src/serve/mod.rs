@@ -21,6 +21,7 @@ mod doc;
 mod identity;
 mod metrics;
 mod webhook;
+mod workflows;
 
 pub(crate) use api::hash_password;
 pub(crate) use config::Config;
@@ -176,6 +177,22 @@ fn spawn_sweep<B: Backend>(backend: Arc<B>, every: Duration) {
     });
 }
 
+/// Puts the workflows edited through the API in force now and reads them
+/// again every `workflows::REFRESH` (edits made on another gateway).
+async fn spawn_workflows<B: Backend>(backend: Arc<B>, cfg: Arc<Config>) {
+    if let Err(e) = workflows::refresh(&cfg, backend.as_ref()).await {
+        eprintln!("mdscan: edited workflows not read yet: {e}");
+    }
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(workflows::REFRESH).await;
+            if let Err(e) = workflows::refresh(&cfg, backend.as_ref()).await {
+                eprintln!("mdscan: edited workflows not read: {e}");
+            }
+        }
+    });
+}
+
 /// The answer to a connection past `max_connections`: one 503, then close.
 const OVERLOADED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
 retry-after: 5\r\nconnection: close\r\ncontent-length: 49\r\n\r\n\
@@ -195,6 +212,7 @@ async fn serve<B: Backend>(cfg: Config, backend: Arc<B>, what: &str) -> Result<(
         data_dir.display()
     );
     webhook::spawn(backend.clone(), cfg.clone());
+    spawn_workflows(backend.clone(), cfg.clone()).await;
     spawn_sweep(
         backend.clone(),
         Duration::from_secs(cfg.sweep_interval_secs),

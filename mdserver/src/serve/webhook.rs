@@ -49,7 +49,7 @@ pub(crate) fn spawn<B: Backend>(backend: Arc<B>, cfg: Arc<Config>) {
                     && let Some(url) = scan.callback_url.clone()
                     && scan.callback_refused.is_none()
                 {
-                    let body = doc::root(&scan, cfg.workflow(&scan.workflow));
+                    let body = doc::root(&scan, cfg.workflow(&scan.workflow).as_ref());
                     deliver(&cfg, &url, &body).await;
                 }
                 backend.delivered(&cb).await;

@@ -131,7 +131,16 @@ async function main() {
 
   step = 'workflows';
   await page.locator('nav a[data-page="workflows"]').click();
-  await page.locator('main .card h2').first().waitFor();
+  await page.locator('#w0-max_depth').waitFor();
+  await page.locator('#w0-max_depth').fill('7');
+  await page.locator('form[aria-label="Workflow File scan"] button', { hasText: 'Save' }).click();
+  await page.locator('#alert', { hasText: 'saved' }).waitFor();
+  await page.locator('main .badge', { hasText: 'edited' }).waitFor();
+  const depth = await page.evaluate(async () => {
+    const r = await fetch('/admin/config/rule', { headers: { apikey: sessionStorage.getItem('mdscan.key') } });
+    return (await r.json())[0].max_depth;
+  });
+  if (depth !== 7) throw new Error('the workflow edit was not saved: ' + depth);
   await shot(page, '07-workflows');
 
   step = 'engines';
@@ -168,6 +177,7 @@ async function main() {
   await page.locator('nav a[data-page="audit"]').click();
   await page.locator('#audit td', { hasText: 'key revoke' }).first().waitFor();
   await page.locator('#audit td', { hasText: 'user create' }).first().waitFor();
+  await page.locator('#audit td', { hasText: 'workflow update' }).first().waitFor();
   await page.locator('#audit td', { hasText: 'failed' }).first().waitFor();
   await shot(page, '11-audit');
 

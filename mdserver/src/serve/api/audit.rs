@@ -59,6 +59,12 @@ pub(crate) fn action(method: &hyper::Method, parts: &[&str]) -> Option<(&'static
         }
         (&Method::DELETE, ["user" | "admin", "apikey", id]) => Some(("key revoke", id.to_string())),
         (&Method::POST, ["admin", "user"]) => Some(("user create", String::new())),
+        (&Method::PUT, ["admin", "config", "rule", name]) => {
+            Some(("workflow update", name.to_string()))
+        }
+        (&Method::DELETE, ["admin", "config", "rule", name]) => {
+            Some(("workflow revert", name.to_string()))
+        }
         (&Method::PUT, ["admin", "user", name]) => Some(("user update", name.to_string())),
         (&Method::DELETE, ["admin", "user", name]) => Some(("user delete", name.to_string())),
         _ => None,

@@ -42,13 +42,14 @@ pub(crate) async fn open<B: Backend, T>(api: &Api<B>, req: &Request<T>, who: &Id
 /// The batch report. A member whose record cannot be read counts as a
 /// failed scan (code 3), never as a clean one.
 async fn document<B: Backend>(api: &Api<B>, b: &Batch, first: usize, size: usize) -> Value {
+    let workflows = api.cfg.current_workflows();
     let mut files: Vec<(Scan, Option<&Workflow>)> = Vec::new();
     for id in &b.files {
         let s = match api.backend.scan(id).await {
             Ok(Some(s)) => s,
             _ => doc::unreadable(id, b),
         };
-        let wf = api.cfg.workflow(&s.workflow);
+        let wf = crate::serve::config::pick(&workflows, &s.workflow);
         files.push((s, wf));
     }
     doc::batch(b, &files, first, size)

@@ -65,10 +65,16 @@ struct Filter {
     text: Option<String>,
     result: Option<String>,
     code: Option<u8>,
+    /// The workflows in force (a verdict depends on its workflow).
+    workflows: std::sync::Arc<Vec<crate::serve::config::Workflow>>,
 }
 
 impl Filter {
-    fn from_query(q: &HashMap<String, String>, who: &Identity) -> Result<Filter, ApiError> {
+    fn from_query<B: Backend>(
+        api: &Api<B>,
+        q: &HashMap<String, String>,
+        who: &Identity,
+    ) -> Result<Filter, ApiError> {
         let code = q
             .get("code")
             .filter(|v| !v.is_empty())
@@ -91,10 +97,15 @@ impl Filter {
             text: decoded(q, "q").map(|t| t.to_lowercase()),
             result,
             code,
+            workflows: api.cfg.current_workflows(),
         })
     }
 
-    fn keeps<B: Backend>(&self, api: &Api<B>, s: &Scan) -> bool {
+    fn outcome(&self, s: &Scan) -> (u8, &'static str) {
+        doc::outcome(s, crate::serve::config::pick(&self.workflows, &s.workflow))
+    }
+
+    fn keeps(&self, s: &Scan) -> bool {
         if let Some(owner) = &self.owner
             && (owner.is_none() || s.owner != *owner)
         {
@@ -115,7 +126,7 @@ impl Filter {
             }
         }
         if self.result.is_some() || self.code.is_some() {
-            let (code, verdict) = doc::outcome(s, api.cfg.workflow(&s.workflow));
+            let (code, verdict) = self.outcome(s);
             if self.code.is_some_and(|c| c != code) {
                 return false;
             }
@@ -141,7 +152,7 @@ pub(crate) async fn history<B: Backend, T>(
     let (from, to) = period(&q, u64::MAX / 4)?;
     let (first, size) = paging(&q, 50);
     let size = size.min(500);
-    let filter = Filter::from_query(&q, who)?;
+    let filter = Filter::from_query(api, &q, who)?;
     let hq = HistoryQuery {
         from_ms: from,
         to_ms: to,
@@ -149,12 +160,15 @@ pub(crate) async fn history<B: Backend, T>(
         size,
         max_examined: MAX_EXAMINED,
     };
-    let keep = |s: &Scan| filter.keeps(api, s);
+    let keep = |s: &Scan| filter.keeps(s);
     let page = api.backend.history(&hq, &keep).await?;
     let rows: Vec<Value> = page
         .scans
         .iter()
-        .map(|s| doc::summary(s, api.cfg.workflow(&s.workflow)))
+        .map(|s| {
+            let wf = crate::serve::config::pick(&filter.workflows, &s.workflow);
+            doc::summary(s, wf)
+        })
         .collect();
     Ok(ok(&json!({
         "scans": rows,
@@ -209,13 +223,13 @@ pub(crate) async fn report<B: Backend, T>(api: &Api<B>, req: &Request<T>, who: &
             "`bucket` is too small for the period".into(),
         ));
     }
-    let filter = Filter::from_query(&q, who)?;
+    let filter = Filter::from_query(api, &q, who)?;
     let tally = Mutex::new(Tally::default());
     let keep = |s: &Scan| {
-        if !filter.keeps(api, s) {
+        if !filter.keeps(s) {
             return false;
         }
-        let (code, verdict) = doc::outcome(s, api.cfg.workflow(&s.workflow));
+        let (code, verdict) = filter.outcome(s);
         let Ok(mut t) = tally.lock() else {
             return false;
         };

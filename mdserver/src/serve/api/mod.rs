@@ -30,6 +30,7 @@ mod results;
 mod stat;
 mod upload;
 mod users;
+mod workflows;
 
 pub(crate) use auth::hash_password;
 
@@ -342,7 +343,13 @@ async fn dispatch<B: Backend, T: ReqBody>(
         }
         (&Method::POST, ["file", "batch"]) => batch::open(api, &req, &who).await,
         (&Method::GET, ["file", "rules"]) => Ok(stat::rules(api, &req)),
-        (&Method::GET, ["admin", "config", "rule"]) => Ok(stat::workflows(api)),
+        (&Method::GET, ["admin", "config", "rule"]) => workflows::list(api),
+        (&Method::PUT, ["admin", "config", "rule", name]) => {
+            workflows::put(api, req, &who, name).await
+        }
+        (&Method::DELETE, ["admin", "config", "rule", name]) => {
+            workflows::delete(api, &who, name).await
+        }
         (&Method::GET, ["file", "batch", id]) => batch::report(api, &req, &who, id).await,
         (&Method::POST, ["file", "batch", id, "close"]) => batch::close(api, &req, &who, id).await,
         (&Method::POST, ["file", "batch", id, "cancel"]) => batch::cancel(api, &who, id).await,

@@ -123,10 +123,18 @@ fn schemas() -> Value {
         "Cancelled": {"type": "object", "additionalProperties": {"type": "string"}},
         "Workflow": obj(json!({"name": {"type": "string"}, "max_file_size": {"type": "integer"},
             "block_codes": {"type": "array", "items": {"type": "integer"}}}), &["name"]),
+        "WorkflowEdit": {"type": "object", "additionalProperties": false, "properties": {
+            "max_file_size": {"type": "integer", "minimum": 1}, "extract": {"type": "boolean"},
+            "max_depth": {"type": "integer", "minimum": 0, "maximum": 1000}, "max_files": {"type": "integer", "minimum": 1},
+            "max_size": {"type": "integer", "minimum": 1}, "max_object_size": {"type": "integer", "minimum": 1},
+            "max_ratio": {"type": "integer", "minimum": 1}, "timeout_secs": {"type": "integer", "minimum": 1, "maximum": 86400},
+            "block_codes": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 255}},
+            "user_agents": {"type": "array", "items": {"type": "string"}},
+            "passwords": {"type": "array", "items": {"type": "string"}}}},
         "WorkflowLimits": obj(json!({"name": {"type": "string"}, "max_file_size": {"type": "integer"},
             "extract": {"type": "boolean"}, "max_depth": {"type": "integer"}, "max_files": {"type": "integer"},
             "max_size": {"type": "integer"}, "max_object_size": {"type": "integer"}, "max_ratio": {"type": "integer"},
-            "timeout_secs": {"type": "integer"}, "passwords": {"type": "integer"},
+            "timeout_secs": {"type": "integer"}, "passwords": {"type": "integer"}, "edited": {"type": "boolean"},
             "block_codes": {"type": "array", "items": {"type": "integer"}},
             "user_agents": {"type": "array", "items": {"type": "string"}}}), &["name"]),
         "Engine": obj(json!({"eng_id": {"type": "string"}, "eng_name": {"type": "string"},
@@ -344,7 +352,14 @@ pub(crate) fn document() -> Value {
                        "default": {"description": "An error", "content": {"application/json": {"schema": r("Error")}}}}))}));
     paths.insert("/hash/{hash}".into(), json!({"get": op("Scan", "The latest result of an object with this digest", [vec![path_param("hash", "md5, sha1 or sha256")], paging()].concat(), answers(r("ResultOrNotFound")))}));
     paths.insert("/file/rules".into(), json!({"get": op("Workflows", "Workflows this client may use", vec![header("user_agent", "The client's agent")], answers(list("Workflow")))}));
-    paths.insert("/admin/config/rule".into(), json!({"get": op("Workflows", "Every workflow with its limits", vec![], answers(list("WorkflowLimits")))}));
+    paths.insert("/admin/config/rule".into(), json!({"get": op("Workflows", "Every workflow in force with its limits", vec![], answers(list("WorkflowLimits")))}));
+    paths.insert(
+        "/admin/config/rule/{name}".into(),
+        json!({
+            "put": with_body(op("Workflows", "Edit a workflow (or make one); in force at once, durable", vec![path_param("name", "Workflow name")], answers(r("WorkflowLimits"))), json_body(r("WorkflowEdit"))),
+            "delete": op("Workflows", "Drop a workflow's edit", vec![path_param("name", "Workflow name")], answers(r("ResponseOrNotFound")))
+        }),
+    );
     paths.insert("/file/batch".into(), json!({"post": op("Batch", "Open a batch", vec![header("rule", "Workflow"), header("user_agent", "Client agent"), header("user-data", "Opaque text")], answers(r("Batch")))}));
     paths.insert("/file/batch/{batch_id}".into(), json!({"get": op("Batch", "A batch's report", [vec![path_param("batch_id", "Batch id")], paging()].concat(), answers(r("BatchOrNotFound")))}));
     paths.insert("/file/batch/{batch_id}/close".into(), json!({"post": op("Batch", "Close a batch", vec![path_param("batch_id", "Batch id")], answers(r("BatchOrNotFound")))}));

@@ -36,12 +36,13 @@ async fn render<B: Backend>(
     if !path.is_empty() && node.is_none() {
         return Ok(None);
     }
+    let workflow = api.cfg.workflow(&scan.workflow);
     let view = View {
         scan: &scan,
         node,
         data_id: id,
         path: &path,
-        workflow: api.cfg.workflow(&scan.workflow),
+        workflow: workflow.as_ref(),
         progress: api.backend.progress(&scan.data_id).await,
     };
     Ok(Some(doc::result(&view, first, size)))

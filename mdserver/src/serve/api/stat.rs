@@ -34,30 +34,12 @@ pub(crate) fn rules<B: Backend, T>(api: &Api<B>, req: &Request<T>) -> Response<B
         .unwrap_or_default();
     let list: Vec<Value> = api
         .cfg
-        .workflows
+        .current_workflows()
         .iter()
         .filter(|w| w.allows(&ua) || w.user_agents.is_empty())
         // `block_codes` is ours (MetaDefender has no such field): which
         // result codes make `process_info.result` "Blocked" in this workflow.
         .map(|w| json!({"name": w.name, "max_file_size": w.max_file_size, "block_codes": w.block_codes}))
-        .collect();
-    ok(&Value::Array(list))
-}
-
-/// `GET /admin/config/rule`: every workflow with its limits (archive
-/// passwords counted, never shown).
-pub(crate) fn workflows<B: Backend>(api: &Api<B>) -> Response<Body> {
-    let list: Vec<Value> = api
-        .cfg
-        .workflows
-        .iter()
-        .map(|w| {
-            json!({"name": w.name, "max_file_size": w.max_file_size, "user_agents": w.user_agents,
-                   "extract": w.extract, "max_depth": w.max_depth, "max_files": w.max_files,
-                   "max_size": w.max_size, "max_object_size": w.max_object_size,
-                   "max_ratio": w.max_ratio, "timeout_secs": w.timeout_secs,
-                   "block_codes": w.block_codes, "passwords": w.passwords.len()})
-        })
         .collect();
     ok(&Value::Array(list))
 }

@@ -1127,3 +1127,4 @@ pub(crate) fn routes() -> Vec<String> {
 
 mod history;
 mod users;
+mod workflows;

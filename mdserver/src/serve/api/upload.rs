@@ -364,7 +364,7 @@ pub(crate) async fn submit<B: Backend, T: ReqBody>(
         if let Some(s) = api.backend.scan(&data_id).await?
             && s.state == State::Done
         {
-            return Ok(ok(&doc::root(&s, api.cfg.workflow(&s.workflow))));
+            return Ok(ok(&doc::root(&s, api.cfg.workflow(&s.workflow).as_ref())));
         }
         match tokio::time::timeout_at(deadline, finished.recv()).await {
             // Ours, or events were dropped (lagged): look again.
@@ -377,7 +377,7 @@ pub(crate) async fn submit<B: Backend, T: ReqBody>(
                 let progress = api.backend.progress(&data_id).await;
                 return Ok(ok(&doc::in_progress(
                     &s,
-                    api.cfg.workflow(&s.workflow),
+                    api.cfg.workflow(&s.workflow).as_ref(),
                     progress,
                 )));
             }

@@ -180,6 +180,8 @@ pub(crate) enum RecordKind {
     User,
     /// An API key, by the SHA-256 of its secret.
     ApiKey,
+    /// A workflow edited through the API, by its name in lower case.
+    Workflow,
 }
 
 impl RecordKind {
@@ -187,6 +189,7 @@ impl RecordKind {
         match self {
             RecordKind::User => "user",
             RecordKind::ApiKey => "apikey",
+            RecordKind::Workflow => "workflow",
         }
     }
 }

@@ -405,6 +405,20 @@ async fn every_endpoint_answers_each_role_as_its_rights_say() {
     let r = send(&api, post_json("/user/apikey", usr, &serde_json::json!({}))).await;
     let spare = r.json()["id"].as_str().unwrap().to_string();
     let user_doc = r#"{"name":"newcomer","password":"password-1"}"#;
+    // A workflow per role, for each to revert its own.
+    for i in 0..4 {
+        let r = send(
+            &api,
+            req(
+                "PUT",
+                &format!("/admin/config/rule/wf{i}"),
+                &[("apikey", adm)],
+                br#"{"max_depth": 4}"#,
+            ),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    }
 
     // (method, route, path, body, [admin, operator, user, auditor]).
     // Routes that change state come after those that read it.
@@ -553,6 +567,20 @@ async fn every_endpoint_answers_each_role_as_its_rights_say() {
             [Y, Y, D, D],
         ),
         (
+            "PUT",
+            "admin/config/rule/_",
+            "/admin/config/rule/File%20scan".into(),
+            r#"{"max_depth": 9}"#,
+            [Y, Y, D, D],
+        ),
+        (
+            "DELETE",
+            "admin/config/rule/_",
+            "/admin/config/rule/{wf}".into(),
+            "",
+            [Y, Y, D, D],
+        ),
+        (
             "POST",
             "file/batch/_/close",
             format!("/file/batch/{b}/close"),
@@ -633,7 +661,7 @@ async fn every_endpoint_answers_each_role_as_its_rights_say() {
                 };
                 path.replace("{own}", &id)
             } else {
-                path.clone()
+                path.replace("{wf}", &format!("wf{i}"))
             };
             let mut h: Vec<(&str, &str)> = vec![("apikey", who[i].as_str())];
             let len = body.len().to_string();

@@ -510,14 +510,63 @@ async function upload() {
 
 async function workflows() {
   const list = await api('GET', '/admin/config/rule');
+  const edit = can('workflow', 'write');
+  const FIELDS = [
+    ['max_file_size', 'Largest upload (bytes)'], ['max_depth', 'Archive depth'], ['max_files', 'Objects per file'],
+    ['max_size', 'Bytes extracted per file'], ['max_object_size', 'Largest object (bytes)'],
+    ['max_ratio', 'Compression ratio'], ['timeout_secs', 'Time limit (s)'],
+  ];
+  const card = (w, i) => {
+    const inputs = {};
+    const fields = FIELDS.map(([k, label]) => {
+      inputs[k] = h('input', { id: `w${i}-${k}`, name: k, type: 'number', min: k === 'max_depth' ? 0 : 1, value: w[k], disabled: !edit });
+      return h('label', { for: `w${i}-${k}` }, label, inputs[k]);
+    });
+    inputs.extract = h('input', { id: `w${i}-extract`, type: 'checkbox', checked: w.extract, disabled: !edit });
+    inputs.block_codes = h('input', { id: `w${i}-block_codes`, value: (w.block_codes || []).join(', '), disabled: !edit, size: 30 });
+    inputs.user_agents = h('input', { id: `w${i}-user_agents`, value: (w.user_agents || []).join(', '), disabled: !edit, size: 20 });
+    const form = h('form', {
+      class: 'inline',
+      'aria-label': `Workflow ${w.name}`,
+      onsubmit: async (ev) => {
+        ev.preventDefault();
+        const body = { extract: inputs.extract.checked };
+        for (const [k] of FIELDS) body[k] = Number(inputs[k].value);
+        body.block_codes = inputs.block_codes.value.split(',').map((c) => c.trim()).filter((c) => c).map(Number);
+        body.user_agents = inputs.user_agents.value.split(',').map((c) => c.trim()).filter((c) => c);
+        try {
+          await api('PUT', `/admin/config/rule/${encodeURIComponent(w.name)}`, body);
+          await workflows();
+          alertBox(`Workflow ${w.name} saved; it is in force now.`, 'info');
+        } catch (e) { fail(e); }
+      },
+    }, fields,
+    h('label', { for: `w${i}-extract` }, 'Open archives', inputs.extract),
+    h('label', { for: `w${i}-block_codes` }, 'Blocking result codes', inputs.block_codes),
+    h('label', { for: `w${i}-user_agents` }, 'Client agents (empty: any)', inputs.user_agents),
+    edit ? h('button', { type: 'submit' }, 'Save') : null,
+    edit && w.edited ? h('button', {
+      type: 'button', class: 'secondary',
+      onclick: async () => {
+        if (!confirm(`Drop the edits of ${w.name}?`)) return;
+        try { await api('DELETE', `/admin/config/rule/${encodeURIComponent(w.name)}`); await workflows(); alertBox(`Workflow ${w.name} reverted.`, 'info'); } catch (e) { fail(e); }
+      },
+    }, 'Revert') : null);
+    return h('div', { class: 'card' }, h('h2', {}, w.name, w.edited ? h('span', { class: 'badge processing' }, 'edited') : null),
+      form, h('p', { class: 'muted' }, `Archive passwords: ${w.passwords || 0} (set in the config file or through the API)`));
+  };
+  const name = h('input', { id: 'w-new', required: true });
+  const create = h('form', {
+    class: 'inline card',
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      try { await api('PUT', `/admin/config/rule/${encodeURIComponent(name.value.trim())}`, {}); await workflows(); } catch (e) { fail(e); }
+    },
+  }, h('label', { for: 'w-new' }, 'Name', name), h('button', { type: 'submit' }, 'Add workflow'));
   page('Workflows',
-    h('p', { class: 'muted' }, 'Workflows come from the config file; editing them here is not available yet.'),
-    ...list.map((w) => h('div', { class: 'card' }, h('h2', {}, w.name), h('dl', { class: 'kv' },
-      kv('Largest upload', bytes(w.max_file_size)), kv('Archives opened', w.extract ? 'yes' : 'no'),
-      kv('Depth', w.max_depth), kv('Objects', w.max_files), kv('Bytes extracted', bytes(w.max_size)),
-      kv('Largest object', bytes(w.max_object_size)), kv('Ratio', w.max_ratio), kv('Time limit', w.timeout_secs + ' s'),
-      kv('Blocking codes', (w.block_codes || []).join(', ')), kv('Client agents', (w.user_agents || []).join(', ') || 'any'),
-      kv('Archive passwords', String(w.passwords || 0))))));
+    h('p', { class: 'muted' }, edit ? 'Changes are saved durably and are in force at once (on every gateway within seconds).' : 'Your role may read workflows, not change them.'),
+    ...list.map(card),
+    edit ? [h('h2', {}, 'New workflow (from the defaults)'), create] : null);
 }
 
 async function engines() {
