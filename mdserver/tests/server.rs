@@ -1072,3 +1072,90 @@ fn an_edited_workflow_survives_a_restart() {
     let (status, _) = upload(&s, "small.bin", &[1u8; 10], &[]);
     assert_eq!(status, StatusCode::OK);
 }
+
+/// `[tls] enabled = true` with no certificate: a self-signed one is made
+/// in the data directory at first start (its fingerprint printed) and kept
+/// for the next; the API answers over HTTPS to a client that trusts it,
+/// and not over plain HTTP.
+#[test]
+fn https_with_a_self_signed_certificate_made_at_first_start() {
+    if Command::new("curl").arg("--version").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "curl is needed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("mdscan.toml");
+    std::fs::write(&cfg, "api_keys = [\"k\"]\n[tls]\nenabled = true\n").unwrap();
+    let start = |log: &str| {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_mdscan"))
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--config",
+            ])
+            .arg(&cfg)
+            .arg("--data-dir")
+            .arg(dir.path().join("store"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join(log)).unwrap())
+            .spawn()
+            .unwrap();
+        (child, port)
+    };
+    let cert = dir.path().join("store/tls/cert.pem");
+    let curl = |url: &str, ca: bool| {
+        let mut c = Command::new("curl");
+        c.args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-H",
+            "apikey: k",
+            "--max-time",
+            "5",
+        ]);
+        if ca {
+            c.arg("--cacert").arg(&cert);
+        }
+        let out = c.arg(url).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let mut fingerprints = Vec::new();
+    for run in ["first.log", "second.log"] {
+        let (mut child, port) = start(run);
+        let https = format!("https://127.0.0.1:{port}/version");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while curl(&https, true) != "200" {
+            assert!(Instant::now() < deadline, "no HTTPS answer");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // Plain HTTP on the TLS port gets no answer; an untrusting client
+        // refuses the certificate.
+        assert_ne!(
+            curl(&format!("http://127.0.0.1:{port}/version"), false),
+            "200"
+        );
+        assert_ne!(curl(&https, false), "200");
+        let _ = child.kill();
+        let _ = child.wait();
+        let log = std::fs::read_to_string(dir.path().join(run)).unwrap();
+        assert!(log.contains("on https://127.0.0.1"), "{log}");
+        let fp = log
+            .split("SHA-256 fingerprint ")
+            .nth(1)
+            .and_then(|s| s.lines().next())
+            .unwrap_or_else(|| panic!("no fingerprint: {log}"))
+            .to_string();
+        fingerprints.push(fp);
+    }
+    assert_eq!(fingerprints[0], fingerprints[1], "the certificate is kept");
+    assert_eq!(fingerprints[0].len(), 95);
+}

@@ -80,6 +80,8 @@ pub(crate) struct Config {
     /// `mdscan gateway` and `mdscan worker`: the cluster's services and the
     /// worker's knobs.
     pub(crate) cluster: Cluster,
+    /// HTTPS and the roots https webhooks are checked against.
+    pub(crate) tls: TlsConfig,
     /// The workflows in force (not read from the file).
     #[serde(skip)]
     pub(crate) live: LiveWorkflows,
@@ -156,6 +158,20 @@ pub(crate) struct User {
     /// `user`, or `admin` with `admin = true`.
     #[serde(default)]
     pub(crate) role: Option<String>,
+}
+
+/// The `[tls]` section.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct TlsConfig {
+    /// HTTPS on or off; unset: on beyond loopback (with a self-signed
+    /// certificate made at first start when `cert` is not set).
+    pub(crate) enabled: Option<bool>,
+    /// PEM certificate chain and private key.
+    pub(crate) cert: Option<PathBuf>,
+    pub(crate) key: Option<PathBuf>,
+    /// Extra PEM roots for https webhooks (beside the system's).
+    pub(crate) ca: Vec<PathBuf>,
 }
 
 /// The workflows in force: the config file's, with those edited through
@@ -296,6 +312,7 @@ impl Default for Config {
             audit_retention_secs: 90 * 24 * 3600,
             workflows: Vec::new(),
             cluster: Cluster::default(),
+            tls: TlsConfig::default(),
             live: LiveWorkflows::default(),
         }
     }

@@ -20,6 +20,7 @@ mod console;
 mod doc;
 mod identity;
 mod metrics;
+mod tls;
 mod webhook;
 mod workflows;
 
@@ -177,6 +178,19 @@ fn spawn_sweep<B: Backend>(backend: Arc<B>, every: Duration) {
     });
 }
 
+/// One HTTP/1.1 connection over `io` (plain or TLS).
+fn http1<S, F>(io: S, svc: F) -> hyper::server::conn::http1::Connection<TokioIo<S>, F>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    F: hyper::service::HttpService<hyper::body::Incoming, ResBody = api::Body>,
+{
+    hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        // Slow-loris: a client must send its headers promptly.
+        .header_read_timeout(Duration::from_secs(30))
+        .serve_connection(TokioIo::new(io), svc)
+}
+
 /// Puts the workflows edited through the API in force now and reads them
 /// again every `workflows::REFRESH` (edits made on another gateway).
 async fn spawn_workflows<B: Backend>(backend: Arc<B>, cfg: Arc<Config>) {
@@ -203,15 +217,26 @@ async fn serve<B: Backend>(cfg: Config, backend: Arc<B>, what: &str) -> Result<(
     let grace = Duration::from_secs(cfg.shutdown_timeout_secs);
     let data_dir = cfg.data_dir();
     let cfg = Arc::new(cfg);
+    let tls = tls::server(&cfg)?;
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| format!("can not listen on {listen}: {e}"))?;
     eprintln!(
-        "mdscan: serving the MetaDefender Core v4 API on http://{}{what} (data in {})",
+        "mdscan: serving the MetaDefender Core v4 API on {}://{}{what} (data in {})",
+        if tls.is_some() { "https" } else { "http" },
         listener.local_addr().map_or(listen, |a| a),
         data_dir.display()
     );
-    webhook::spawn(backend.clone(), cfg.clone());
+    if let Some(t) = &tls {
+        eprintln!(
+            "mdscan: TLS certificate {}; SHA-256 fingerprint {}",
+            t.source, t.fingerprint
+        );
+    } else if !listen.ip().is_loopback() {
+        eprintln!("mdscan: warning: plain HTTP beyond loopback (`[tls] enabled = false`)");
+    }
+    let acceptor = tls.map(|t| t.acceptor);
+    webhook::spawn(backend.clone(), cfg.clone())?;
     spawn_workflows(backend.clone(), cfg.clone()).await;
     spawn_sweep(
         backend.clone(),
@@ -256,14 +281,22 @@ async fn serve<B: Backend>(cfg: Config, backend: Arc<B>, what: &str) -> Result<(
                     req.extensions_mut().insert::<SocketAddr>(peer);
                     async move { Ok::<_, std::convert::Infallible>(api::handle(api, req).await) }
                 });
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    // Slow-loris: a client must send its headers promptly.
-                    .header_read_timeout(Duration::from_secs(30))
-                    .serve_connection(TokioIo::new(stream), svc);
-                let conn = graceful.watch(conn);
+                let Some(acceptor) = acceptor.clone() else {
+                    let conn = graceful.watch(http1(stream, svc));
+                    tokio::spawn(async move {
+                        let _ = conn.await;
+                        drop(permit);
+                    });
+                    continue;
+                };
+                let watcher = graceful.watcher();
                 tokio::spawn(async move {
-                    let _ = conn.await;
+                    // The handshake has the same deadline as the headers.
+                    if let Ok(Ok(tls)) =
+                        tokio::time::timeout(Duration::from_secs(30), acceptor.accept(stream)).await
+                    {
+                        let _ = watcher.watch(http1(tls, svc)).await;
+                    }
                     drop(permit);
                 });
             }

@@ -10,8 +10,9 @@
 //! address is public; loopback, private, link-local (cloud metadata),
 //! shared, multicast and unspecified addresses are refused unless listed.
 //! The check runs after name resolution, and the connection goes to the
-//! address that was checked (no second lookup to rebind). Plain `http://`
-//! only (no TLS client is linked yet).
+//! address that was checked (no second lookup to rebind). `https://`
+//! callbacks are checked against the system's roots and `[tls] ca`, for
+//! the name in the URL.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -19,8 +20,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::TokioIo;
+use tokio_rustls::TlsConnector;
 
 use super::backend::Backend;
 use super::config::Config;
@@ -32,7 +33,8 @@ const ATTEMPTS: u32 = 6;
 const PARALLEL: usize = 32;
 
 /// Starts the sender for `backend`'s callbacks.
-pub(crate) fn spawn<B: Backend>(backend: Arc<B>, cfg: Arc<Config>) {
+pub(crate) fn spawn<B: Backend>(backend: Arc<B>, cfg: Arc<Config>) -> Result<(), String> {
+    let tls = super::tls::client(&cfg)?;
     tokio::spawn(async move {
         let slots = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
         loop {
@@ -44,19 +46,21 @@ pub(crate) fn spawn<B: Backend>(backend: Arc<B>, cfg: Arc<Config>) {
             };
             let backend = backend.clone();
             let cfg = cfg.clone();
+            let tls = tls.clone();
             tokio::spawn(async move {
                 if let Ok(Some(scan)) = backend.scan(&cb.data_id).await
                     && let Some(url) = scan.callback_url.clone()
                     && scan.callback_refused.is_none()
                 {
                     let body = doc::root(&scan, cfg.workflow(&scan.workflow).as_ref());
-                    deliver(&cfg, &url, &body).await;
+                    deliver(&cfg, &tls, &url, &body).await;
                 }
                 backend.delivered(&cb).await;
                 drop(permit);
             });
         }
     });
+    Ok(())
 }
 
 /// Whether `ip` is an address a callback may reach without being listed.
@@ -132,8 +136,10 @@ fn listed(allow: &[String], host: &str, ip: IpAddr) -> bool {
 /// or why not.
 pub(crate) async fn resolve(cfg: &Config, url: &str) -> Result<(hyper::Uri, SocketAddr), String> {
     let uri: hyper::Uri = url.parse().map_err(|_| format!("`{url}` is not a URL"))?;
-    if uri.scheme_str() != Some("http") {
-        return Err(format!("`{url}`: only http:// callbacks are supported"));
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err(format!(
+            "`{url}`: only http:// and https:// callbacks are supported"
+        ));
     }
     let host = uri
         .host()
@@ -141,7 +147,13 @@ pub(crate) async fn resolve(cfg: &Config, url: &str) -> Result<(hyper::Uri, Sock
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_string();
-    let port = uri.port_u16().unwrap_or(80);
+    let port = uri
+        .port_u16()
+        .unwrap_or(if uri.scheme_str() == Some("https") {
+            443
+        } else {
+            80
+        });
     let allow = &cfg.callback_allow;
     let mut addrs: Vec<SocketAddr> = tokio::time::timeout(
         Duration::from_secs(10),
@@ -171,7 +183,43 @@ pub(crate) async fn resolve(cfg: &Config, url: &str) -> Result<(hyper::Uri, Sock
     Ok((uri, addrs.swap_remove(0)))
 }
 
-async fn deliver(cfg: &Config, url: &str, doc: &serde_json::Value) {
+/// Sends one request over `io` (plain or TLS) and returns the status.
+async fn post<S>(io: S, req: hyper::Request<Full<Bytes>>) -> Result<hyper::StatusCode, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(conn);
+    send.send_request(req)
+        .await
+        .map(|r| r.status())
+        .map_err(|e| e.to_string())
+}
+
+/// One delivery attempt to the checked address.
+async fn attempt(
+    tls: Option<(&TlsConnector, &rustls_pki_types::ServerName<'static>)>,
+    addr: SocketAddr,
+    req: hyper::Request<Full<Bytes>>,
+) -> Result<hyper::StatusCode, String> {
+    let tcp = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| e.to_string())?;
+    match tls {
+        None => post(tcp, req).await,
+        Some((connector, name)) => {
+            let stream = connector
+                .connect(name.clone(), tcp)
+                .await
+                .map_err(|e| format!("TLS: {e}"))?;
+            post(stream, req).await
+        }
+    }
+}
+
+async fn deliver(cfg: &Config, tls: &TlsConnector, url: &str, doc: &serde_json::Value) {
     let (uri, addr) = match resolve(cfg, url).await {
         Ok(x) => x,
         Err(e) => {
@@ -179,33 +227,49 @@ async fn deliver(cfg: &Config, url: &str, doc: &serde_json::Value) {
             return;
         }
     };
-    // Connect to the checked address; the Host header keeps the name.
+    // Connect to the checked address; the Host header (and the TLS name)
+    // keep the name.
     let authority = uri
         .authority()
         .map(|a| a.as_str().to_string())
         .unwrap_or_default();
-    let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let Ok(pinned) = format!("http://{addr}{path}").parse::<hyper::Uri>() else {
-        return;
+    let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+    let name = match uri.scheme_str() {
+        Some("https") => {
+            let host = uri
+                .host()
+                .unwrap_or_default()
+                .trim_matches(['[', ']'])
+                .to_string();
+            match rustls_pki_types::ServerName::try_from(host) {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    eprintln!("mdscan: callback `{url}`: {e}");
+                    return;
+                }
+            }
+        }
+        _ => None,
     };
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let body = Bytes::from(doc.to_string());
     let mut delay = Duration::from_millis(250);
-    for attempt in 1..=ATTEMPTS {
-        let req = hyper::Request::post(pinned.clone())
+    for attempt_no in 1..=ATTEMPTS {
+        let req = hyper::Request::post(path.as_str())
             .header("host", authority.as_str())
             .header("content-type", "application/json")
             .body(Full::new(body.clone()));
         let Ok(req) = req else { return };
-        match tokio::time::timeout(Duration::from_secs(10), client.request(req)).await {
-            Ok(Ok(resp)) if resp.status().is_success() => return,
-            Ok(Ok(resp)) => eprintln!(
-                "mdscan: callback `{url}` answered {} (attempt {attempt}/{ATTEMPTS})",
-                resp.status()
+        let tls = name.as_ref().map(|n| (tls, n));
+        match tokio::time::timeout(Duration::from_secs(10), attempt(tls, addr, req)).await {
+            Ok(Ok(status)) if status.is_success() => return,
+            Ok(Ok(status)) => eprintln!(
+                "mdscan: callback `{url}` answered {status} (attempt {attempt_no}/{ATTEMPTS})"
             ),
-            Ok(Err(e)) => eprintln!("mdscan: callback `{url}`: {e} (attempt {attempt}/{ATTEMPTS})"),
+            Ok(Err(e)) => {
+                eprintln!("mdscan: callback `{url}`: {e} (attempt {attempt_no}/{ATTEMPTS})")
+            }
             Err(_) => {
-                eprintln!("mdscan: callback `{url}` timed out (attempt {attempt}/{ATTEMPTS})")
+                eprintln!("mdscan: callback `{url}` timed out (attempt {attempt_no}/{ATTEMPTS})")
             }
         }
         tokio::time::sleep(delay).await;
@@ -216,6 +280,104 @@ async fn deliver(cfg: &Config, url: &str, doc: &serde_json::Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An https hook on 127.0.0.1 with a certificate made here: the body
+    /// of each request it gets goes to the channel.
+    async fn tls_hook(
+        dir: &std::path::Path,
+    ) -> (
+        u16,
+        std::path::PathBuf,
+        tokio::sync::mpsc::Receiver<Vec<u8>>,
+    ) {
+        use http_body_util::BodyExt;
+        use rustls_pki_types::pem::PemObject;
+        let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+        let ca = dir.join("hook.pem");
+        std::fs::write(&ca, made.cert.pem()).unwrap();
+        let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(
+            made.signing_key.serialize_pem().as_bytes(),
+        )
+        .unwrap();
+        let sc = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![made.cert.der().clone()], key)
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(sc));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    continue;
+                };
+                let tx = tx.clone();
+                let svc = hyper::service::service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| {
+                        let tx = tx.clone();
+                        async move {
+                            let body = req.into_body().collect().await.unwrap().to_bytes();
+                            let _ = tx.send(body.to_vec()).await;
+                            Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                                Bytes::new(),
+                            )))
+                        }
+                    },
+                );
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tls), svc),
+                );
+            }
+        });
+        (port, ca, rx)
+    }
+
+    #[tokio::test]
+    async fn https_callbacks_are_delivered_to_a_trusted_server_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let (port, ca, mut rx) = tls_hook(dir.path()).await;
+        let cfg: Config = toml::from_str(&format!(
+            "callback_allow = [\"127.0.0.1\"]\n[tls]\nca = [\"{}\"]",
+            ca.display()
+        ))
+        .unwrap();
+        let url = format!("https://127.0.0.1:{port}/hook?x=1");
+        deliver(
+            &cfg,
+            &crate::serve::tls::client(&cfg).unwrap(),
+            &url,
+            &serde_json::json!({"data_id": "d1"}),
+        )
+        .await;
+        let got = rx.recv().await.unwrap();
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&got).unwrap()["data_id"],
+            "d1"
+        );
+        // Without the hook's certificate among the roots: no TLS, no request.
+        let plain: Config = toml::from_str("callback_allow = [\"127.0.0.1\"]").unwrap();
+        let (uri, addr) = resolve(&plain, &url).await.unwrap();
+        assert_eq!(uri.scheme_str(), Some("https"));
+        let name = rustls_pki_types::ServerName::try_from("127.0.0.1".to_string()).unwrap();
+        let req = hyper::Request::post("/hook")
+            .body(Full::new(Bytes::from_static(b"{}")))
+            .unwrap();
+        let e = attempt(
+            Some((&crate::serve::tls::client(&plain).unwrap(), &name)),
+            addr,
+            req,
+        )
+        .await
+        .unwrap_err();
+        assert!(e.starts_with("TLS:"), "{e}");
+        assert!(rx.try_recv().is_err());
+    }
 
     #[test]
     fn inside_addresses_are_not_public() {
