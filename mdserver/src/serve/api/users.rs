@@ -283,12 +283,7 @@ pub(crate) async fn create_user_key<B: Backend, T: ReqBody>(
     name: &str,
 ) -> Reply {
     need(who, Perm::Users)?;
-    if identity::find_user(&api.cfg, api.backend.as_ref(), name)
-        .await?
-        .is_none()
-    {
-        return Err(ApiError::IdNotFound(name.to_string()));
-    }
+    account(api, name).await?;
     make_key(api, req, name).await
 }
 
