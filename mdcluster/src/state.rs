@@ -528,10 +528,27 @@ impl State {
         to_ms: u64,
         count: usize,
     ) -> Result<Vec<String>, Error> {
+        let page = self
+            .audit_page(from_ms, &format!("{to_ms}-18446744073709551615"), count)
+            .await?;
+        Ok(page.into_iter().map(|(_, e)| e).collect())
+    }
+
+    /// One page of the audit stream, newest first: up to `count` entries
+    /// from stream id `end` (inclusive; `(` before an id makes it
+    /// exclusive) back to `from_ms`, each with its id — the cursor for the
+    /// next page is `(` and the last id, so entries sharing a millisecond
+    /// are never skipped.
+    pub async fn audit_page(
+        &self,
+        from_ms: u64,
+        end: &str,
+        count: usize,
+    ) -> Result<Vec<(String, String)>, Error> {
         let mut c = self.con.clone();
         let v: redis::streams::StreamRangeReply = redis::cmd("XREVRANGE")
             .arg(self.audit_key())
-            .arg(format!("{to_ms}-18446744073709551615"))
+            .arg(end)
             .arg(format!("{from_ms}-0"))
             .arg("COUNT")
             .arg(count)
@@ -540,7 +557,10 @@ impl State {
             .map_err(rerr)?;
         Ok(v.ids
             .into_iter()
-            .filter_map(|id| id.get::<String>("e"))
+            .filter_map(|id| {
+                let e = id.get::<String>("e")?;
+                Some((id.id, e))
+            })
             .collect())
     }
 

@@ -287,3 +287,28 @@ async fn records_are_kept_per_kind_and_created_once() {
     assert!(s.record("user", "bob").await.unwrap().is_none());
     assert!(s.records("none").await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn audit_pages_by_id_keep_entries_that_share_a_millisecond() {
+    let Some(s) = state() else { return };
+    s.audit_add(6000, "{\"n\":9}").await.unwrap();
+    for n in 0..5 {
+        s.audit_add(7000, &format!("{{\"n\":{n}}}")).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut end = "7000-18446744073709551615".to_string();
+    loop {
+        let page = s.audit_page(0, &end, 2).await.unwrap();
+        let n = page.len();
+        seen.extend(page.iter().map(|(_, e)| e.clone()));
+        match page.last() {
+            Some((id, _)) if n == 2 => end = format!("({id}"),
+            _ => break,
+        }
+    }
+    let want: Vec<String> = [4, 3, 2, 1, 0, 9]
+        .iter()
+        .map(|n| format!("{{\"n\":{n}}}"))
+        .collect();
+    assert_eq!(seen, want, "every entry once, newest first");
+}

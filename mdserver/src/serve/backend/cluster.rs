@@ -447,22 +447,24 @@ impl Backend for Cluster {
     }
 
     async fn audit_log(&self, q: &AuditQuery) -> Result<Vec<AuditEvent>, BackendError> {
-        // Read in pages, filtering, until `limit` match or the range ends.
+        // Read in pages by stream id, filtering, until `limit` match or
+        // the range ends (the id cursor never skips entries that share a
+        // millisecond).
+        const PAGE: usize = 1000;
         let mut out = Vec::new();
-        let mut to = q.to_ms;
+        let mut end = format!("{}-18446744073709551615", q.to_ms);
         loop {
             let page = self
                 .state
-                .audit_range(q.from_ms, to, 1000)
+                .audit_page(q.from_ms, &end, PAGE)
                 .await
                 .map_err(failed)?;
             let n = page.len();
-            let mut oldest = None;
-            for json in page {
+            let last = page.last().map(|(id, _)| id.clone());
+            for (_, json) in page {
                 let Ok(e) = serde_json::from_str::<AuditEvent>(&json) else {
                     continue;
                 };
-                oldest = Some(e.time_ms);
                 if q.matches(&e) {
                     out.push(e);
                     if out.len() >= q.limit {
@@ -470,8 +472,8 @@ impl Backend for Cluster {
                     }
                 }
             }
-            match oldest {
-                Some(t) if n == 1000 && t > q.from_ms => to = t - 1,
+            match last {
+                Some(id) if n == PAGE => end = format!("({id}"),
                 _ => return Ok(out),
             }
         }
