@@ -736,6 +736,17 @@ impl State {
         Ok(v)
     }
 
+    /// Whether any record of a kind exists.
+    pub async fn has_records(&self, kind: &str) -> Result<bool, Error> {
+        let mut c = self.con.clone();
+        let n: u64 = redis::cmd("EXISTS")
+            .arg(self.key("rec", kind))
+            .query_async(&mut c)
+            .await
+            .map_err(rerr)?;
+        Ok(n > 0)
+    }
+
     /// Stores a record; with `only_new`, only when the key is free
     /// (`HSETNX`): `false` then.
     pub async fn put_record(

@@ -286,6 +286,8 @@ async fn records_are_kept_per_kind_and_created_once() {
     assert!(!s.drop_record("user", "bob").await.unwrap());
     assert!(s.record("user", "bob").await.unwrap().is_none());
     assert!(s.records("none").await.unwrap().is_empty());
+    assert!(s.has_records("user").await.unwrap());
+    assert!(!s.has_records("none").await.unwrap());
 }
 
 #[tokio::test]

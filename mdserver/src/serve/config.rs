@@ -335,6 +335,8 @@ impl Config {
                 return Err(format!("workflow `{}`: {p}", w.name));
             }
         }
+        // In force until edits are read (so lookups never copy the list).
+        self.set_workflows(self.workflows.clone());
         if self.workers == 0 {
             return Err("`workers` must be at least 1".into());
         }

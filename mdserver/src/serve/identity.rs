@@ -304,7 +304,7 @@ pub(crate) async fn list_users<B: Backend>(
 /// Whether any user was made through the API (a server with none in its
 /// config is open only while this is false).
 pub(crate) async fn has_stored_users<B: Backend>(backend: &B) -> Result<bool, BackendError> {
-    Ok(!backend.records(RecordKind::User).await?.is_empty())
+    backend.has_records(RecordKind::User).await
 }
 
 /// Checks a new user's name: 1–64 of letters, digits, `.`, `_`, `-`, `@`.

@@ -62,12 +62,20 @@ pub(crate) async fn authorize<B: Backend>(
         eprintln!("mdscan: authorization: {e}");
         ApiError::Busy
     };
-    let open = api.cfg.open()
-        && !identity::has_stored_users(api.backend.as_ref())
-            .await
-            .map_err(busy)?;
+    // Asked only of a caller no key identifies (the store is not read for
+    // the others).
+    let open = async || -> Result<bool, ApiError> {
+        Ok(api.cfg.open()
+            && !identity::has_stored_users(api.backend.as_ref())
+                .await
+                .map_err(busy)?)
+    };
     let Some(key) = presented_key(h) else {
-        return if open { Ok(anonymous) } else { Err(denied()) };
+        return if open().await? {
+            Ok(anonymous)
+        } else {
+            Err(denied())
+        };
     };
     // Every configured key is compared, in constant time.
     let mut matched = None;
@@ -95,7 +103,11 @@ pub(crate) async fn authorize<B: Backend>(
     };
     let Some(user) = user else {
         // Clients send any key to an open server.
-        return if open { Ok(anonymous) } else { Err(denied()) };
+        return if open().await? {
+            Ok(anonymous)
+        } else {
+            Err(denied())
+        };
     };
     match identity::find_user(&api.cfg, api.backend.as_ref(), &user)
         .await

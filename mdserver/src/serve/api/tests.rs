@@ -253,6 +253,9 @@ impl Backend for Fake {
         v.sort();
         Ok(v)
     }
+    async fn has_records(&self, kind: RecordKind) -> Result<bool, BackendError> {
+        Ok(self.records.lock().unwrap().keys().any(|(k, _)| *k == kind))
+    }
     async fn put_record(
         &self,
         kind: RecordKind,

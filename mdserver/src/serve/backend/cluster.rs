@@ -487,6 +487,10 @@ impl Backend for Cluster {
         self.state.records(kind.as_str()).await.map_err(failed)
     }
 
+    async fn has_records(&self, kind: RecordKind) -> Result<bool, BackendError> {
+        self.state.has_records(kind.as_str()).await.map_err(failed)
+    }
+
     async fn put_record(
         &self,
         kind: RecordKind,

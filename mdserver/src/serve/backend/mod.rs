@@ -383,6 +383,11 @@ pub(crate) trait Backend: Send + Sync + 'static {
         &self,
         kind: RecordKind,
     ) -> impl Future<Output = Result<Vec<(String, Vec<u8>)>, BackendError>> + Send;
+    /// Whether any record of a kind exists (without reading them).
+    fn has_records(
+        &self,
+        kind: RecordKind,
+    ) -> impl Future<Output = Result<bool, BackendError>> + Send;
     /// Stores a record durably. With `only_new`, nothing is written and
     /// `Ok(false)` returned when the key exists (atomically).
     fn put_record(

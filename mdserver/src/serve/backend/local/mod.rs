@@ -360,6 +360,10 @@ impl Backend for Local {
         self.store.records(kind.as_str()).map_err(failed)
     }
 
+    async fn has_records(&self, kind: RecordKind) -> Result<bool, BackendError> {
+        self.store.has_records(kind.as_str()).map_err(failed)
+    }
+
     async fn put_record(
         &self,
         kind: RecordKind,

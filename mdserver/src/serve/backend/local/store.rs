@@ -399,6 +399,16 @@ impl Store {
         Ok(out)
     }
 
+    pub(crate) fn has_records(&self, kind: &str) -> Result<bool, StoreError> {
+        let tx = self.db.begin_read().map_err(dberr)?;
+        let t = tx.open_table(RECORDS).map_err(dberr)?;
+        let mut range = t.range((kind, "")..).map_err(dberr)?;
+        Ok(match range.next() {
+            Some(item) => item.map_err(dberr)?.0.value().0 == kind,
+            None => false,
+        })
+    }
+
     /// Stores a record; with `only_new`, only when the key is free.
     pub(crate) fn put_record(
         &self,
@@ -810,6 +820,9 @@ mod tests {
         assert!(!st.delete_record("user", "bob").unwrap());
         assert!(st.record("user", "bob").unwrap().is_none());
         assert!(st.records("nothing").unwrap().is_empty());
+        assert!(st.has_records("apikey").unwrap() && st.has_records("user").unwrap());
+        // A kind sorted before one that exists, and one after every kind.
+        assert!(!st.has_records("apike").unwrap() && !st.has_records("zzz").unwrap());
     }
 
     #[test]
