@@ -18,7 +18,7 @@ use object_store::ObjectStoreExt;
 use object_store::path::Path as ObjPath;
 use tokio::io::AsyncWriteExt;
 
-use crate::Error;
+use crate::{Error, LinkTls};
 
 /// A place to keep blobs. Implementations store whole files atomically
 /// (readers see all of a blob or nothing) and stream: memory does not grow
@@ -210,10 +210,37 @@ impl S3Store {
     /// Settings from the `AWS_*` variables, then `options` (object_store's
     /// keys: `aws_endpoint`, `aws_allow_http`, `aws_access_key_id`, …).
     pub fn new(bucket: &str, prefix: &str, options: &[(&str, &str)]) -> Result<S3Store, Error> {
+        S3Store::with_tls(bucket, prefix, options, &LinkTls::default())
+    }
+
+    /// [`S3Store::new`], an https endpoint checked against `tls`'s roots
+    /// too.
+    pub fn with_tls(
+        bucket: &str,
+        prefix: &str,
+        options: &[(&str, &str)],
+        tls: &LinkTls,
+    ) -> Result<S3Store, Error> {
         if bucket.is_empty() {
             return Err(Error::Blob("no S3 bucket given".into()));
         }
-        let mut b = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+        let mut client = object_store::ClientOptions::new();
+        for root in tls.http_roots()? {
+            client = client.with_root_certificate(root);
+        }
+        // As `AmazonS3Builder::from_env`, over client options that hold
+        // the roots (the variables' client settings are laid over them).
+        let mut b = object_store::aws::AmazonS3Builder::new()
+            .with_client_options(client)
+            .with_bucket_name(bucket);
+        for (k, v) in std::env::vars_os() {
+            if let (Some(k), Some(v)) = (k.to_str(), v.to_str())
+                && k.starts_with("AWS_")
+                && let Ok(key) = k.to_ascii_lowercase().parse()
+            {
+                b = b.with_config(key, v);
+            }
+        }
         for (k, v) in options {
             let key: object_store::aws::AmazonS3ConfigKey = k
                 .parse()
@@ -354,9 +381,19 @@ impl Blobs {
     /// (settings from the `AWS_*` variables; `AWS_ENDPOINT` and
     /// `AWS_ALLOW_HTTP=true` for a local server).
     pub fn from_url(url: &str) -> Result<Blobs, Error> {
+        Blobs::from_url_tls(url, &LinkTls::default())
+    }
+
+    /// [`Blobs::from_url`], an https S3 endpoint checked with `tls`'s roots.
+    pub fn from_url_tls(url: &str, tls: &LinkTls) -> Result<Blobs, Error> {
         if let Some(rest) = url.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-            return Blobs::s3(bucket, prefix, &[]);
+            return Ok(Blobs(Arc::new(S3Store::with_tls(
+                bucket,
+                prefix,
+                &[],
+                tls,
+            )?)));
         }
         let dir = url.strip_prefix("file://").unwrap_or(url);
         if !dir.starts_with('/') {

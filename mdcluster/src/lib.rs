@@ -31,12 +31,14 @@ pub mod queue;
 pub mod state;
 pub mod sysinfo;
 pub mod task;
+pub mod tls;
 pub mod upkeep;
 pub mod worker;
 
 pub use blob::{BlobStore, Blobs, DirStore, LocalBlob, S3Store};
 pub use state::{BatchRecord, ChildRef, ScanRecord, State};
 pub use task::Task;
+pub use tls::{ClientCert, LinkTls};
 
 /// What can go wrong talking to the cluster's services.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +52,9 @@ pub enum Error {
     /// The blob store.
     #[error("blob store: {0}")]
     Blob(String),
+    /// TLS settings of the links.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// Local files.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -59,12 +64,15 @@ pub enum Error {
 /// same values.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Endpoints {
-    /// `amqp://user:pass@host:5672/%2f`.
+    /// `amqp://user:pass@host:5672/%2f`, or `amqps://` for TLS.
     pub amqp_url: String,
-    /// `redis://host:6379/0`.
+    /// `redis://host:6379/0`, or `rediss://` for TLS.
     pub redis_url: String,
-    /// `file:///shared/dir` or `s3://bucket/prefix`.
+    /// `file:///shared/dir` or `s3://bucket/prefix` (its endpoint from
+    /// `AWS_ENDPOINT`, `https://` by default).
     pub blob_url: String,
+    /// Roots and client certificate of the TLS links.
+    pub tls: LinkTls,
     /// Prefix of every queue and key, so clusters can share services.
     pub namespace: String,
     /// How long results are kept in Redis, in seconds.
@@ -82,7 +90,44 @@ impl Default for Endpoints {
             ),
             namespace: "mdscan".into(),
             retention_s: 7 * 24 * 3600,
+            tls: LinkTls::default(),
         }
+    }
+}
+
+impl Endpoints {
+    /// The Redis state of this cluster.
+    pub fn state(&self) -> Result<State, Error> {
+        State::with_tls(
+            &self.redis_url,
+            &self.tls,
+            &self.namespace,
+            self.retention_s,
+        )
+    }
+
+    /// The shared blob store.
+    pub fn blobs(&self) -> Result<Blobs, Error> {
+        Blobs::from_url_tls(&self.blob_url, &self.tls)
+    }
+
+    /// A task publisher (connects on first use).
+    pub fn publisher(&self) -> std::sync::Arc<queue::Publisher> {
+        queue::Publisher::with_tls(
+            &self.amqp_url,
+            self.tls.clone(),
+            queue::Names::new(&self.namespace),
+        )
+    }
+
+    /// A RabbitMQ connection and channel, the queues declared.
+    pub async fn amqp(&self) -> Result<(lapin::Connection, lapin::Channel), Error> {
+        queue::open_tls(
+            &self.amqp_url,
+            &self.tls,
+            &queue::Names::new(&self.namespace),
+        )
+        .await
     }
 }
 

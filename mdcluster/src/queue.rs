@@ -12,11 +12,13 @@ use lapin::options::{
     QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, ShortString};
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Consumer};
+use lapin::{
+    BasicProperties, Channel, Connection, ConnectionProperties, Consumer, DefaultConnectionBuilder,
+};
 use tokio::sync::Mutex;
 
-use crate::Error;
 use crate::task::Task;
+use crate::{Error, LinkTls};
 
 fn qerr(e: lapin::Error) -> Error {
     Error::Amqp(e.to_string())
@@ -43,8 +45,22 @@ impl Names {
 
 /// Opens a connection and a channel, and declares the queues (idempotent).
 pub async fn open(url: &str, names: &Names) -> Result<(Connection, Channel), Error> {
+    open_tls(url, &LinkTls::default(), names).await
+}
+
+/// [`open`], with `tls` for an `amqps://` URL.
+pub async fn open_tls(
+    url: &str,
+    tls: &LinkTls,
+    names: &Names,
+) -> Result<(Connection, Channel), Error> {
     let props = ConnectionProperties::default().with_connection_name("mdscan".into());
-    let conn = tokio::time::timeout(Duration::from_secs(10), Connection::connect(url, props))
+    let builder = DefaultConnectionBuilder::new()
+        .map_err(qerr)?
+        .with_uri_str(url.to_string())
+        .with_properties(props)
+        .with_tls_config(tls.amqp());
+    let conn = tokio::time::timeout(Duration::from_secs(10), builder.connect())
         .await
         .map_err(|_| Error::Amqp(format!("no answer from {}", redact(url))))?
         .map_err(qerr)?;
@@ -84,6 +100,7 @@ pub fn redact(url: &str) -> String {
 #[derive(Debug)]
 pub struct Publisher {
     url: String,
+    tls: LinkTls,
     names: Names,
     link: Mutex<Option<(Connection, Channel)>>,
     /// For `MDSCAN_TEST_DROP_PUBLISH_ONCE` (test builds).
@@ -93,8 +110,14 @@ pub struct Publisher {
 impl Publisher {
     /// A publisher; connects on first use.
     pub fn new(url: &str, names: Names) -> Arc<Publisher> {
+        Publisher::with_tls(url, LinkTls::default(), names)
+    }
+
+    /// [`Publisher::new`], with `tls` for an `amqps://` URL.
+    pub fn with_tls(url: &str, tls: LinkTls, names: Names) -> Arc<Publisher> {
         Arc::new(Publisher {
             url: url.to_string(),
+            tls,
             names,
             link: Mutex::new(None),
             dropped_once: std::sync::atomic::AtomicBool::new(false),
@@ -110,7 +133,7 @@ impl Publisher {
             return Ok(ch.clone());
         }
         *link = None;
-        let (conn, ch) = open(&self.url, &self.names).await?;
+        let (conn, ch) = open_tls(&self.url, &self.tls, &self.names).await?;
         ch.confirm_select(ConfirmSelectOptions::default())
             .await
             .map_err(qerr)?;

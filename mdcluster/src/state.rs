@@ -48,7 +48,7 @@ use mdcore::Report;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, now_ms};
+use crate::{Error, LinkTls, now_ms};
 
 /// A scan as stored.
 #[derive(Clone, Debug, Default)]
@@ -245,7 +245,12 @@ impl State {
     /// Connects lazily (the first command connects); reconnects by itself
     /// after Redis restarts.
     pub fn new(url: &str, ns: &str, retention_s: u64) -> Result<State, Error> {
-        let client = redis::Client::open(url).map_err(rerr)?;
+        State::with_tls(url, &LinkTls::default(), ns, retention_s)
+    }
+
+    /// [`State::new`], with `tls` for a `rediss://` URL.
+    pub fn with_tls(url: &str, tls: &LinkTls, ns: &str, retention_s: u64) -> Result<State, Error> {
+        let client = tls.redis_client(url)?;
         let cfg = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(3)))
             .set_response_timeout(Some(Duration::from_secs(10)))
@@ -1069,6 +1074,30 @@ impl State {
             .await
             .map_err(rerr)?;
         Ok(true)
+    }
+
+    /// Asks every process of the cluster to read its detection
+    /// definitions again; returns the new reload number. The key does not
+    /// expire: a worker that starts later reads the number and knows its
+    /// definitions are current.
+    pub async fn request_engine_reload(&self) -> Result<u64, Error> {
+        let mut c = self.con.clone();
+        redis::cmd("INCR")
+            .arg(format!("{}:engines:reload", self.ns))
+            .query_async(&mut c)
+            .await
+            .map_err(rerr)
+    }
+
+    /// The latest reload number (0: none was asked for).
+    pub async fn engine_reload(&self) -> Result<u64, Error> {
+        let mut c = self.con.clone();
+        let n: Option<u64> = redis::cmd("GET")
+            .arg(format!("{}:engines:reload", self.ns))
+            .query_async(&mut c)
+            .await
+            .map_err(rerr)?;
+        Ok(n.unwrap_or(0))
     }
 
     /// Whether this worker was asked to drain.

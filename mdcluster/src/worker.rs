@@ -64,11 +64,28 @@ pub struct WorkerConfig {
     pub tmp_dir: PathBuf,
     /// How long a stopping worker waits for its running tasks.
     pub drain_timeout: Duration,
+    /// Builds a scanner from the definitions on disk when the cluster is
+    /// asked to reload them (`State::request_engine_reload`); without it
+    /// the worker keeps the scanner it started with.
+    pub rebuild: Option<Rebuild>,
+}
+
+/// Builds a fresh [`Scanner`] (runs on the blocking pool).
+#[derive(Clone)]
+pub struct Rebuild(pub Arc<dyn Fn() -> Result<Scanner, String> + Send + Sync>);
+
+impl std::fmt::Debug for Rebuild {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Rebuild")
+    }
 }
 
 struct Ctx {
     cfg: WorkerConfig,
-    scanner: Scanner,
+    /// The scanner in force; a task takes a clone when it starts.
+    scanner: std::sync::RwLock<Scanner>,
+    /// The reload number the scanner in force answers.
+    engines_at: AtomicU64,
     state: State,
     blobs: Blobs,
     publisher: Arc<Publisher>,
@@ -92,17 +109,17 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
     let names = Names::new(&cfg.endpoints.namespace);
-    let state = State::new(
-        &cfg.endpoints.redis_url,
-        &cfg.endpoints.namespace,
-        cfg.endpoints.retention_s,
-    )?;
-    let blobs = Blobs::from_url(&cfg.endpoints.blob_url)?;
+    cfg.endpoints.tls.check()?;
+    let state = cfg.endpoints.state()?;
+    let blobs = cfg.endpoints.blobs()?;
     std::fs::create_dir_all(&cfg.tmp_dir)?;
-    let publisher = Publisher::new(&cfg.endpoints.amqp_url, names.clone());
+    let publisher = cfg.endpoints.publisher();
+    // A scanner built now is current with the last reload asked for.
+    let engines_at = AtomicU64::new(state.engine_reload().await.unwrap_or(0));
     let ctx = Arc::new(Ctx {
         cfg,
-        scanner,
+        scanner: std::sync::RwLock::new(scanner),
+        engines_at,
         state,
         blobs,
         publisher,
@@ -125,7 +142,7 @@ pub async fn run(
     let prefetch = u16::try_from(ctx.cfg.concurrency.max(1)).unwrap_or(u16::MAX);
     'connect: loop {
         let link = async {
-            let (conn, ch) = queue::open(&ctx.cfg.endpoints.amqp_url, &names).await?;
+            let (conn, ch) = ctx.cfg.endpoints.amqp().await?;
             let consumer = queue::consume(&ch, &names, prefetch, &ctx.cfg.id).await?;
             Ok::<_, Error>((conn, ch, consumer))
         };
@@ -198,10 +215,11 @@ async fn heartbeats(ctx: Arc<Ctx>, drain: Arc<tokio::sync::Notify>) {
             draining = true;
             drain.notify_one();
         }
+        reload_engines(&ctx).await;
         let mut status = sysinfo::node_status(
             &ctx.cfg.id,
             &sysinfo::hostname(),
-            ctx.scanner.engines(),
+            ctx.scanner().engines(),
             fs4::available_space(&ctx.cfg.tmp_dir).unwrap_or(0),
             ctx.active.load(Ordering::Relaxed),
             ctx.cfg.concurrency,
@@ -209,6 +227,10 @@ async fn heartbeats(ctx: Arc<Ctx>, drain: Arc<tokio::sync::Notify>) {
         if let Some(m) = status.as_object_mut() {
             m.insert("role".into(), serde_json::json!("worker"));
             m.insert("draining".into(), serde_json::json!(draining));
+            m.insert(
+                "engines_reload".into(),
+                serde_json::json!(ctx.engines_at.load(Ordering::Relaxed)),
+            );
         }
         if let Err(e) = ctx
             .state
@@ -219,6 +241,52 @@ async fn heartbeats(ctx: Arc<Ctx>, drain: Arc<tokio::sync::Notify>) {
         }
         tokio::time::sleep(Duration::from_secs(3)).await;
     }
+}
+
+impl Ctx {
+    fn scanner(&self) -> Scanner {
+        match self.scanner.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+}
+
+/// Follows a reload the cluster was asked for: builds a scanner from the
+/// definitions on disk and puts it in force. One that fails to build is
+/// reported and the definitions in force stay (they are not retried until
+/// the next reload).
+async fn reload_engines(ctx: &Arc<Ctx>) {
+    let Some(rebuild) = ctx.cfg.rebuild.clone() else {
+        return;
+    };
+    let Ok(want) = ctx.state.engine_reload().await else {
+        return;
+    };
+    if want == ctx.engines_at.load(Ordering::Relaxed) {
+        return;
+    }
+    match tokio::task::spawn_blocking(move || (rebuild.0)()).await {
+        Ok(Ok(fresh)) => {
+            match ctx.scanner.write() {
+                Ok(mut g) => *g = fresh,
+                Err(p) => *p.into_inner() = fresh,
+            }
+            eprintln!(
+                "mdscan worker {}: definitions reloaded ({want})",
+                ctx.cfg.id
+            );
+        }
+        Ok(Err(e)) => eprintln!(
+            "mdscan worker {}: reload {want} failed, the definitions in force stay: {e}",
+            ctx.cfg.id
+        ),
+        Err(e) => eprintln!(
+            "mdscan worker {}: reload {want} crashed, the definitions in force stay: {e}",
+            ctx.cfg.id
+        ),
+    }
+    ctx.engines_at.store(want, Ordering::Relaxed);
 }
 
 async fn handle(ctx: Arc<Ctx>, delivery: Delivery) {
@@ -450,7 +518,7 @@ async fn process(ctx: &Arc<Ctx>, task: &Task) -> Result<Outcome, Error> {
             }
         })
     };
-    let scanner = ctx.scanner.clone();
+    let scanner = ctx.scanner();
     let path = local.path().to_path_buf();
     let name = task.name.clone();
     let scan = tokio::task::spawn_blocking(move || {

@@ -57,7 +57,7 @@ pub(crate) fn run(args: WorkerArgs) -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    args.cluster.apply(&mut cfg.cluster);
+    args.cluster.apply(&mut cfg);
     if let Some(d) = &args.data_dir {
         cfg.data_dir = Some(d.clone());
     }
@@ -91,8 +91,15 @@ pub(crate) fn run(args: WorkerArgs) -> std::process::ExitCode {
         .id
         .clone()
         .unwrap_or_else(|| format!("{}-{}", mdcluster::sysinfo::hostname(), std::process::id()));
+    let endpoints = match cfg.endpoints() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("mdscan: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
     let wc = mdcluster::worker::WorkerConfig {
-        endpoints: cfg.endpoints(),
+        endpoints,
         tmp_dir: cfg.data_dir().join(format!("worker-{id}")),
         id,
         concurrency: cfg.cluster.concurrency,
@@ -100,6 +107,10 @@ pub(crate) fn run(args: WorkerArgs) -> std::process::ExitCode {
         fanout_entries: cfg.cluster.fanout_entries,
         max_attempts: cfg.cluster.max_attempts,
         drain_timeout: Duration::from_secs(cfg.cluster.drain_secs),
+        rebuild: Some({
+            let cfg = cfg.clone();
+            mdcluster::worker::Rebuild(std::sync::Arc::new(move || cfg.scanner(cfg.threads)))
+        }),
     };
     block_on(async move {
         eprintln!(

@@ -24,6 +24,7 @@ use crate::cli::{EICAR, zip_of};
 
 #[path = "../../mdcluster/tests/support/moto.rs"]
 mod moto;
+mod tls;
 
 static SERVICES: Mutex<()> = Mutex::new(());
 
@@ -113,7 +114,29 @@ impl Cluster {
         config: &str,
         blob_url: Option<&str>,
     ) -> Cluster {
-        let dir = tempfile::tempdir().unwrap();
+        Cluster::start_in(
+            tempfile::tempdir().unwrap(),
+            workers,
+            worker_args,
+            env,
+            config,
+            blob_url,
+            None,
+        )
+    }
+
+    /// [`Cluster::start_with`] in `dir`; with `https` (the sections that
+    /// follow `[cluster]`, and the root the gateway's certificate is
+    /// checked against) the gateway is reached over HTTPS.
+    fn start_in(
+        dir: tempfile::TempDir,
+        workers: usize,
+        worker_args: &[&str],
+        env: &[(&str, &str)],
+        config: &str,
+        blob_url: Option<&str>,
+        https: Option<(&str, &Path)>,
+    ) -> Cluster {
         let ns = format!("t{}x{:08x}", std::process::id(), rand_u32());
         let blobs = blob_url.map_or_else(
             || format!("file://{}", dir.path().join("blobs").display()),
@@ -122,10 +145,11 @@ impl Cluster {
         let cfg_path = dir.path().join("mdscan.toml");
         // `config` is the `[cluster]` section's, but for the server's own
         // top-level keys.
-        const TOP: [&str; 3] = [
+        const TOP: [&str; 4] = [
             "callback_allow",
             "sweep_interval_secs",
             "file_retention_secs",
+            "rules",
         ];
         let (top, section): (Vec<&str>, Vec<&str>) = config
             .lines()
@@ -134,15 +158,26 @@ impl Cluster {
         let section = section.join("\n");
         std::fs::write(
             &cfg_path,
-            format!("{top}[cluster]\nnamespace = \"{ns}\"\nblob_url = \"{blobs}\"\nretention_secs = 900\n{section}"),
+            format!(
+                "{top}[cluster]\nnamespace = \"{ns}\"\nblob_url = \"{blobs}\"\nretention_secs = 900\n{section}\n{}",
+                https.map_or("", |h| h.0)
+            ),
         )
         .unwrap();
         let (gateway, port) = spawn_gateway(dir.path(), &cfg_path, env, "gateway");
         let worker_env = env;
+        let mut http = crate::http_client().timeout(Duration::from_secs(30));
+        if let Some((_, ca)) = https {
+            let pem = std::fs::read(ca).unwrap();
+            http = http
+                .use_rustls_tls()
+                .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap());
+        }
+        let scheme = if https.is_some() { "https" } else { "http" };
         let mut c = Cluster {
             dir,
             ns,
-            base: format!("http://127.0.0.1:{port}"),
+            base: format!("{scheme}://127.0.0.1:{port}"),
             config: cfg_path,
             gateway,
             workers: Vec::new(),
@@ -152,10 +187,7 @@ impl Cluster {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             next: 0,
-            http: Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .unwrap(),
+            http: http.build().unwrap(),
         };
         for _ in 0..workers {
             c.add_worker();
@@ -834,6 +866,15 @@ fn a_cluster_on_an_s3_blob_store() {
         "",
         Some("s3://mdscan-cluster/blobs"),
     );
+    let (nested, id, done) = round_trip(&mut c, Duration::from_secs(120));
+    let (_, local) = local_scan(c.dir.path(), "nested.zip", &nested, &[]);
+    assert_eq!(cluster_tree(&done[&id]), local);
+}
+
+/// A clean file, EICAR and a zip nesting EICAR through the cluster: each
+/// gets its code and comes back from the blob store byte for byte. Returns
+/// the zip, its data_id and every finished document.
+fn round_trip(c: &mut Cluster, limit: Duration) -> (Vec<u8>, String, BTreeMap<String, Value>) {
     let nested = zip_of(&[
         ("inner.zip", &zip_of(&[("e.com", EICAR)])),
         ("a.txt", b"a"),
@@ -845,7 +886,7 @@ fn a_cluster_on_an_s3_blob_store() {
         ("nested.zip", nested.clone(), 1),
     ];
     let ids: Vec<String> = files.iter().map(|(n, d, _)| c.upload(n, d)).collect();
-    let done = c.wait_all(&ids, Duration::from_secs(120));
+    let done = c.wait_all(&ids, limit);
     for ((name, data, want), id) in files.iter().zip(&ids) {
         let doc = &done[id];
         assert_eq!(code(doc), *want, "{name}: {doc}");
@@ -859,8 +900,7 @@ fn a_cluster_on_an_s3_blob_store() {
             .unwrap();
         assert_eq!(got.as_ref(), data.as_slice(), "{name}");
     }
-    let (_, local) = local_scan(c.dir.path(), "nested.zip", &nested, &[]);
-    assert_eq!(cluster_tree(&done[&ids[2]]), local);
+    (nested, ids[2].clone(), done)
 }
 
 #[test]
@@ -1200,6 +1240,89 @@ fn a_drained_worker_leaves_and_the_queue_waits() {
     assert_ne!(doc["scan_results"]["progress_percentage"], 100, "{doc}");
     c.add_worker();
     c.wait_all(std::slice::from_ref(&later), Duration::from_secs(60));
+}
+
+/// A reload asked of the gateway reaches every worker: the gateway checks
+/// the definitions, the workers load them at their next heartbeat (and say
+/// so in `/stat/nodes`), and the next scans use them. A broken rule is
+/// refused at the gateway and never reaches a worker.
+#[test]
+fn a_rule_reload_reaches_every_worker() {
+    let Some(_guard) = exclusive_services() else {
+        return;
+    };
+    let rules = tempfile::tempdir().unwrap();
+    std::fs::write(
+        rules.path().join("base.yar"),
+        "rule unrelated { strings: $a = \"nothing-like-it\" condition: $a }",
+    )
+    .unwrap();
+    let mut c = Cluster::start(
+        2,
+        &[],
+        &[],
+        &format!("rules = [\"{}\"]", rules.path().display()),
+    );
+    let marker: &[u8] = b"text with planted-for-the-cluster in it";
+    let before = c.upload("before.txt", marker);
+    let done = c.wait_all(std::slice::from_ref(&before), Duration::from_secs(60));
+    assert_eq!(code(&done[&before]), 0);
+
+    std::fs::write(
+        rules.path().join("planted.yar"),
+        "rule planted_in_cluster { strings: $a = \"planted-for-the-cluster\" condition: $a }",
+    )
+    .unwrap();
+    let r = c.http.post(c.url("/admin/engine/reload")).send().unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", c.logs());
+    let n = r.json::<Value>().unwrap()["reload"].as_u64().unwrap();
+    assert!(n >= 1);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let v: Value = c
+            .http
+            .get(c.url("/stat/nodes"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let nodes = v["statuses"].as_array().cloned().unwrap_or_default();
+        if nodes.len() == 2 && nodes.iter().all(|s| s["engines_reload"] == n) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "workers did not reload: {v}\n{}",
+            c.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let ids: Vec<String> = (0..4)
+        .map(|i| c.upload(&format!("after{i}.txt"), marker))
+        .collect();
+    let done = c.wait_all(&ids, Duration::from_secs(60));
+    for id in &ids {
+        assert_eq!(code(&done[id]), 1, "{}", done[id]);
+    }
+
+    std::fs::write(
+        rules.path().join("broken.yar"),
+        "rule broken { condition: }",
+    )
+    .unwrap();
+    let r = c.http.post(c.url("/admin/engine/reload")).send().unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    std::thread::sleep(Duration::from_secs(4));
+    let v: Value = c
+        .http
+        .get(c.url("/stat/nodes"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    for s in v["statuses"].as_array().unwrap() {
+        assert_eq!(s["engines_reload"], n, "{v}");
+    }
 }
 
 /// Users and API keys made through one gateway are kept in Redis: another

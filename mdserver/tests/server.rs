@@ -49,7 +49,7 @@ impl Server {
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
-            if let Ok(r) = reqwest::blocking::get(server.url("/readyz"))
+            if let Ok(r) = client().get(server.url("/readyz")).send()
                 && r.status() == StatusCode::OK
             {
                 return server;
@@ -88,7 +88,7 @@ impl Drop for Server {
 }
 
 fn client() -> Client {
-    Client::builder()
+    crate::http_client()
         .timeout(Duration::from_secs(120))
         .build()
         .unwrap()
@@ -1071,6 +1071,66 @@ fn an_edited_workflow_survives_a_restart() {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "the edit was kept");
     let (status, _) = upload(&s, "small.bin", &[1u8; 10], &[]);
     assert_eq!(status, StatusCode::OK);
+}
+
+/// `POST /admin/engine/reload`: rules dropped into the configured rule
+/// directory are in force for the next scan; a rule that does not compile
+/// is refused and the rules in force stay; the reload is audited.
+#[test]
+fn a_reload_puts_new_rules_in_force_and_refuses_broken_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    // An empty rule directory is refused at start.
+    std::fs::write(
+        rules.join("base.yar"),
+        "rule unrelated { strings: $a = \"nothing-like-it\" condition: $a }",
+    )
+    .unwrap();
+    let s = Server::start(
+        dir.path(),
+        Some(&format!("rules = [\"{}\"]\n", rules.display())),
+    );
+    let marker = b"a line with planted-by-the-test in it";
+    let verdict = |name: &str| {
+        let (status, v) = upload(&s, name, marker, &[]);
+        assert_eq!(status, StatusCode::OK, "{v}");
+        wait(&s, v["data_id"].as_str().unwrap(), None)["scan_results"]["scan_all_result_i"].clone()
+    };
+    let reload = || {
+        let r = client().post(s.url("/admin/engine/reload")).send().unwrap();
+        let status = r.status();
+        (status, r.json::<Value>().unwrap())
+    };
+    assert_eq!(verdict("before.txt"), 0);
+    std::fs::write(
+        rules.join("planted.yar"),
+        "rule planted_by_test { strings: $a = \"planted-by-the-test\" condition: $a }",
+    )
+    .unwrap();
+    // Nothing changes until a reload is asked for.
+    assert_eq!(verdict("unasked.txt"), 0);
+    let (status, v) = reload();
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["reload"], 1);
+    assert!(
+        v["engines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["eng_id"] == "yara"),
+        "{v}"
+    );
+    assert_eq!(verdict("after.txt"), 1);
+
+    std::fs::write(rules.join("broken.yar"), "rule broken { condition: }").unwrap();
+    let (status, v) = reload();
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["err"].as_str().unwrap().contains("broken"), "{v}");
+    assert_eq!(verdict("still.txt"), 1, "the rules in force stayed");
+    let (_, audit) = get(&s, "/admin/audit?action=engine%20reload", None);
+    let n = audit["events"].as_array().map_or(0, Vec::len);
+    assert_eq!(n, 2, "{audit}");
 }
 
 /// `[tls] enabled = true` with no certificate: a self-signed one is made

@@ -3,3 +3,11 @@
 mod cli;
 mod cluster;
 mod server;
+
+/// reqwest's rustls (for the HTTPS cluster test) takes the process's
+/// crypto provider: aws-lc-rs, the one the server itself uses. Call before
+/// building a client.
+pub(crate) fn http_client() -> reqwest::blocking::ClientBuilder {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    reqwest::blocking::Client::builder()
+}

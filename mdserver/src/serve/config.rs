@@ -91,10 +91,16 @@ pub(crate) struct Config {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct Cluster {
-    /// RabbitMQ. Default: amqp://guest:guest@127.0.0.1:5672/%2f.
+    /// RabbitMQ. Default: amqp://guest:guest@127.0.0.1:5672/%2f;
+    /// `amqps://` for TLS.
     pub(crate) amqp_url: String,
-    /// Redis. Default: redis://127.0.0.1:6379/.
+    /// Redis. Default: redis://127.0.0.1:6379/; `rediss://` for TLS.
     pub(crate) redis_url: String,
+    /// PEM client certificate (and its key) for RabbitMQ and Redis servers
+    /// that ask for one. The servers are checked against the system's
+    /// roots and `[tls] ca`.
+    pub(crate) client_cert: Option<PathBuf>,
+    pub(crate) client_key: Option<PathBuf>,
     /// `file:///shared/dir` or `s3://bucket/prefix`. Default: a directory
     /// under the system's temporary directory (one machine only).
     pub(crate) blob_url: String,
@@ -130,6 +136,8 @@ impl Default for Cluster {
         Cluster {
             amqp_url: e.amqp_url,
             redis_url: e.redis_url,
+            client_cert: None,
+            client_key: None,
             blob_url: e.blob_url,
             namespace: e.namespace,
             retention_secs: None,
@@ -170,7 +178,9 @@ pub(crate) struct TlsConfig {
     /// PEM certificate chain and private key.
     pub(crate) cert: Option<PathBuf>,
     pub(crate) key: Option<PathBuf>,
-    /// Extra PEM roots for https webhooks (beside the system's).
+    /// Extra PEM roots (beside the system's) for every TLS link this
+    /// process opens: https webhooks, and in a cluster amqps://, rediss://
+    /// and an https S3 endpoint.
     pub(crate) ca: Vec<PathBuf>,
 }
 
@@ -369,16 +379,36 @@ impl Config {
         Ok(self)
     }
 
-    /// The cluster's services, as every process of it must see them.
-    pub(crate) fn endpoints(&self) -> mdcluster::Endpoints {
+    /// The cluster's services, as every process of it must see them, with
+    /// the certificate files read.
+    pub(crate) fn endpoints(&self) -> Result<mdcluster::Endpoints, String> {
         let c = &self.cluster;
-        mdcluster::Endpoints {
+        let read = |what: &str, p: &Path| {
+            std::fs::read(p).map_err(|e| format!("{what} `{}`: {e}", p.display()))
+        };
+        let mut roots_pem = Vec::new();
+        for p in &self.tls.ca {
+            roots_pem.extend(read("TLS CA", p)?);
+            roots_pem.push(b'\n');
+        }
+        let client = match (&c.client_cert, &c.client_key) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => Some(mdcluster::ClientCert {
+                cert_pem: read("client certificate", cert)?,
+                key_pem: read("client key", key)?,
+            }),
+            _ => return Err("[cluster] client_cert and client_key go together".into()),
+        };
+        let tls = mdcluster::LinkTls { roots_pem, client };
+        tls.check().map_err(|e| e.to_string())?;
+        Ok(mdcluster::Endpoints {
             amqp_url: c.amqp_url.clone(),
             redis_url: c.redis_url.clone(),
             blob_url: c.blob_url.clone(),
             namespace: c.namespace.clone(),
             retention_s: c.retention_secs.unwrap_or(self.retention_secs),
-        }
+            tls,
+        })
     }
 
     pub(crate) fn data_dir(&self) -> PathBuf {

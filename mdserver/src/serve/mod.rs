@@ -18,6 +18,7 @@ mod backend;
 mod config;
 mod console;
 mod doc;
+mod engines;
 mod identity;
 mod metrics;
 mod tls;
@@ -73,10 +74,31 @@ pub(crate) struct ClusterArgs {
     /// [default: mdscan].
     #[arg(long, env = "MDSCAN_NAMESPACE", value_name = "NAME")]
     namespace: Option<String>,
+    /// PEM roots trusted for amqps://, rediss:// and https S3, beside the
+    /// system's (added to the config file's `[tls] ca`).
+    #[arg(long = "tls-ca", env = "MDSCAN_TLS_CA", value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+    /// PEM client certificate for RabbitMQ and Redis servers that ask for
+    /// one (with --tls-client-key).
+    #[arg(long, env = "MDSCAN_TLS_CLIENT_CERT", value_name = "FILE")]
+    tls_client_cert: Option<PathBuf>,
+    /// The client certificate's PEM private key.
+    #[arg(long, env = "MDSCAN_TLS_CLIENT_KEY", value_name = "FILE")]
+    tls_client_key: Option<PathBuf>,
 }
 
 impl ClusterArgs {
-    pub(crate) fn apply(&self, c: &mut config::Cluster) {
+    pub(crate) fn apply(&self, cfg: &mut Config) {
+        if let Some(v) = &self.tls_ca {
+            cfg.tls.ca.push(v.clone());
+        }
+        let c = &mut cfg.cluster;
+        if let Some(v) = &self.tls_client_cert {
+            c.client_cert = Some(v.clone());
+        }
+        if let Some(v) = &self.tls_client_key {
+            c.client_key = Some(v.clone());
+        }
         if let Some(v) = &self.amqp_url {
             c.amqp_url.clone_from(v);
         }
@@ -149,10 +171,10 @@ pub(crate) fn run_gateway(args: GatewayArgs) -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    args.cluster.apply(&mut cfg.cluster);
+    args.cluster.apply(&mut cfg);
     block_on(async move {
         cfg.check_exposure()?;
-        let endpoints = cfg.endpoints();
+        let endpoints = cfg.endpoints()?;
         let what = format!(
             " as a cluster gateway (RabbitMQ {}, Redis {}, blobs {}, namespace {})",
             mdcluster::queue::redact(&endpoints.amqp_url),

@@ -1,6 +1,7 @@
 // Drives the mdscan web console in Debian's Chromium, as a person would:
 // sign in (with the keyboard), upload EICAR and a tar holding it, see them
-// Blocked in the live history, open the result tree, look at workflows,
+// Blocked in the live history, open the result tree, edit a workflow,
+// reload the engines,
 // make and revoke an API key, make a user, read the audit log and the
 // report, drain a worker, use the phone layout, sign out. A screenshot of
 // every page goes to $SHOTS. Any script error or CSP violation on the page
@@ -146,6 +147,8 @@ async function main() {
   step = 'engines';
   await page.locator('nav a[data-page="engines"]').click();
   await page.locator('main table tbody tr').first().waitFor();
+  await page.locator('#reload-engines').click();
+  await page.locator('#alert', { hasText: 'Definitions reloaded' }).waitFor();
   await shot(page, '08-engines');
 
   step = 'keys';

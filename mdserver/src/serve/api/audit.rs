@@ -52,6 +52,7 @@ pub(crate) fn action(method: &hyper::Method, parts: &[&str]) -> Option<(&'static
         (&Method::POST, ["file", id, "cancel"]) => Some(("cancel", id.to_string())),
         (&Method::POST, ["logout"]) => Some(("logout", String::new())),
         (&Method::POST, ["admin", "node", node, "drain"]) => Some(("drain", node.to_string())),
+        (&Method::POST, ["admin", "engine", "reload"]) => Some(("engine reload", String::new())),
         (&Method::POST, ["user", "changepassword"]) => Some(("password change", String::new())),
         (&Method::POST, ["user", "apikey"]) => Some(("key create", String::new())),
         (&Method::POST, ["admin", "user", name, "apikey"]) => {

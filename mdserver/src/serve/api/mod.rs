@@ -365,6 +365,7 @@ async fn dispatch<B: Backend, T: ReqBody>(
         (&Method::GET, ["metrics"]) => Ok(stat::metrics(api, &req).await),
         (&Method::GET, ["admin", "audit"]) => audit::list(api, &req, &who).await,
         (&Method::POST, ["admin", "node", node, "drain"]) => stat::drain(api, &who, node).await,
+        (&Method::POST, ["admin", "engine", "reload"]) => stat::reload_engines(api, &who).await,
         (&Method::POST, ["logout"]) => Ok(auth::logout(api, &req).await),
         (&Method::GET, ["user"]) => users::me(api, &who).await,
         (&Method::POST, ["user", "changepassword"]) => users::change_password(api, req, &who).await,

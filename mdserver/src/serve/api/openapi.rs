@@ -92,6 +92,20 @@ fn text_or_json(text_type: &str, schema: Value) -> Value {
 }
 
 fn schemas() -> Value {
+    let mut s = schemas_a();
+    if let Some(m) = s.as_object_mut() {
+        // Past what one json! literal may hold (the macro's recursion).
+        m.insert(
+            "Reload".into(),
+            json!({"type": "object", "required": ["reload", "engines"], "properties": {
+                "reload": {"type": "integer", "minimum": 0},
+                "engines": {"type": "array", "items": r("Engine")}}}),
+        );
+    }
+    s
+}
+
+fn schemas_a() -> Value {
     let obj = |props: Value, required: &[&str]| json!({"type": "object", "properties": props, "required": required});
     json!({
         "Error": obj(json!({"err": {"type": "string"}}), &["err"]),
@@ -376,6 +390,7 @@ pub(crate) fn document() -> Value {
                        "application/openmetrics-text": {"schema": {"type": "string"}}}},
                        "default": {"description": "An error", "content": {"application/json": {"schema": r("Error")}}}}))}));
     paths.insert("/admin/audit".into(), json!({"get": op("Admin", "The audit log, newest first", audit_params, text_or_json("text/csv", r("Audit")))}));
+    paths.insert("/admin/engine/reload".into(), json!({"post": op("Admin", "Read the YARA rules and hash lists again (a cluster's workers follow within a heartbeat)", vec![], answers(r("Reload")))}));
     paths.insert("/admin/node/{node}/drain".into(), json!({"post": op("Admin", "Drain a worker", vec![path_param("node", "Worker id")], answers(r("Drain")))}));
     paths.insert(
         "/user".into(),

@@ -44,19 +44,36 @@ pub(crate) fn rules<B: Backend, T>(api: &Api<B>, req: &Request<T>) -> Response<B
     ok(&Value::Array(list))
 }
 
+/// One engine as MetaDefender's `/stat/engines` lists it.
+fn engine_json(e: &mdcore::EngineInfo) -> Value {
+    json!({"active": true, "def_time": e.def_time, "download_progress": 100,
+           "download_time": e.def_time, "eng_id": e.id, "eng_name": e.name,
+           "eng_type": "Bundled engine", "eng_ver": e.version,
+           "engine_type": e.kind, "state": "production", "type": "engine"})
+}
+
 pub(crate) fn engines<B: Backend>(api: &Api<B>) -> Response<Body> {
-    let list: Vec<Value> = api
-        .backend
-        .engines()
-        .iter()
-        .map(|e| {
-            json!({"active": true, "def_time": e.def_time, "download_progress": 100,
-                   "download_time": e.def_time, "eng_id": e.id, "eng_name": e.name,
-                   "eng_type": "Bundled engine", "eng_ver": e.version,
-                   "engine_type": e.kind, "state": "production", "type": "engine"})
-        })
-        .collect();
+    let list: Vec<Value> = api.backend.engines().iter().map(engine_json).collect();
     ok(&Value::Array(list))
+}
+
+/// `POST /admin/engine/reload`: the YARA rules and hash lists read again
+/// from the configured paths; in a cluster the workers follow within a
+/// heartbeat (their `engines_reload` in `/stat/nodes` says when).
+pub(crate) async fn reload_engines<B: Backend>(api: &Api<B>, who: &super::auth::Identity) -> Reply {
+    if !who.can(crate::serve::identity::Perm::Engines) {
+        return Err(super::ApiError::Forbidden("Access denied"));
+    }
+    match api.backend.reload_engines().await {
+        Ok((n, engines)) => Ok(ok(&json!({
+            "reload": n,
+            "engines": engines.iter().map(engine_json).collect::<Vec<_>>(),
+        }))),
+        Err(crate::serve::backend::BackendError::Busy(_)) => Err(super::ApiError::Busy),
+        Err(e) => Err(super::ApiError::BadRequest(format!(
+            "the definitions were not reloaded: {e}"
+        ))),
+    }
 }
 
 /// `GET /metrics`: OpenMetrics text when the scraper asks for it, else the

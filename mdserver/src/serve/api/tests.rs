@@ -87,8 +87,8 @@ impl Backend for Fake {
     async fn healthy(&self) -> bool {
         true
     }
-    fn engines(&self) -> &[mdcore::EngineInfo] {
-        self.scanner.engines()
+    fn engines(&self) -> Vec<mdcore::EngineInfo> {
+        self.scanner.engines().to_vec()
     }
     fn free_disk(&self) -> u64 {
         u64::MAX
@@ -281,6 +281,9 @@ impl Backend for Fake {
     }
     async fn drain(&self, node: &str) -> Result<bool, BackendError> {
         Ok(node == "w1")
+    }
+    async fn reload_engines(&self) -> Result<(u64, Vec<mdcore::EngineInfo>), BackendError> {
+        Ok((1, self.engines()))
     }
     async fn nodes(&self) -> Vec<NodeStatus> {
         Vec::new()

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use mdcluster::events::Events;
-use mdcluster::queue::{Names, Publisher};
+use mdcluster::queue::Publisher;
 use mdcluster::{Blobs, Endpoints, LocalBlob, Task};
 use tokio::sync::{Mutex, broadcast};
 
@@ -26,11 +26,13 @@ use super::{
     now_ms,
 };
 use crate::serve::config::Config;
+use crate::serve::engines::LiveScanner;
 
 pub(crate) struct Cluster {
     cfg: Config,
-    /// Describes the engines (the gateway scans nothing).
-    scanner: mdcore::Scanner,
+    /// Describes the engines (the gateway scans nothing), and checks a
+    /// reload's definitions before the workers are asked to load them.
+    scanner: LiveScanner,
     state: mdcluster::State,
     events: Events,
     blobs: Blobs,
@@ -54,21 +56,17 @@ fn failed(e: impl std::fmt::Display) -> BackendError {
 impl Cluster {
     /// Connects (lazily) and starts the monitor and the event tail.
     pub(crate) fn start(cfg: Config, endpoints: &Endpoints) -> Result<Arc<Cluster>, String> {
-        let scanner = cfg.scanner(1)?;
-        let state = mdcluster::State::new(
-            &endpoints.redis_url,
-            &endpoints.namespace,
-            endpoints.retention_s,
-        )
-        .map_err(|e| e.to_string())?;
+        let scanner = LiveScanner::new(&cfg, 1)?;
+        endpoints.tls.check().map_err(|e| e.to_string())?;
+        let state = endpoints.state().map_err(|e| e.to_string())?;
         let events = state.events().map_err(|e| e.to_string())?;
-        let blobs = Blobs::from_url(&endpoints.blob_url).map_err(|e| e.to_string())?;
+        let blobs = endpoints.blobs().map_err(|e| e.to_string())?;
         let tmp = cfg.data_dir().join("gateway-tmp");
         // Uploads a crashed gateway left half-written.
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp)
             .map_err(|e| format!("can not create {}: {e}", tmp.display()))?;
-        let publisher = Publisher::new(&endpoints.amqp_url, Names::new(&endpoints.namespace));
+        let publisher = endpoints.publisher();
         let consumer = format!("{}-{}", mdcluster::sysinfo::hostname(), std::process::id());
         let c = Arc::new(Cluster {
             cfg,
@@ -190,7 +188,7 @@ impl Backend for Cluster {
         self.state.ping().await && self.publisher.depth().await.is_ok()
     }
 
-    fn engines(&self) -> &[mdcore::EngineInfo] {
+    fn engines(&self) -> Vec<mdcore::EngineInfo> {
         self.scanner.engines()
     }
 
@@ -513,6 +511,18 @@ impl Backend for Cluster {
 
     async fn drain(&self, node: &str) -> Result<bool, BackendError> {
         self.state.request_drain(node).await.map_err(failed)
+    }
+
+    /// Compiled here first, so definitions that do not compile never
+    /// reach the workers.
+    async fn reload_engines(&self) -> Result<(u64, Vec<mdcore::EngineInfo>), BackendError> {
+        let engines = self.scanner.reload().await.map_err(failed)?;
+        let n = self
+            .state
+            .request_engine_reload()
+            .await
+            .map_err(|e| BackendError::Busy(e.to_string()))?;
+        Ok((n, engines))
     }
 
     async fn nodes(&self) -> Vec<NodeStatus> {

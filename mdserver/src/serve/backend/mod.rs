@@ -283,8 +283,9 @@ pub(crate) trait Backend: Send + Sync + 'static {
     fn accepting(&self) -> bool;
     /// Whether the store (and in a cluster the broker) answers.
     fn healthy(&self) -> impl Future<Output = bool> + Send;
-    /// The engines scans run with.
-    fn engines(&self) -> &[mdcore::EngineInfo];
+    /// The engines scans run with (in a cluster, the gateway's copy of
+    /// them; each worker reports its own in `nodes`).
+    fn engines(&self) -> Vec<mdcore::EngineInfo>;
     /// Free bytes where uploads are kept.
     fn free_disk(&self) -> u64;
 
@@ -408,6 +409,16 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// leave): `Ok(false)` when no live worker has that name; an error where
     /// there is nothing to drain (a standalone server).
     fn drain(&self, node: &str) -> impl Future<Output = Result<bool, BackendError>> + Send;
+
+    /// Reads the detection definitions (YARA rules, hash lists) again from
+    /// the configured paths and puts them in force for scans that start
+    /// from now on; in a cluster every worker follows at its next
+    /// heartbeat. Returns the reload's number and the engines now in
+    /// force. Definitions that do not compile are a `Failed` error and
+    /// change nothing.
+    fn reload_engines(
+        &self,
+    ) -> impl Future<Output = Result<(u64, Vec<mdcore::EngineInfo>), BackendError>> + Send;
 
     /// This process, or the cluster's live workers.
     fn nodes(&self) -> impl Future<Output = Vec<NodeStatus>> + Send;

@@ -567,6 +567,13 @@ async fn every_endpoint_answers_each_role_as_its_rights_say() {
             [Y, Y, D, D],
         ),
         (
+            "POST",
+            "admin/engine/reload",
+            "/admin/engine/reload".into(),
+            "",
+            [Y, Y, D, D],
+        ),
+        (
             "PUT",
             "admin/config/rule/_",
             "/admin/config/rule/File%20scan".into(),

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mdcore::{CancelToken, Report, ScanOptions, Scanner};
+use mdcore::{CancelToken, Report, ScanOptions};
 use tokio::sync::{Notify, broadcast, mpsc};
 
 use super::{
@@ -16,6 +16,7 @@ use super::{
     failed_report, now_ms,
 };
 use crate::serve::config::Config;
+use crate::serve::engines::LiveScanner;
 
 mod store;
 
@@ -30,7 +31,9 @@ struct Running {
 
 pub(crate) struct Local {
     cfg: Config,
-    scanner: Scanner,
+    scanner: LiveScanner,
+    /// Reloads done since start.
+    reloads: AtomicU64,
     store: Arc<Store>,
     queue: mpsc::Sender<String>,
     running: Mutex<HashMap<String, Running>>,
@@ -52,7 +55,7 @@ impl Local {
     /// they were queued or running) are queued again, and callbacks still
     /// owed are delivered again.
     pub(crate) fn start(cfg: Config) -> Result<Arc<Local>, String> {
-        let scanner = cfg.scanner(cfg.threads)?;
+        let scanner = LiveScanner::new(&cfg, cfg.threads)?;
         let store = Arc::new(Store::open(&cfg.data_dir()).map_err(|e| e.to_string())?);
         let pending = store.pending().map_err(|e| e.to_string())?;
         let owed = store.callbacks().map_err(|e| e.to_string())?;
@@ -62,6 +65,7 @@ impl Local {
         let local = Arc::new(Local {
             cfg,
             scanner,
+            reloads: AtomicU64::new(0),
             store,
             queue: tx,
             running: Mutex::new(HashMap::new()),
@@ -162,6 +166,7 @@ impl Local {
             opts = opts.password(p.clone());
         }
         self.scanner
+            .get()
             .scan_path(blob, &opts)
             .unwrap_or_else(|e| failed_report(&scan.display_name, &e.to_string()))
     }
@@ -184,7 +189,7 @@ impl Backend for Local {
         self.store.pending().is_ok()
     }
 
-    fn engines(&self) -> &[mdcore::EngineInfo] {
+    fn engines(&self) -> Vec<mdcore::EngineInfo> {
         self.scanner.engines()
     }
 
@@ -386,11 +391,16 @@ impl Backend for Local {
         ))
     }
 
+    async fn reload_engines(&self) -> Result<(u64, Vec<mdcore::EngineInfo>), BackendError> {
+        let engines = self.scanner.reload().await.map_err(failed)?;
+        Ok((self.reloads.fetch_add(1, Ordering::Relaxed) + 1, engines))
+    }
+
     async fn nodes(&self) -> Vec<NodeStatus> {
         vec![mdcluster::sysinfo::node_status(
             "local",
             &self.cfg.listen.to_string(),
-            self.scanner.engines(),
+            &self.scanner.engines(),
             self.free_disk(),
             self.queued(),
             self.cfg.queue_size,

@@ -570,8 +570,29 @@ async function workflows() {
 }
 
 async function engines() {
-  const list = await api('GET', '/stat/engines');
-  page('Engines and rules', h('div', { class: 'card scroll' }, engineTable(list)));
+  const [list, nodes] = await Promise.all([api('GET', '/stat/engines'), api('GET', '/stat/nodes')]);
+  const reload = can('engines', 'write') ? h('button', {
+    id: 'reload-engines', type: 'button',
+    onclick: async (ev) => {
+      ev.target.disabled = true;
+      try {
+        const r = await api('POST', '/admin/engine/reload');
+        await engines();
+        alertBox(`Definitions reloaded (reload ${r.reload}); workers follow within seconds.`, 'info');
+      } catch (e) { ev.target.disabled = false; fail(e); }
+    },
+  }, 'Reload rules and hash lists') : null;
+  const perNode = (nodes.statuses || []).filter((n) => n.engines_reload !== undefined);
+  page('Engines and rules',
+    h('p', { class: 'muted' }, reload
+      ? 'A reload reads the configured YARA rules and hash lists again; definitions that do not compile change nothing.'
+      : 'Your role may read the engines, not reload them.'),
+    h('div', { class: 'card scroll' }, engineTable(list), reload),
+    perNode.length ? h('div', { class: 'card scroll' }, h('h2', {}, 'Definitions on each worker'),
+      h('table', { id: 'node-engines' },
+        h('thead', {}, h('tr', {}, h('th', {}, 'Node'), h('th', { class: 'num' }, 'Reload'), h('th', {}, 'Engines'))),
+        h('tbody', {}, perNode.map((n) => h('tr', {}, h('td', {}, n.id), h('td', { class: 'num' }, String(n.engines_reload)),
+          h('td', { class: 'mono' }, (n.engines || []).map((e) => `${e.eng_name || e.name} ${e.eng_ver || e.version || ''}`).join('; '))))))) : null);
 }
 
 async function users() {
