@@ -507,6 +507,27 @@ fn nsis_seeds(text: &[u8]) -> Vec<(&'static str, &'static str, Vec<u8>)> {
     seeds
 }
 
+/// Two files of an InstallShield cabinet seed: one stored, one compressed
+/// and obfuscated.
+fn iscab_seed<'a>(a: &'a [u8], b: &'a [u8]) -> Vec<IsCabFile<'a>> {
+    vec![
+        IsCabFile {
+            dir: "",
+            name: "setup.ini",
+            data: a,
+            compressed: false,
+            obfuscated: false,
+        },
+        IsCabFile {
+            dir: "bin",
+            name: "app.exe",
+            data: b,
+            compressed: true,
+            obfuscated: true,
+        },
+    ]
+}
+
 fn write(root: &Path, target: &str, name: &str, data: &[u8]) {
     let dir = root.join(target);
     std::fs::create_dir_all(&dir).expect("can create the corpus directory");
@@ -673,6 +694,21 @@ fn autoit_vhdx_seeds(files: &[(&str, &[u8])]) -> Vec<(&'static str, &'static str
             "extract_installshield",
             "stream-deflated",
             is(true, 4, true),
+        ),
+        (
+            "extract_iscab",
+            "is12-compressed-obfuscated",
+            iscab_of(12, &iscab_seed(files[0].1, files[1].1)),
+        ),
+        (
+            "extract_iscab",
+            "is5",
+            iscab_of(5, &iscab_seed(files[0].1, files[1].1)),
+        ),
+        (
+            "extract_iscab",
+            "is21-unicode",
+            iscab_of(21, &iscab_seed(files[0].1, files[1].1)),
         ),
         ("extract_autoit", "ea06", ea06),
         ("extract_autoit", "ea05", ea05),

@@ -560,6 +560,15 @@ pub(crate) static FORMATS: &[Format] = &[
         Extract(&extract::installshield::InstallShield),
     ),
     f(
+        Kind::InstallShieldCab,
+        "application/x-installshield-cab",
+        "InstallShield cabinet",
+        &["cab", "hdr"],
+        magic::iscab,
+        &[],
+        Extract(&extract::iscab::IsCab),
+    ),
+    f(
         Kind::AutoIt,
         "application/x-autoit",
         "compiled AutoIt script",

@@ -1406,3 +1406,166 @@ fn truncated_and_corrupt_installshield_blocks() {
         );
     }
 }
+
+/// What unshield (Debian) extracts from `cab` saved as `data1.cab`: (path,
+/// md5) sorted, `\` and `/` alike.
+fn unshield(cab: &[u8]) -> Option<Vec<(String, String)>> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("data1.cab"), cab).unwrap();
+    tool(dir.path(), "unshield", &["-d", "out", "x", "data1.cab"])?;
+    let root = dir.path().join("out");
+    let mut files = Vec::new();
+    let mut stack = vec![root.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let name = p.strip_prefix(&root).unwrap().to_string_lossy();
+                // unshield puts each file group in a directory of its name
+                // (a space made `_`).
+                let name = name
+                    .strip_prefix("Program_Files/")
+                    .unwrap_or(&name)
+                    .replace('\\', "/");
+                files.push((name, md5_hex(&std::fs::read(&p).unwrap())));
+            }
+        }
+    }
+    files.sort();
+    Some(files)
+}
+
+fn iscab_files<'a>(p: &'a [u8], big: &'a [u8], bad: bool) -> Vec<IsCabFile<'a>> {
+    let f = |dir, name, data, compressed, obfuscated| IsCabFile {
+        dir,
+        name,
+        data,
+        compressed,
+        obfuscated,
+    };
+    let mut v = vec![
+        f("", "readme.txt", b"hello\n".as_slice(), false, false),
+        f("bin", "payload.bin", p, true, false),
+        f("bin\\data", "big.dat", big, true, false),
+        f(
+            "app",
+            "stored-obfuscated.txt",
+            b"plain words".as_slice(),
+            false,
+            true,
+        ),
+    ];
+    if bad {
+        v.push(f("bin\\deep", "invoice.com", EICAR, true, true));
+    }
+    v
+}
+
+/// InstallShield cabinets of the IS 5, IS 12 (ANSI) and IS 21 (UTF-16)
+/// layouts, stored, compressed in several chunks, and obfuscated: every
+/// file is read as unshield reads it, EICAR is found, and the clean twin
+/// passes.
+#[test]
+fn installshield_cabinets_are_read_as_unshield_reads_them() {
+    let p = planted();
+    let big = random_bytes(100_000, 7);
+    for major in [5, 12, 21] {
+        let bad = iscab_of(major, &iscab_files(&p, &big, true));
+        assert_eq!(
+            mdcore::detect(&bad).kind,
+            Kind::InstallShieldCab,
+            "IS {major}"
+        );
+        let r = scan(&bad, "data1.cab");
+        assert_eq!(
+            threat_paths(&r),
+            vec!["data1.cab/bin/deep/invoice.com"],
+            "IS {major}: {:?}",
+            summary(&r)
+        );
+        let mut ours: Vec<(String, String)> = r
+            .root
+            .iter()
+            .filter(|n| n.display_name != "data1.cab")
+            .map(|n| {
+                (
+                    n.display_name
+                        .strip_prefix("data1.cab/")
+                        .unwrap()
+                        .to_string(),
+                    n.md5.clone(),
+                )
+            })
+            .collect();
+        ours.sort();
+        assert_eq!(ours.len(), 5, "IS {major}: {ours:?}");
+        if let Some(theirs) = unshield(&bad) {
+            assert_eq!(ours, theirs, "IS {major}");
+        }
+        let good = iscab_of(major, &iscab_files(&p, &big, false));
+        let r = scan(&good, "data1.cab");
+        assert_eq!(
+            r.root.scan_all_result_i,
+            ResultCode::NoThreat,
+            "IS {major}: {:?}",
+            summary(&r)
+        );
+    }
+}
+
+#[test]
+fn installshield_cabinets_nested_split_and_damaged() {
+    let p = planted();
+    let big = random_bytes(40_000, 9);
+    let good = iscab_of(12, &iscab_files(&p, &big, false));
+    // A hash-listed file inside, the cabinet inside other containers.
+    let s = hash_listed(&p);
+    for (name, data) in [
+        ("data1.cab", good.clone()),
+        ("o.zip", zip_of(&[("disk1/data1.cab", &good)])),
+        ("o.7z", sevenz_of(&[("data1.cab", &good)], None, true)),
+        ("o.tar", tar_of(&[("data1.cab", &good)])),
+    ] {
+        let r = s.scan_bytes(&data, &ScanOptions::new().name(name));
+        assert_eq!(
+            r.root.scan_all_result_i,
+            ResultCode::Blocklisted,
+            "{name}: {:?}",
+            summary(&r)
+        );
+    }
+    // Its file table in a .hdr: the cabinet alone cannot be listed (23).
+    let mut split = good.clone();
+    split[12..20].fill(0);
+    let r = scan(&split, "data1.cab");
+    assert_eq!(
+        r.root.scan_all_result_i,
+        ResultCode::UnsupportedFileType,
+        "{:?}",
+        summary(&r)
+    );
+    // Cut anywhere: never "No Threat"; a flipped byte of compressed data
+    // fails its check (3).
+    for cut in [10, 30, 100, good.len() / 2, good.len() - 10] {
+        let r = scan(&good[..cut], "data1.cab");
+        assert_ne!(
+            r.root.scan_all_result_i,
+            ResultCode::NoThreat,
+            "cut {cut}: {:?}",
+            summary(&r)
+        );
+    }
+    let mut flipped = good.clone();
+    // The middle of the cabinet lies in the files' compressed chunks.
+    let mid = good.len() / 2;
+    flipped[mid] ^= 0x55;
+    let r = scan(&flipped, "data1.cab");
+    assert_eq!(
+        r.root.scan_all_result_i,
+        ResultCode::Failed,
+        "{:?}",
+        summary(&r)
+    );
+}

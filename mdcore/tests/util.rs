@@ -1780,3 +1780,185 @@ pub fn wixl_msi(name: &str, data: &[u8]) -> Option<Vec<u8>> {
     let _ = std::fs::remove_dir_all(&dir);
     msi
 }
+
+/// One file of a hand-built InstallShield cabinet.
+pub struct IsCabFile<'a> {
+    /// Its directory (`\`-separated, may be empty).
+    pub dir: &'a str,
+    pub name: &'a str,
+    pub data: &'a [u8],
+    /// Chunks of raw deflate (flag 4) rather than stored.
+    pub compressed: bool,
+    /// Every stored byte obfuscated (flag 2).
+    pub obfuscated: bool,
+}
+
+/// An InstallShield cabinet with its file table inside (one `data1.cab`),
+/// hand-built from the layout unshield reads (no tool in Debian writes
+/// one): InstallShield `major` 5 (its descriptor and volume layouts), 6–16
+/// (ANSI names) or 17 and later (UTF-16 names); one file group lists every
+/// file, as unshield needs to extract them.
+pub fn iscab_of(major: u32, files: &[IsCabFile<'_>]) -> Vec<u8> {
+    use md5::Digest;
+    let v5 = major <= 5;
+    let unicode = major >= 17;
+    let version = if v5 {
+        0x0100_5000u32
+    } else {
+        0x0400_0000 | (major * 100)
+    };
+    let put32 = |b: &mut Vec<u8>, at: usize, v: u32| {
+        b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    };
+    let text = |s: &str| -> Vec<u8> {
+        if unicode {
+            s.encode_utf16()
+                .chain([0])
+                .flat_map(|u| u.to_le_bytes())
+                .collect()
+        } else {
+            s.bytes().chain([0]).collect()
+        }
+    };
+    // The data.
+    let volume_header = if v5 { 40 } else { 64 };
+    let mut out = vec![0u8; 20 + volume_header];
+    let mut placed = Vec::new();
+    for f in files {
+        let mut stored = if f.compressed {
+            let mut s = Vec::new();
+            for piece in f.data.chunks(32 << 10) {
+                let chunk = deflate_raw(piece);
+                s.extend_from_slice(&(chunk.len() as u16).to_le_bytes());
+                s.extend_from_slice(&chunk);
+            }
+            s
+        } else {
+            f.data.to_vec()
+        };
+        if f.obfuscated {
+            for (i, b) in stored.iter_mut().enumerate() {
+                *b = b.wrapping_add((i % 0x47) as u8).rotate_left(2) ^ 0xd5;
+            }
+        }
+        placed.push((out.len() as u32, stored.len() as u32));
+        out.extend_from_slice(&stored);
+    }
+    // The file table: directory slots (IS 5: then file slots), the file
+    // descriptors, the strings.
+    let mut dirs: Vec<&str> = Vec::new();
+    for f in files {
+        if !dirs.contains(&f.dir) {
+            dirs.push(f.dir);
+        }
+    }
+    let slots = 4 * (dirs.len() + if v5 { files.len() } else { 0 });
+    let record = if v5 { 0x3a } else { 0x57 };
+    let descriptors = slots.next_multiple_of(4);
+    let mut table = vec![0u8; descriptors + record * files.len()];
+    let mut strings = Vec::new();
+    let strings_at = table.len();
+    let add = |s: &str, strings: &mut Vec<u8>| -> u32 {
+        let at = (strings_at + strings.len()) as u32;
+        strings.extend(text(s));
+        at
+    };
+    for (i, d) in dirs.iter().enumerate() {
+        let at = add(d, &mut strings);
+        put32(&mut table, 4 * i, at);
+    }
+    for (i, f) in files.iter().enumerate() {
+        let name = add(f.name, &mut strings);
+        let dir = dirs.iter().position(|d| *d == f.dir).unwrap() as u32;
+        let flags = u16::from(f.compressed) * 4 + u16::from(f.obfuscated) * 2;
+        let (data, stored) = placed[i];
+        let expanded = f.data.len() as u32;
+        let md5: [u8; 16] = md5::Md5::digest(f.data).into();
+        let at = descriptors + record * i;
+        let r = &mut table[at..at + record];
+        if v5 {
+            r[0..4].copy_from_slice(&name.to_le_bytes());
+            r[4..8].copy_from_slice(&dir.to_le_bytes());
+            r[8..10].copy_from_slice(&flags.to_le_bytes());
+            r[10..14].copy_from_slice(&expanded.to_le_bytes());
+            r[14..18].copy_from_slice(&stored.to_le_bytes());
+            r[0x26..0x2a].copy_from_slice(&data.to_le_bytes());
+            r[0x2a..0x3a].copy_from_slice(&md5);
+            put32(&mut table, 4 * (dirs.len() + i), at as u32);
+        } else {
+            r[0..2].copy_from_slice(&flags.to_le_bytes());
+            r[2..10].copy_from_slice(&u64::from(expanded).to_le_bytes());
+            r[0x0a..0x12].copy_from_slice(&u64::from(stored).to_le_bytes());
+            r[0x12..0x1a].copy_from_slice(&u64::from(data).to_le_bytes());
+            r[0x1a..0x2a].copy_from_slice(&md5);
+            r[0x3a..0x3e].copy_from_slice(&name.to_le_bytes());
+            r[0x3e..0x40].copy_from_slice(&(dir as u16).to_le_bytes());
+            r[0x55..0x57].copy_from_slice(&1u16.to_le_bytes());
+        }
+    }
+    table.extend_from_slice(&strings);
+    while !table.len().is_multiple_of(4) {
+        table.push(0);
+    }
+    // The cabinet descriptor, the file table, then one file group.
+    const DESCRIPTOR: usize = 0x276;
+    let mut desc = vec![0u8; DESCRIPTOR];
+    put32(&mut desc, 0x0c, DESCRIPTOR as u32);
+    put32(&mut desc, 0x14, table.len() as u32);
+    put32(&mut desc, 0x18, table.len() as u32);
+    put32(&mut desc, 0x1c, dirs.len() as u32);
+    put32(&mut desc, 0x28, files.len() as u32);
+    put32(&mut desc, 0x2c, descriptors as u32);
+    desc.extend_from_slice(&table);
+    let group = desc.len();
+    let skip = if v5 { 0x48 } else { 0x12 };
+    let group_name = group + 12 + 4 + skip + 8;
+    put32(&mut desc, 0x3e, group as u32);
+    desc.resize(group_name, 0);
+    put32(&mut desc, group, group_name as u32);
+    put32(&mut desc, group + 4, (group + 12) as u32);
+    put32(&mut desc, group + 12, group_name as u32);
+    put32(&mut desc, group + 16 + skip, 0);
+    put32(&mut desc, group + 20 + skip, files.len() as u32 - 1);
+    desc.extend(text("Program Files"));
+    while !out.len().is_multiple_of(4) {
+        out.push(0);
+    }
+    let desc_at = out.len() as u32;
+    out.extend_from_slice(&desc);
+    // The headers.
+    out[0..4].copy_from_slice(b"ISc(");
+    put32(&mut out, 4, version);
+    put32(&mut out, 12, desc_at);
+    put32(&mut out, 16, desc.len() as u32);
+    let last = files.len() - 1;
+    let v = |i: usize| (placed[i].0, files[i].data.len() as u32, placed[i].1);
+    let (fo, fe, fs) = v(0);
+    let (lo, le, ls) = v(last);
+    let vol: Vec<u32> = if v5 {
+        vec![20 + 40, 0, 0, last as u32, fo, fe, fs, lo, le, ls]
+    } else {
+        vec![
+            20 + 64,
+            0,
+            0,
+            last as u32,
+            fo,
+            0,
+            fe,
+            0,
+            fs,
+            0,
+            lo,
+            0,
+            le,
+            0,
+            ls,
+            0,
+        ]
+    };
+    for (i, x) in vol.iter().enumerate() {
+        put32(&mut out, 20 + 4 * i, *x);
+    }
+    out
+}

@@ -396,6 +396,12 @@ pub(crate) fn lzh(p: &[u8]) -> Option<Flavour> {
     plain(method && p.get(20).is_some_and(|level| *level <= 3))
 }
 
+/// InstallShield cabinet: `ISc(` and a version word whose top byte is
+/// one InstallShield writes (1, 2 or 4) or 0.
+pub(crate) fn iscab(p: &[u8]) -> Option<Flavour> {
+    plain(p.starts_with(b"ISc(") && p.get(7).is_some_and(|v| matches!(v, 0 | 1 | 2 | 4)))
+}
+
 pub(crate) fn alz(p: &[u8]) -> Option<Flavour> {
     plain(p.starts_with(b"ALZ\x01"))
 }

@@ -129,6 +129,8 @@ pub enum Kind {
     /// The files of an InstallShield setup launcher, found in an
     /// executable.
     InstallShield,
+    /// An InstallShield cabinet (`ISc(`: `data1.cab`, `data1.hdr`).
+    InstallShieldCab,
     /// A type known to `infer` (images, media, fonts…), or a Java class.
     Other,
     /// Nothing recognised.

@@ -33,6 +33,7 @@ pub(crate) mod encoded;
 pub(crate) mod fat;
 pub(crate) mod gzip;
 pub(crate) mod installshield;
+pub(crate) mod iscab;
 pub(crate) mod iso;
 pub(crate) mod lzh;
 pub(crate) mod mail;
