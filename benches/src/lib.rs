@@ -479,6 +479,25 @@ pub fn installshield(files: &[File]) -> Vec<u8> {
     util::pe_with_overlay(&util::installshield_of(false, &e))
 }
 
+/// An InstallShield cabinet (IS 12 layout) of `files`, deflated in chunks
+/// and obfuscated, hand-built as the tests build it.
+pub fn iscab(files: &[File]) -> Vec<u8> {
+    let e: Vec<util::IsCabFile<'_>> = files
+        .iter()
+        .map(|f| {
+            let (dir, name) = f.name.rsplit_once('/').unwrap_or(("", &f.name));
+            util::IsCabFile {
+                dir,
+                name,
+                data: &f.data,
+                compressed: true,
+                obfuscated: true,
+            }
+        })
+        .collect();
+    util::iscab_of(12, &e)
+}
+
 /// A MIME message with every file of `files` as a base64 attachment.
 pub fn mail(files: &[File]) -> Vec<u8> {
     let mut m = String::from(

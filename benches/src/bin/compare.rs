@@ -349,6 +349,15 @@ fn cases() -> Vec<Case> {
         ),
         // No InstallShield extractor runs on Linux: ClamAV only.
         c("archivers", "archivers/setup-is.exe", vec![], true),
+        c(
+            "archivers",
+            "archivers/data1.cab",
+            vec![(
+                "unshield x",
+                &["unshield", "-d", "/tmp/mdscan-bench-unshield", "x", "{}"][..],
+            )],
+            true,
+        ),
     ]
 }
 

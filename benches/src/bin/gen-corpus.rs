@@ -93,6 +93,7 @@ fn main() {
         "files.alz",
         "script.a3x",
         "setup-is.exe",
+        "data1.cab",
     ] {
         for th in threats(&few) {
             expected.push(format!("archivers/{name}\t{name}\t{th}"));
@@ -179,6 +180,7 @@ fn main() {
             ("files.alz", corpus::alz(&few)),
             ("script.a3x", corpus::autoit(&few)),
             ("setup-is.exe", corpus::installshield(&few)),
+            ("data1.cab", corpus::iscab(&few)),
         ] {
             put(&lay.root.join("archivers").join(name), &data);
         }
