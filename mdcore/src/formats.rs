@@ -439,6 +439,15 @@ pub(crate) static FORMATS: &[Format] = &[
         Unsupported,
     ),
     f(
+        Kind::Sis,
+        "application/vnd.symbian.install",
+        "Symbian installation package (SIS)",
+        &["sis", "sisx"],
+        magic::sis,
+        &[],
+        Unsupported,
+    ),
+    f(
         Kind::Szdd,
         "application/x-ms-compress-szdd",
         "MS Compress (SZDD) data",

@@ -675,6 +675,16 @@ fn recognised_but_unopened_formats_block_with_23() {
     for (data, name, what) in [
         (b"MSWIM\0\0\0rest".to_vec(), "a.wim", "WIM"),
         (b"\x12\x34\x56\0\0\0\0**ACE**rest".to_vec(), "a.ace", "ACE"),
+        (
+            b"\x12\x3a\x00\x10\x19\x04\x00\x10\x01\x02\x03\x04rest".to_vec(),
+            "app.sis",
+            "Symbian",
+        ),
+        (
+            b"\x7a\x1a\x20\x10\x00\x00\x00\x00\x01\x02\x03\x04\x05\x06\x07\x08".to_vec(),
+            "app.sisx",
+            "Symbian",
+        ),
     ] {
         let r = scan(&data, name);
         assert_eq!(r.verdict(), ResultCode::UnsupportedFileType, "{name}");

@@ -104,6 +104,9 @@ pub enum Kind {
     Alz,
     /// ACE archive (not opened yet).
     Ace,
+    /// Symbian installation package, SIS (EPOC) or SISX (Symbian 9) (not
+    /// opened yet).
+    Sis,
     /// MS `compress.exe` SZDD.
     Szdd,
     /// MS `compress.exe` KWAJ.
