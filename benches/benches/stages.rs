@@ -151,6 +151,28 @@ fn bench_engines(c: &mut Criterion) {
     g.finish();
 }
 
+/// The three digests of 256 objects of 1–64 KiB: one object after another
+/// (as a leaf is hashed) and all together (`Digests::of_many`, the MD5s in
+/// SIMD lanes, as the walker hashes siblings). Set `MDSCAN_NO_AVX512=1` to
+/// measure the AVX2 lanes on a machine that has AVX-512.
+fn bench_digests(c: &mut Criterion) {
+    let files = corpus::mixed_files(SEED, 256, 1 << 10, 64 << 10);
+    let objects: Vec<&[u8]> = files.iter().map(|f| f.data.as_slice()).collect();
+    let raw: u64 = objects.iter().map(|o| o.len() as u64).sum();
+    let mut g = c.benchmark_group("digests");
+    g.throughput(Throughput::Bytes(raw));
+    g.bench_function("one-by-one", |b| {
+        b.iter(|| {
+            objects
+                .iter()
+                .map(|o| mdcore::Digests::of(o))
+                .collect::<Vec<_>>()
+        })
+    });
+    g.bench_function("of-many", |b| b.iter(|| mdcore::Digests::of_many(&objects)));
+    g.finish();
+}
+
 fn bench_end_to_end(c: &mut Criterion) {
     let files = corpus::mixed_files(SEED, 2000, 1 << 10, 64 << 10);
     let raw: u64 = files.iter().map(|f| f.data.len() as u64).sum();
@@ -190,6 +212,7 @@ criterion_group!(
     bench_carve,
     bench_extract,
     bench_engines,
+    bench_digests,
     bench_end_to_end
 );
 criterion_main!(benches);

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use crate::blob::{self, Blob};
+use crate::digest::{Digests, Known};
 use crate::engines::hash::{HashEngineBuilder, ListKind};
 #[cfg(feature = "yara")]
 use crate::engines::yara::YaraEngineBuilder;
@@ -67,6 +68,7 @@ pub struct ScanOptions {
     limits: Option<Limits>,
     split: Option<Arc<SplitFn>>,
     origin: Option<Origin>,
+    digests: Option<Digests>,
 }
 
 impl std::fmt::Debug for ScanOptions {
@@ -79,6 +81,7 @@ impl std::fmt::Debug for ScanOptions {
             .field("limits", &self.limits)
             .field("split", &self.split.is_some())
             .field("origin", &self.origin)
+            .field("digests", &self.digests.is_some())
             .finish()
     }
 }
@@ -142,6 +145,16 @@ impl ScanOptions {
     /// input is a root.
     pub fn origin(mut self, origin: Origin) -> Self {
         self.origin = Some(origin);
+        self
+    }
+
+    /// The root's MD5, SHA-1 and SHA-256, when the caller already computed
+    /// them (a server hashes an upload as it arrives): the root is then not
+    /// hashed again. The report and the hash lists trust them as given, so
+    /// they must be the digests of exactly the bytes scanned. Default: the
+    /// scanner computes them.
+    pub fn digests(mut self, digests: Digests) -> Self {
+        self.digests = Some(digests);
         self
     }
 }
@@ -430,7 +443,10 @@ impl Scanner {
                 .filter_map(|h| crate::digest::unhex32(h))
                 .collect(),
         };
-        let root = inner.pool.install(|| walker.walk(Some(data), place, None));
+        let known = opts.digests.map_or(Known::Nothing, Known::All);
+        let root = inner
+            .pool
+            .install(|| walker.walk(Some(data), place, None, known));
         Report {
             objects: root.iter().count() as u64,
             bytes_extracted: walker.budget.produced(),

@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use crate::detect::carve::Stopped;
 use crate::detect::{self, Kind};
-use crate::digest::{Digests, hex};
+use crate::digest::{Digests, Known, hex, md5_lanes, md5_many};
 use crate::engines::{Engine, EngineResult, ListVerdict, ObjectView};
 use crate::extract::{self, Child, Cx, Entry, Extractor, Flow, Issue};
 use crate::formats::{self, Handling};
@@ -78,8 +78,15 @@ impl<'s> Walker<'s> {
         }
     }
 
-    /// Examines one object and everything inside it.
-    pub(crate) fn walk(&self, data: Option<&[u8]>, place: Place, issue: Option<Issue>) -> Node {
+    /// Examines one object and everything inside it; `known` holds digests
+    /// of `data` computed elsewhere.
+    pub(crate) fn walk(
+        &self,
+        data: Option<&[u8]>,
+        place: Place,
+        issue: Option<Issue>,
+        known: Known,
+    ) -> Node {
         let top = *self.top.get_or_init(|| place.depth);
         if place.depth == top + 1
             && issue.is_none()
@@ -104,7 +111,7 @@ impl<'s> Walker<'s> {
             node.notes.push(issue.note);
         }
         if let Some(data) = data {
-            self.examine(data, &place, &mut node, &mut own);
+            self.examine(data, known, &place, &mut node, &mut own);
         } else if own.is_empty() {
             own.push(ResultCode::NotScanned);
         }
@@ -124,7 +131,14 @@ impl<'s> Walker<'s> {
         node
     }
 
-    fn examine(&self, data: &[u8], place: &Place, node: &mut Node, own: &mut Vec<ResultCode>) {
+    fn examine(
+        &self,
+        data: &[u8],
+        known: Known,
+        place: &Place,
+        node: &mut Node,
+        own: &mut Vec<ResultCode>,
+    ) {
         node.file_size = data.len() as u64;
         let ft = detect::detect(data);
         node.file_type = ft.mime.to_string();
@@ -145,7 +159,7 @@ impl<'s> Walker<'s> {
                 ft.description
             ));
         }
-        let digests = Digests::of(data);
+        let digests = Digests::complete(data, known);
         node.md5 = hex(&digests.md5);
         node.sha1 = hex(&digests.sha1);
         node.sha256 = hex(&digests.sha256);
@@ -388,13 +402,24 @@ impl<'s> Walker<'s> {
         ancestors.push(sha256);
         let budget = &self.budget;
         let cx = Cx::new(budget, &self.passwords, &place.name);
+        let depth = place.depth + 1;
+        let lanes = md5_lanes();
+        // Children handed to a cluster are not hashed here.
+        let split_here = self.split.is_some() && self.top.get().is_some_and(|t| depth == t + 1);
         let state = Extraction {
             walker: self,
             parent: &place.display,
-            depth: place.depth + 1,
+            depth,
             ancestors,
             results: Mutex::new(Vec::new()),
             limit_hit: Mutex::new(None),
+            batch: Mutex::new(Batch::default()),
+            producers: std::sync::atomic::AtomicUsize::new(1),
+            batch_len: if lanes > 1 && !split_here {
+                lanes * BATCH_ROUNDS
+            } else {
+                0
+            },
         };
         let outcome = run_extractor(ex, data, &cx, &state);
         let ok = outcome.is_ok();
@@ -446,17 +471,37 @@ fn run_extractor<'a>(
                         state.note_limit(stop);
                         return Flow::Stop;
                     }
+                    state.producers.fetch_add(1, Ordering::AcqRel);
                     s.spawn(move |s| state.run_job(s, key, job));
                     Flow::Continue
                 }
             }
         };
-        catch_unwind(AssertUnwindSafe(|| ex.extract(data, cx, &mut sink))).unwrap_or_else(|_| {
-            Err(Issue::corrupt(format!(
-                "the extractor crashed on this object {BUG_NOTE}"
-            )))
-        })
+        let outcome = catch_unwind(AssertUnwindSafe(|| ex.extract(data, cx, &mut sink)))
+            .unwrap_or_else(|_| {
+                Err(Issue::corrupt(format!(
+                    "the extractor crashed on this object {BUG_NOTE}"
+                )))
+            });
+        state.producer_done(s);
+        outcome
     })
+}
+
+/// Children at most this big wait for siblings to have their MD5s computed
+/// together ([`md5_many`]); bigger ones go to the pool at once.
+const BATCH_MAX_CHILD: u64 = 1 << 20;
+/// A batch is sent when it holds this many children per SIMD lane (the
+/// lanes refill from the batch, longest first, so they stay busy)…
+const BATCH_ROUNDS: usize = 4;
+/// … or this many bytes.
+const BATCH_MAX_BYTES: u64 = 4 << 20;
+
+/// Small children waiting for their siblings (see [`BATCH_MAX_CHILD`]).
+#[derive(Default)]
+struct Batch {
+    children: Vec<((u64, u64), Child, u64)>,
+    bytes: u64,
 }
 
 /// The shared state of one container's extraction.
@@ -469,6 +514,13 @@ struct Extraction<'w, 's> {
     /// they can be put back in archive order.
     results: Mutex<Vec<((u64, u64), Node)>>,
     limit_hit: Mutex<Option<Issue>>,
+    batch: Mutex<Batch>,
+    /// The extractor and its deferred jobs still running: the last one to
+    /// end sends the children still waiting in `batch`.
+    producers: std::sync::atomic::AtomicUsize,
+    /// Children per batch; 0 when the CPU has no SIMD lanes for MD5 (or
+    /// the children go to a cluster), and every child goes alone.
+    batch_len: usize,
 }
 
 impl<'w, 's> Extraction<'w, 's> {
@@ -485,14 +537,16 @@ impl<'w, 's> Extraction<'w, 's> {
     }
 
     /// Scans one child and files its node.
-    fn scan_child(&self, key: (u64, u64), child: Child) {
+    fn scan_child(&self, key: (u64, u64), child: Child, known: Known) {
         let place = Place {
             display: format!("{}/{}", self.parent, child.name),
             name: child.name,
             depth: self.depth,
             ancestors: self.ancestors.clone(),
         };
-        let mut node = self.walker.walk(child.data.as_deref(), place, child.issue);
+        let mut node = self
+            .walker
+            .walk(child.data.as_deref(), place, child.issue, known);
         if let Some(note) = child.note {
             node.notes.insert(0, note);
         }
@@ -523,14 +577,69 @@ impl<'w, 's> Extraction<'w, 's> {
             .as_ref()
             .filter(|b| !b.is_spilled())
             .map_or(0, |b| b.len() as u64);
-        if budget.reserve_in_flight(size) {
-            s.spawn(move |_| {
-                self.contain(key, || self.scan_child(key, child));
-                budget.release_in_flight(size);
-            });
-        } else {
-            self.contain(key, || self.scan_child(key, child));
+        if !budget.reserve_in_flight(size) {
+            self.contain(key, || self.scan_child(key, child, Known::Nothing));
+            return;
         }
+        if self.batch_len > 0 && size > 0 && size <= BATCH_MAX_CHILD {
+            let full = self.batch.lock().ok().and_then(|mut b| {
+                b.children.push((key, child, size));
+                b.bytes += size;
+                (b.children.len() >= self.batch_len || b.bytes >= BATCH_MAX_BYTES)
+                    .then(|| std::mem::take(&mut *b))
+            });
+            if let Some(batch) = full {
+                self.spawn_batch(s, batch);
+            }
+            return;
+        }
+        s.spawn(move |_| {
+            self.contain(key, || self.scan_child(key, child, Known::Nothing));
+            budget.release_in_flight(size);
+        });
+    }
+
+    /// A producer of children (the extractor or one of its deferred jobs)
+    /// has no more; the last one sends what waits in the batch.
+    fn producer_done<'scope>(&'scope self, s: &rayon::Scope<'scope>) {
+        if self.producers.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.flush(s);
+        }
+    }
+
+    /// Sends the children still waiting for siblings.
+    fn flush<'scope>(&'scope self, s: &rayon::Scope<'scope>) {
+        let batch = self.batch.lock().map(|mut b| std::mem::take(&mut *b));
+        if let Ok(batch) = batch
+            && !batch.children.is_empty()
+        {
+            self.spawn_batch(s, batch);
+        }
+    }
+
+    /// Computes the MD5s of a batch of children together, then scans each
+    /// child as its own task.
+    fn spawn_batch<'scope>(&'scope self, s: &rayon::Scope<'scope>, batch: Batch) {
+        let budget = &self.walker.budget;
+        s.spawn(move |s| {
+            let md5s = catch_unwind(AssertUnwindSafe(|| {
+                let msgs: Vec<&[u8]> = batch
+                    .children
+                    .iter()
+                    .map(|(_, c, _)| c.data.as_deref().unwrap_or_default())
+                    .collect();
+                md5_many(&msgs)
+            }))
+            .unwrap_or_default();
+            let mut md5s = md5s.into_iter();
+            for (key, child, size) in batch.children {
+                let known = md5s.next().map_or(Known::Nothing, Known::Md5);
+                s.spawn(move |_| {
+                    self.contain(key, || self.scan_child(key, child, known));
+                    budget.release_in_flight(size);
+                });
+            }
+        });
     }
 
     /// Runs a deferred job on this pool thread; its children fan out further.
@@ -547,5 +656,6 @@ impl<'w, 's> Extraction<'w, 's> {
                 }
             })
         });
+        self.producer_done(s);
     }
 }

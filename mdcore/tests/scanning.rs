@@ -242,3 +242,101 @@ fn the_report_serializes_with_metadefender_field_names() {
     let back: mdcore::Report = serde_json::from_value(v).unwrap();
     assert_eq!(back, report);
 }
+
+/// Siblings get their MD5s computed side by side (SIMD lanes, in batches
+/// sent when full or when the last producer ends): every object's three
+/// digests must still be those of its own bytes — members of every size
+/// around the batch and padding limits, duplicates, one member too big to
+/// wait for siblings, zip members decoded by deferred jobs, a cabinet's
+/// folders, a tar's slices, and the hash list fed from the batched MD5.
+#[test]
+fn every_object_carries_the_digests_of_its_own_bytes() {
+    use md5::Md5;
+    use sha1::Sha1;
+    use sha2::{Digest, Sha256};
+    let hex = |d: &[u8]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for i in 0..300usize {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let len = match i {
+            0..=9 => i * 7 + 50,            // around one padded block
+            10..=12 => 0,                   // empty
+            _ => (x % 90_000) as usize + 1, // up to ~88 KiB
+        };
+        let data: Vec<u8> = (0..len)
+            .map(|n| (n as u64).wrapping_mul(x | 1).rotate_left(7) as u8)
+            .collect();
+        files.push((format!("f{i:03}.bin"), data));
+    }
+    files.push(("dup.bin".into(), files[20].1.clone()));
+    files.push(("big.bin".into(), vec![0x5a; (1 << 20) + 3]));
+    let bad = files[123].1.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let hdb = dir.path().join("list.hdb");
+    std::fs::write(
+        &hdb,
+        format!("{}:{}:Test.Batched\n", hex(&Md5::digest(&bad)), bad.len()),
+    )
+    .unwrap();
+    let entries: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .collect();
+    let by_name: std::collections::HashMap<&str, &[u8]> = entries.iter().copied().collect();
+    let (a, b) = entries.split_at(150);
+    let containers = [
+        ("all.zip", zip_of(&entries)),
+        ("all.tar", tar_of(&entries)),
+        ("all.cab", cab_of(&[a, b], true)),
+    ];
+    for threads in [1, 2] {
+        let s = ScannerBuilder::new()
+            .threads(threads)
+            .hash_list(&hdb)
+            .build()
+            .unwrap();
+        for (name, data) in &containers {
+            let r = s.scan_bytes(data, &ScanOptions::new().name(*name));
+            assert_eq!(r.root.children.len(), files.len(), "{name}");
+            for c in &r.root.children {
+                let d = by_name[c.name.as_str()];
+                let what = format!("{name}/{} on {threads} threads", c.name);
+                assert_eq!(c.md5, hex(&Md5::digest(d)), "{what}");
+                assert_eq!(c.sha1, hex(&Sha1::digest(d)), "{what}");
+                assert_eq!(c.sha256, hex(&Sha256::digest(d)), "{what}");
+            }
+            assert_eq!(r.root.md5, hex(&Md5::digest(data)));
+            assert_eq!(r.root.sha256, hex(&Sha256::digest(data)));
+            let hits: Vec<_> = r.threats().into_iter().map(|t| t.threat).collect();
+            assert_eq!(hits, ["Test.Batched"], "{name}");
+        }
+    }
+}
+
+/// Digests the caller already has (a server hashes an upload as it
+/// arrives) are taken as given for the root: reported, and what the hash
+/// list looks up; its members are still hashed here.
+#[test]
+fn digests_given_by_the_caller_are_used_for_the_root() {
+    let s = scanner();
+    let zip = zip_of(&[("a.txt", b"alpha"), ("b.txt", b"beta")]);
+    let own = s.scan_bytes(&zip, &ScanOptions::new());
+    let given = mdcore::Digests::of(&zip);
+    let r = s.scan_bytes(&zip, &ScanOptions::new().digests(given));
+    assert_eq!(r.root.md5, own.root.md5);
+    assert_eq!(r.root.sha1, own.root.sha1);
+    assert_eq!(r.root.sha256, own.root.sha256);
+    assert_eq!(r.root.children[1].md5, own.root.children[1].md5);
+    // Taken as given: the root's hash-list lookup uses them.
+    let dir = tempfile::tempdir().unwrap();
+    let hdb = dir.path().join("list.hdb");
+    std::fs::write(&hdb, format!("{}:5:Test.Given\n", md5_hex(b"other"))).unwrap();
+    let listed = ScannerBuilder::new().hash_list(&hdb).build().unwrap();
+    let other = mdcore::Digests::of(b"other");
+    let r = listed.scan_bytes(b"other", &ScanOptions::new().digests(other));
+    assert_eq!(r.verdict(), ResultCode::Blocklisted);
+    assert_eq!(r.root.md5, md5_hex(b"other"));
+}

@@ -165,6 +165,11 @@ impl Local {
         for p in scan.passwords.iter().chain(&workflow.passwords) {
             opts = opts.password(p.clone());
         }
+        // The upload was hashed as it arrived; the blob is stored under its
+        // SHA-256, so these are the digests of the bytes scanned.
+        if let Some(d) = mdcore::Digests::from_hex(&scan.md5, &scan.sha1, &scan.sha256) {
+            opts = opts.digests(d);
+        }
         self.scanner
             .get()
             .scan_path(blob, &opts)

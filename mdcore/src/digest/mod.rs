@@ -5,6 +5,10 @@ use md5::Md5;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
+mod md5_lanes;
+
+pub(crate) use md5_lanes::{lanes as md5_lanes, md5_many};
+
 /// MD5, SHA-1 and SHA-256 of one object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Digests {
@@ -21,7 +25,58 @@ pub struct Digests {
 /// SHA-NI, so it dominates a serial pass).
 const PARALLEL_FROM: usize = 1 << 20;
 
+/// What is already known of an object's digests, so that nothing is
+/// computed twice.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Known {
+    /// Nothing: all three are computed.
+    #[default]
+    Nothing,
+    /// The MD5, computed beside its siblings' ([`md5_many`]).
+    Md5([u8; 16]),
+    /// All three, from the caller (the server hashes an upload as it
+    /// arrives).
+    All(Digests),
+}
+
 impl Digests {
+    /// Digests of `data`, computing only what `known` does not hold.
+    pub(crate) fn complete(data: &[u8], known: Known) -> Digests {
+        match known {
+            Known::Nothing => Digests::of(data),
+            Known::All(d) => d,
+            Known::Md5(md5) => {
+                let (sha1, sha256) = if data.len() < PARALLEL_FROM {
+                    (Sha1::digest(data).into(), Sha256::digest(data).into())
+                } else {
+                    rayon::join(|| Sha1::digest(data).into(), || Sha256::digest(data).into())
+                };
+                Digests { md5, sha1, sha256 }
+            }
+        }
+    }
+
+    /// Digests of each of many objects: their MD5s are computed side by
+    /// side in SIMD lanes (16 with AVX-512, 8 with AVX2), several times
+    /// faster than one after another.
+    pub fn of_many(objects: &[&[u8]]) -> Vec<Digests> {
+        md5_many(objects)
+            .into_iter()
+            .zip(objects)
+            .map(|(md5, data)| Digests::complete(data, Known::Md5(md5)))
+            .collect()
+    }
+
+    /// Digests from their lower- or upper-case hex forms; `None` when one
+    /// is not hex of the right length.
+    pub fn from_hex(md5: &str, sha1: &str, sha256: &str) -> Option<Digests> {
+        Some(Digests {
+            md5: unhex(md5)?.try_into().ok()?,
+            sha1: unhex(sha1)?.try_into().ok()?,
+            sha256: unhex(sha256)?.try_into().ok()?,
+        })
+    }
+
     /// Digests of `data`.
     pub fn of(data: &[u8]) -> Digests {
         if data.len() < PARALLEL_FROM {
@@ -85,6 +140,21 @@ mod tests {
         let p = Digests::of(&big);
         assert_eq!(hex(&p.sha256), hex(&Sha256::digest(&big)));
         assert_eq!(hex(&p.md5), hex(&Md5::digest(&big)));
+        let many = Digests::of_many(&[b"abc", &big, b"", b"abc"]);
+        assert_eq!(many, [d, p, Digests::of(b""), d]);
+        let md5 = Md5::digest(b"abc").into();
+        assert_eq!(Digests::complete(b"abc", Known::Md5(md5)), d);
+        assert_eq!(Digests::complete(&big, Known::Md5(p.md5)), p);
+        assert_eq!(Digests::complete(b"other", Known::All(d)), d);
+        assert_eq!(Digests::complete(b"abc", Known::Nothing), d);
+        assert_eq!(
+            Digests::from_hex(&hex(&d.md5), &hex(&d.sha1), &hex(&d.sha256).to_uppercase()),
+            Some(d)
+        );
+        assert_eq!(
+            Digests::from_hex(&hex(&d.sha1), &hex(&d.md5), &hex(&d.sha256)),
+            None
+        );
         assert_eq!(unhex("00ff10"), Some(vec![0, 255, 16]));
         assert_eq!(unhex("0g"), None);
     }
