@@ -372,6 +372,28 @@ pub fn iso(files: &[File]) -> Option<Vec<u8>> {
     .then(|| s.read("out.iso"))
 }
 
+/// A UDF-only image of `files`: genisoimage's ISO 9660 + UDF bridge with
+/// its ISO 9660 volume descriptors zeroed, so only UDF is left (what
+/// Windows mounts). `None` when genisoimage is not installed.
+pub fn udf(files: &[File]) -> Option<Vec<u8>> {
+    let s = Scratch::new("udf");
+    s.files(files);
+    if !s.run(
+        "genisoimage",
+        &["-quiet", "-J", "-R", "-udf", "-o", "out.iso", "in"],
+    ) {
+        return None;
+    }
+    let mut img = s.read("out.iso");
+    for sector in 16..32 {
+        let at = sector * 2048;
+        if img.get(at + 1..at + 6) == Some(b"CD001".as_slice()) {
+            img[at..at + 2048].fill(0);
+        }
+    }
+    Some(img)
+}
+
 /// An ARJ archive of `files` (method 1), by ARJ.
 pub fn arj(files: &[File]) -> Option<Vec<u8>> {
     let s = Scratch::new("arj");

@@ -281,6 +281,15 @@ fn cases() -> Vec<Case> {
         ),
         c(
             "archivers",
+            "archivers/udf.img",
+            vec![
+                ("bsdtar -xOf", &["bsdtar", "-xOf", "{}"][..]),
+                ("7zz x -so", &["7zz", "x", "-so", "{}"][..]),
+            ],
+            true,
+        ),
+        c(
+            "archivers",
             "archivers/files.arj",
             vec![
                 (

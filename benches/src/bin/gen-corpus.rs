@@ -187,6 +187,7 @@ fn main() {
         // Built by the real tools, when installed.
         for (name, data) in [
             ("files.iso", corpus::iso(&few)),
+            ("udf.img", corpus::udf(&few)),
             ("files.arj", corpus::arj(&few)),
             ("files.lzh", corpus::lzh(&few)),
             ("setup-nsis.exe", corpus::nsis(&few)),
