@@ -593,22 +593,30 @@ impl<'w, 's> Extraction<'w, 's> {
             }
             return;
         }
+        self.spawn_child(s, key, child, size, Known::Nothing);
+    }
+
+    /// Scans a child as its own task, then returns its in-flight bytes.
+    fn spawn_child<'scope>(
+        &'scope self,
+        s: &rayon::Scope<'scope>,
+        key: (u64, u64),
+        child: Child,
+        size: u64,
+        known: Known,
+    ) {
         s.spawn(move |_| {
-            self.contain(key, || self.scan_child(key, child, Known::Nothing));
-            budget.release_in_flight(size);
+            self.contain(key, || self.scan_child(key, child, known));
+            self.walker.budget.release_in_flight(size);
         });
     }
 
     /// A producer of children (the extractor or one of its deferred jobs)
     /// has no more; the last one sends what waits in the batch.
     fn producer_done<'scope>(&'scope self, s: &rayon::Scope<'scope>) {
-        if self.producers.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.flush(s);
+        if self.producers.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return;
         }
-    }
-
-    /// Sends the children still waiting for siblings.
-    fn flush<'scope>(&'scope self, s: &rayon::Scope<'scope>) {
         let batch = self.batch.lock().map(|mut b| std::mem::take(&mut *b));
         if let Ok(batch) = batch
             && !batch.children.is_empty()
@@ -620,7 +628,6 @@ impl<'w, 's> Extraction<'w, 's> {
     /// Computes the MD5s of a batch of children together, then scans each
     /// child as its own task.
     fn spawn_batch<'scope>(&'scope self, s: &rayon::Scope<'scope>, batch: Batch) {
-        let budget = &self.walker.budget;
         s.spawn(move |s| {
             let md5s = catch_unwind(AssertUnwindSafe(|| {
                 let msgs: Vec<&[u8]> = batch
@@ -634,10 +641,7 @@ impl<'w, 's> Extraction<'w, 's> {
             let mut md5s = md5s.into_iter();
             for (key, child, size) in batch.children {
                 let known = md5s.next().map_or(Known::Nothing, Known::Md5);
-                s.spawn(move |_| {
-                    self.contain(key, || self.scan_child(key, child, known));
-                    budget.release_in_flight(size);
-                });
+                self.spawn_child(s, key, child, size, known);
             }
         });
     }

@@ -46,11 +46,7 @@ impl Digests {
             Known::Nothing => Digests::of(data),
             Known::All(d) => d,
             Known::Md5(md5) => {
-                let (sha1, sha256) = if data.len() < PARALLEL_FROM {
-                    (Sha1::digest(data).into(), Sha256::digest(data).into())
-                } else {
-                    rayon::join(|| Sha1::digest(data).into(), || Sha256::digest(data).into())
-                };
+                let (sha1, sha256) = shas(data);
                 Digests { md5, sha1, sha256 }
             }
         }
@@ -79,18 +75,22 @@ impl Digests {
 
     /// Digests of `data`.
     pub fn of(data: &[u8]) -> Digests {
-        if data.len() < PARALLEL_FROM {
-            return Digests {
-                md5: Md5::digest(data).into(),
-                sha1: Sha1::digest(data).into(),
-                sha256: Sha256::digest(data).into(),
-            };
-        }
-        let (md5, (sha1, sha256)) = rayon::join(
-            || Md5::digest(data).into(),
-            || rayon::join(|| Sha1::digest(data).into(), || Sha256::digest(data).into()),
-        );
+        let md5 = || Md5::digest(data).into();
+        let (md5, (sha1, sha256)) = if data.len() < PARALLEL_FROM {
+            (md5(), shas(data))
+        } else {
+            rayon::join(md5, || shas(data))
+        };
         Digests { md5, sha1, sha256 }
+    }
+}
+
+/// SHA-1 and SHA-256 of `data`, side by side on the pool when it is big.
+fn shas(data: &[u8]) -> ([u8; 20], [u8; 32]) {
+    if data.len() < PARALLEL_FROM {
+        (Sha1::digest(data).into(), Sha256::digest(data).into())
+    } else {
+        rayon::join(|| Sha1::digest(data).into(), || Sha256::digest(data).into())
     }
 }
 
