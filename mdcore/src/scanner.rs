@@ -442,8 +442,9 @@ impl Scanner {
                 .iter()
                 .filter_map(|h| crate::digest::unhex32(h))
                 .collect(),
+            abandon: None,
         };
-        let known = opts.digests.map_or(Known::Nothing, Known::All);
+        let known = opts.digests.map_or(Known::default(), Known::all);
         let root = inner
             .pool
             .install(|| walker.walk(Some(data), place, None, known));

@@ -10,13 +10,13 @@
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::detect::carve::Stopped;
 use crate::detect::{self, Kind};
-use crate::digest::{Digests, Known, hex, md5_lanes, md5_many};
+use crate::digest::{Digests, Known, hex, md5_lanes, md5_many, sha256_of};
 use crate::engines::{Engine, EngineResult, ListVerdict, ObjectView};
 use crate::extract::{self, Child, Cx, Entry, Extractor, Flow, Issue};
 use crate::formats::{self, Handling};
@@ -53,6 +53,35 @@ pub(crate) struct Place {
     /// SHA-256 of every ancestor: an archive that contains itself (a zip
     /// quine) is caught here instead of recursing to the depth limit.
     pub(crate) ancestors: Vec<[u8; 32]>,
+    /// Set when an ancestor opened while its engines still ran (see
+    /// [`SPECULATE_FROM`]) turned out to be on a list: the work below it is
+    /// thrown away, so it stops.
+    pub(crate) abandon: Option<Arc<Abandon>>,
+}
+
+/// Objects this big are opened while their MD5 and SHA-1 are computed and
+/// their engines run, instead of after: their children are scanned on the
+/// other threads meanwhile (big objects have no siblings to share hashing
+/// lanes with, and one thread alone would hash them). If an engine then puts
+/// the object on a list (which skips extraction), what was extracted is
+/// dropped and the report is the same as if it had waited.
+const SPECULATE_FROM: usize = 4 << 20;
+
+/// The flag of one object opened ahead of its verdict, and its ancestors'.
+#[derive(Debug, Default)]
+pub(crate) struct Abandon {
+    flag: AtomicBool,
+    up: Option<Arc<Abandon>>,
+}
+
+impl Abandon {
+    fn is_set(&self) -> bool {
+        self.flag.load(Ordering::Relaxed) || self.up.as_ref().is_some_and(|u| u.is_set())
+    }
+}
+
+fn abandoned(a: &Option<Arc<Abandon>>) -> bool {
+    a.as_ref().is_some_and(|a| a.is_set())
 }
 
 impl<'s> Walker<'s> {
@@ -88,6 +117,12 @@ impl<'s> Walker<'s> {
         known: Known,
     ) -> Node {
         let top = *self.top.get_or_init(|| place.depth);
+        if abandoned(&place.abandon) {
+            // Thrown away by an ancestor: nothing is examined.
+            let mut node = Node::new(place.name, place.display, place.depth);
+            node.own_result_i = ResultCode::NotScanned;
+            return node;
+        }
         if place.depth == top + 1
             && issue.is_none()
             && let (Some(split), Some(data)) = (self.split, data)
@@ -159,24 +194,88 @@ impl<'s> Walker<'s> {
                 ft.description
             ));
         }
-        let digests = Digests::complete(data, known);
-        node.md5 = hex(&digests.md5);
-        node.sha1 = hex(&digests.sha1);
-        node.sha256 = hex(&digests.sha256);
+        // A big object that the cluster does not take children of is opened
+        // while its engines run; its SHA-256 comes first, as duplicates and
+        // recursion are decided by it.
+        let split_here = self.split.is_some() && self.top.get() == Some(&place.depth);
+        if data.len() >= SPECULATE_FROM && !split_here {
+            let known = Known {
+                sha256: Some(known.sha256.unwrap_or_else(|| sha256_of(data))),
+                ..known
+            };
+            if let Some(sha256) = known.sha256
+                && self.seen_before(sha256, place, node, own)
+            {
+                set_digests(node, &Digests::complete(data, known));
+                return;
+            }
+            let sha256 = known.sha256.unwrap_or_default();
+            let abandon = Arc::new(Abandon {
+                flag: AtomicBool::new(false),
+                up: place.abandon.clone(),
+            });
+            let ahead = Place {
+                name: place.name.clone(),
+                display: place.display.clone(),
+                depth: place.depth,
+                ancestors: place.ancestors.clone(),
+                abandon: Some(abandon.clone()),
+            };
+            let mut opened = Node::new(String::new(), String::new(), node.depth);
+            let mut opened_own = Vec::new();
+            let (digests, ()) = rayon::join(
+                || {
+                    let digests = Digests::complete(data, known);
+                    if self
+                        .run_engines(data, &digests, &ft, place, node, own)
+                        .is_some()
+                    {
+                        abandon.flag.store(true, Ordering::Relaxed);
+                    }
+                    digests
+                },
+                || self.open(data, &ft, &ahead, sha256, &mut opened, &mut opened_own),
+            );
+            set_digests(node, &digests);
+            if !abandon.flag.load(Ordering::Relaxed) {
+                node.notes.append(&mut opened.notes);
+                node.children.append(&mut opened.children);
+                own.append(&mut opened_own);
+            }
+            self.remember(sha256, node, own);
+            return;
+        }
 
-        if place.ancestors.contains(&digests.sha256) {
+        let digests = Digests::complete(data, known);
+        set_digests(node, &digests);
+        if self.seen_before(digests.sha256, place, node, own) {
+            return;
+        }
+        let listed = self.run_engines(data, &digests, &ft, place, node, own);
+        if listed.is_none() {
+            self.open(data, &ft, place, digests.sha256, node, own);
+        }
+        self.remember(digests.sha256, node, own);
+    }
+
+    /// Whether the object is one of its ancestors (a recursive archive) or
+    /// was scanned already in this walk; if so, says so in `node`.
+    fn seen_before(
+        &self,
+        sha256: [u8; 32],
+        place: &Place,
+        node: &mut Node,
+        own: &mut Vec<ResultCode>,
+    ) -> bool {
+        if place.ancestors.contains(&sha256) {
             own.push(ResultCode::ExceededArchiveDepth);
             node.notes.push(
                 "identical to one of its ancestors (a recursive archive); not extracted again"
                     .into(),
             );
-            return;
+            return true;
         }
-        let cached = self
-            .cache
-            .lock()
-            .ok()
-            .and_then(|c| c.get(&digests.sha256).cloned());
+        let cached = self.cache.lock().ok().and_then(|c| c.get(&sha256).cloned());
         if let Some(prev) = cached {
             node.scan_details = prev.scan_details;
             own.push(prev.scan_all_result_i);
@@ -184,20 +283,19 @@ impl<'s> Walker<'s> {
                 "identical to `{}`, scanned once; its result is repeated here",
                 prev.display_name
             ));
-            return;
+            return true;
         }
+        false
+    }
 
-        let listed = self.run_engines(data, &digests, &ft, place, node, own);
-        if listed.is_none() {
-            self.open(data, &ft, place, digests.sha256, node, own);
-        }
-
+    /// Keeps the result of a finished object for its duplicates.
+    fn remember(&self, sha256: [u8; 32], node: &Node, own: &[ResultCode]) {
         if let Ok(mut cache) = self.cache.lock() {
             let mut summary = Node::new(String::new(), node.display_name.clone(), node.depth);
             summary.scan_details = node.scan_details.clone();
             let children = node.children.iter().map(|c| c.scan_all_result_i);
             summary.set_overall(roll_up(own.iter().copied().chain(children)));
-            cache.insert(digests.sha256, summary);
+            cache.insert(sha256, summary);
         }
     }
 
@@ -411,6 +509,7 @@ impl<'s> Walker<'s> {
             parent: &place.display,
             depth,
             ancestors,
+            abandon: place.abandon.clone(),
             results: Mutex::new(Vec::new()),
             limit_hit: Mutex::new(None),
             batch: Mutex::new(Batch::default()),
@@ -444,6 +543,13 @@ impl<'s> Walker<'s> {
     }
 }
 
+/// Writes the digests into the report node.
+fn set_digests(node: &mut Node, d: &Digests) {
+    node.md5 = hex(&d.md5);
+    node.sha1 = hex(&d.sha1);
+    node.sha256 = hex(&d.sha256);
+}
+
 /// Runs an extractor inside a rayon scope, dispatching what it yields.
 fn run_extractor<'a>(
     ex: &dyn Extractor,
@@ -457,6 +563,9 @@ fn run_extractor<'a>(
         let mut sink = |entry: Entry<'a>| -> Flow {
             let key = next;
             next += 1;
+            if abandoned(&state.abandon) {
+                return Flow::Stop;
+            }
             match entry {
                 Entry::Ready(child) => {
                     if let Err(stop) = budget.admit() {
@@ -510,6 +619,8 @@ struct Extraction<'w, 's> {
     parent: &'w str,
     depth: u32,
     ancestors: Vec<[u8; 32]>,
+    /// The flag of the speculative ancestor, if any ([`Abandon`]).
+    abandon: Option<Arc<Abandon>>,
     /// Child nodes keyed by (entry ordinal, index within a deferred job), so
     /// they can be put back in archive order.
     results: Mutex<Vec<((u64, u64), Node)>>,
@@ -543,6 +654,7 @@ impl<'w, 's> Extraction<'w, 's> {
             name: child.name,
             depth: self.depth,
             ancestors: self.ancestors.clone(),
+            abandon: self.abandon.clone(),
         };
         let mut node = self
             .walker
@@ -578,7 +690,7 @@ impl<'w, 's> Extraction<'w, 's> {
             .filter(|b| !b.is_spilled())
             .map_or(0, |b| b.len() as u64);
         if !budget.reserve_in_flight(size) {
-            self.contain(key, || self.scan_child(key, child, Known::Nothing));
+            self.contain(key, || self.scan_child(key, child, Known::default()));
             return;
         }
         if self.batch_len > 0 && size > 0 && size <= BATCH_MAX_CHILD {
@@ -593,7 +705,7 @@ impl<'w, 's> Extraction<'w, 's> {
             }
             return;
         }
-        self.spawn_child(s, key, child, size, Known::Nothing);
+        self.spawn_child(s, key, child, size, Known::default());
     }
 
     /// Scans a child as its own task, then returns its in-flight bytes.
@@ -640,7 +752,7 @@ impl<'w, 's> Extraction<'w, 's> {
             .unwrap_or_default();
             let mut md5s = md5s.into_iter();
             for (key, child, size) in batch.children {
-                let known = md5s.next().map_or(Known::Nothing, Known::Md5);
+                let known = md5s.next().map_or(Known::default(), Known::md5);
                 self.spawn_child(s, key, child, size, known);
             }
         });
@@ -655,8 +767,8 @@ impl<'w, 's> Extraction<'w, 's> {
                 self.dispatch(s, (key, sub), child);
                 sub += 1;
                 match budget.check() {
-                    Ok(()) => Flow::Continue,
-                    Err(_) => Flow::Stop,
+                    Ok(()) if !abandoned(&self.abandon) => Flow::Continue,
+                    _ => Flow::Stop,
                 }
             })
         });

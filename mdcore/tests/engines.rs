@@ -219,3 +219,71 @@ fn a_yara_timeout_is_16_on_that_object() {
     assert_eq!(r.verdict(), ResultCode::ExceededArchiveTimeout);
     assert!(r.blocked());
 }
+
+/// Big objects are opened while their engines run; when an engine then puts
+/// one on a list, the extracted part is dropped (also under a second big
+/// level) and the report is the one a scan that waited would give.
+#[test]
+fn a_big_archive_opened_early_and_then_listed_keeps_no_children() {
+    let filler: Vec<u8> = (0..(5u32 << 20))
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let inner = tar_of(&[("filler.bin", &filler), ("eicar.com", EICAR)]);
+    let outer = tar_of(&[("inner.tar", &inner), ("e2.com", EICAR)]);
+    assert!(inner.len() > 4 << 20 && outer.len() > inner.len());
+    let dir = tempfile::tempdir().unwrap();
+    let sha = |d: &[u8]| scan(d, "x").root.sha256;
+
+    // Not listed: both levels opened, both EICARs found, on 1 and 2 threads.
+    for threads in [1, 2] {
+        let s = ScannerBuilder::new().threads(threads).build().unwrap();
+        let r = s.scan_bytes(&outer, &ScanOptions::new().name("o.tar"));
+        assert_eq!(r.threats().len(), 2, "{threads} threads");
+        assert_eq!(r.root.children[0].children.len(), 2);
+    }
+    // The outer tar allow-listed: code 7, no children, nothing found.
+    let sfp = dir.path().join("allow.sfp");
+    std::fs::write(&sfp, format!("{}:*:Known.Good\n", sha(&outer))).unwrap();
+    for threads in [1, 2] {
+        let s = ScannerBuilder::new()
+            .threads(threads)
+            .hash_list(&sfp)
+            .build()
+            .unwrap();
+        let r = s.scan_bytes(&outer, &ScanOptions::new().name("o.tar"));
+        assert_eq!(r.verdict(), ResultCode::Allowlisted, "{threads} threads");
+        assert!(r.root.children.is_empty());
+        assert!(r.threats().is_empty());
+        assert!(!r.root.md5.is_empty() && !r.root.sha1.is_empty());
+        assert!(
+            r.root
+                .notes
+                .iter()
+                .any(|n| n.contains("extraction skipped"))
+        );
+    }
+    // The inner tar block-listed (by MD5): it keeps no children, its
+    // sibling EICAR is still found.
+    let hdb = dir.path().join("block.hdb");
+    std::fs::write(
+        &hdb,
+        format!("{}:{}:Test.Inner\n", md5_hex(&inner), inner.len()),
+    )
+    .unwrap();
+    for threads in [1, 2] {
+        let s = ScannerBuilder::new()
+            .threads(threads)
+            .hash_list(&hdb)
+            .build()
+            .unwrap();
+        let r = s.scan_bytes(&outer, &ScanOptions::new().name("o.tar"));
+        let listed = &r.root.children[0];
+        assert_eq!(
+            listed.own_result_i,
+            ResultCode::Blocklisted,
+            "{threads} threads"
+        );
+        assert!(listed.children.is_empty());
+        assert_eq!(r.root.children[1].scan_all_result_i, ResultCode::Infected);
+    }
+}

@@ -26,30 +26,49 @@ pub struct Digests {
 const PARALLEL_FROM: usize = 1 << 20;
 
 /// What is already known of an object's digests, so that nothing is
-/// computed twice.
+/// computed twice: the MD5 computed beside its siblings' ([`md5_many`]),
+/// the SHA-256 computed first because the walker needs it before the rest
+/// (duplicates, recursion), or all three from the caller (the server hashes
+/// an upload as it arrives).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) enum Known {
-    /// Nothing: all three are computed.
-    #[default]
-    Nothing,
-    /// The MD5, computed beside its siblings' ([`md5_many`]).
-    Md5([u8; 16]),
-    /// All three, from the caller (the server hashes an upload as it
-    /// arrives).
-    All(Digests),
+pub(crate) struct Known {
+    pub(crate) md5: Option<[u8; 16]>,
+    pub(crate) sha1: Option<[u8; 20]>,
+    pub(crate) sha256: Option<[u8; 32]>,
+}
+
+impl Known {
+    /// The MD5 only.
+    pub(crate) fn md5(md5: [u8; 16]) -> Known {
+        Known {
+            md5: Some(md5),
+            ..Known::default()
+        }
+    }
+
+    /// All three.
+    pub(crate) fn all(d: Digests) -> Known {
+        Known {
+            md5: Some(d.md5),
+            sha1: Some(d.sha1),
+            sha256: Some(d.sha256),
+        }
+    }
 }
 
 impl Digests {
-    /// Digests of `data`, computing only what `known` does not hold.
+    /// Digests of `data`, computing only what `known` does not hold; side
+    /// by side on the pool when `data` is big.
     pub(crate) fn complete(data: &[u8], known: Known) -> Digests {
-        match known {
-            Known::Nothing => Digests::of(data),
-            Known::All(d) => d,
-            Known::Md5(md5) => {
-                let (sha1, sha256) = shas(data);
-                Digests { md5, sha1, sha256 }
-            }
-        }
+        let md5 = || known.md5.unwrap_or_else(|| Md5::digest(data).into());
+        let sha1 = || known.sha1.unwrap_or_else(|| Sha1::digest(data).into());
+        let sha256 = || known.sha256.unwrap_or_else(|| sha256_of(data));
+        let (md5, (sha1, sha256)) = if data.len() < PARALLEL_FROM {
+            (md5(), (sha1(), sha256()))
+        } else {
+            rayon::join(md5, || rayon::join(sha1, sha256))
+        };
+        Digests { md5, sha1, sha256 }
     }
 
     /// Digests of each of many objects: their MD5s are computed side by
@@ -59,7 +78,7 @@ impl Digests {
         md5_many(objects)
             .into_iter()
             .zip(objects)
-            .map(|(md5, data)| Digests::complete(data, Known::Md5(md5)))
+            .map(|(md5, data)| Digests::complete(data, Known::md5(md5)))
             .collect()
     }
 
@@ -75,23 +94,13 @@ impl Digests {
 
     /// Digests of `data`.
     pub fn of(data: &[u8]) -> Digests {
-        let md5 = || Md5::digest(data).into();
-        let (md5, (sha1, sha256)) = if data.len() < PARALLEL_FROM {
-            (md5(), shas(data))
-        } else {
-            rayon::join(md5, || shas(data))
-        };
-        Digests { md5, sha1, sha256 }
+        Digests::complete(data, Known::default())
     }
 }
 
-/// SHA-1 and SHA-256 of `data`, side by side on the pool when it is big.
-fn shas(data: &[u8]) -> ([u8; 20], [u8; 32]) {
-    if data.len() < PARALLEL_FROM {
-        (Sha1::digest(data).into(), Sha256::digest(data).into())
-    } else {
-        rayon::join(|| Sha1::digest(data).into(), || Sha256::digest(data).into())
-    }
+/// SHA-256 of `data`.
+pub(crate) fn sha256_of(data: &[u8]) -> [u8; 32] {
+    Sha256::digest(data).into()
 }
 
 /// Lower-case hex of `bytes`.
@@ -143,10 +152,15 @@ mod tests {
         let many = Digests::of_many(&[b"abc", &big, b"", b"abc"]);
         assert_eq!(many, [d, p, Digests::of(b""), d]);
         let md5 = Md5::digest(b"abc").into();
-        assert_eq!(Digests::complete(b"abc", Known::Md5(md5)), d);
-        assert_eq!(Digests::complete(&big, Known::Md5(p.md5)), p);
-        assert_eq!(Digests::complete(b"other", Known::All(d)), d);
-        assert_eq!(Digests::complete(b"abc", Known::Nothing), d);
+        assert_eq!(Digests::complete(b"abc", Known::md5(md5)), d);
+        assert_eq!(Digests::complete(&big, Known::md5(p.md5)), p);
+        assert_eq!(Digests::complete(b"other", Known::all(d)), d);
+        assert_eq!(Digests::complete(b"abc", Known::default()), d);
+        let sha256_first = Known {
+            sha256: Some(p.sha256),
+            ..Known::default()
+        };
+        assert_eq!(Digests::complete(&big, sha256_first), p);
         assert_eq!(
             Digests::from_hex(&hex(&d.md5), &hex(&d.sha1), &hex(&d.sha256).to_uppercase()),
             Some(d)
