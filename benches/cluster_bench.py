@@ -67,13 +67,21 @@ def fanout_archive():
 
 
 class Cluster:
-    def __init__(self, binary, workers, fanout_entries, tmp, threads=0):
+    """A gateway and `workers` workers in a namespace of their own.
+
+    `pin` runs worker i on core i (taskset), standing for a one-core
+    machine; `extra` is appended to the configuration (TOML); `start` is how
+    many workers start now (the rest with `start_worker`)."""
+
+    def __init__(self, binary, workers, fanout_entries, tmp, threads=0, concurrency=2,
+                 pin=False, extra="", start=None):
         self.ns = f"bench{os.getpid()}x{random.randrange(1 << 30):x}"
         self.dir = tempfile.mkdtemp(dir=tmp)
-        cfg = os.path.join(self.dir, "mdscan.toml")
-        with open(cfg, "w") as f:
+        self.binary, self.pin = binary, pin
+        self.cfg = os.path.join(self.dir, "mdscan.toml")
+        with open(self.cfg, "w") as f:
             f.write(
-                f"threads = {threads}\n"
+                f"threads = {threads}\n{extra}"
                 f'[cluster]\nnamespace = "{self.ns}"\nblob_url = "file://{self.dir}/blobs"\n'
                 f"retention_secs = 3600\nfanout_entries = {fanout_entries}\n"
                 '[[workflows]]\nname = "File scan"\nmax_ratio = 1000000\n'
@@ -82,27 +90,39 @@ class Cluster:
         log = open(os.path.join(self.dir, "gateway.log"), "w")
         self.procs = [
             subprocess.Popen(
-                [binary, "gateway", "--listen", f"127.0.0.1:{self.port}", "--config", cfg,
+                [binary, "gateway", "--listen", f"127.0.0.1:{self.port}", "--config", self.cfg,
                  "--data-dir", os.path.join(self.dir, "gw")],
                 stdout=subprocess.DEVNULL, stderr=log)
         ]
-        for i in range(workers):
-            wlog = open(os.path.join(self.dir, f"w{i}.log"), "w")
-            self.procs.append(subprocess.Popen(
-                [binary, "worker", "--id", f"w{i}", "--config", cfg, "--concurrency", "2",
-                 "--data-dir", os.path.join(self.dir, f"w{i}")],
-                stdout=subprocess.DEVNULL, stderr=wlog))
+        self.started = 0
+        for i in range(workers if start is None else start):
+            self.start_worker(concurrency)
+
+    def start_worker(self, concurrency):
+        """Starts one more worker and waits until the gateway lists it."""
+        i = self.started
+        self.started += 1
+        wlog = open(os.path.join(self.dir, f"w{i}.log"), "w")
+        cmd = [self.binary, "worker", "--id", f"w{i}", "--config", self.cfg,
+               "--concurrency", str(concurrency), "--data-dir", os.path.join(self.dir, f"w{i}")]
+        if self.pin:
+            cmd = ["taskset", "-c", str(i % os.cpu_count())] + cmd
+        self.procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=wlog))
         deadline = time.time() + 60
         while True:
             try:
                 nodes = self.get("/stat/nodes")
-                if len(nodes["statuses"]) >= workers:
+                if len(nodes["statuses"]) >= self.started:
                     break
             except OSError:
                 pass
             if time.time() > deadline:
                 raise SystemExit("cluster did not start")
             time.sleep(0.1)
+
+    def queued(self):
+        """Tasks waiting in RabbitMQ (the gateway refreshes it every second)."""
+        return self.get("/readyz?verbose=true")["details"]["queued"]
 
     def conn(self):
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)

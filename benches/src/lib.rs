@@ -8,7 +8,10 @@
 //! - `medium`: RPM, CAB and self-extracting EXE of tens of MB, each holding
 //!   thousands of small files (modelled on MetaDefender's published
 //!   archive benchmark);
-//! - `big`: a CAB of hundreds of MB expanding more than 30x;
+//! - `big`: a CAB of hundreds of MB expanding more than 30x, and a tar.zst
+//!   of the same files (4 GiB expanded);
+//! - `seed`: the inputs of the cluster scenarios (`seed_scenarios.py`): RPM,
+//!   CAB and EXE of 3,000 files of 24–48 KiB, and four big cabinets;
 //! - `stream`: one 200 MB stream as gzip, xz and zstd;
 //! - `leaf`: a 100 MiB random file and a 100 MiB PNG (random pixels), which
 //!   mdscan examines whole and searches for embedded archives (carving);
@@ -616,30 +619,21 @@ pub fn sfx_exe(files: &[File]) -> Vec<u8> {
     util::pe_with_overlay(&zip(files))
 }
 
-/// Writes the big cabinet straight to `path`: `files` files of `file_size`
-/// bytes in folders of `per_folder`, repetitive (about 30x with MSZIP);
-/// file 100 carries marker 0. Returns the expanded size.
-pub fn write_big_cab(path: &Path, files: usize, file_size: usize, per_folder: usize) -> u64 {
-    let mut b = cab::CabinetBuilder::new();
-    for chunk in (0..files).collect::<Vec<_>>().chunks(per_folder) {
-        let f = b.add_folder(cab::CompressionType::MsZip);
-        for i in chunk {
-            f.add_file(format!("payload/part{i:05}.dat"));
-        }
-    }
-    let out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    let mut w = b.build(out).unwrap();
-    let mut rng = StdRng::seed_from_u64(SEED ^ 0xcab);
-    let mut i = 0usize;
-    let mut total = 0u64;
-    while let Some(mut fw) = w.next_file().unwrap() {
+/// The files of the big archives, one at a time: `files` files of
+/// `file_size` bytes, repetitive (about 30x with deflate); file 100 carries
+/// marker 0 (when there are that many). `salt` gives files of the same
+/// shape with different bytes.
+fn big_files(files: usize, file_size: usize, salt: u64, mut each: impl FnMut(usize, &[u8])) {
+    let mut rng = StdRng::seed_from_u64(SEED ^ 0xcab ^ salt.rotate_left(17));
+    let mut data = Vec::with_capacity(file_size);
+    for i in 0..files {
         // A 4 KiB unit repeated with a changing counter (deflate finds the
         // repeats in its 32 KiB window), and fresh text every 32nd block:
         // about 32x overall.
         let unit = text(&mut rng, 4096);
-        let mut written = 0usize;
+        data.clear();
         let mut k = 0u64;
-        while written < file_size {
+        while data.len() < file_size {
             let mut block = if k.is_multiple_of(32) {
                 text(&mut rng, 12 << 10)
             } else {
@@ -649,16 +643,77 @@ pub fn write_big_cab(path: &Path, files: usize, file_size: usize, per_folder: us
             if i == 100 && k == 7 {
                 block.extend_from_slice(marker(0).as_bytes());
             }
-            let n = block.len().min(file_size - written);
-            fw.write_all(&block[..n]).unwrap();
-            written += n;
+            let n = block.len().min(file_size - data.len());
+            data.extend_from_slice(&block[..n]);
             k += 1;
         }
-        total += written as u64;
-        i += 1;
+        each(i, &data);
     }
+}
+
+/// Writes a big cabinet straight to `path`: the [`big_files`] in MSZIP
+/// folders of `per_folder`. Returns the expanded size.
+pub fn write_big_cab(
+    path: &Path,
+    files: usize,
+    file_size: usize,
+    per_folder: usize,
+    salt: u64,
+) -> u64 {
+    let mut b = cab::CabinetBuilder::new();
+    for chunk in (0..files).collect::<Vec<_>>().chunks(per_folder) {
+        let f = b.add_folder(cab::CompressionType::MsZip);
+        for i in chunk {
+            f.add_file(format!("payload/part{i:05}.dat"));
+        }
+    }
+    let out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut w = b.build(out).unwrap();
+    let mut total = 0u64;
+    big_files(files, file_size, salt, |_, data| {
+        let mut fw = w.next_file().unwrap().unwrap();
+        fw.write_all(data).unwrap();
+        total += data.len() as u64;
+    });
     w.finish().unwrap().into_inner().unwrap();
     total
+}
+
+/// Writes the [`big_files`] as a tar compressed with zstd (level 3),
+/// streamed to `path`. Returns the expanded size of the tar.
+pub fn write_big_tar_zst(path: &Path, files: usize, file_size: usize) -> u64 {
+    let out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let z = zstd::Encoder::new(out, 3).unwrap();
+    let mut t = tar::Builder::new(CountingWriter { inner: z, count: 0 });
+    big_files(files, file_size, 0, |i, data| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(1_700_000_000);
+        t.append_data(&mut h, format!("payload/part{i:05}.dat"), data)
+            .unwrap();
+    });
+    let w = t.into_inner().unwrap();
+    let total = w.count;
+    w.inner.finish().unwrap().into_inner().unwrap();
+    total
+}
+
+/// Counts what goes through it.
+struct CountingWriter<W> {
+    inner: W,
+    count: u64,
+}
+
+impl<W: Write> Write for CountingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// `size` bytes of text with marker 1 near the end, for the stream set.

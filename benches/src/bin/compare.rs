@@ -34,7 +34,7 @@ struct Args {
     /// Runs per measurement; the median is reported.
     #[arg(long, default_value_t = 3)]
     runs: usize,
-    /// Sets to run: small, medium, big, stream, leaf, docs, archivers.
+    /// Sets to run: small, medium, seed, big, stream, leaf, docs, archivers.
     #[arg(
         long,
         value_delimiter = ',',
@@ -210,6 +210,28 @@ fn cases() -> Vec<Case> {
             vec![("7z x -so", &["7z", "x", "-so", "{}"][..])],
             true,
         ),
+        // The cluster benchmark's medium archives (3,000 files of 24-48 KiB).
+        c(
+            "seed",
+            "seed/app.rpm",
+            vec![("bsdtar -xOf", &["bsdtar", "-xOf", "{}"][..])],
+            true,
+        ),
+        c(
+            "seed",
+            "seed/app.cab",
+            vec![
+                ("cabextract -p", &["cabextract", "-q", "-p", "{}"][..]),
+                ("bsdtar -xOf", &["bsdtar", "-xOf", "{}"][..]),
+            ],
+            true,
+        ),
+        c(
+            "seed",
+            "seed/setup.exe",
+            vec![("7z x -so", &["7z", "x", "-so", "{}"][..])],
+            true,
+        ),
         c(
             "big",
             "big/big.cab",
@@ -217,6 +239,12 @@ fn cases() -> Vec<Case> {
                 ("cabextract -p", &["cabextract", "-q", "-p", "{}"][..]),
                 ("7z x -so", &["7z", "x", "-so", "{}"][..]),
             ],
+            false,
+        ),
+        c(
+            "big",
+            "big/big.tar.zst",
+            vec![("bsdtar -xOf", &["bsdtar", "-xOf", "{}"][..])],
             false,
         ),
         c(

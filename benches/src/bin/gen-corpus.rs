@@ -17,7 +17,8 @@ struct Args {
     /// Output directory.
     #[arg(long, default_value = "bench-corpus")]
     out: std::path::PathBuf,
-    /// Sets to write: small, medium, big, stream, leaf, docs, archivers.
+    /// Sets to write: small, medium, big, stream, leaf, docs, archivers,
+    /// seed (the inputs of `seed_scenarios.py`; not in the default list).
     #[arg(
         long,
         value_delimiter = ',',
@@ -50,6 +51,9 @@ fn main() {
     let want = |s: &str| args.sets.iter().any(|x| x == s);
     let small = corpus::mixed_files(SEED, 2000, 1 << 10, 64 << 10);
     let medium = corpus::mixed_files(SEED + 1, 4000, 1 << 10, 24 << 10);
+    // The published cluster benchmark's "medium archives": thousands of
+    // files of about 36 KB.
+    let seed = corpus::mixed_files(SEED + 2, 3000, 24 << 10, 48 << 10);
     // What every scanner must report, for all sets (written whichever sets
     // are generated, so partial runs keep a complete list).
     let mut expected = Vec::new();
@@ -70,6 +74,7 @@ fn main() {
         }
     }
     expected.push("big/big.cab\tbig.cab\tbench_marker_00".into());
+    expected.push("big/big.tar.zst\tbig.tar.zst\tbench_marker_00".into());
     for name in ["stream.gz", "stream.xz", "stream.zst"] {
         expected.push(format!("stream/{name}\t{name}\tbench_marker_01"));
     }
@@ -82,6 +87,11 @@ fn main() {
     }
     for th in threats(&docs) {
         expected.push(format!("docs/macro.doc\tmacro.doc\t{th}"));
+    }
+    for name in ["app.rpm", "app.cab", "setup.exe"] {
+        for th in threats(&seed) {
+            expected.push(format!("seed/{name}\t{name}\t{th}"));
+        }
     }
     // archivers: 100 of the small files (a CHM directory chunk holds that
     // many names) in each of the formats issue 11 added.
@@ -100,7 +110,10 @@ fn main() {
         }
     }
     put(&lay.rules(), corpus::rules().as_bytes());
-    put(&lay.hdb(), corpus::hdb(&[&small, &medium], 1000).as_bytes());
+    put(
+        &lay.hdb(),
+        corpus::hdb(&[&small, &medium, &seed], 1000).as_bytes(),
+    );
 
     if want("small") {
         let t = Instant::now();
@@ -131,7 +144,7 @@ fn main() {
         let t = Instant::now();
         let path = lay.root.join("big/big.cab");
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        let expanded = corpus::write_big_cab(&path, args.big_files, 8 << 20, 32);
+        let expanded = corpus::write_big_cab(&path, args.big_files, 8 << 20, 32, 0);
         let size = std::fs::metadata(&path).unwrap().len();
         println!(
             "{size:>12} bytes  {} (expands to {expanded} bytes, {:.1}x) in {:.1?}",
@@ -139,6 +152,38 @@ fn main() {
             expanded as f64 / size as f64,
             t.elapsed()
         );
+        let t = Instant::now();
+        let path = lay.root.join("big/big.tar.zst");
+        let expanded = corpus::write_big_tar_zst(&path, args.big_files, 8 << 20);
+        let size = std::fs::metadata(&path).unwrap().len();
+        println!(
+            "{size:>12} bytes  {} (expands to {expanded} bytes, {:.1}x) in {:.1?}",
+            path.display(),
+            expanded as f64 / size as f64,
+            t.elapsed()
+        );
+    }
+    if want("seed") {
+        let t = Instant::now();
+        for (name, data) in [
+            ("app.rpm", corpus::rpm(&seed)),
+            ("app.cab", corpus::cab(&seed, 400)),
+            ("setup.exe", corpus::sfx_exe(&seed)),
+        ] {
+            put(&lay.root.join("seed").join(name), &data);
+        }
+        // Four big cabinets of the same shape and different bytes: 64
+        // files of 8 MiB each (512 MiB expanded), for OneToOne/FourToOne.
+        for k in 1..=4u64 {
+            let path = lay.root.join(format!("seed/big{k}.cab"));
+            let expanded = corpus::write_big_cab(&path, 64, 8 << 20, 8, k);
+            let size = std::fs::metadata(&path).unwrap().len();
+            println!(
+                "{size:>12} bytes  {} (expands to {expanded})",
+                path.display()
+            );
+        }
+        println!("seed: {:.1?}", t.elapsed());
     }
     if want("stream") {
         let t = Instant::now();
