@@ -360,16 +360,20 @@ pub(crate) async fn submit<B: Backend, T: ReqBody>(
         return Ok(ok(&json!({"data_id": data_id})));
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(api.cfg.sync_timeout_secs);
+    let mut look = true;
     loop {
-        if let Some(s) = api.backend.scan(&data_id).await?
+        if look
+            && let Some(s) = api.backend.scan(&data_id).await?
             && s.state == State::Done
         {
             return Ok(ok(&doc::root(&s, api.cfg.workflow(&s.workflow).as_ref())));
         }
         match tokio::time::timeout_at(deadline, finished.recv()).await {
+            // Another scan ended: keep waiting, without reading the store
+            // (with many clients waiting, every end would be read by all).
+            Ok(Ok(id)) if id != data_id => look = false,
             // Ours, or events were dropped (lagged): look again.
-            Ok(Ok(id)) if id != data_id => continue,
-            Ok(_) => {}
+            Ok(_) => look = true,
             Err(_) => {
                 // The deadline: the document as it is (in progress), so the
                 // client has the data_id to poll.

@@ -49,6 +49,10 @@ pub(crate) struct Local {
     logins: Counters,
 }
 
+/// Scans out of the queue (being marked started, or waiting for a slot)
+/// per scan slot.
+const STARTING_PER_WORKER: usize = 8;
+
 impl Local {
     /// Builds the scanner, opens the store and starts `cfg.workers`
     /// workers. Scans found pending in the store (the server stopped while
@@ -78,29 +82,43 @@ impl Local {
         for id in pending {
             let _ = local.queue.try_send(id);
         }
-        let rx = Arc::new(tokio::sync::Mutex::new(rx));
-        for _ in 0..workers {
-            let local = local.clone();
-            let rx = rx.clone();
-            tokio::spawn(async move {
-                loop {
-                    let next = rx.lock().await.recv().await;
-                    let Some(id) = next else { break };
-                    local.clone().process(id).await;
-                }
-            });
-        }
+        // `workers` scans run at once. A scan leaves the queue with a place
+        // among `workers * STARTING_PER_WORKER` (so it can be marked started
+        // while others run), takes one of the `workers` slots to run, and
+        // gives both back when its scan ends, before its result is stored:
+        // no slot waits on the store's commits.
+        let places = Arc::new(tokio::sync::Semaphore::new(workers * STARTING_PER_WORKER));
+        let slots = Arc::new(tokio::sync::Semaphore::new(workers));
+        let l = local.clone();
+        let mut rx = rx;
+        tokio::spawn(async move {
+            loop {
+                let Ok(place) = places.clone().acquire_owned().await else {
+                    break;
+                };
+                let Some(id) = rx.recv().await else { break };
+                tokio::spawn(l.clone().process(id, place, slots.clone()));
+            }
+        });
         Ok(local)
     }
 
-    async fn process(self: Arc<Self>, id: String) {
-        let scan = match self.store.start(&id) {
+    async fn process(
+        self: Arc<Self>,
+        id: String,
+        place: tokio::sync::OwnedSemaphorePermit,
+        slots: Arc<tokio::sync::Semaphore>,
+    ) {
+        let scan = match self.store.start(&id).await {
             Ok(Some(s)) => s,
             Ok(None) => return,
             Err(e) => {
                 eprintln!("mdscan: can not start {id}: {e}");
                 return;
             }
+        };
+        let Ok(slot) = slots.acquire_owned().await else {
+            return;
         };
         let cancel = CancelToken::new();
         if scan.cancel_requested {
@@ -130,11 +148,12 @@ impl Local {
         if let Ok(mut m) = self.running.lock() {
             m.remove(&id);
         }
+        drop((slot, place));
         let mut scan = scan;
         scan.report = Some(report);
         scan.state = State::Done;
         scan.finished_ms = Some(now_ms());
-        if let Err(e) = self.store.finish(&scan) {
+        if let Err(e) = self.store.finish(&scan).await {
             eprintln!("mdscan: can not store the result of {id}: {e}");
             return;
         }
@@ -224,7 +243,7 @@ impl Backend for Local {
             return Err(busy());
         }
         let permit = self.queue.try_reserve().map_err(|_| busy())?;
-        self.store.put_scan(&scan).map_err(failed)?;
+        self.store.put_scan(&scan).await.map_err(failed)?;
         permit.send(scan.data_id);
         Ok(())
     }

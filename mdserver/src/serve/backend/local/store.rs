@@ -7,13 +7,21 @@
 //! inside one write transaction, which redb serialises: no update is lost
 //! to a racing one.
 //!
+//! The writes of every scan (submitted, started, finished) go through one
+//! writer thread that commits what is waiting together (group commit): one
+//! fsync for many scans instead of one each, and each caller is answered
+//! only once its write is durable. If one write of a group fails, each is
+//! run again in a transaction of its own, so a failure stays with its
+//! caller.
+//!
 //! Retention: `done` lists finished scans by finish time and `blob_use`
 //! the last upload of each kept file, so [`Store::sweep`] removes what is
 //! past its time without reading the rest.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
 
-use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
 
 use super::super::{
     AuditEvent, AuditQuery, Batch, BatchEnd, Entry, HistoryQuery, Pager, Scan, Session, State,
@@ -69,8 +77,67 @@ fn dberr<E: std::fmt::Display>(e: E) -> StoreError {
 
 #[derive(Debug)]
 pub(crate) struct Store {
-    db: Database,
+    db: Arc<Database>,
     dir: PathBuf,
+    /// The group-commit writer ([`Store::write`]) and its thread, joined
+    /// on drop so the database is closed when the store is.
+    writer: Option<mpsc::Sender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.writer = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Writes committed together at most (a bound on one transaction's size).
+const GROUP_MAX: usize = 256;
+
+/// The changes of one write, made in the transaction it is given.
+type WriteFn = dyn FnMut(&WriteTransaction) -> Result<(), StoreError> + Send;
+
+/// One write waiting for the writer thread: `run` makes its changes in the
+/// group's transaction (and may run again in one of its own), `done` gets
+/// the outcome once committed.
+struct Job {
+    run: Box<WriteFn>,
+    done: Box<dyn FnOnce(Result<(), StoreError>) + Send>,
+}
+
+/// The writer thread: takes what waits, runs it in one transaction, commits
+/// once, answers everyone; alone again each, if one of them failed.
+fn writer(db: Arc<Database>, rx: mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < GROUP_MAX
+            && let Ok(j) = rx.try_recv()
+        {
+            jobs.push(j);
+        }
+        let together = db.begin_write().map_err(dberr).and_then(|tx| {
+            for j in &mut jobs {
+                (j.run)(&tx)?;
+            }
+            tx.commit().map_err(dberr)
+        });
+        if together.is_ok() {
+            for j in jobs {
+                (j.done)(Ok(()));
+            }
+            continue;
+        }
+        for mut j in jobs {
+            let alone = db.begin_write().map_err(dberr).and_then(|tx| {
+                (j.run)(&tx)?;
+                tx.commit().map_err(dberr)
+            });
+            (j.done)(alone);
+        }
+    }
 }
 
 fn root_bytes(scan: &Scan) -> Result<Vec<u8>, StoreError> {
@@ -136,10 +203,51 @@ impl Store {
             }
         }
         tx.commit().map_err(dberr)?;
+        let db = Arc::new(db);
+        let (writer_tx, rx) = mpsc::channel();
+        let w = db.clone();
+        let thread = std::thread::Builder::new()
+            .name("mdscan-store".into())
+            .spawn(move || writer(w, rx))?;
         Ok(Store {
             db,
             dir: dir.to_path_buf(),
+            writer: Some(writer_tx),
+            thread: Some(thread),
         })
+    }
+
+    /// Runs `f` in a write transaction shared with the other writes waiting
+    /// (group commit) and returns its result once committed. `f` may run
+    /// twice (the second time alone, after a failure of the group), so it
+    /// must only write through the transaction it is given.
+    pub(crate) async fn write<R: Send + 'static>(
+        &self,
+        mut f: impl FnMut(&WriteTransaction) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        let slot: Arc<Mutex<Option<R>>> = Arc::new(Mutex::new(None));
+        let out = slot.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job = Job {
+            run: Box::new(move |t| {
+                let r = f(t)?;
+                if let Ok(mut s) = slot.lock() {
+                    *s = Some(r);
+                }
+                Ok(())
+            }),
+            done: Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        };
+        let gone = || StoreError::Db("the store writer has stopped".into());
+        self.writer
+            .as_ref()
+            .ok_or_else(gone)?
+            .send(job)
+            .map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())??;
+        out.lock().ok().and_then(|mut s| s.take()).ok_or_else(gone)
     }
 
     /// A fresh path for an upload in progress (same file system as blobs).
@@ -166,27 +274,30 @@ impl Store {
 
     /// Records a submitted scan; not-done scans are also listed as pending
     /// so a restart picks them up.
-    pub(crate) fn put_scan(&self, scan: &Scan) -> Result<(), StoreError> {
+    pub(crate) async fn put_scan(&self, scan: &Scan) -> Result<(), StoreError> {
         let bytes = root_bytes(scan)?;
-        let tx = self.db.begin_write().map_err(dberr)?;
-        {
+        let (id, sha256, upload_ms, done) = (
+            scan.data_id.clone(),
+            scan.sha256.clone(),
+            scan.upload_ms,
+            scan.state == State::Done,
+        );
+        self.write(move |tx| {
             let mut t = tx.open_table(RESULTS).map_err(dberr)?;
-            t.insert(scan.data_id.as_str(), bytes.as_slice())
-                .map_err(dberr)?;
+            t.insert(id.as_str(), bytes.as_slice()).map_err(dberr)?;
             let mut p = tx.open_table(PENDING).map_err(dberr)?;
-            if scan.state == State::Done {
-                p.remove(scan.data_id.as_str()).map_err(dberr)?;
+            if done {
+                p.remove(id.as_str()).map_err(dberr)?;
             } else {
-                p.insert(scan.data_id.as_str(), scan.upload_ms)
-                    .map_err(dberr)?;
+                p.insert(id.as_str(), upload_ms).map_err(dberr)?;
             }
             let mut b = tx.open_table(BLOB_USE).map_err(dberr)?;
-            b.insert(scan.sha256.as_str(), now_ms()).map_err(dberr)?;
+            b.insert(sha256.as_str(), now_ms()).map_err(dberr)?;
             let mut h = tx.open_table(HISTORY).map_err(dberr)?;
-            h.insert((scan.upload_ms, scan.data_id.as_str()), ())
-                .map_err(dberr)?;
-        }
-        tx.commit().map_err(dberr)
+            h.insert((upload_ms, id.as_str()), ()).map_err(dberr)?;
+            Ok(())
+        })
+        .await
     }
 
     /// Scans submitted in `q`'s period, newest first, through `pager`.
@@ -212,22 +323,22 @@ impl Store {
 
     /// Marks a queued scan as processing and returns it; `None` when it is
     /// unknown or already done.
-    pub(crate) fn start(&self, id: &str) -> Result<Option<Scan>, StoreError> {
-        let tx = self.db.begin_write().map_err(dberr)?;
-        let scan = {
+    pub(crate) async fn start(&self, id: &str) -> Result<Option<Scan>, StoreError> {
+        let id = id.to_string();
+        self.write(move |tx| {
             let mut t = tx.open_table(RESULTS).map_err(dberr)?;
-            match read_scan(&t, id) {
+            match read_scan(&t, &id) {
                 Some(mut s) if s.state != State::Done => {
                     s.state = State::Processing;
                     s.started_ms = Some(now_ms());
-                    t.insert(id, root_bytes(&s)?.as_slice()).map_err(dberr)?;
-                    Some(s)
+                    t.insert(id.as_str(), root_bytes(&s)?.as_slice())
+                        .map_err(dberr)?;
+                    Ok(Some(s))
                 }
-                _ => None,
+                _ => Ok(None),
             }
-        };
-        tx.commit().map_err(dberr)?;
-        Ok(scan)
+        })
+        .await
     }
 
     /// Records a cancel request for a scan that is not done; `false` when
@@ -252,42 +363,52 @@ impl Store {
     /// Stores a finished scan: the root with its report, one entry per
     /// extracted object, the hash index and, when it has a callback, the
     /// delivery owed — one transaction. Idempotent.
-    pub(crate) fn finish(&self, scan: &Scan) -> Result<(), StoreError> {
+    pub(crate) async fn finish(&self, scan: &Scan) -> Result<(), StoreError> {
         let bytes = root_bytes(scan)?;
-        let tx = self.db.begin_write().map_err(dberr)?;
-        {
-            let mut t = tx.open_table(RESULTS).map_err(dberr)?;
-            let mut h = tx.open_table(HASHES).map_err(dberr)?;
-            t.insert(scan.data_id.as_str(), bytes.as_slice())
-                .map_err(dberr)?;
-            if let Some(report) = &scan.report {
-                for o in mdcluster::indexed(&scan.data_id, &report.root) {
-                    if !o.path.is_empty() {
-                        let entry = Entry::Child {
-                            root_id: scan.data_id.clone(),
-                            path: o.path,
-                        };
-                        let e = serde_json::to_vec(&entry).map_err(dberr)?;
-                        t.insert(o.id.as_str(), e.as_slice()).map_err(dberr)?;
-                    }
-                    for hash in [&o.node.md5, &o.node.sha1, &o.node.sha256] {
-                        if !hash.is_empty() {
-                            h.insert(hash.as_str(), o.id.as_str()).map_err(dberr)?;
-                        }
+        // Serialised here, not in the writer thread: it runs them for the
+        // whole group.
+        let mut children = Vec::new();
+        let mut hashes = Vec::new();
+        if let Some(report) = &scan.report {
+            for o in mdcluster::indexed(&scan.data_id, &report.root) {
+                if !o.path.is_empty() {
+                    let entry = Entry::Child {
+                        root_id: scan.data_id.clone(),
+                        path: o.path,
+                    };
+                    children.push((o.id.clone(), serde_json::to_vec(&entry).map_err(dberr)?));
+                }
+                for hash in [&o.node.md5, &o.node.sha1, &o.node.sha256] {
+                    if !hash.is_empty() {
+                        hashes.push((hash.clone(), o.id.clone()));
                     }
                 }
             }
-            let mut p = tx.open_table(PENDING).map_err(dberr)?;
-            p.remove(scan.data_id.as_str()).map_err(dberr)?;
-            let mut d = tx.open_table(DONE).map_err(dberr)?;
-            let at = scan.finished_ms.unwrap_or_else(now_ms);
-            d.insert((at, scan.data_id.as_str()), ()).map_err(dberr)?;
-            if scan.callback_url.is_some() {
-                let mut c = tx.open_table(CALLBACKS).map_err(dberr)?;
-                c.insert(scan.data_id.as_str(), now_ms()).map_err(dberr)?;
-            }
         }
-        tx.commit().map_err(dberr)
+        let id = scan.data_id.clone();
+        let at = scan.finished_ms.unwrap_or_else(now_ms);
+        let callback = scan.callback_url.is_some();
+        self.write(move |tx| {
+            let mut t = tx.open_table(RESULTS).map_err(dberr)?;
+            let mut h = tx.open_table(HASHES).map_err(dberr)?;
+            t.insert(id.as_str(), bytes.as_slice()).map_err(dberr)?;
+            for (child, entry) in &children {
+                t.insert(child.as_str(), entry.as_slice()).map_err(dberr)?;
+            }
+            for (hash, object) in &hashes {
+                h.insert(hash.as_str(), object.as_str()).map_err(dberr)?;
+            }
+            let mut p = tx.open_table(PENDING).map_err(dberr)?;
+            p.remove(id.as_str()).map_err(dberr)?;
+            let mut d = tx.open_table(DONE).map_err(dberr)?;
+            d.insert((at, id.as_str()), ()).map_err(dberr)?;
+            if callback {
+                let mut c = tx.open_table(CALLBACKS).map_err(dberr)?;
+                c.insert(id.as_str(), now_ms()).map_err(dberr)?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     pub(crate) fn get(&self, data_id: &str) -> Result<Option<Entry>, StoreError> {
@@ -735,21 +856,21 @@ mod tests {
         s
     }
 
-    #[test]
-    fn a_cancel_after_the_result_does_not_overwrite_it() {
+    #[tokio::test]
+    async fn a_cancel_after_the_result_does_not_overwrite_it() {
         let dir = tempfile::tempdir().unwrap();
         let st = Store::open(dir.path()).unwrap();
-        st.put_scan(&scan("a")).unwrap();
-        let mut s = st.start("a").unwrap().unwrap();
+        st.put_scan(&scan("a")).await.unwrap();
+        let mut s = st.start("a").await.unwrap().unwrap();
         assert_eq!(s.state, State::Processing);
         s.state = State::Done;
         s.report = Some(crate::serve::backend::failed_report("a", "x"));
-        st.finish(&s).unwrap();
+        st.finish(&s).await.unwrap();
         assert!(!st.request_cancel("a").unwrap());
         let back = st.get_scan("a").unwrap().unwrap();
         assert_eq!(back.state, State::Done);
         assert!(back.report.is_some() && !back.cancel_requested);
-        assert!(st.start("a").unwrap().is_none());
+        assert!(st.start("a").await.unwrap().is_none());
         // The finished scan owes its callback, until delivered.
         assert_eq!(st.callbacks().unwrap(), vec!["a".to_string()]);
         st.callback_done("a").unwrap();
@@ -862,8 +983,8 @@ mod tests {
         assert!(!st.tmp_path("stale").exists());
     }
 
-    #[test]
-    fn the_sweep_removes_what_is_past_retention_and_keeps_the_rest() {
+    #[tokio::test]
+    async fn the_sweep_removes_what_is_past_retention_and_keeps_the_rest() {
         let dir = tempfile::tempdir().unwrap();
         let st = Store::open(dir.path()).unwrap();
         let scanner = mdcore::ScannerBuilder::new().threads(1).build().unwrap();
@@ -879,14 +1000,14 @@ mod tests {
         for (id, sha) in [("old", "s-old"), ("new", "s-new"), ("waiting", "s-wait")] {
             let mut s = scan(id);
             s.sha256 = sha.into();
-            st.put_scan(&s).unwrap();
+            st.put_scan(&s).await.unwrap();
             std::fs::write(st.blob_path(sha), b"x").unwrap();
             if id != "waiting" {
-                let mut s = st.start(id).unwrap().unwrap();
+                let mut s = st.start(id).await.unwrap().unwrap();
                 s.state = State::Done;
                 s.report = Some(report.clone());
                 s.finished_ms = Some(if id == "old" { 1000 } else { now_ms() });
-                st.finish(&s).unwrap();
+                st.finish(&s).await.unwrap();
             }
         }
         let old_child = child_id("old", &[0]);
