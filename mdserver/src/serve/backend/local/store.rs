@@ -856,6 +856,63 @@ mod tests {
         s
     }
 
+    /// Many writers at once share commits; a write that fails inside a
+    /// group fails alone, and everything the others wrote is there after a
+    /// reopen.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn grouped_writes_are_durable_and_a_failure_stays_with_its_caller() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = Arc::new(Store::open(dir.path()).unwrap());
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let st = st.clone();
+            tasks.push(tokio::spawn(async move {
+                let id = format!("s{i:03}");
+                st.put_scan(&scan(&id)).await.unwrap();
+                if i % 10 == 1 {
+                    // A write that fails after writing: its change must not
+                    // land, and the writes grouped with it must.
+                    let bad = id.clone();
+                    let r = st
+                        .write(move |tx| {
+                            let mut t = tx.open_table(PENDING).map_err(dberr)?;
+                            t.remove(bad.as_str()).map_err(dberr)?;
+                            Err::<(), _>(StoreError::Db("refused".into()))
+                        })
+                        .await;
+                    assert!(r.is_err());
+                }
+                let mut s = st.start(&id).await.unwrap().unwrap();
+                if i % 2 == 0 {
+                    s.state = State::Done;
+                    s.report = Some(crate::serve::backend::failed_report(&id, "x"));
+                    st.finish(&s).await.unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        drop(Arc::into_inner(st).unwrap());
+        let st = Store::open(dir.path()).unwrap();
+        let pending = st.pending().unwrap();
+        assert_eq!(pending.len(), 100);
+        assert!(
+            pending
+                .iter()
+                .all(|id| id[1..].parse::<u32>().unwrap() % 2 == 1)
+        );
+        for i in 0..200 {
+            let s = st.get_scan(&format!("s{i:03}")).unwrap().unwrap();
+            let want = if i % 2 == 0 {
+                State::Done
+            } else {
+                State::Processing
+            };
+            assert_eq!(s.state, want, "s{i:03}");
+        }
+    }
+
     #[tokio::test]
     async fn a_cancel_after_the_result_does_not_overwrite_it() {
         let dir = tempfile::tempdir().unwrap();
