@@ -136,9 +136,14 @@ class Cluster:
     def upload(self, name, data):
         while True:
             c = self.conn()
-            c.request("POST", "/file", body=data, headers={"filename": name})
-            r = c.getresponse()
-            body = r.read()
+            try:
+                c.request("POST", "/file", body=data, headers={"filename": name})
+                r = c.getresponse()
+                body = r.read()
+            except (BrokenPipeError, ConnectionResetError):
+                # Refused before the body was read (busy): try again.
+                time.sleep(0.2)
+                continue
             if r.status == 200:
                 return json.loads(body)["data_id"]
             if r.status != 503:

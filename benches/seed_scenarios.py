@@ -103,7 +103,8 @@ class Tracker:
 
 
 def run_rate(args, files, rate):
-    c = Cluster(args.bin, args.workers, 200, args.tmp, threads=1, pin=True,
+    entries = 200 if args.rate_fanout == "default" else NO_FANOUT
+    c = Cluster(args.bin, args.workers, entries, args.tmp, threads=1, pin=True,
                 extra=engines(args.corpus))
     try:
         tr = Tracker(c)
@@ -203,6 +204,9 @@ def main():
     ap.add_argument("--rates", default="1,2,3,4",
                     help="files per second, tried in order (scenario rate)")
     ap.add_argument("--seconds", type=float, default=30, help="submission window per rate")
+    ap.add_argument("--rate-fanout", choices=("off", "default"), default="off",
+                    help="scenario rate: fan-out off, or the default (members past the "
+                    "200th of an archive become tasks of their own)")
     ap.add_argument("--drain", type=float, default=300, help="longest wait after the window")
     args = ap.parse_args()
     args.tmp = tempfile.mkdtemp(prefix="mdscan-seed-bench-")
@@ -213,7 +217,7 @@ def main():
         if "rate" in args.scenarios:
             files = [(n, read(f"seed/{n}")) for n in ("app.rpm", "app.cab", "setup.exe")]
             sizes = ", ".join(f"{n} {len(d) / 1e6:.1f} MB" for n, d in files)
-            print(f"rate: {sizes}; {args.seconds:.0f} s per rate")
+            print(f"rate: {sizes}; {args.seconds:.0f} s per rate; fan-out {args.rate_fanout}")
             for r in [float(x) for x in args.rates.split(",")]:
                 res = run_rate(args, files, r)
                 f = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731

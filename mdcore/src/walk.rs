@@ -65,7 +65,7 @@ pub(crate) struct Place {
 /// lanes with, and one thread alone would hash them). If an engine then puts
 /// the object on a list (which skips extraction), what was extracted is
 /// dropped and the report is the same as if it had waited.
-const SPECULATE_FROM: usize = 4 << 20;
+const SPECULATE_FROM: usize = 16 << 20;
 
 /// The flag of one object opened ahead of its verdict, and its ancestors'.
 #[derive(Debug, Default)]

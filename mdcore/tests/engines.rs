@@ -225,12 +225,12 @@ fn a_yara_timeout_is_16_on_that_object() {
 /// level) and the report is the one a scan that waited would give.
 #[test]
 fn a_big_archive_opened_early_and_then_listed_keeps_no_children() {
-    let filler: Vec<u8> = (0..(5u32 << 20))
+    let filler: Vec<u8> = (0..(17u32 << 20))
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
     let inner = tar_of(&[("filler.bin", &filler), ("eicar.com", EICAR)]);
     let outer = tar_of(&[("inner.tar", &inner), ("e2.com", EICAR)]);
-    assert!(inner.len() > 4 << 20 && outer.len() > inner.len());
+    assert!(inner.len() > 16 << 20 && outer.len() > inner.len());
     let dir = tempfile::tempdir().unwrap();
     let sha = |d: &[u8]| scan(d, "x").root.sha256;
 
