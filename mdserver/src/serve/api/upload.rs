@@ -28,6 +28,9 @@ use crate::serve::doc;
 
 /// Bytes of an upload kept for type detection.
 const DETECT_PREFIX: usize = 64 << 10;
+/// Uploads up to this size are held in memory and written to disk in one
+/// step once received.
+const HELD_MAX: usize = 1 << 20;
 /// What may precede the `file` part of a multipart body.
 pub(crate) const MULTIPART_HEAD_LIMIT: u64 = 1 << 20;
 
@@ -116,7 +119,11 @@ where
     let tmp = api.backend.tmp_path(&new_id());
     let mut guard = TmpGuard(Some(tmp.clone()));
     let store_err = |e: std::io::Error| ApiError::Internal(format!("can not store upload: {e}"));
-    let mut file = tokio::fs::File::create(&tmp).await.map_err(store_err)?;
+    // A small body is kept in memory and written in one blocking step
+    // (create, write, fsync); a bigger one is streamed to the file from
+    // the point it outgrows the buffer.
+    let mut file: Option<tokio::fs::File> = None;
+    let mut held: Vec<u8> = Vec::new();
     let (mut m5, mut s1, mut s256) = (Md5::new(), Sha1::new(), Sha256::new());
     let mut size = 0u64;
     let mut prefix = Vec::new();
@@ -133,9 +140,32 @@ where
         m5.update(&next);
         s1.update(&next);
         s256.update(&next);
-        file.write_all(&next).await.map_err(store_err)?;
+        match &mut file {
+            Some(f) => f.write_all(&next).await.map_err(store_err)?,
+            None if held.len() + next.len() <= HELD_MAX => held.extend_from_slice(&next),
+            None => {
+                let mut f = tokio::fs::File::create(&tmp).await.map_err(store_err)?;
+                f.write_all(&held).await.map_err(store_err)?;
+                f.write_all(&next).await.map_err(store_err)?;
+                held = Vec::new();
+                file = Some(f);
+            }
+        }
     }
-    file.sync_all().await.map_err(store_err)?;
+    match file {
+        Some(f) => f.sync_all().await.map_err(store_err)?,
+        None => {
+            let path = tmp.clone();
+            tokio::task::spawn_blocking(move || {
+                let mut f = std::fs::File::create(&path)?;
+                std::io::Write::write_all(&mut f, &held)?;
+                f.sync_all()
+            })
+            .await
+            .map_err(|e| ApiError::Internal(format!("can not store upload: {e}")))?
+            .map_err(store_err)?;
+        }
+    }
     let hex = |d: &[u8]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
     guard.0 = None;
     Ok(Upload {
