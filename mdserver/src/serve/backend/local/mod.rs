@@ -226,7 +226,12 @@ impl Backend for Local {
     }
 
     async fn keep_blob(&self, tmp: &Path, sha256: &str) -> Result<(), BackendError> {
-        let r = self.store.keep_blob(tmp, sha256).map_err(failed);
+        // A rename and a directory fsync: off the runtime's threads.
+        let (store, path, sha) = (self.store.clone(), tmp.to_path_buf(), sha256.to_string());
+        let r = tokio::task::spawn_blocking(move || store.keep_blob(&path, &sha))
+            .await
+            .map_err(failed)
+            .and_then(|r| r.map_err(failed));
         if r.is_err() {
             let _ = std::fs::remove_file(tmp);
         }
