@@ -68,7 +68,7 @@ pub(crate) struct Place {
 const SPECULATE_FROM: usize = 16 << 20;
 
 /// The flag of one object opened ahead of its verdict, and its ancestors'.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Abandon {
     flag: AtomicBool,
     up: Option<Arc<Abandon>>,
@@ -199,17 +199,15 @@ impl<'s> Walker<'s> {
         // recursion are decided by it.
         let split_here = self.split.is_some() && self.top.get() == Some(&place.depth);
         if data.len() >= SPECULATE_FROM && !split_here {
+            let sha256 = known.sha256.unwrap_or_else(|| sha256_of(data));
             let known = Known {
-                sha256: Some(known.sha256.unwrap_or_else(|| sha256_of(data))),
+                sha256: Some(sha256),
                 ..known
             };
-            if let Some(sha256) = known.sha256
-                && self.seen_before(sha256, place, node, own)
-            {
+            if self.seen_before(sha256, place, node, own) {
                 set_digests(node, &Digests::complete(data, known));
                 return;
             }
-            let sha256 = known.sha256.unwrap_or_default();
             let abandon = Arc::new(Abandon {
                 flag: AtomicBool::new(false),
                 up: place.abandon.clone(),
