@@ -175,6 +175,9 @@ impl<'s> Walker<'s> {
         own: &mut Vec<ResultCode>,
     ) {
         node.file_size = data.len() as u64;
+        // A big mapped object is read several times over (digests, engines,
+        // its reader, its members'); its pages are dropped as it goes.
+        let _trim = crate::blob::Trim::during(data);
         let ft = detect::detect(data);
         node.file_type = ft.mime.to_string();
         node.file_type_description = ft.description.to_string();

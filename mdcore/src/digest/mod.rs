@@ -60,6 +60,9 @@ impl Digests {
     /// Digests of `data`, computing only what `known` does not hold; side
     /// by side on the pool when `data` is big.
     pub(crate) fn complete(data: &[u8], known: Known) -> Digests {
+        if data.len() >= WINDOWED_FROM {
+            return Digests::windowed(data, known);
+        }
         let md5 = || known.md5.unwrap_or_else(|| Md5::digest(data).into());
         let sha1 = || known.sha1.unwrap_or_else(|| Sha1::digest(data).into());
         let sha256 = || known.sha256.unwrap_or_else(|| sha256_of(data));
@@ -69,6 +72,33 @@ impl Digests {
             rayon::join(md5, || rayon::join(sha1, sha256))
         };
         Digests { md5, sha1, sha256 }
+    }
+
+    /// [`Digests::complete`] for big objects: window by window, the
+    /// digests side by side on the pool, each window's pages released from
+    /// the process once all have read it (when the object is a mapped
+    /// spill), so a pass over a 4 GiB object does not keep 4 GiB resident.
+    fn windowed(data: &[u8], known: Known) -> Digests {
+        let mut md5 = known.md5.is_none().then(Md5::new);
+        let mut sha1 = known.sha1.is_none().then(Sha1::new);
+        let mut sha256 = known.sha256.is_none().then(Sha256::new);
+        for w in data.chunks(WINDOW) {
+            rayon::join(
+                || md5.as_mut().map(|h| h.update(w)),
+                || {
+                    rayon::join(
+                        || sha1.as_mut().map(|h| h.update(w)),
+                        || sha256.as_mut().map(|h| h.update(w)),
+                    )
+                },
+            );
+            crate::blob::release(w);
+        }
+        Digests {
+            md5: md5.map_or(known.md5.unwrap_or_default(), |h| h.finalize().into()),
+            sha1: sha1.map_or(known.sha1.unwrap_or_default(), |h| h.finalize().into()),
+            sha256: sha256.map_or(known.sha256.unwrap_or_default(), |h| h.finalize().into()),
+        }
     }
 
     /// Digests of each of many objects: their MD5s are computed side by
@@ -100,8 +130,23 @@ impl Digests {
 
 /// SHA-256 of `data`.
 pub(crate) fn sha256_of(data: &[u8]) -> [u8; 32] {
-    Sha256::digest(data).into()
+    if data.len() < WINDOWED_FROM {
+        return Sha256::digest(data).into();
+    }
+    let mut h = Sha256::new();
+    for w in data.chunks(WINDOW) {
+        h.update(w);
+        crate::blob::release(w);
+    }
+    h.finalize().into()
 }
+
+/// From this size digests go window by window ([`Digests::windowed`]).
+const WINDOWED_FROM: usize = 64 << 20;
+
+/// The window: big enough that joining per window costs nothing, small
+/// enough that what is resident stays small.
+const WINDOW: usize = 8 << 20;
 
 /// Lower-case hex of `bytes`.
 pub(crate) fn hex(bytes: &[u8]) -> String {
@@ -161,6 +206,22 @@ mod tests {
             ..Known::default()
         };
         assert_eq!(Digests::complete(&big, sha256_first), p);
+        // Window by window, known or not, the same digests.
+        let huge: Vec<u8> = (0..WINDOWED_FROM + WINDOW / 2 + 3)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let whole = Digests {
+            md5: Md5::digest(&huge).into(),
+            sha1: Sha1::digest(&huge).into(),
+            sha256: Sha256::digest(&huge).into(),
+        };
+        assert_eq!(Digests::of(&huge), whole);
+        assert_eq!(sha256_of(&huge), whole.sha256);
+        let some = Known {
+            sha1: Some(whole.sha1),
+            ..Known::default()
+        };
+        assert_eq!(Digests::complete(&huge, some), whole);
         assert_eq!(
             Digests::from_hex(&hex(&d.md5), &hex(&d.sha1), &hex(&d.sha256).to_uppercase()),
             Some(d)
