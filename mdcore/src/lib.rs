@@ -64,6 +64,7 @@ mod extract;
 mod formats;
 mod limits;
 mod report;
+pub mod sanitize;
 mod scanner;
 mod time;
 mod verdict;

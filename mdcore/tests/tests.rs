@@ -15,5 +15,6 @@ mod images;
 mod mail;
 mod pdf;
 mod rar;
+mod sanitize;
 mod scanning;
 mod split;

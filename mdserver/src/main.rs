@@ -20,6 +20,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod runtime;
+mod sanitize;
 mod scan;
 mod serve;
 mod worker;
@@ -37,6 +38,10 @@ enum Command {
     /// Scan files and directories; exit 0 when nothing was found, 1 when an
     /// input is blocked (threat or limit), 2 on an error.
     Scan(scan::ScanArgs),
+    /// Write the sanitized copy of a document (macros, ActiveX, embedded
+    /// objects, DDE and remote links removed); exit 0 when written, 2 when
+    /// the file could not be sanitized.
+    Sanitize(sanitize::SanitizeArgs),
     /// Run the standalone HTTP server (MetaDefender Core v4 API) on
     /// 127.0.0.1:8008 with an embedded store; needs no external service.
     Serve(serve::ServeArgs),
@@ -56,6 +61,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Scan(args) => scan::run(args),
+        Command::Sanitize(args) => sanitize::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Gateway(args) => serve::run_gateway(args),
         Command::Worker(args) => worker::run(args),

@@ -58,6 +58,11 @@ pub(crate) struct ScanArgs {
     /// Report code 17 when a file's extension contradicts its content.
     #[arg(long)]
     type_mismatch: bool,
+    /// Write a sanitized copy of each input that has a sanitizer (Office
+    /// documents) into this directory; with --json, each report gets
+    /// MetaDefender's `post_processing` object.
+    #[arg(long, value_name = "DIR")]
+    sanitize: Option<PathBuf>,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -183,6 +188,12 @@ pub(crate) fn run(args: ScanArgs) -> ExitCode {
     for e in &errors {
         eprintln!("mdscan: {e}");
     }
+    if let Some(dir) = &args.sanitize
+        && let Err(e) = std::fs::create_dir_all(dir)
+    {
+        eprintln!("mdscan: {}: {e}", dir.display());
+        return ExitCode::from(2);
+    }
     let started = Instant::now();
     let bar = (!args.json && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(files.len() as u64);
@@ -208,7 +219,12 @@ pub(crate) fn run(args: ScanArgs) -> ExitCode {
                     let Some(path) = files.get(i) else { break };
                     let opts = ScanOptions::new().name(path.display().to_string());
                     let result = scanner.scan_path(path, &opts);
-                    let line = render(&args, path, &result);
+                    let cdr = args
+                        .sanitize
+                        .as_deref()
+                        .filter(|_| result.is_ok())
+                        .and_then(|dir| crate::sanitize::into_dir(path, dir));
+                    let line = render(&args, path, &result, cdr.as_ref());
                     if let Some(bar) = &bar {
                         if let Some(line) = &line {
                             bar.println(line);
@@ -286,14 +302,37 @@ fn render(
     args: &ScanArgs,
     path: &Path,
     r: &Result<Report, mdcore::errors::Error>,
+    cdr: Option<&serde_json::Value>,
 ) -> Option<String> {
     match r {
         Err(e) => {
             eprintln!("mdscan: {e}");
             None
         }
-        Ok(report) if args.json => Some(report.to_json()),
+        Ok(report) if args.json => match cdr {
+            None => Some(report.to_json()),
+            Some(pp) => {
+                let mut v: serde_json::Value = serde_json::from_str(&report.to_json()).ok()?;
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("post_processing".into(), pp.clone());
+                }
+                Some(v.to_string())
+            }
+        },
         Ok(report) => {
+            if let Some(pp) = cdr {
+                let line = match pp.get("converted_destination").and_then(|v| v.as_str()) {
+                    Some(d) if !d.is_empty() => format!("{}: sanitized copy {d}", path.display()),
+                    _ => format!(
+                        "{}: not sanitized: {}",
+                        path.display(),
+                        pp.pointer("/sanitization_details/description")
+                            .and_then(|v| v.as_str())
+                            .unwrap_or("")
+                    ),
+                };
+                eprintln!("{line}");
+            }
             let verdict = report.verdict();
             if verdict == mdcore::ResultCode::NoThreat || verdict == mdcore::ResultCode::Allowlisted
             {

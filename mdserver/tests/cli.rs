@@ -201,3 +201,121 @@ fn what_was_not_examined_blocks_and_is_counted() {
         "{out}"
     );
 }
+
+/// A macro-enabled Word document built by hand: a VBA project part, its
+/// relationship and the macro-enabled main type.
+fn docm() -> Vec<u8> {
+    zip_of(&[
+        (
+            "[Content_Types].xml",
+            br#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="xml" ContentType="application/xml"/><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/><Override PartName="/word/document.xml" ContentType="application/vnd.ms-word.document.macroEnabled.main+xml"/></Types>"#,
+        ),
+        (
+            "_rels/.rels",
+            br#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>"#,
+        ),
+        (
+            "word/_rels/document.xml.rels",
+            br#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId9" Type="http://schemas.microsoft.com/office/2006/relationships/vbaProject" Target="vbaProject.bin"/></Relationships>"#,
+        ),
+        (
+            "word/document.xml",
+            br#"<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>Hello</w:t></w:r></w:p></w:body></w:document>"#,
+        ),
+        ("word/vbaProject.bin", b"\xd0\xcf\x11\xe0 not really a project"),
+    ])
+}
+
+fn zip_names(data: &[u8]) -> Vec<String> {
+    let z = zip::ZipArchive::new(std::io::Cursor::new(data)).unwrap();
+    z.file_names().map(|n| n.unwrap().to_string()).collect()
+}
+
+#[test]
+fn sanitize_writes_a_clean_copy_and_refuses_what_it_can_not_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("in.docm"), docm()).unwrap();
+    let (code, out, err) = mdscan(&["sanitize", "in.docm", "out.docx"], d);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("(docx): removed 1 macro"), "{out}");
+    let copy = std::fs::read(d.join("out.docx")).unwrap();
+    let names = zip_names(&copy);
+    assert!(!names.iter().any(|n| n.contains("vbaProject")), "{names:?}");
+    assert!(names.contains(&"word/document.xml".to_string()));
+
+    // JSON: MetaDefender's post_processing.
+    let (code, out, _) = mdscan(&["sanitize", "--json", "in.docm", "out2.docx"], d);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["actions_ran"], "Sanitized");
+    assert_eq!(v["converted_to"], "docx");
+    assert_eq!(
+        v["sanitization_details"]["details"][0]["object_name"],
+        "macro"
+    );
+
+    // An existing output is never replaced; a type without a sanitizer,
+    // or a package that can not be rebuilt, writes nothing.
+    let (code, _, _) = mdscan(&["sanitize", "in.docm", "out.docx"], d);
+    assert_eq!(code, 2);
+    assert_eq!(std::fs::read(d.join("out.docx")).unwrap(), copy);
+    std::fs::write(d.join("a.txt"), b"plain").unwrap();
+    let (code, _, err) = mdscan(&["sanitize", "a.txt", "a.out"], d);
+    assert_eq!(code, 2);
+    assert!(err.contains("no sanitizer"), "{err}");
+    assert!(!d.join("a.out").exists());
+    let mut broken = docm();
+    broken.truncate(broken.len() - 30);
+    std::fs::write(d.join("cut.docm"), broken).unwrap();
+    let (code, out, _) = mdscan(&["sanitize", "--json", "cut.docm", "cut.docx"], d);
+    assert_eq!(code, 2);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["actions_failed"], "Sanitization Failed");
+    assert!(!d.join("cut.docx").exists());
+}
+
+#[test]
+fn scan_with_sanitize_adds_post_processing_and_writes_copies() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("in")).unwrap();
+    std::fs::write(d.join("in/report.docm"), docm()).unwrap();
+    std::fs::write(d.join("in/notes.txt"), b"nothing to sanitize").unwrap();
+    let (code, out, err) = mdscan(&["scan", "--json", "--sanitize", "cdr", "in"], d);
+    assert_eq!(code, 0, "{out}{err}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    let docm = lines
+        .iter()
+        .find(|v| {
+            v["root"]["display_name"]
+                .as_str()
+                .unwrap()
+                .ends_with("report.docm")
+        })
+        .unwrap();
+    assert_eq!(docm["post_processing"]["actions_ran"], "Sanitized");
+    let dest = docm["post_processing"]["converted_destination"]
+        .as_str()
+        .unwrap();
+    assert!(dest.ends_with("cdr/report.docx"), "{dest}");
+    assert!(
+        !zip_names(&std::fs::read(d.join("cdr/report.docx")).unwrap())
+            .iter()
+            .any(|n| n.contains("vbaProject"))
+    );
+    let txt = lines
+        .iter()
+        .find(|v| {
+            v["root"]["display_name"]
+                .as_str()
+                .unwrap()
+                .ends_with("notes.txt")
+        })
+        .unwrap();
+    assert!(txt.get("post_processing").is_none());
+}
