@@ -361,3 +361,72 @@ fn what_can_not_be_rebuilt_is_an_error_never_the_original() {
     let back: Vec<(String, Vec<u8>)> = parts(&s.data);
     assert_eq!(back, parts(&docx_document()));
 }
+
+/// An OLE 1.0 embedded object (as `\objdata` carries it): a Package
+/// holding a small executable.
+fn ole1_package_hex() -> String {
+    let mut d = Vec::new();
+    d.extend_from_slice(&0x0501u32.to_le_bytes()); // OLEVersion
+    d.extend_from_slice(&2u32.to_le_bytes()); // FormatID: embedded
+    d.extend_from_slice(&8u32.to_le_bytes());
+    d.extend_from_slice(b"Package\0");
+    d.extend_from_slice(&0u32.to_le_bytes()); // TopicName
+    d.extend_from_slice(&0u32.to_le_bytes()); // ItemName
+    let payload = b"MZ\x90\x00 this program cannot be run in DOS mode";
+    d.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    d.extend_from_slice(payload);
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn an_rtf_with_an_ole_object_and_a_dde_field_keeps_its_text_and_loses_both() {
+    let dir = tmp();
+    std::fs::write(dir.path().join("source.txt"), format!("{TEXT}\n")).unwrap();
+    if soffice(dir.path(), &["--convert-to", "rtf", "source.txt"]).is_none() {
+        return;
+    }
+    let rtf = std::fs::read_to_string(dir.path().join("source.rtf")).unwrap();
+    let end = rtf.rfind('}').unwrap();
+    let bad = format!(
+        "{}\\par {{\\object\\objemb{{\\*\\objclass Package}}\\objw100\\objh100{{\\*\\objdata {}}}{{\\result {{\\rtlch object picture}}}}}}\\par {{\\field{{\\*\\fldinst DDEAUTO c:\\\\windows\\\\system32\\\\cmd.exe \"/k calc.exe\"}}{{\\fldrslt field result}}}}{}",
+        &rtf[..end],
+        ole1_package_hex(),
+        &rtf[end..]
+    );
+    let bad_path = write(dir.path(), "bad.rtf", bad.as_bytes());
+    let (out, _) = verifier("rtfobj", &[bad_path.to_str().unwrap()]);
+    assert!(
+        out.contains("Package"),
+        "rtfobj does not see the object:\n{out}"
+    );
+    let (out, _) = verifier("msodde", &[bad_path.to_str().unwrap()]);
+    assert!(
+        out.contains("DDEAUTO"),
+        "msodde does not see the field:\n{out}"
+    );
+
+    let s = sanitize(bad.as_bytes(), "bad.rtf", &SanitizeOptions::new()).unwrap();
+    assert_eq!(s.converted_to, "rtf");
+    let kinds: Vec<(&str, u32)> = s
+        .details
+        .iter()
+        .map(|d| (d.object_name.as_str(), d.count))
+        .collect();
+    assert_eq!(kinds, vec![("OLE", 1), ("DDE", 1)]);
+    let clean = write(dir.path(), "clean.rtf", &s.data);
+    let (out, _) = verifier("rtfobj", &[clean.to_str().unwrap()]);
+    assert!(!out.contains("Package"), "rtfobj on the copy:\n{out}");
+    let (out, _) = verifier("msodde", &[clean.to_str().unwrap()]);
+    assert!(
+        !out.to_ascii_uppercase().contains("DDEAUTO"),
+        "msodde on the copy:\n{out}"
+    );
+    let text = text_of_document(dir.path(), "clean.rtf", &s.data);
+    assert!(text.contains("marker 4711"), "{text}");
+    assert!(text.contains("field result"), "{text}");
+
+    // The clean twin: nothing removed, the same bytes.
+    let s = sanitize(rtf.as_bytes(), "plain.rtf", &SanitizeOptions::new()).unwrap();
+    assert!(s.details.is_empty(), "{:?}", s.details);
+    assert_eq!(s.data, rtf.trim_end().as_bytes());
+}

@@ -10,11 +10,13 @@
 //!
 //! | format | what is removed |
 //! |---|---|
+//! | RTF | OLE objects (replaced by their result picture), object data and data stores anywhere, DDE/DDEAUTO and INCLUDETEXT/INCLUDEPICTURE/IMPORT fields (replaced by their shown result), bytes after the document |
 //! | Office Open XML (docx/docm, xlsx/xlsm, pptx/pptm and their templates) | VBA projects and their signatures, Excel 4.0 macro sheets, ActiveX controls, embedded OLE objects and packages (their pictures stay), custom UI (ribbon callbacks), external relationships other than hyperlinks (remote templates, linked images, frames, external workbooks and DDE links), DDE/DDEAUTO fields and fields whose command is computed, DDE formulas |
 
 use serde::Serialize;
 
 mod ooxml;
+mod rtf;
 
 /// What to remove beyond the active content that is always removed.
 #[derive(Clone, Debug, Default)]
@@ -104,6 +106,9 @@ pub fn sanitize(
         .unwrap_or_default();
     if ooxml::is_package(data) || OOXML_EXTENSIONS.contains(&ext.as_str()) {
         return ooxml::sanitize(data);
+    }
+    if rtf::is_rtf(data) {
+        return rtf::sanitize(data);
     }
     let ft = crate::detect::detect(data);
     Err(SanitizeError::Unsupported(ft.description.into_owned()))
