@@ -136,31 +136,52 @@ fn data_uris(d: &[u8]) -> Vec<(usize, &[u8])> {
     out
 }
 
+/// What a byte is to a base64 run: 1 a base64 character, 2 allowed inside
+/// a run without counting (line breaks, `=` padding), 0 a byte that ends it.
+fn b64_class(c: u8) -> u8 {
+    if is_b64(c) {
+        1
+    } else if matches!(c, b'\r' | b'\n' | b'=') {
+        2
+    } else {
+        0
+    }
+}
+
 /// Runs of base64 characters (line breaks inside allowed, `=` padding at
 /// the end) of at least [`MIN_BASE64`] characters: (offset, bytes).
+///
+/// A run lies between two bytes that end runs, so a stretch between two
+/// such bytes shorter than [`MIN_BASE64`] can not hold one: the search
+/// looks at the last byte of the next `MIN_BASE64` and jumps past the last
+/// run-ending byte among them (in prose, a space a few bytes back), reading
+/// a few bytes per 128 instead of every byte.
 pub(crate) fn base64_runs(d: &[u8]) -> Vec<(usize, &[u8])> {
+    let ends = |c: &u8| b64_class(*c) == 0;
     let mut out = Vec::new();
-    let mut i = 0usize;
-    while i < d.len() {
-        if !d.get(i).copied().is_some_and(is_b64) {
-            i += 1;
+    let mut pos = 0usize;
+    while let Some(window) = d.get(pos..pos.saturating_add(MIN_BASE64)) {
+        if let Some(k) = window.iter().rposition(ends) {
+            pos += k + 1;
             continue;
         }
-        let start = i;
-        let mut chars = 0usize;
-        while let Some(&c) = d.get(i) {
-            if is_b64(c) {
-                chars += 1;
-            } else if !matches!(c, b'\r' | b'\n' | b'=') {
-                break;
-            }
-            i += 1;
+        // At least MIN_BASE64 bytes from `pos` end no run: find the end.
+        let from = pos + MIN_BASE64;
+        let end = d
+            .get(from..)
+            .and_then(|rest| rest.iter().position(ends))
+            .map_or(d.len(), |k| from + k);
+        let stretch = d.get(pos..end).unwrap_or_default();
+        // A run starts at its first base64 character.
+        let lead = stretch
+            .iter()
+            .position(|&c| b64_class(c) == 1)
+            .unwrap_or(stretch.len());
+        let run = stretch.get(lead..).unwrap_or_default();
+        if run.iter().filter(|&&c| b64_class(c) == 1).count() >= MIN_BASE64 {
+            out.push((pos + lead, run));
         }
-        if chars >= MIN_BASE64
-            && let Some(run) = d.get(start..i)
-        {
-            out.push((start, run));
-        }
+        pos = end + 1;
     }
     out
 }
@@ -168,6 +189,66 @@ pub(crate) fn base64_runs(d: &[u8]) -> Vec<(usize, &[u8])> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The byte-by-byte reading the skipping search must agree with.
+    fn runs_byte_by_byte(d: &[u8]) -> Vec<(usize, &[u8])> {
+        let mut out = Vec::new();
+        let mut i = 0usize;
+        while i < d.len() {
+            if !d.get(i).copied().is_some_and(is_b64) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            let mut chars = 0usize;
+            while let Some(&c) = d.get(i) {
+                if is_b64(c) {
+                    chars += 1;
+                } else if !matches!(c, b'\r' | b'\n' | b'=') {
+                    break;
+                }
+                i += 1;
+            }
+            if chars >= MIN_BASE64 {
+                out.push((start, &d[start..i]));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn skipping_search_agrees_with_reading_every_byte() {
+        let mut seed = 7u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let alphabet = b"QUJDabc+/=-_\r\n =\t,.{}";
+        for round in 0..400 {
+            let len = (next() % 3000) as usize;
+            // Mostly base64 characters in some rounds, prose-like in others.
+            let dense = round % 3 == 0;
+            let d: Vec<u8> = (0..len)
+                .map(|_| {
+                    let r = next();
+                    if dense && r % 50 != 0 {
+                        b"QUJDabc+/"[(r % 9) as usize]
+                    } else {
+                        alphabet[(r % alphabet.len() as u64) as usize]
+                    }
+                })
+                .collect();
+            assert_eq!(base64_runs(&d), runs_byte_by_byte(&d), "round {round}");
+        }
+        let edge = format!("={}\n{}==", "A".repeat(64), "B".repeat(64));
+        assert_eq!(
+            base64_runs(edge.as_bytes()),
+            runs_byte_by_byte(edge.as_bytes())
+        );
+        assert_eq!(base64_runs(edge.as_bytes()).len(), 1);
+    }
 
     #[test]
     fn runs_need_the_floor() {
