@@ -233,6 +233,30 @@ fn main() {
         write(root, "scan", &format!("{target}-{name}"), data);
     }
     write(root, "scan", "nested", &nested);
+    // Sanitization: a macro-enabled Word package and an RTF with an object
+    // and a DDE field (the first byte picks how the target names the input).
+    let docm = zip_of(&[
+        (
+            "[Content_Types].xml",
+            br#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/><Override PartName="/word/document.xml" ContentType="application/vnd.ms-word.document.macroEnabled.main+xml"/></Types>"#,
+        ),
+        (
+            "word/_rels/document.xml.rels",
+            br#"<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.microsoft.com/office/2006/relationships/vbaProject" Target="vbaProject.bin"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/attachedTemplate" Target="http://x/t.dotm" TargetMode="External"/></Relationships>"#,
+        ),
+        (
+            "word/document.xml",
+            br#"<w:document xmlns:w="w" xmlns:r="r"><w:body><w:p><w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText>DDEAUTO a b</w:instrText></w:r><w:r><w:fldChar w:fldCharType="end"/></w:r><w:r><w:t>text</w:t></w:r></w:p><w:control r:id="rId2"/></w:body></w:document>"#,
+        ),
+        ("word/vbaProject.bin", b"\xd0\xcf\x11\xe0"),
+    ]);
+    write(root, "sanitize", "docm", &docm);
+    write(
+        root,
+        "sanitize",
+        "rtf",
+        br"{\rtf1 Hi {\object\objemb{\*\objdata 0105}{\result {\pict 00}}}{\field{\*\fldinst DDEAUTO x}{\fldrslt y}}}",
+    );
     write(root, "detect", "pdf", b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n");
     write(
         root,

@@ -104,11 +104,14 @@ pub fn sanitize(
         .rsplit_once('.')
         .map(|(_, e)| e.to_ascii_lowercase())
         .unwrap_or_default();
-    if ooxml::is_package(data) || OOXML_EXTENSIONS.contains(&ext.as_str()) {
+    if ooxml::is_package(data) {
         return ooxml::sanitize(data);
     }
     if rtf::is_rtf(data) {
         return rtf::sanitize(data);
+    }
+    if OOXML_EXTENSIONS.contains(&ext.as_str()) {
+        return ooxml::sanitize(data);
     }
     let ft = crate::detect::detect(data);
     Err(SanitizeError::Unsupported(ft.description.into_owned()))
