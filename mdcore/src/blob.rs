@@ -107,6 +107,15 @@ struct Regions {
     thread: bool,
 }
 
+impl Regions {
+    /// Whether `start..end` lies inside one of the big mappings alive.
+    fn maps(&self, start: usize, end: usize) -> bool {
+        self.mapped
+            .iter()
+            .any(|&(s, len)| s <= start && end <= s.saturating_add(len))
+    }
+}
+
 struct Registry {
     regions: Mutex<Regions>,
     wake: Condvar,
@@ -145,11 +154,7 @@ impl<'a> Trim<'a> {
         let start = bytes.as_ptr() as usize;
         let end = start.checked_add(bytes.len())?;
         let mut r = regions();
-        let inside = r
-            .mapped
-            .iter()
-            .any(|&(s, len)| s <= start && end <= s.saturating_add(len));
-        if !inside {
+        if !r.maps(start, end) {
             return None;
         }
         let id = r.next_id;
@@ -187,11 +192,7 @@ pub(crate) fn release(bytes: &[u8]) {
     let Some(end) = start.checked_add(bytes.len()) else {
         return;
     };
-    let r = regions();
-    if r.mapped
-        .iter()
-        .any(|&(s, len)| s <= start && end <= s.saturating_add(len))
-    {
+    if regions().maps(start, end) {
         drop_pages(start, bytes.len());
     }
 }

@@ -934,26 +934,21 @@ fn rewrite(
                 Event::End(e)
             }
             Event::Text(_) | Event::CData(_) | Event::GeneralRef(_) if blank => continue,
-            Event::Start(e) if rw.fields && e.local_name().as_ref() == b"fldSimple" => {
+            Event::Start(ref e) | Event::Empty(ref e)
+                if rw.fields && e.local_name().as_ref() == b"fldSimple" =>
+            {
                 let bad = bad_simple.get(&n_simple);
                 n_simple += 1;
-                simples.push(bad.is_some());
+                if matches!(ev, Event::Start(_)) {
+                    // Its end tag goes with it when it is unwrapped.
+                    simples.push(bad.is_some());
+                }
                 if let Some((kind, instr)) = bad {
                     tally.add("removed", kind, instr.clone());
                     changed = true;
                     continue;
                 }
-                Event::Start(e)
-            }
-            Event::Empty(e) if rw.fields && e.local_name().as_ref() == b"fldSimple" => {
-                let bad = bad_simple.get(&n_simple);
-                n_simple += 1;
-                if let Some((kind, instr)) = bad {
-                    tally.add("removed", kind, instr.clone());
-                    changed = true;
-                    continue;
-                }
-                Event::Empty(e)
+                ev
             }
             Event::End(e) if rw.fields && e.local_name().as_ref() == b"fldSimple" => {
                 if simples.pop().unwrap_or(false) {
