@@ -48,6 +48,10 @@ pub struct Task {
     /// When the whole root must be done (ms since the epoch); 0 in a root
     /// task, whose clock starts when a worker takes it.
     pub deadline_ms: u64,
+    /// The workflow's sanitization, applied to the root file by the
+    /// worker that scans it (child tasks carry the default, off).
+    #[serde(default)]
+    pub sanitize: mdcore::sanitize::Policy,
 }
 
 impl Task {
@@ -101,6 +105,7 @@ mod tests {
             limits: Limits::default(),
             passwords: vec![],
             deadline_ms: 0,
+            sanitize: Default::default(),
         };
         let small = t.priority();
         t.size = 1 << 30;

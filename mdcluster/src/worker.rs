@@ -557,12 +557,15 @@ async fn process(ctx: &Arc<Ctx>, task: &Task) -> Result<Outcome, Error> {
     }
     // The scan ended in this process: the attempt is given back.
     let _ = ctx.state.refund(&task.id()).await;
-    drop(local);
     let mut report = match scanned {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => Report::unscanned(&name, ResultCode::Failed, &e.to_string()),
         Err(_) => Report::unscanned(&name, ResultCode::Failed, "the scan crashed"),
     };
+    if task.token.is_none() && task.sanitize.enabled {
+        report.sanitization = sanitize(ctx, task, local.path()).await;
+    }
+    drop(local);
     if task.origin.is_some() {
         report
             .root
@@ -579,6 +582,61 @@ async fn process(ctx: &Arc<Ctx>, task: &Task) -> Result<Outcome, Error> {
     spool.remove();
     store(ctx, task, report).await?;
     Ok(Outcome::Done)
+}
+
+/// Sanitizes a root file per its task's policy; the copy goes to the blob
+/// store as an upload (under its SHA-256, where the gateway's
+/// `/file/converted` finds it, kept as long as uploads are).
+async fn sanitize(
+    ctx: &Arc<Ctx>,
+    task: &Task,
+    path: &std::path::Path,
+) -> Option<mdcore::sanitize::Record> {
+    let policy = task.sanitize.clone();
+    let path = path.to_path_buf();
+    let name = task.name.clone();
+    let tmp = ctx
+        .cfg
+        .tmp_dir
+        .join(format!("sanitized-{:016x}", rand::random::<u64>()));
+    let spooled = tmp.clone();
+    let scanner = ctx.scanner();
+    let limits = task.limits.clone();
+    let made = tokio::task::spawn_blocking(move || {
+        let mut copy_sha = None;
+        let rescan = |copy: &[u8], name: &str| {
+            let opts = ScanOptions::new().name(name.to_string()).limits(limits);
+            scanner.scan_bytes(copy, &opts).root.scan_all_result_i
+        };
+        let rec = policy.apply_path(&path, &name, rescan, |copy, sha| {
+            std::fs::write(&spooled, copy).map_err(|e| e.to_string())?;
+            copy_sha = Some(sha.to_string());
+            Ok(())
+        });
+        (rec, copy_sha)
+    })
+    .await;
+    let (rec, copy_sha) = match made {
+        Ok(r) => r,
+        Err(_) => (
+            Some(mdcore::sanitize::Record::failed("the sanitizer crashed")),
+            None,
+        ),
+    };
+    if let Some(sha) = copy_sha {
+        let key = crate::upload_key(&sha);
+        let stored = persist("storing a sanitized copy", || {
+            ctx.blobs.put_file(&key, &tmp)
+        })
+        .await;
+        let _ = std::fs::remove_file(&tmp);
+        if let Err(e) = stored {
+            return Some(mdcore::sanitize::Record::failed(format!(
+                "the sanitized copy could not be stored: {e}"
+            )));
+        }
+    }
+    rec
 }
 
 /// Stores a task's result: a root's final report, or a child's part (and,
@@ -678,6 +736,7 @@ async fn fan_out(
             limits: task.limits.clone(),
             passwords: task.passwords.clone(),
             deadline_ms,
+            sanitize: Default::default(),
         });
     }
     persist("recording a fan-out", || {

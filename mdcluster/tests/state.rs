@@ -208,6 +208,7 @@ async fn the_reconciler_requeues_then_fails_a_lost_scan() {
         limits: mdcore::Limits::default(),
         passwords: Vec::new(),
         deadline_ms: 0,
+        sanitize: Default::default(),
     };
     let tj = serde_json::to_string(&task).unwrap();
     s.create_scan("lost", "{}", &tj, "dd").await.unwrap();

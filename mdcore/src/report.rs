@@ -177,6 +177,11 @@ pub struct Report {
     pub total_time: u64,
     /// The engines that ran.
     pub engines: Vec<EngineInfo>,
+    /// What sanitizing the input came to, when a policy asked for it (set
+    /// by whoever sanitizes: the server's workers, `mdscan scan
+    /// --sanitize`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sanitization: Option<crate::sanitize::Record>,
 }
 
 impl Report {
@@ -195,6 +200,7 @@ impl Report {
             start_time: String::new(),
             total_time: 0,
             engines: Vec::new(),
+            sanitization: None,
         }
     }
 

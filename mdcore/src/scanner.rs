@@ -455,6 +455,7 @@ impl Scanner {
             total_time: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             engines: inner.infos.clone(),
             root,
+            sanitization: None,
         }
     }
 }

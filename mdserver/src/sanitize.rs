@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
-use mdcore::sanitize::{SanitizeError, SanitizeOptions, Sanitized, sanitize};
+use mdcore::sanitize::{Record, SanitizeError, SanitizeOptions, Sanitized, sanitize};
 use serde_json::{Value, json};
 
 /// Arguments of `mdscan sanitize`.
@@ -75,15 +75,9 @@ pub(crate) fn summary(s: &Sanitized) -> String {
 
 /// MetaDefender's `post_processing` object for one sanitization.
 pub(crate) fn post_processing(r: &Result<Sanitized, SanitizeError>, dest: Option<&Path>) -> Value {
+    let dest = dest.map(|d| d.display().to_string()).unwrap_or_default();
     match r {
-        Ok(s) => json!({
-            "actions_ran": "Sanitized",
-            "actions_failed": "",
-            "converted_to": s.converted_to,
-            "converted_destination": dest.map(|d| d.display().to_string()).unwrap_or_default(),
-            "copy_move_destination": "",
-            "sanitization_details": s.details_json(),
-        }),
+        Ok(s) => Record::of(s).post_processing(&dest),
         Err(SanitizeError::Unsupported(_)) => json!({
             "actions_ran": "",
             "actions_failed": "",
@@ -91,14 +85,7 @@ pub(crate) fn post_processing(r: &Result<Sanitized, SanitizeError>, dest: Option
             "converted_destination": "",
             "copy_move_destination": "",
         }),
-        Err(e) => json!({
-            "actions_ran": "",
-            "actions_failed": "Sanitization Failed",
-            "converted_to": "",
-            "converted_destination": "",
-            "copy_move_destination": "",
-            "sanitization_details": {"description": e.to_string(), "details": []},
-        }),
+        Err(e) => Record::failed(e.to_string()).post_processing(""),
     }
 }
 

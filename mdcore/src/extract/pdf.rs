@@ -34,7 +34,7 @@ pub(crate) struct Pdf;
 
 mod crypt;
 mod filters;
-mod syntax;
+pub(crate) mod syntax;
 
 use syntax::{Obj, parse_at};
 
@@ -61,7 +61,7 @@ impl Extractor for Pdf {
         cx: &'a Cx<'a>,
         sink: &mut Sink<'_, 'a>,
     ) -> Result<(), Issue> {
-        let mut objects = scan_objects(data, cx);
+        let mut objects = scan_objects(data, &|| cx.budget.check().is_err());
         if objects.is_empty() {
             return Err(Issue::corrupt("no PDF objects found"));
         }
@@ -194,6 +194,118 @@ impl Extractor for Pdf {
     }
 }
 
+/// One object of a document as [`read_document`] gives it: the latest
+/// definition of its number, strings and stream data decrypted (the stream
+/// still in its filters).
+pub(crate) struct PlainObject {
+    pub(crate) num: u32,
+    pub(crate) gen_: u16,
+    pub(crate) value: Obj,
+    pub(crate) stream: Option<Vec<u8>>,
+}
+
+/// A PDF read the way the extractor reads it, for a rewrite (the
+/// sanitizer): every object — those in object streams too, the last
+/// definition of a number winning, object and cross-reference streams left
+/// out — and the trailer, all decrypted.
+pub(crate) struct PlainDocument {
+    pub(crate) objects: std::collections::BTreeMap<u32, PlainObject>,
+    /// The last trailer (or cross-reference stream dictionary) naming a
+    /// `/Root`; without one, a trailer made of the last `/Catalog`.
+    pub(crate) trailer: Obj,
+    /// How it was encrypted, when it was.
+    pub(crate) encryption: Option<String>,
+}
+
+/// Reads a whole PDF for a rewrite; `Err` when it holds no objects, can
+/// not be decrypted without a password, or has no catalog.
+pub(crate) fn read_document(data: &[u8], cap: u64) -> Result<PlainDocument, String> {
+    let mut objects = scan_objects(data, &|| false);
+    if objects.is_empty() {
+        return Err("no PDF objects found".into());
+    }
+    let security = crypt::Security::of(data, &objects)
+        .map_err(|why| format!("password-protected PDF ({why})"))?;
+    let mut extra = Vec::new();
+    for o in &objects {
+        if o.value.get(b"Type").and_then(Obj::name) == Some(b"ObjStm")
+            && let Some(raw) = o.stream
+        {
+            let raw = decrypt_stream(security.as_ref(), o, raw);
+            let (decoded, _) = filters::decode(&o.value, &raw, cap);
+            extra.extend(objstm(&o.value, &decoded));
+        }
+    }
+    objects.extend(extra);
+    // Trailers by position; cross-reference stream dictionaries count too.
+    let mut trailers: Vec<(usize, Obj)> = memmem::find_iter(data, b"trailer")
+        .filter_map(|at| parse_at(data, at + 7).map(|(o, _)| (at, o)))
+        .collect();
+    let mut out = std::collections::BTreeMap::new();
+    for o in objects {
+        let kind = o.value.get(b"Type").and_then(Obj::name);
+        if kind == Some(b"XRef") {
+            // Its position is not kept; the last one read is the latest.
+            trailers.push((usize::MAX, o.value.clone()));
+        }
+        if matches!(kind, Some(b"XRef" | b"ObjStm")) {
+            continue;
+        }
+        let mut value = o.value.clone();
+        if let Some(s) = &security
+            && !o.compressed
+        {
+            decrypt_strings(&mut value, &|raw| s.decrypt(o.num, o.gen_, raw, false));
+        }
+        let stream = o
+            .stream
+            .map(|raw| decrypt_stream(security.as_ref(), &o, raw));
+        out.insert(
+            o.num,
+            PlainObject {
+                num: o.num,
+                gen_: o.gen_,
+                value,
+                stream,
+            },
+        );
+    }
+    trailers.sort_by_key(|(at, _)| *at);
+    let trailer = match trailers
+        .into_iter()
+        .rev()
+        .find(|(_, t)| t.get(b"Root").is_some())
+    {
+        Some((_, t)) => t,
+        None => {
+            let catalog = out
+                .values()
+                .rev()
+                .find(|o| o.value.get(b"Type").and_then(Obj::name) == Some(b"Catalog"))
+                .ok_or("no document catalog")?;
+            Obj::Dict(vec![(
+                b"Root".to_vec(),
+                Obj::Ref(catalog.num, catalog.gen_),
+            )])
+        }
+    };
+    Ok(PlainDocument {
+        objects: out,
+        trailer,
+        encryption: security.map(|s| s.describe()),
+    })
+}
+
+/// Replaces every string in `o` by `f` of it.
+fn decrypt_strings(o: &mut Obj, f: &dyn Fn(&[u8]) -> Vec<u8>) {
+    match o {
+        Obj::Str(s) => *s = f(s),
+        Obj::Array(items) => items.iter_mut().for_each(|i| decrypt_strings(i, f)),
+        Obj::Dict(entries) => entries.iter_mut().for_each(|(_, v)| decrypt_strings(v, f)),
+        _ => {}
+    }
+}
+
 /// Where the document ends: after its last `%%EOF` and the whitespace
 /// after it, else after its last `endobj`.
 fn document_end(d: &[u8]) -> usize {
@@ -240,13 +352,14 @@ fn text_string(b: &[u8]) -> String {
     b.iter().map(|c| char::from(*c)).collect()
 }
 
-/// Every `N G obj` in the file, with its value and stream.
-fn scan_objects<'d>(d: &'d [u8], cx: &Cx<'_>) -> Vec<Object<'d>> {
+/// Every `N G obj` in the file, with its value and stream; `stop` is asked
+/// every 1024 objects whether to give up (the scan's budget).
+fn scan_objects<'d>(d: &'d [u8], stop: &dyn Fn() -> bool) -> Vec<Object<'d>> {
     let mut out = Vec::new();
     // Every `endstream`, found once: a stream's end is the first after it.
     let ends: Vec<usize> = memmem::find_iter(d, b"endstream").collect();
     for at in memmem::find_iter(d, b"obj") {
-        if out.len() % 1024 == 1023 && cx.budget.check().is_err() {
+        if out.len() % 1024 == 1023 && stop() {
             break;
         }
         // The keyword, not `endobj` or `objstm`: whitespace before it and a

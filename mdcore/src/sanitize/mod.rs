@@ -11,29 +11,52 @@
 //! | format | what is removed |
 //! |---|---|
 //! | RTF | OLE objects (replaced by their result picture), object data and data stores anywhere, DDE/DDEAUTO and INCLUDETEXT/INCLUDEPICTURE/IMPORT fields (replaced by their shown result), bytes after the document |
+//! | PDF | JavaScript (`/JS`, the JavaScript name tree), `/OpenAction`, `/AA`, actions that run, open, fetch or play (Launch, SubmitForm, ImportData, GoToR, GoToE, RichMedia, Rendition, ...) wherever they are, multimedia annotations, XFA forms, embedded files (unless kept), and every object the catalog no longer reaches; written anew, unencrypted |
+//! | zip | rebuilt from its central directory: members with a sanitizer sanitized (and renamed when their type changes), nested zips rebuilt, members that can not be read or sanitized replaced by a text file saying why |
 //! | Office Open XML (docx/docm, xlsx/xlsm, pptx/pptm and their templates) | VBA projects and their signatures, Excel 4.0 macro sheets, ActiveX controls, embedded OLE objects and packages (their pictures stay), custom UI (ribbon callbacks), external relationships other than hyperlinks (remote templates, linked images, frames, external workbooks and DDE links), DDE/DDEAUTO fields and fields whose command is computed, DDE formulas |
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+mod archive;
 mod ooxml;
+mod pdf;
 mod rtf;
 
 /// What to remove beyond the active content that is always removed.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 #[non_exhaustive]
-pub struct SanitizeOptions {}
+pub struct SanitizeOptions {
+    /// Remove files embedded in documents (PDF attachments and their
+    /// annotations). Default: on.
+    pub remove_embedded_files: bool,
+}
+
+impl Default for SanitizeOptions {
+    fn default() -> Self {
+        SanitizeOptions {
+            remove_embedded_files: true,
+        }
+    }
+}
 
 impl SanitizeOptions {
-    /// The defaults: every kind of active content a sanitizer knows is removed.
+    /// The defaults: every kind of active content a sanitizer knows is
+    /// removed, embedded files too.
     pub fn new() -> SanitizeOptions {
         SanitizeOptions::default()
+    }
+
+    /// Keeps (`false`) or removes (`true`) embedded files.
+    pub fn remove_embedded_files(mut self, yes: bool) -> SanitizeOptions {
+        self.remove_embedded_files = yes;
+        self
     }
 }
 
 /// One kind of object acted on, in MetaDefender's `sanitization_details`
 /// form: `{"action": "removed", "object_name": "macro", "count": 1,
 /// "object_details": [...]}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Detail {
     /// `removed` or `sanitized`.
     pub action: String,
@@ -43,7 +66,7 @@ pub struct Detail {
     pub count: u32,
     /// What each one was (part names, link targets), at most
     /// [`MAX_OBJECT_DETAILS`] of them.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub object_details: Vec<String>,
 }
 
@@ -61,16 +84,6 @@ pub struct Sanitized {
     /// What was acted on; empty when there was nothing to remove (the copy
     /// is still rebuilt).
     pub details: Vec<Detail>,
-}
-
-impl Sanitized {
-    /// MetaDefender's `sanitization_details` object.
-    pub fn details_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "description": "Sanitized successfully.",
-            "details": self.details,
-        })
-    }
 }
 
 /// Why no sanitized copy was made.
@@ -98,17 +111,20 @@ const OOXML_EXTENSIONS: &[&str] = &[
 pub fn sanitize(
     data: &[u8],
     name: &str,
-    _opts: &SanitizeOptions,
+    opts: &SanitizeOptions,
 ) -> Result<Sanitized, SanitizeError> {
-    let ext = name
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase())
-        .unwrap_or_default();
+    let ext = extension(name);
     if ooxml::is_package(data) {
         return ooxml::sanitize(data);
     }
     if rtf::is_rtf(data) {
         return rtf::sanitize(data);
+    }
+    if pdf::is_pdf(data) || ext == "pdf" {
+        return pdf::sanitize(data, opts);
+    }
+    if archive::is_zip(data) {
+        return archive::sanitize(data, opts);
     }
     if OOXML_EXTENSIONS.contains(&ext.as_str()) {
         return ooxml::sanitize(data);
@@ -117,12 +133,227 @@ pub fn sanitize(
     Err(SanitizeError::Unsupported(ft.description.into_owned()))
 }
 
+/// The kind of sanitizer that takes `data`, when there is one: `office`,
+/// `rtf`, `pdf` or `archive` (what [`sanitize`] would dispatch on).
+pub fn kind(data: &[u8], name: &str) -> Option<&'static str> {
+    let ext = extension(name);
+    if ooxml::is_package(data) {
+        Some("office")
+    } else if rtf::is_rtf(data) {
+        Some("rtf")
+    } else if pdf::is_pdf(data) || ext == "pdf" {
+        Some("pdf")
+    } else if archive::is_zip(data) {
+        Some("archive")
+    } else if OOXML_EXTENSIONS.contains(&ext.as_str()) {
+        Some("office")
+    } else {
+        None
+    }
+}
+
+fn extension(name: &str) -> String {
+    name.rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// A workflow's sanitization: whether it runs, on which files, and what a
+/// failure does. Serializable, so a cluster task carries it to a worker.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Policy {
+    /// Sanitization on or off. Default: off.
+    pub enabled: bool,
+    /// The files sanitized: sanitizer kinds (`office`, `pdf`, `rtf`,
+    /// `archive`) or
+    /// extensions (`docx`, `pdf`, `png`, matched against both the name and
+    /// the detected type). Empty: every file a sanitizer takes. A listed
+    /// type with no sanitizer yet is a failure, never a silent pass.
+    pub file_types: Vec<String>,
+    /// A file that should have been sanitized and was not is blocked
+    /// (`true`, the default) or passes unsanitized with a note.
+    pub block_on_failure: bool,
+    /// Remove embedded files from documents. Default: on.
+    pub remove_embedded_files: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            enabled: false,
+            file_types: Vec::new(),
+            block_on_failure: true,
+            remove_embedded_files: true,
+        }
+    }
+}
+
+impl Policy {
+    /// Whether this policy sanitizes `data` (named `name`).
+    pub fn applies(&self, data: &[u8], name: &str) -> bool {
+        if !self.enabled {
+            return false;
+        }
+        let kind = kind(data, name);
+        if self.file_types.is_empty() {
+            return kind.is_some();
+        }
+        let ext = extension(name);
+        let detected = crate::detect::detect(data).kind.extensions();
+        self.file_types.iter().any(|t| {
+            let t = t.trim().trim_start_matches('.').to_ascii_lowercase();
+            kind == Some(t.as_str()) || t == ext || detected.contains(&t.as_str())
+        })
+    }
+
+    /// Sanitizes `data` if this policy applies to it: `None` when it does
+    /// not, else the record for the report and the copy (none when it
+    /// failed).
+    pub fn apply(&self, data: &[u8], name: &str) -> Option<(Record, Option<Vec<u8>>)> {
+        if !self.applies(data, name) {
+            return None;
+        }
+        let opts = SanitizeOptions::new().remove_embedded_files(self.remove_embedded_files);
+        Some(match sanitize(data, name, &opts) {
+            Ok(s) => (Record::of(&s), Some(s.data)),
+            Err(e) => (Record::failed(e.to_string()), None),
+        })
+    }
+}
+
+impl Policy {
+    /// Sanitizes the file at `path` if this policy applies to it: the copy
+    /// is scanned by `rescan` (given the copy and its name; the verdict is
+    /// kept in the record, so a copy that still blocks is never served)
+    /// and handed with its SHA-256 to `keep`, which stores it. Returns the
+    /// record for the report; `None` when the policy does not apply. A
+    /// file that can not be read, or a copy `keep` fails to store, is a
+    /// failed sanitization.
+    pub fn apply_path(
+        &self,
+        path: &std::path::Path,
+        name: &str,
+        rescan: impl FnOnce(&[u8], &str) -> crate::ResultCode,
+        keep: impl FnOnce(&[u8], &str) -> Result<(), String>,
+    ) -> Option<Record> {
+        if !self.enabled {
+            return None;
+        }
+        let data = match std::fs::read(path) {
+            Ok(d) => d,
+            Err(e) => return Some(Record::failed(format!("the file could not be read: {e}"))),
+        };
+        let (mut record, copy) = self.apply(&data, name)?;
+        drop(data);
+        let Some(copy) = copy else {
+            return Some(record);
+        };
+        let copy_name = copy_name(name, &record.converted_to);
+        record.copy_result = Some(rescan(&copy, &copy_name));
+        match keep(&copy, &record.sha256) {
+            Ok(()) => Some(record),
+            Err(e) => Some(Record::failed(format!(
+                "the sanitized copy could not be stored: {e}"
+            ))),
+        }
+    }
+}
+
+/// The name a sanitized copy goes by: the last part of `name` with the
+/// copy's extension (`in/report.docm` -> `report.docx`).
+pub fn copy_name(name: &str, converted_to: &str) -> String {
+    let base = name
+        .rsplit(['/', '\\'])
+        .next()
+        .filter(|b| !b.is_empty())
+        .unwrap_or("file");
+    let stem = base.rsplit_once('.').map_or(base, |(s, _)| s);
+    format!("{stem}.{converted_to}")
+}
+
+/// What sanitizing a scanned file came to, as its report keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// The copy's type (`docx`); empty when it failed.
+    pub converted_to: String,
+    /// The copy's SHA-256 (lower-case hex), where it is stored; empty when
+    /// it failed.
+    pub sha256: String,
+    /// The copy's size in bytes.
+    pub size: u64,
+    /// What was acted on.
+    pub details: Vec<Detail>,
+    /// Why there is no copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    /// The copy's own scan result (a copy is scanned before it is
+    /// offered; one that still blocks, or was not scanned, is not served).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_result: Option<crate::ResultCode>,
+}
+
+impl Record {
+    /// The record of a copy made.
+    pub fn of(s: &Sanitized) -> Record {
+        use sha2::Digest as _;
+        let sha = sha2::Sha256::digest(&s.data);
+        Record {
+            converted_to: s.converted_to.clone(),
+            sha256: sha.iter().map(|b| format!("{b:02x}")).collect(),
+            size: s.data.len() as u64,
+            details: s.details.clone(),
+            failure: None,
+            copy_result: None,
+        }
+    }
+
+    /// MetaDefender's `process_info.post_processing` object, the copy
+    /// named `destination` (a path or a file name).
+    pub fn post_processing(&self, destination: &str) -> serde_json::Value {
+        match &self.failure {
+            None => serde_json::json!({
+                "actions_ran": "Sanitized",
+                "actions_failed": "",
+                "converted_to": self.converted_to,
+                "converted_destination": destination,
+                "copy_move_destination": "",
+                "sanitization_details": {
+                    "description": "Sanitized successfully.",
+                    "details": self.details,
+                },
+            }),
+            Some(why) => serde_json::json!({
+                "actions_ran": "",
+                "actions_failed": "Sanitization Failed",
+                "converted_to": "",
+                "converted_destination": "",
+                "copy_move_destination": "",
+                "sanitization_details": {"description": why, "details": []},
+            }),
+        }
+    }
+
+    /// A sanitization that made no copy.
+    pub fn failed(why: impl Into<String>) -> Record {
+        Record {
+            converted_to: String::new(),
+            sha256: String::new(),
+            size: 0,
+            details: Vec::new(),
+            failure: Some(why.into()),
+            copy_result: None,
+        }
+    }
+}
+
 /// Counts objects acted on, by action and kind, in the order first seen.
 #[derive(Debug, Default)]
 pub(crate) struct Tally(Vec<Detail>);
 
 impl Tally {
-    pub(crate) fn add(&mut self, action: &str, object: &str, what: impl Into<String>) {
+    /// The entry for this action and kind, made when first seen.
+    fn entry(&mut self, action: &str, object: &str) -> Option<&mut Detail> {
         let i = match self
             .0
             .iter()
@@ -139,11 +370,36 @@ impl Tally {
                 self.0.len() - 1
             }
         };
-        if let Some(d) = self.0.get_mut(i) {
+        self.0.get_mut(i)
+    }
+
+    pub(crate) fn add(&mut self, action: &str, object: &str, what: impl Into<String>) {
+        if let Some(d) = self.entry(action, object) {
             d.count = d.count.saturating_add(1);
             let what = what.into();
             if d.object_details.len() < MAX_OBJECT_DETAILS && !what.is_empty() {
                 d.object_details.push(what);
+            }
+        }
+    }
+
+    /// Adds what was done inside the member at `path` of an archive.
+    pub(crate) fn add_many(&mut self, d: &Detail, path: &str) {
+        let Some(t) = self.entry(&d.action, &d.object_name) else {
+            return;
+        };
+        t.count = t.count.saturating_add(d.count);
+        let whats: Vec<String> = if d.object_details.is_empty() {
+            vec![path.to_string()]
+        } else {
+            d.object_details
+                .iter()
+                .map(|w| format!("{path}: {w}"))
+                .collect()
+        };
+        for w in whats {
+            if t.object_details.len() < MAX_OBJECT_DETAILS {
+                t.object_details.push(w);
             }
         }
     }

@@ -2,14 +2,15 @@
 # Runs one of the third-party verifiers of the sanitization tests (olevba,
 # mraptor, msodde, rtfobj from oletools; pdfid; python with pikepdf), all
 # from PyPI, installed into target/cdr-venv on first use (under a lock, as
-# tests run in parallel). Usage: cdr-tools.sh PROGRAM ARGS...
+# tests run in parallel). Usage: cdr-tools.sh PROGRAM ARGS... (pdfid has
+# no program of its own: `python -m pdfid`).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../../.." && pwd)"
 venv="${MDSCAN_CDR_VENV:-$root/target/cdr-venv}"
 mkdir -p "$(dirname "$venv")"
 (
   flock 9
-  if [ ! -x "$venv/bin/pdfid" ] || [ ! -x "$venv/bin/olevba" ] || ! "$venv/bin/python" -c 'import pikepdf' 2>/dev/null; then
+  if [ ! -x "$venv/bin/olevba" ] || ! "$venv/bin/python" -c 'import pdfid, pikepdf' 2>/dev/null; then
     python3 -m venv "$venv" >&2
     "$venv/bin/pip" install -q 'oletools==0.60.2' 'pdfid==1.1.3' 'pikepdf==10.18.0' >&2
   fi

@@ -213,6 +213,9 @@ pub(crate) struct Workflow {
     pub(crate) block_codes: Vec<u8>,
     /// Archive passwords tried for this workflow.
     pub(crate) passwords: Vec<String>,
+    /// Sanitization (`[workflows.sanitize]`): on which files, and whether
+    /// a failure blocks. Off by default.
+    pub(crate) sanitize: mdcore::sanitize::Policy,
 }
 
 impl Default for Workflow {
@@ -231,6 +234,7 @@ impl Default for Workflow {
             timeout_secs: l.timeout.as_secs(),
             block_codes: mdcore::DEFAULT_BLOCK_CODES.to_vec(),
             passwords: Vec::new(),
+            sanitize: mdcore::sanitize::Policy::default(),
         }
     }
 }

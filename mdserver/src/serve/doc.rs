@@ -32,10 +32,39 @@ fn blocks(workflow: Option<&Workflow>, code: ResultCode) -> bool {
     }
 }
 
-fn post_processing() -> Value {
-    json!({"actions_ran": "", "actions_failed": "", "converted_to": "",
-           "converted_destination": "", "copy_move_destination": ""})
+/// The root's `post_processing`: what sanitization did (extracted
+/// objects are not sanitized on their own; their document says nothing).
+fn post_processing(s: &Scan, root: bool) -> Value {
+    match s.report.as_ref().and_then(|r| r.sanitization.as_ref()) {
+        Some(rec) if root => rec.post_processing(&converted_name(&s.display_name, rec)),
+        _ => json!({"actions_ran": "", "actions_failed": "", "converted_to": "",
+                    "converted_destination": "", "copy_move_destination": ""}),
+    }
 }
+
+/// The file name the sanitized copy is served as: the submitted name's
+/// last part with the copy's extension (`report.docm` -> `report.docx`).
+pub(crate) fn converted_name(display_name: &str, rec: &mdcore::sanitize::Record) -> String {
+    if rec.failure.is_some() {
+        return String::new();
+    }
+    mdcore::sanitize::copy_name(display_name, &rec.converted_to)
+}
+
+/// Why a finished root is blocked beyond its code: a sanitization that
+/// failed where the workflow says that blocks.
+fn sanitization_blocks(s: &Scan, workflow: Option<&Workflow>) -> bool {
+    let failed = s
+        .report
+        .as_ref()
+        .and_then(|r| r.sanitization.as_ref())
+        .is_some_and(|r| r.failure.is_some());
+    // Without its workflow, a failure blocks (the default).
+    failed && workflow.is_none_or(|w| w.sanitize.block_on_failure)
+}
+
+/// The blocked reason for a sanitization failure, as MetaDefender words it.
+const SANITIZATION_FAILED: &str = "Sanitization failed";
 
 /// Sets a field of a document object.
 fn set(doc: &mut Value, key: &str, v: Value) {
@@ -91,7 +120,7 @@ pub(crate) fn outcome(s: &Scan, workflow: Option<&Workflow>) -> (u8, &'static st
     match s.report.as_ref().filter(|_| s.state == State::Done) {
         Some(r) => {
             let code = r.root.scan_all_result_i;
-            let verdict = if blocks(workflow, code) {
+            let verdict = if blocks(workflow, code) || sanitization_blocks(s, workflow) {
                 "Blocked"
             } else {
                 "Allowed"
@@ -152,7 +181,17 @@ pub(crate) fn result(v: &View<'_>, first: usize, size: usize) -> Value {
         _ => (IN_PROGRESS, v.progress.min(99)),
     };
     let code_a = ResultCode::from_i(code).map_or("In Progress", |c| c.as_str());
-    let blocked = done && ResultCode::from_i(code).is_some_and(|c| blocks(v.workflow, c));
+    let code_blocks = done && ResultCode::from_i(code).is_some_and(|c| blocks(v.workflow, c));
+    let root = v.path.is_empty();
+    let sanitize_blocks = done && root && sanitization_blocks(s, v.workflow);
+    let blocked = code_blocks || sanitize_blocks;
+    let blocked_reason = if code_blocks {
+        code_a
+    } else if sanitize_blocks {
+        SANITIZATION_FAILED
+    } else {
+        ""
+    };
     let result = if !done {
         "Processing"
     } else if blocked {
@@ -202,7 +241,7 @@ pub(crate) fn result(v: &View<'_>, first: usize, size: usize) -> Value {
         "process_info": {
             "progress_percentage": progress,
             "result": result,
-            "blocked_reason": if blocked { code_a } else { "" },
+            "blocked_reason": blocked_reason,
             "profile": s.workflow,
             "user_agent": s.user_agent,
             "username": s.username,
@@ -211,7 +250,7 @@ pub(crate) fn result(v: &View<'_>, first: usize, size: usize) -> Value {
             "queue_time": queue_ms,
             "verdicts": if done { vec![code_a] } else { Vec::new() },
             "outdated_data": [],
-            "post_processing": post_processing(),
+            "post_processing": if done { post_processing(s, root) } else { post_processing(s, false) },
         },
     });
     if let Some(batch) = &s.batch_id {
@@ -225,10 +264,28 @@ pub(crate) fn result(v: &View<'_>, first: usize, size: usize) -> Value {
         .filter(|_| done)
         .map(|n| n.notes.clone())
         .unwrap_or_default();
-    if v.path.is_empty()
-        && let Some(why) = &s.callback_refused
-    {
+    if root && let Some(why) = &s.callback_refused {
         notes.push(why.clone());
+    }
+    if root
+        && done
+        && let Some(why) = report
+            .and_then(|r| r.sanitization.as_ref())
+            .and_then(|r| r.failure.as_ref())
+    {
+        notes.push(format!("not sanitized: {why}"));
+    }
+    if root
+        && done
+        && let Some(code) = report
+            .and_then(|r| r.sanitization.as_ref())
+            .and_then(|r| r.copy_result)
+            .filter(|c| blocks(v.workflow, *c))
+    {
+        notes.push(format!(
+            "the sanitized copy still scans as {}; it is not served",
+            code.as_str()
+        ));
     }
     if !notes.is_empty() {
         set(&mut doc, "mdscan", json!({ "notes": notes }));
@@ -390,7 +447,15 @@ pub(crate) fn batch(
             continue;
         }
         let (i_code, a) = code.map_or((IN_PROGRESS, "In Progress"), |c| (c.as_i(), c.as_str()));
-        let blocked = code.is_some_and(|c| blocks(*wf, c));
+        let code_blocks = code.is_some_and(|c| blocks(*wf, c));
+        let blocked = code_blocks || (done && sanitization_blocks(s, *wf));
+        let reason = if code_blocks {
+            a
+        } else if blocked {
+            SANITIZATION_FAILED
+        } else {
+            ""
+        };
         rows.push(json!({
             "data_id": s.data_id,
             "display_name": s.display_name,
@@ -403,7 +468,7 @@ pub(crate) fn batch(
             "scan_all_result_i": i_code,
             "scan_all_result_a": a,
             "process_info": {
-                "blocked_reason": if blocked { a } else { "" },
+                "blocked_reason": reason,
                 "progress_percentage": if done { 100 } else { 0 },
                 "result": if !done { "Processing" } else if blocked { "Blocked" } else { "Allowed" },
                 "verdicts": if done { vec![a] } else { Vec::new() },
@@ -422,13 +487,14 @@ pub(crate) fn batch(
             s.report
                 .as_ref()
                 .is_some_and(|r| blocks(*wf, r.root.scan_all_result_i))
+                || sanitization_blocks(s, *wf)
         });
     json!({
         "batch_id": b.batch_id,
         "is_closed": b.is_closed,
         "user_data": b.user_data,
         "process_info": {
-            "blocked_reason": if blocked { overall.as_str() } else { "" },
+            "blocked_reason": if !blocked { "" } else if blocks(files.first().and_then(|(_, w)| *w), overall) { overall.as_str() } else { SANITIZATION_FAILED },
             "file_type_skipped_scan": false,
             "profile": b.workflow,
             "result": if !all_done { "Processing" } else if blocked { "Blocked" } else { "Allowed" },

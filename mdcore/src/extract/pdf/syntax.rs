@@ -147,12 +147,17 @@ impl<'d> Lexer<'d> {
         if let Ok(i) = text.parse::<i64>() {
             return Some(Obj::Int(i));
         }
-        // Acrobat reads "--5" or "5." leniently; so do we, else 0.
-        Some(Obj::Real(
-            text.trim_start_matches(['+', '-'])
-                .parse::<f64>()
-                .unwrap_or(0.0),
-        ))
+        // Acrobat reads "--5" or "5." leniently; so do we, else 0. The
+        // first sign is the number's.
+        let magnitude = text
+            .trim_start_matches(['+', '-'])
+            .parse::<f64>()
+            .unwrap_or(0.0);
+        Some(Obj::Real(if text.starts_with('-') {
+            -magnitude
+        } else {
+            magnitude
+        }))
     }
 
     pub(crate) fn object(&mut self, depth: usize) -> Option<Obj> {

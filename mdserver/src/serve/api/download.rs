@@ -1,4 +1,5 @@
-//! `GET /file/download/{data_id}`: the original file, with `Range`.
+//! `GET /file/download/{data_id}`: the original file, and `GET
+//! /file/converted/{data_id}`: its sanitized copy; both with `Range`.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, StreamBody};
@@ -31,13 +32,71 @@ pub(crate) async fn original<B: Backend, T>(
     if !who.can_download(&scan.owner) {
         return Err(ApiError::Forbidden("Access denied"));
     }
-    let blob = api.backend.blob(&scan.sha256).await.map_err(|_| gone())?;
+    send(api, req, &scan.sha256, scan.file_size, &scan.display_name).await
+}
+
+/// The sanitized copy of a finished root scan. 404 until there is one
+/// (not done, not sanitized, sanitization failed); 403 when the copy's
+/// own scan blocks it.
+pub(crate) async fn converted<B: Backend, T>(
+    api: &Api<B>,
+    req: &Request<T>,
+    who: &Identity,
+    id: &str,
+) -> Reply {
+    let gone = || ApiError::FileNotFound;
+    let scan = api
+        .backend
+        .scan(&id.to_ascii_lowercase())
+        .await
+        .ok()
+        .flatten()
+        .ok_or_else(gone)?;
+    if !who.can_see(&scan.owner) {
+        return Err(gone());
+    }
+    if !who.can_download(&scan.owner) {
+        return Err(ApiError::Forbidden("Access denied"));
+    }
+    let report = scan.report.as_ref().ok_or_else(gone)?;
+    let rec = report
+        .sanitization
+        .as_ref()
+        .filter(|r| r.failure.is_none() && !r.sha256.is_empty())
+        .ok_or_else(gone)?;
+    // The copy was scanned on its own: served only when that scan does
+    // not block (whatever the original's verdict).
+    let workflow = api.cfg.workflow(&scan.workflow);
+    let blocked = match (rec.copy_result, &workflow) {
+        (None, _) => true,
+        (Some(c), Some(w)) => w.block_codes.contains(&c.as_i()),
+        (Some(c), None) => c.blocks_by_default(),
+    };
+    if blocked {
+        return Err(ApiError::Forbidden(
+            "The sanitized copy is blocked by its own scan; it is not served",
+        ));
+    }
+    let name = crate::serve::doc::converted_name(&scan.display_name, rec);
+    send(api, req, &rec.sha256, rec.size, &name).await
+}
+
+/// Streams the stored file `sha256` (`len` bytes) as an attachment named
+/// `name`, honouring one `Range`.
+async fn send<B: Backend, T>(
+    api: &Api<B>,
+    req: &Request<T>,
+    sha256: &str,
+    len: u64,
+    name: &str,
+) -> Reply {
+    let gone = || ApiError::FileNotFound;
+    let blob = api.backend.blob(sha256).await.map_err(|_| gone())?;
     // An open file stays readable after a downloaded copy is removed.
     let mut file = tokio::fs::File::open(blob.path())
         .await
         .map_err(|_| gone())?;
     drop(blob);
-    let len = scan.file_size;
     let range = req
         .headers()
         .get("range")
@@ -77,10 +136,7 @@ pub(crate) async fn original<B: Backend, T>(
     if let Ok(v) = HeaderValue::from_str(&count.to_string()) {
         hs.insert("content-length", v);
     }
-    let name = percent_encoding::utf8_percent_encode(
-        &scan.display_name,
-        percent_encoding::NON_ALPHANUMERIC,
-    );
+    let name = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
         hs.insert("content-disposition", v);
     }

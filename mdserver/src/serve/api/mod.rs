@@ -353,7 +353,7 @@ async fn dispatch<B: Backend, T: ReqBody>(
         (&Method::GET, ["file", "batch", id]) => batch::report(api, &req, &who, id).await,
         (&Method::POST, ["file", "batch", id, "close"]) => batch::close(api, &req, &who, id).await,
         (&Method::POST, ["file", "batch", id, "cancel"]) => batch::cancel(api, &who, id).await,
-        (&Method::GET, ["file", "converted", _]) => Err(ApiError::FileNotFound),
+        (&Method::GET, ["file", "converted", id]) => download::converted(api, &req, &who, id).await,
         (&Method::GET, ["file", "download", id]) => download::original(api, &req, &who, id).await,
         (&Method::POST, ["file", id, "cancel"]) => results::cancel(api, &who, id).await,
         (&Method::GET, ["file", id]) => results::result(api, &req, &who, id).await,

@@ -171,6 +171,7 @@ impl Cluster {
                 .cloned()
                 .collect(),
             deadline_ms: 0,
+            sanitize: workflow.sanitize.clone(),
         })
     }
 }

@@ -189,11 +189,44 @@ impl Local {
         if let Some(d) = mdcore::Digests::from_hex(&scan.md5, &scan.sha1, &scan.sha256) {
             opts = opts.digests(d);
         }
-        self.scanner
+        let mut report = self
+            .scanner
             .get()
             .scan_path(blob, &opts)
-            .unwrap_or_else(|e| failed_report(&scan.display_name, &e.to_string()))
+            .unwrap_or_else(|e| failed_report(&scan.display_name, &e.to_string()));
+        if workflow.sanitize.enabled {
+            let scanner = self.scanner.get();
+            let rescan = |copy: &[u8], name: &str| {
+                let opts = ScanOptions::new()
+                    .name(name.to_string())
+                    .limits(workflow.limits());
+                scanner.scan_bytes(copy, &opts).root.scan_all_result_i
+            };
+            report.sanitization =
+                workflow
+                    .sanitize
+                    .apply_path(blob, &scan.display_name, rescan, |copy, sha| {
+                        let tmp = self.store.tmp_path(&format!("sanitized-{}", scan.data_id));
+                        let kept = write_synced(&tmp, copy)
+                            .map_err(|e| e.to_string())
+                            .and_then(|()| {
+                                self.store.keep_blob(&tmp, sha).map_err(|e| e.to_string())
+                            });
+                        if kept.is_err() {
+                            let _ = std::fs::remove_file(&tmp);
+                        }
+                        kept
+                    });
+        }
+        report
     }
+}
+
+fn write_synced(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path)?;
+    f.write_all(data)?;
+    f.sync_all()
 }
 
 fn failed(e: impl std::fmt::Display) -> BackendError {
