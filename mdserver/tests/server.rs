@@ -14,13 +14,13 @@ use serde_json::Value;
 use crate::cli::{EICAR, zip_of};
 use crate::cluster::sha256_hex;
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
     base: String,
 }
 
 impl Server {
-    fn start(data: &Path, config: Option<&str>) -> Server {
+    pub(crate) fn start(data: &Path, config: Option<&str>) -> Server {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -59,7 +59,7 @@ impl Server {
         panic!("server did not become ready");
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
@@ -87,14 +87,19 @@ impl Drop for Server {
     }
 }
 
-fn client() -> Client {
+pub(crate) fn client() -> Client {
     crate::http_client()
         .timeout(Duration::from_secs(120))
         .build()
         .unwrap()
 }
 
-fn upload(s: &Server, name: &str, body: &[u8], headers: &[(&str, &str)]) -> (StatusCode, Value) {
+pub(crate) fn upload(
+    s: &Server,
+    name: &str,
+    body: &[u8],
+    headers: &[(&str, &str)],
+) -> (StatusCode, Value) {
     let mut req = client()
         .post(s.url("/file"))
         .header("filename", name)
@@ -107,7 +112,7 @@ fn upload(s: &Server, name: &str, body: &[u8], headers: &[(&str, &str)]) -> (Sta
     (status, r.json().unwrap_or(Value::Null))
 }
 
-fn get(s: &Server, path: &str, key: Option<&str>) -> (StatusCode, Value) {
+pub(crate) fn get(s: &Server, path: &str, key: Option<&str>) -> (StatusCode, Value) {
     let mut req = client().get(s.url(path));
     if let Some(k) = key {
         req = req.header("apikey", k);
@@ -124,7 +129,7 @@ fn get(s: &Server, path: &str, key: Option<&str>) -> (StatusCode, Value) {
 
 /// Polls until `scan_all_result_a` is no longer "In Progress", checking on
 /// the way that both progress fields move together.
-fn wait(s: &Server, id: &str, key: Option<&str>) -> Value {
+pub(crate) fn wait(s: &Server, id: &str, key: Option<&str>) -> Value {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let (_, v) = get(s, &format!("/file/{id}"), key);
@@ -362,11 +367,9 @@ fn metadefender_client_sequence_and_info_endpoints() {
         .send()
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert!(
-        r.headers()["content-disposition"]
-            .to_str()
-            .unwrap()
-            .contains("my%20file%2B1%2Ecom")
+    assert_eq!(
+        r.headers()["content-disposition"].to_str().unwrap(),
+        "attachment; filename=\"my file+1.com\"; filename*=UTF-8''my%20file+1.com"
     );
     assert_eq!(r.bytes().unwrap().as_ref(), EICAR);
     let r = client()

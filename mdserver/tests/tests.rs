@@ -2,7 +2,14 @@
 
 mod cli;
 mod cluster;
+mod sanitize;
 mod server;
+
+// The sanitization samples and verifiers of mdcore's tests.
+#[path = "../../mdcore/tests/support/cdr.rs"]
+mod cdr;
+#[path = "../../mdcore/tests/support/shared.rs"]
+mod shared;
 
 /// reqwest's rustls (for the HTTPS cluster test) takes the process's
 /// crypto provider: aws-lc-rs, the one the server itself uses. Call before

@@ -136,8 +136,7 @@ async fn send<B: Backend, T>(
     if let Ok(v) = HeaderValue::from_str(&count.to_string()) {
         hs.insert("content-length", v);
     }
-    let name = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+    if let Ok(v) = HeaderValue::from_str(&disposition(name)) {
         hs.insert("content-disposition", v);
     }
     if status == StatusCode::PARTIAL_CONTENT
@@ -146,6 +145,48 @@ async fn send<B: Backend, T>(
         hs.insert("content-range", v);
     }
     Ok(r)
+}
+
+/// RFC 5987's attr-chars: what `filename*` leaves unescaped.
+const ATTR: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'!')
+    .remove(b'#')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'+')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'^')
+    .remove(b'_')
+    .remove(b'`')
+    .remove(b'|')
+    .remove(b'~');
+
+/// `attachment` with the name twice (RFC 6266): `filename` in plain ASCII
+/// (anything else, quotes and backslashes as `_`) for old clients, and
+/// `filename*` in UTF-8, percent-encoded, which current clients prefer.
+fn disposition(name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded = percent_encoding::utf8_percent_encode(name, ATTR);
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+#[cfg(test)]
+#[test]
+fn dispositions_name_the_file_for_old_and_new_clients() {
+    assert_eq!(
+        disposition("Bericht \"Q3\" ü.docx"),
+        "attachment; filename=\"Bericht _Q3_ _.docx\"; filename*=UTF-8''Bericht%20%22Q3%22%20%C3%BC.docx"
+    );
 }
 
 /// `bytes=a-b`, `bytes=a-`, `bytes=-n` (one range).
