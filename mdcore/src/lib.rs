@@ -68,4 +68,5 @@ pub mod sanitize;
 mod scanner;
 mod time;
 mod verdict;
+pub mod vuln;
 mod walk;

@@ -63,6 +63,10 @@ pub struct Node {
     /// token, until [`Report::graft`] puts the child's report here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote: Option<String>,
+    /// Known-vulnerable software found in this object (its own code is
+    /// then 18, Potentially Vulnerable File).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vulnerabilities: Vec<crate::vuln::Finding>,
 }
 
 impl Node {
@@ -84,6 +88,7 @@ impl Node {
             notes: Vec::new(),
             children: Vec::new(),
             remote: None,
+            vulnerabilities: Vec::new(),
         }
     }
 

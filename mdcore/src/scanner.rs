@@ -171,6 +171,7 @@ pub struct ScannerBuilder {
     threads: usize,
     type_mismatch: bool,
     engines: Vec<Arc<dyn Engine>>,
+    vuln_paths: Vec<PathBuf>,
 }
 
 impl Default for ScannerBuilder {
@@ -185,6 +186,7 @@ impl Default for ScannerBuilder {
             threads: 0,
             type_mismatch: false,
             engines: Vec::new(),
+            vuln_paths: Vec::new(),
         }
     }
 }
@@ -261,6 +263,14 @@ impl ScannerBuilder {
         self
     }
 
+    /// A vulnerability feed: OSV records (files, directories, OSV's zips)
+    /// or a product feed (see [`crate::vuln`]). Objects with vulnerable
+    /// software get code 18. Default: none.
+    pub fn vulnerability_feed(&mut self, path: impl Into<PathBuf>) -> &mut Self {
+        self.vuln_paths.push(path.into());
+        self
+    }
+
     /// Loads every rule file and hash list and starts the thread pool.
     /// All-or-nothing: any file that does not load is an error.
     pub fn build(&self) -> Result<Scanner, Error> {
@@ -308,10 +318,18 @@ impl ScannerBuilder {
             .build()
             .map_err(|e| Error::Config(format!("can not start {threads} threads: {e}")))?;
         let infos = engines.iter().map(|e| e.info().clone()).collect();
+        let vulns = if self.vuln_paths.is_empty() {
+            None
+        } else {
+            Some(Arc::new(
+                crate::vuln::Feed::load(&self.vuln_paths).map_err(Error::Config)?,
+            ))
+        };
         Ok(Scanner {
             inner: Arc::new(Inner {
                 engines,
                 infos,
+                vulns,
                 limits: self.limits.clone(),
                 passwords: self.passwords.clone(),
                 type_mismatch: self.type_mismatch,
@@ -325,6 +343,7 @@ impl ScannerBuilder {
 struct Inner {
     engines: Vec<Arc<dyn Engine>>,
     infos: Vec<EngineInfo>,
+    vulns: Option<Arc<crate::vuln::Feed>>,
     limits: Limits,
     passwords: Vec<String>,
     type_mismatch: bool,
@@ -353,6 +372,11 @@ impl Scanner {
     /// The engines, in the order they run.
     pub fn engines(&self) -> &[EngineInfo] {
         &self.inner.infos
+    }
+
+    /// The vulnerability feed in force, if one was loaded.
+    pub fn vulnerability_feed(&self) -> Option<&crate::vuln::Feed> {
+        self.inner.vulns.as_deref()
     }
 
     /// The default per-root limits.
@@ -421,7 +445,7 @@ impl Scanner {
         let budget = Budget::new(limits, root_size, opts.cancel.clone());
         let mut passwords = opts.passwords.clone();
         passwords.extend(inner.passwords.iter().cloned());
-        let walker = Walker::new(
+        let mut walker = Walker::new(
             &inner.engines,
             budget,
             passwords,
@@ -429,6 +453,7 @@ impl Scanner {
             opts.progress.as_deref(),
             opts.split.as_deref(),
         );
+        walker.vulns = inner.vulns.as_deref();
         let place = Place {
             display: if opts.origin.is_some() {
                 format!("{}/{name}", origin.parent_display)

@@ -32,6 +32,8 @@ pub(crate) const BUG_NOTE: &str = "(a bug in mdscan; please report it)";
 /// Everything shared by the whole tree of one scan.
 pub(crate) struct Walker<'s> {
     pub(crate) engines: &'s [std::sync::Arc<dyn Engine>],
+    /// The vulnerability feed, when one is loaded.
+    pub(crate) vulns: Option<&'s crate::vuln::Feed>,
     pub(crate) budget: Budget,
     pub(crate) passwords: Vec<String>,
     pub(crate) type_mismatch: bool,
@@ -95,6 +97,7 @@ impl<'s> Walker<'s> {
     ) -> Self {
         Walker {
             engines,
+            vulns: None,
             budget,
             passwords,
             type_mismatch,
@@ -279,6 +282,7 @@ impl<'s> Walker<'s> {
         let cached = self.cache.lock().ok().and_then(|c| c.get(&sha256).cloned());
         if let Some(prev) = cached {
             node.scan_details = prev.scan_details;
+            node.vulnerabilities = prev.vulnerabilities;
             own.push(prev.scan_all_result_i);
             node.notes.push(format!(
                 "identical to `{}`, scanned once; its result is repeated here",
@@ -294,6 +298,7 @@ impl<'s> Walker<'s> {
         if let Ok(mut cache) = self.cache.lock() {
             let mut summary = Node::new(String::new(), node.display_name.clone(), node.depth);
             summary.scan_details = node.scan_details.clone();
+            summary.vulnerabilities = node.vulnerabilities.clone();
             let children = node.children.iter().map(|c| c.scan_all_result_i);
             summary.set_overall(roll_up(own.iter().copied().chain(children)));
             cache.insert(sha256, summary);
@@ -311,6 +316,13 @@ impl<'s> Walker<'s> {
         node: &mut Node,
         own: &mut Vec<ResultCode>,
     ) -> Option<ListVerdict> {
+        if let Some(feed) = self.vulns {
+            let found = crate::vuln::assess(feed, data, ft.kind, &place.name);
+            if !found.is_empty() {
+                own.push(ResultCode::PotentiallyVulnerableFile);
+                node.vulnerabilities = found;
+            }
+        }
         if self.engines.is_empty() {
             own.push(ResultCode::NotScanned);
             node.notes.push("no detection engine is configured".into());

@@ -21,3 +21,4 @@ mod rar;
 mod sanitize;
 mod scanning;
 mod split;
+mod vulnerability;

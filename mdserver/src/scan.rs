@@ -26,6 +26,10 @@ pub(crate) struct ScanArgs {
     /// A hash allow list, whatever its extension (repeatable).
     #[arg(long = "allow", value_name = "FILE")]
     allow: Vec<PathBuf>,
+    /// A vulnerability feed: OSV records (JSON files, directories, OSV's
+    /// per-ecosystem zips) or a CPE-style product feed (repeatable).
+    #[arg(long = "vuln-feed", value_name = "PATH")]
+    vuln_feeds: Vec<PathBuf>,
     /// Do not load the built-in rules (EICAR test file).
     #[arg(long)]
     no_default_rules: bool,
@@ -118,6 +122,9 @@ fn build_scanner(args: &ScanArgs) -> Result<Scanner, mdcore::errors::Error> {
         &args.allow,
         &args.passwords,
     );
+    for f in &args.vuln_feeds {
+        b.vulnerability_feed(f);
+    }
     b.build()
 }
 

@@ -44,6 +44,8 @@ pub enum EngineKind {
     Filetype,
     /// Utility.
     Util,
+    /// The vulnerability assessment's feed.
+    Vulnerability,
 }
 
 /// What an engine sees of one object.

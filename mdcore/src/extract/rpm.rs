@@ -62,6 +62,15 @@ impl Extractor for Rpm {
     }
 }
 
+/// Where the main header starts (after the lead and the padded signature
+/// header), when both headers are whole.
+pub(crate) fn main_header(data: &[u8]) -> Option<usize> {
+    let sig_end = header_end(data, LEAD_LEN, "signature").ok()?;
+    let start = sig_end.checked_add((8 - sig_end % 8) % 8)?;
+    header_end(data, start, "main").ok()?;
+    Some(start)
+}
+
 /// Validates the header structure at `start` and returns where it ends.
 fn header_end(data: &[u8], start: usize, which: &str) -> Result<usize, Issue> {
     let bad = || Issue::corrupt(format!("corrupt rpm {which} header"));

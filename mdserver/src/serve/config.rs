@@ -33,6 +33,9 @@ pub(crate) struct Config {
     pub(crate) hashes: Vec<PathBuf>,
     /// Hash allow lists.
     pub(crate) allow: Vec<PathBuf>,
+    /// Vulnerability feeds (OSV records, product feeds); reloaded with the
+    /// rules.
+    pub(crate) vulnerability_feeds: Vec<PathBuf>,
     /// Archive passwords tried for every workflow.
     pub(crate) passwords: Vec<String>,
     /// API keys accepted in the `apikey` header; each acts as an admin
@@ -307,6 +310,7 @@ impl Default for Config {
             default_rules: true,
             rules: Vec::new(),
             hashes: Vec::new(),
+            vulnerability_feeds: Vec::new(),
             allow: Vec::new(),
             passwords: Vec::new(),
             api_keys: Vec::new(),
@@ -456,6 +460,9 @@ impl Config {
             &self.allow,
             &self.passwords,
         );
+        for f in &self.vulnerability_feeds {
+            b.vulnerability_feed(f);
+        }
         b.build().map_err(|e| e.to_string())
     }
 

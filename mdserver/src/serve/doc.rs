@@ -63,6 +63,69 @@ fn sanitization_blocks(s: &Scan, workflow: Option<&Workflow>) -> bool {
     failed && workflow.is_none_or(|w| w.sanitize.block_on_failure)
 }
 
+/// MetaDefender's `vulnerability_info` for an object: what was found in
+/// it and, for a root (`deep`), anywhere inside it. `detected_product` is
+/// the first product found (MetaDefender reports one); mdscan adds
+/// `detected_products` with every one and where it was found.
+fn vulnerability_info(n: &Node, deep: bool) -> Option<Value> {
+    let mut found: Vec<(&str, &mdcore::vuln::Finding)> = n
+        .vulnerabilities
+        .iter()
+        .map(|f| (n.display_name.as_str(), f))
+        .collect();
+    if deep {
+        for (d, _) in descendants(n, &[]) {
+            found.extend(
+                d.vulnerabilities
+                    .iter()
+                    .map(|f| (d.display_name.as_str(), f)),
+            );
+        }
+    }
+    let product = |(at, f): &(&str, &mdcore::vuln::Finding)| {
+        let vulns: Vec<Value> = f
+            .vulnerabilities
+            .iter()
+            .map(|v| {
+                json!({"description": v.description, "severity": v.severity,
+                       "static_id": v.id,
+                       "details": {"cve": v.cves.first().unwrap_or(&v.id), "cves": v.cves,
+                                   "url": v.url}})
+            })
+            .collect();
+        let worst = f
+            .vulnerabilities
+            .iter()
+            .map(|v| severity_rank(&v.severity))
+            .max()
+            .unwrap_or(0);
+        json!({"has_vulnerability": true,
+               "product": {"name": f.product}, "vendor": {"name": f.vendor},
+               "version": f.version, "ecosystem": f.ecosystem, "source": f.source,
+               "found_in": at,
+               "severity": SEVERITIES.get(worst).copied().unwrap_or("UNKNOWN"),
+               "remediation_link": f.vulnerabilities.first().map(|v| v.url.as_str()).unwrap_or(""),
+               "vulnerabilities": vulns})
+    };
+    let first = found.first()?;
+    Some(json!({"result": {
+        "code": 0,
+        "hash": n.sha256,
+        "method": 50700,
+        "detected_product": product(first),
+        "detected_products": found.iter().map(product).collect::<Vec<_>>(),
+    }}))
+}
+
+const SEVERITIES: &[&str] = &["UNKNOWN", "LOW", "MODERATE", "HIGH", "CRITICAL"];
+
+fn severity_rank(s: &str) -> usize {
+    match s {
+        "MEDIUM" => 2,
+        s => SEVERITIES.iter().position(|x| *x == s).unwrap_or(0),
+    }
+}
+
 /// The blocked reason for a sanitization failure, as MetaDefender words it.
 const SANITIZATION_FAILED: &str = "Sanitization failed";
 
@@ -292,6 +355,13 @@ pub(crate) fn result(v: &View<'_>, first: usize, size: usize) -> Value {
     }
     if let Some(n) = v.node.filter(|n| done && !n.children.is_empty()) {
         set(&mut doc, "extracted_files", extracted(v, n, first, size));
+    }
+    if let Some(info) = v
+        .node
+        .filter(|_| done)
+        .and_then(|n| vulnerability_info(n, root))
+    {
+        set(&mut doc, "vulnerability_info", info);
     }
     doc
 }

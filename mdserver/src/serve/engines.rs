@@ -38,8 +38,9 @@ impl LiveScanner {
         }
     }
 
+    /// The engines in force, the vulnerability feed last (when loaded).
     pub(crate) fn engines(&self) -> Vec<EngineInfo> {
-        self.get().engines().to_vec()
+        listed(&self.get())
     }
 
     /// Reads and compiles the definitions again; on success they are in
@@ -51,13 +52,21 @@ impl LiveScanner {
         let fresh = tokio::task::spawn_blocking(move || cfg.scanner(threads))
             .await
             .map_err(|e| format!("the reload crashed: {e}"))??;
-        let engines = fresh.engines().to_vec();
+        let engines = listed(&fresh);
         match self.current.write() {
             Ok(mut g) => *g = fresh,
             Err(p) => *p.into_inner() = fresh,
         }
         Ok(engines)
     }
+}
+
+/// What `/stat/engines` lists for a scanner: its engines and its
+/// vulnerability feed.
+pub(crate) fn listed(s: &Scanner) -> Vec<EngineInfo> {
+    let mut out = s.engines().to_vec();
+    out.extend(s.vulnerability_feed().map(mdcore::vuln::Feed::info));
+    out
 }
 
 #[cfg(test)]

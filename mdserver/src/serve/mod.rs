@@ -55,6 +55,10 @@ pub(crate) struct ServeArgs {
     /// A hash list (repeatable).
     #[arg(long = "hashes", value_name = "FILE")]
     hashes: Vec<PathBuf>,
+    /// A vulnerability feed: OSV records (JSON files, directories, OSV's
+    /// per-ecosystem zips) or a CPE-style product feed (repeatable).
+    #[arg(long = "vuln-feed", value_name = "PATH")]
+    vuln_feeds: Vec<PathBuf>,
 }
 
 /// Where the cluster's services are; each flag also reads its `MDSCAN_*`
@@ -143,6 +147,8 @@ impl ServeArgs {
         }
         cfg.rules.extend(self.rules.iter().cloned());
         cfg.hashes.extend(self.hashes.iter().cloned());
+        cfg.vulnerability_feeds
+            .extend(self.vuln_feeds.iter().cloned());
         cfg.finish()
     }
 }

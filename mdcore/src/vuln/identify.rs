@@ -1,0 +1,305 @@
+//! What software an object is or describes, from its own bytes: package
+//! metadata files (which the walker meets as members of the archives that
+//! carry them: a JAR's `pom.properties`, a wheel's `METADATA`, an npm
+//! tarball's `package.json`), package headers (RPM, and a Debian
+//! package's control archive), and PE version resources.
+
+use std::io::Read;
+
+use crate::detect::Kind;
+
+/// One piece of software found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Software {
+    /// The OSV ecosystem (`Maven`, `PyPI`, `npm`, `Debian`, `RPM` for any
+    /// RPM distribution); `None` for a product matched by name and vendor
+    /// (PE version resources, JAR manifests).
+    pub ecosystem: Option<String>,
+    pub name: String,
+    pub vendor: String,
+    pub version: String,
+    /// What it was read from.
+    pub source: String,
+}
+
+/// Metadata files and headers read at most this far.
+const MAX_METADATA: usize = 1 << 20;
+/// A Debian package's control archive decompressed at most this far.
+const MAX_CONTROL: u64 = 16 << 20;
+
+/// The software `data` (named `name`, of type `kind`) identifies.
+pub fn identify(data: &[u8], kind: Kind, name: &str) -> Vec<Software> {
+    let base = name
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or(name)
+        .to_ascii_lowercase();
+    let text = || {
+        let d = data.get(..MAX_METADATA).unwrap_or(data);
+        String::from_utf8_lossy(d).into_owned()
+    };
+    let found = match base.as_str() {
+        "pom.properties" => maven(&text()),
+        "manifest.mf" => manifest(&text()),
+        "metadata" | "pkg-info" => python(&text()),
+        "package.json" => npm(data),
+        _ => match kind {
+            Kind::Pe => pe(data),
+            Kind::Rpm => rpm(data),
+            Kind::Ar => deb(data),
+            _ => None,
+        },
+    };
+    found.into_iter().collect()
+}
+
+/// `key=value` and `Key: value` lines.
+fn field<'a>(text: &'a str, key: &str, sep: char) -> Option<&'a str> {
+    text.lines().find_map(|l| {
+        let (k, v) = l.split_once(sep)?;
+        (k.trim().eq_ignore_ascii_case(key) && !v.trim().is_empty()).then(|| v.trim())
+    })
+}
+
+fn maven(text: &str) -> Option<Software> {
+    let (g, a, v) = (
+        field(text, "groupId", '=')?,
+        field(text, "artifactId", '=')?,
+        field(text, "version", '=')?,
+    );
+    Some(Software {
+        ecosystem: Some("Maven".into()),
+        name: format!("{g}:{a}"),
+        vendor: g.into(),
+        version: v.into(),
+        source: "pom.properties".into(),
+    })
+}
+
+/// A JAR manifest names a product, not Maven coordinates: matched against
+/// the product feed.
+fn manifest(text: &str) -> Option<Software> {
+    let name =
+        field(text, "Implementation-Title", ':').or_else(|| field(text, "Bundle-Name", ':'))?;
+    let version = field(text, "Implementation-Version", ':')
+        .or_else(|| field(text, "Bundle-Version", ':'))?;
+    let vendor = field(text, "Implementation-Vendor", ':')
+        .or_else(|| field(text, "Bundle-Vendor", ':'))
+        .unwrap_or_default();
+    Some(Software {
+        ecosystem: None,
+        name: name.into(),
+        vendor: vendor.into(),
+        version: version.into(),
+        source: "JAR manifest".into(),
+    })
+}
+
+/// Core metadata (a wheel's `METADATA`, an sdist's `PKG-INFO`): only the
+/// header block, and only with its `Metadata-Version`.
+fn python(text: &str) -> Option<Software> {
+    let head = text.split("\n\n").next().unwrap_or(text);
+    field(head, "Metadata-Version", ':')?;
+    Some(Software {
+        ecosystem: Some("PyPI".into()),
+        name: field(head, "Name", ':')?.into(),
+        vendor: String::new(),
+        version: field(head, "Version", ':')?.into(),
+        source: "Python package metadata".into(),
+    })
+}
+
+fn npm(data: &[u8]) -> Option<Software> {
+    let v: serde_json::Value =
+        serde_json::from_slice(data.get(..MAX_METADATA).unwrap_or(data)).ok()?;
+    let name = v.get("name")?.as_str()?;
+    let version = v.get("version")?.as_str()?;
+    Some(Software {
+        ecosystem: Some("npm".into()),
+        name: name.into(),
+        vendor: String::new(),
+        version: version.into(),
+        source: "package.json".into(),
+    })
+}
+
+fn debian_control(text: &str, source: &str) -> Option<Software> {
+    Some(Software {
+        ecosystem: Some("Debian".into()),
+        name: field(text, "Package", ':')?.into(),
+        vendor: field(text, "Maintainer", ':').unwrap_or_default().into(),
+        version: field(text, "Version", ':')?.into(),
+        source: source.into(),
+    })
+}
+
+/// A `.deb`: an `ar` archive whose `control.tar[.gz|.xz|.zst]` holds
+/// `./control`.
+fn deb(data: &[u8]) -> Option<Software> {
+    let mut at = 8usize;
+    if !data.starts_with(b"!<arch>\n") {
+        return None;
+    }
+    while at + 60 <= data.len() {
+        let header = data.get(at..at + 60)?;
+        let name = String::from_utf8_lossy(header.get(..16)?)
+            .trim()
+            .trim_end_matches('/')
+            .to_string();
+        let size: usize = String::from_utf8_lossy(header.get(48..58)?)
+            .trim()
+            .parse()
+            .ok()?;
+        let body = data.get(at + 60..(at + 60).checked_add(size)?)?;
+        if name.starts_with("control.tar") {
+            let reader: Box<dyn Read + '_> = match body {
+                [0x1f, 0x8b, ..] => Box::new(flate2::read::GzDecoder::new(body)),
+                [0xfd, b'7', b'z', b'X', b'Z', 0, ..] => {
+                    Box::new(liblzma::read::XzDecoder::new(body))
+                }
+                [0x28, 0xb5, 0x2f, 0xfd, ..] => {
+                    Box::new(zstd::stream::read::Decoder::new(body).ok()?)
+                }
+                _ => Box::new(body),
+            };
+            let mut tar = tar::Archive::new(reader.take(MAX_CONTROL));
+            for entry in tar.entries().ok()? {
+                let mut entry = entry.ok()?;
+                let path = entry.path().ok()?.to_string_lossy().into_owned();
+                if path.trim_start_matches("./") == "control" {
+                    let mut text = String::new();
+                    (&mut entry)
+                        .take(MAX_METADATA as u64)
+                        .read_to_string(&mut text)
+                        .ok()?;
+                    return debian_control(&text, "Debian package");
+                }
+            }
+            return None;
+        }
+        at = at + 60 + size + size % 2;
+    }
+    None
+}
+
+/// An RPM's main header: NAME (1000), VERSION (1001), RELEASE (1002),
+/// VENDOR (1011), all strings.
+fn rpm(data: &[u8]) -> Option<Software> {
+    let start = crate::extract::rpm::main_header(data)?;
+    let be = |at: usize| -> Option<usize> {
+        let b = data.get(at..at.checked_add(4)?)?;
+        usize::try_from(u32::from_be_bytes(crate::bytes::array(b, 0)?)).ok()
+    };
+    let count = be(start + 8)?;
+    let store = start.checked_add(16)?.checked_add(count.checked_mul(16)?)?;
+    let tag = |want: usize| -> Option<String> {
+        for i in 0..count.min(100_000) {
+            let e = start + 16 + i * 16;
+            if be(e)? == want && be(e + 4)? == 6 {
+                let off = store.checked_add(be(e + 8)?)?;
+                let rest = data.get(off..)?;
+                let end = memchr::memchr(0, rest)?;
+                return Some(String::from_utf8_lossy(rest.get(..end)?).into_owned());
+            }
+        }
+        None
+    };
+    let name = tag(1000)?;
+    let version = tag(1001)?;
+    let version = match tag(1002) {
+        Some(r) => format!("{version}-{r}"),
+        None => version,
+    };
+    Some(Software {
+        ecosystem: Some("RPM".into()),
+        name,
+        vendor: tag(1011).unwrap_or_default(),
+        version,
+        source: "RPM header".into(),
+    })
+}
+
+/// A PE's version resource (goblin reads it).
+fn pe(data: &[u8]) -> Option<Software> {
+    let opts = goblin::pe::options::ParseOptions::default();
+    let parsed = std::panic::catch_unwind(|| goblin::pe::PE::parse_with_opts(data, &opts).ok());
+    let pe = parsed.ok().flatten()?;
+    let info = pe.resource_data?.version_info?;
+    let s = &info.string_info;
+    let name = s
+        .product_name()
+        .or_else(|| s.file_description())
+        .or_else(|| s.original_filename())
+        .filter(|n| !n.trim().is_empty())?;
+    let version = s
+        .product_version()
+        .or_else(|| s.file_version())
+        .or_else(|| info.fixed_info.map(|f| f.product_version().to_string()))?;
+    Some(Software {
+        ecosystem: None,
+        name: name.trim().to_string(),
+        vendor: s.company_name().unwrap_or_default().trim().to_string(),
+        // "24.06" or "3, 1, 9, 0" (old resource style): the version part.
+        version: version
+            .split_whitespace()
+            .collect::<String>()
+            .replace(',', "."),
+        source: "PE version resource".into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn package_metadata() {
+        let id = |data: &[u8], name: &str| identify(data, Kind::Text, name);
+        let m = id(
+            b"#Generated by Maven\ngroupId=org.example\nartifactId=demo-lib\nversion=1.2.3\n",
+            "demo.jar/META-INF/maven/org.example/demo-lib/pom.properties",
+        );
+        assert_eq!(m[0].name, "org.example:demo-lib");
+        assert_eq!(m[0].version, "1.2.3");
+        let p = id(
+            b"Metadata-Version: 2.1\nName: Demo_Pkg\nVersion: 0.9\n\nName: not this\n",
+            "x.whl/demo_pkg-0.9.dist-info/METADATA",
+        );
+        assert_eq!(
+            (p[0].name.as_str(), p[0].version.as_str()),
+            ("Demo_Pkg", "0.9")
+        );
+        assert!(id(b"Name: x\nVersion: 1\n", "METADATA").is_empty());
+        let n = id(
+            br#"{"name": "left-pad", "version": "1.0.0"}"#,
+            "package/package.json",
+        );
+        assert_eq!(n[0].ecosystem.as_deref(), Some("npm"));
+        assert!(id(b"{", "package.json").is_empty());
+        // A Debian package is read from the .deb itself (its control
+        // archive), not from a loose `control` file.
+        assert!(id(b"Package: demo\nVersion: 1:2.0-1\n", "control").is_empty());
+        let j = id(
+            b"Manifest-Version: 1.0\r\nImplementation-Title: Demo Tool\r\nImplementation-Version: 4.1\r\n",
+            "a.jar/META-INF/MANIFEST.MF",
+        );
+        assert_eq!(
+            (j[0].name.as_str(), j[0].ecosystem.as_ref()),
+            ("Demo Tool", None)
+        );
+    }
+
+    #[test]
+    fn hostile_headers_identify_nothing() {
+        for data in [
+            &b"!<arch>\ncontrol.tar.gz/ 0 0 0 644 99999999999`\n"[..],
+            b"!<arch>\n",
+            b"MZ\x90\0",
+            &[0xed, 0xab, 0xee, 0xdb, 0, 0],
+        ] {
+            for kind in [Kind::Ar, Kind::Pe, Kind::Rpm] {
+                assert!(identify(data, kind, "x").is_empty());
+            }
+        }
+    }
+}
