@@ -145,11 +145,12 @@ impl Cluster {
         let cfg_path = dir.path().join("mdscan.toml");
         // `config` is the `[cluster]` section's, but for the server's own
         // top-level keys.
-        const TOP: [&str; 4] = [
+        const TOP: [&str; 5] = [
             "callback_allow",
             "sweep_interval_secs",
             "file_retention_secs",
             "rules",
+            "vulnerability_feeds",
         ];
         let (top, section): (Vec<&str>, Vec<&str>) = config
             .lines()
@@ -1497,4 +1498,90 @@ fn the_console_in_a_browser() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// A docm given to the cluster comes back sanitized from the blob store
+/// (the worker sanitized and rescanned it); a jar the feed calls
+/// vulnerable is code 18 with `vulnerability_info`; the gateway lists the
+/// feed.
+#[test]
+fn a_cluster_sanitizes_and_assesses_vulnerabilities() {
+    let Some(_guard) = exclusive_services() else {
+        return;
+    };
+    let feed = tempfile::tempdir().unwrap();
+    std::fs::write(
+        feed.path().join("GHSA-cl-0001.json"),
+        r#"{"id": "GHSA-cl-0001", "modified": "2026-11-02T00:00:00Z",
+            "affected": [{"package": {"ecosystem": "Maven", "name": "org.example:cluster-lib"},
+            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "5.0"}]}]}]}"#,
+    )
+    .unwrap();
+    let config = format!(
+        "vulnerability_feeds = [\"{}\"]\n[[workflows]]\nname = \"File scan\"\n[workflows.sanitize]\nenabled = true\n",
+        feed.path().display()
+    );
+    let mut c = Cluster::start(1, &[], &[], &config);
+    let docm = zip_of(&[
+        (
+            "[Content_Types].xml",
+            br#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/><Override PartName="/word/document.xml" ContentType="application/vnd.ms-word.document.macroEnabled.main+xml"/></Types>"#,
+        ),
+        (
+            "word/_rels/document.xml.rels",
+            br#"<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.microsoft.com/office/2006/relationships/vbaProject" Target="vbaProject.bin"/></Relationships>"#,
+        ),
+        (
+            "word/document.xml",
+            br#"<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>cluster text</w:t></w:r></w:p></w:body></w:document>"#,
+        ),
+        ("word/vbaProject.bin", b"\xd0\xcf\x11\xe0 a macro project"),
+    ]);
+    let jar = zip_of(&[(
+        "META-INF/maven/org.example/cluster-lib/pom.properties",
+        b"groupId=org.example\nartifactId=cluster-lib\nversion=4.2\n",
+    )]);
+    let ids = vec![
+        c.upload("macro.docm", &docm),
+        c.upload("cluster-lib.jar", &jar),
+    ];
+    let done = c.wait_all(&ids, Duration::from_secs(120));
+
+    let doc = &done[&ids[0]];
+    let pp = &doc["process_info"]["post_processing"];
+    assert_eq!(pp["actions_ran"], "Sanitized", "{doc}");
+    assert_eq!(pp["converted_to"], "docx");
+    let r = c
+        .http
+        .get(c.url(&format!("/file/converted/{}", ids[0])))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let copy = r.bytes().unwrap().to_vec();
+    let z = zip::ZipArchive::new(std::io::Cursor::new(copy)).unwrap();
+    let names: Vec<String> = z.file_names().map(|n| n.unwrap().to_string()).collect();
+    assert!(names.iter().any(|n| n == "word/document.xml"), "{names:?}");
+    assert!(!names.iter().any(|n| n.contains("vbaProject")), "{names:?}");
+
+    let doc = &done[&ids[1]];
+    assert_eq!(code(doc), 18, "{doc}");
+    assert_eq!(
+        doc["vulnerability_info"]["result"]["detected_product"]["vulnerabilities"][0]["static_id"],
+        "GHSA-cl-0001"
+    );
+    let engines: Value = c
+        .http
+        .get(c.url("/stat/engines"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(
+        engines
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["eng_id"] == "vulnerability" && e["def_time"] == "2026-11-02T00:00:00Z"),
+        "{engines}"
+    );
 }

@@ -4,6 +4,7 @@ mod cli;
 mod cluster;
 mod sanitize;
 mod server;
+mod vulnerability;
 
 // The sanitization samples and verifiers of mdcore's tests.
 #[path = "../../mdcore/tests/support/cdr.rs"]
