@@ -18,6 +18,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+// Flag of [`mdc_sanitize_buffer`]: keep files embedded in documents (PDF
+// attachments); by default they are removed.
+#define MDC_SANITIZE_KEEP_EMBEDDED_FILES 1
+
 // The outcome of every call.
 typedef enum MDC_RESULT {
   // Success.
@@ -33,6 +37,11 @@ typedef enum MDC_RESULT {
   // A bug inside mdscan was caught at the boundary; the handle involved
   // should be destroyed.
   MDC_PANIC = 4,
+  // No sanitizer takes this file type (`mdc_sanitize_buffer`).
+  MDC_UNSUPPORTED = 5,
+  // The file is of a sanitized type but could not be rebuilt
+  // (`mdc_sanitize_buffer`); the message says why.
+  MDC_SANITIZE_FAILED = 6,
 } MDC_RESULT;
 
 // A cancel switch for scans in progress (opaque).
@@ -328,6 +337,30 @@ enum MDC_RESULT mdc_report_json(const struct mdc_report *report, struct MDC_BUFF
 // `buffer` must be NULL or point to an `MDC_BUFFER` filled by mdscan (or
 // zeroed).
 enum MDC_RESULT mdc_buffer_free(struct MDC_BUFFER *buffer);
+
+// Sanitizes `len` bytes at `data`: the copy is rebuilt without its active
+// content (macros, scripts, embedded objects, external links; see
+// mdcore's `sanitize` module for each format). `name` (may be NULL) is the
+// file's name; its extension only makes a damaged file of a sanitized
+// type fail rather than count as unsupported.
+//
+// On `MDC_OK`, `copy` holds the sanitized copy and `details` (may be
+// NULL) MetaDefender's `post_processing` JSON (what was removed); release
+// both with `mdc_buffer_free`. `MDC_UNSUPPORTED` when no sanitizer takes
+// the type, `MDC_SANITIZE_FAILED` when the file can not be rebuilt
+// (`mdc_last_error` says why): the buffers are then left empty, and the
+// original must not be used in place of a copy.
+//
+// # Safety
+// `data` must point to `len` readable bytes (NULL when `len` is 0);
+// `name` must be NULL or a NUL-terminated string; `copy` and `details`
+// must be NULL or valid for writing an `MDC_BUFFER`.
+enum MDC_RESULT mdc_sanitize_buffer(const uint8_t *data,
+                                    size_t len,
+                                    const char *name,
+                                    uint32_t flags,
+                                    struct MDC_BUFFER *copy,
+                                    struct MDC_BUFFER *details);
 
 #ifdef __cplusplus
 }  // extern "C"

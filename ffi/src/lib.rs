@@ -44,6 +44,11 @@ pub enum MDC_RESULT {
     /// A bug inside mdscan was caught at the boundary; the handle involved
     /// should be destroyed.
     MDC_PANIC = 4,
+    /// No sanitizer takes this file type (`mdc_sanitize_buffer`).
+    MDC_UNSUPPORTED = 5,
+    /// The file is of a sanitized type but could not be rebuilt
+    /// (`mdc_sanitize_buffer`); the message says why.
+    MDC_SANITIZE_FAILED = 6,
 }
 
 use MDC_RESULT::*;
@@ -153,12 +158,15 @@ mod cancel;
 
 mod report;
 
+mod sanitize;
+
 pub use cancel::*;
 pub use config::*;
 pub use error::*;
 #[allow(unused_imports)]
 pub(crate) use handle::*;
 pub use report::*;
+pub use sanitize::*;
 pub use scanner::*;
 
 #[cfg(test)]

@@ -153,13 +153,18 @@ pub unsafe extern "C" fn mdc_report_json(
             return Err(invalid("output pointer is NULL"));
         }
         let json = r.report.to_json();
-        let len = json.len();
-        let mut bytes = json.into_bytes();
-        bytes.push(0);
-        let data = Box::into_raw(bytes.into_boxed_slice()).cast::<u8>();
         // SAFETY: the caller's contract on `out` (checked non-NULL above).
-        unsafe { put(out, MDC_BUFFER { data, len }) }
+        unsafe { put(out, buffer(json.into_bytes())) }
     })
+}
+
+/// An `MDC_BUFFER` owning `bytes`, followed by a NUL not counted in
+/// `len` (what [`mdc_buffer_free`] releases).
+pub(crate) fn buffer(mut bytes: Vec<u8>) -> MDC_BUFFER {
+    let len = bytes.len();
+    bytes.push(0);
+    let data = Box::into_raw(bytes.into_boxed_slice()).cast::<u8>();
+    MDC_BUFFER { data, len }
 }
 
 /// Releases a buffer's bytes and zeroes it; NULL and zeroed buffers are
@@ -179,7 +184,7 @@ pub unsafe extern "C" fn mdc_buffer_free(buffer: *mut MDC_BUFFER) -> MDC_RESULT 
         if !b.data.is_null() {
             let whole = std::ptr::slice_from_raw_parts_mut(b.data, b.len + 1);
             // SAFETY: `data` came from `Box<[u8]>` of `len + 1` bytes in
-            // `mdc_report_json`; zeroing below prevents a double free.
+            // `buffer`; zeroing below prevents a double free.
             drop(unsafe { Box::from_raw(whole) });
         }
         b.data = std::ptr::null_mut();

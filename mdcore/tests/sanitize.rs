@@ -3,6 +3,7 @@
 //! checked by oletools (olevba, msodde) and opened again by LibreOffice,
 //! whose PDF export must still hold the text. Every case has a clean twin.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use mdcore::sanitize::{SanitizeError, SanitizeOptions, sanitize};
@@ -414,4 +415,123 @@ fn a_pdf_that_can_not_be_rebuilt_is_an_error() {
             other => panic!("{other:?}"),
         }
     }
+}
+
+/// A LibreOffice compound file given a VBA project in `storage` (`Macros`
+/// for Word, `_VBA_PROJECT_CUR` for Excel), written by the cfb crate.
+fn with_vba(ole: &[u8], storage: &str) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut cf = cfb::CompoundFile::open(std::io::Cursor::new(ole.to_vec())).unwrap();
+    let project = vba_project(&format!("{storage}/VBA"), &[("Module1", MACRO)]);
+    cf.create_storage_all(format!("/{storage}/VBA")).unwrap();
+    for (path, data) in &project {
+        cf.create_stream(format!("/{path}"))
+            .unwrap()
+            .write_all(data)
+            .unwrap();
+    }
+    cf.create_stream(format!("/{storage}/PROJECT"))
+        .unwrap()
+        .write_all(b"ID=\"{00000000-0000-0000-0000-000000000000}\"\r\nModule=Module1\r\nName=\"Project\"\r\n")
+        .unwrap();
+    cf.flush().unwrap();
+    cf.into_inner().into_inner()
+}
+
+#[test]
+fn word_and_excel_97_files_lose_their_vba_projects_and_keep_their_text() {
+    let dir = tmp();
+    std::fs::write(dir.path().join("source.txt"), format!("{TEXT}\n")).unwrap();
+    std::fs::write(dir.path().join("sheet.csv"), format!("\"{TEXT}\",7\n")).unwrap();
+    if soffice(
+        dir.path(),
+        &["--convert-to", "doc:MS Word 97", "source.txt"],
+    )
+    .is_none()
+    {
+        return;
+    }
+    soffice(
+        dir.path(),
+        &["--convert-to", "xls:MS Excel 97", "sheet.csv"],
+    )
+    .unwrap();
+    let doc = std::fs::read(dir.path().join("source.doc")).unwrap();
+    let xls = std::fs::read(dir.path().join("sheet.xls")).unwrap();
+    for (name, clean, storage) in [
+        ("bad.doc", &doc, "Macros"),
+        ("bad.xls", &xls, "_VBA_PROJECT_CUR"),
+    ] {
+        let bad = with_vba(clean, storage);
+        let bad_path = write(dir.path(), name, &bad);
+        let (out, _) = verifier("olevba", &["-a", bad_path.to_str().unwrap()]);
+        assert!(
+            out.contains("AutoOpen"),
+            "olevba does not see the macro in {name}:\n{out}"
+        );
+
+        let s = sanitize(&bad, name, &SanitizeOptions::new()).unwrap();
+        assert_eq!(s.converted_to, &name[4..]);
+        let kinds: Vec<(&str, u32)> = s
+            .details
+            .iter()
+            .map(|d| (d.object_name.as_str(), d.count))
+            .collect();
+        assert_eq!(kinds, [("macro", 1)], "{name}");
+        let copy = format!("clean-{name}");
+        let clean_path = write(dir.path(), &copy, &s.data);
+        let (out, _) = verifier("olevba", &[clean_path.to_str().unwrap()]);
+        assert!(
+            out.contains("No VBA or XLM macros found"),
+            "olevba on the copy of {name}:\n{out}"
+        );
+        let (_, code) = verifier("mraptor", &[clean_path.to_str().unwrap()]);
+        assert_eq!(code, 0, "mraptor on the copy of {name}");
+        let text = text_of_document(dir.path(), &copy, &s.data);
+        assert!(text.contains("marker 4711"), "{name}: {text}");
+
+        // The clean twin: nothing removed.
+        let twin = sanitize(clean, name, &SanitizeOptions::new()).unwrap();
+        assert!(twin.details.is_empty(), "{name}: {:?}", twin.details);
+    }
+
+    // An Excel 4.0 macro sheet is not rebuilt yet: the workbook fails.
+    let mut cf = cfb::CompoundFile::open(std::io::Cursor::new(xls.clone())).unwrap();
+    let mut book = Vec::new();
+    cf.open_stream("/Workbook")
+        .unwrap()
+        .read_to_end(&mut book)
+        .unwrap();
+    let mut at = 0;
+    while at + 4 <= book.len() {
+        let id = u16::from_le_bytes([book[at], book[at + 1]]);
+        let len = usize::from(u16::from_le_bytes([book[at + 2], book[at + 3]]));
+        if id == 0x0085 {
+            book[at + 4 + 5] = 1; // BOUNDSHEET dt: macro sheet
+            break;
+        }
+        at += 4 + len;
+    }
+    {
+        use std::io::Write as _;
+        cf.create_stream("/Workbook")
+            .unwrap()
+            .write_all(&book)
+            .unwrap();
+    }
+    cf.flush().unwrap();
+    let xlm = cf.into_inner().into_inner();
+    match sanitize(&xlm, "xlm.xls", &SanitizeOptions::new()) {
+        Err(SanitizeError::Failed(why)) => assert!(why.contains("Excel 4.0"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    // A .doc that is not a compound file fails; it is not passed as text.
+    assert!(matches!(
+        sanitize(
+            b"<html><body>hi</body></html>",
+            "letter.doc",
+            &SanitizeOptions::new()
+        ),
+        Err(SanitizeError::Failed(_))
+    ));
 }

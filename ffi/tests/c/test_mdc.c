@@ -1,7 +1,8 @@
 /*
  * The C API, driven from C: build a scanner, scan EICAR nested in zips from
  * memory and from a file, read the verdict, cancel from a second thread,
- * feed NULL and garbage to every function, destroy everything.
+ * feed NULL and garbage to every function, destroy everything; sanitize
+ * an RTF in one call.
  *
  * Usage: test_mdc NESTED_ZIP SLOW_GZ BAD_RULES
  * Run by ffi/tests/c_api.rs (under valgrind in CI). Exit status 0 = pass.
@@ -52,6 +53,47 @@ static void on_progress(void *user_data, uint64_t objects, uint64_t bytes) {
     CHECK(user_data == (void *)&progress_calls);
     atomic_fetch_add(&progress_calls, 1);
     atomic_store(&progress_objects, objects);
+}
+
+/* A sanitized copy in one call: an RTF loses its OLE object and DDE field,
+ * plain text has no sanitizer, a damaged .docx can not be rebuilt. */
+static void check_sanitize(void) {
+    const char *rtf =
+        "{\\rtf1 Hello {\\object\\objemb{\\*\\objdata 0105000002000000}"
+        "{\\result {\\pict 00}}}{\\field{\\*\\fldinst DDEAUTO cmd}{\\fldrslt shown}}}";
+    MDC_BUFFER copy = {0}, details = {0};
+    EXPECT(mdc_sanitize_buffer((const uint8_t *)rtf, strlen(rtf), "letter.rtf", 0, &copy,
+                               &details),
+           MDC_OK);
+    CHECK(copy.data != NULL && copy.len > 0);
+    CHECK(copy.data && strstr((const char *)copy.data, "objdata") == NULL);
+    CHECK(copy.data && strstr((const char *)copy.data, "DDEAUTO") == NULL);
+    CHECK(copy.data && strstr((const char *)copy.data, "Hello") != NULL);
+    CHECK(details.data && strstr((const char *)details.data, "\"actions_ran\":\"Sanitized\"") != NULL);
+    CHECK(details.data && strstr((const char *)details.data, "letter.rtf") != NULL);
+    EXPECT(mdc_buffer_free(&copy), MDC_OK);
+    EXPECT(mdc_buffer_free(&details), MDC_OK);
+    CHECK(copy.data == NULL && details.data == NULL);
+    /* Details are optional. */
+    EXPECT(mdc_sanitize_buffer((const uint8_t *)rtf, strlen(rtf), NULL, 0, &copy, NULL),
+           MDC_OK);
+    EXPECT(mdc_buffer_free(&copy), MDC_OK);
+
+    const char *text = "just words\n";
+    EXPECT(mdc_sanitize_buffer((const uint8_t *)text, strlen(text), "notes.txt", 0, &copy,
+                               &details),
+           MDC_UNSUPPORTED);
+    CHECK(copy.data == NULL && details.data == NULL);
+    CHECK(strlen(mdc_last_error()) > 0);
+    EXPECT(mdc_sanitize_buffer((const uint8_t *)text, strlen(text), "report.docx", 0, &copy,
+                               &details),
+           MDC_SANITIZE_FAILED);
+    CHECK(copy.data == NULL);
+    EXPECT(mdc_sanitize_buffer(NULL, 5, "x.rtf", 0, &copy, NULL), MDC_INVALID_ARGUMENT);
+    EXPECT(mdc_sanitize_buffer((const uint8_t *)rtf, strlen(rtf), "x.rtf", 0, NULL, NULL),
+           MDC_INVALID_ARGUMENT);
+    EXPECT(mdc_sanitize_buffer((const uint8_t *)rtf, strlen(rtf), "x.rtf", 0x80, &copy, NULL),
+           MDC_INVALID_ARGUMENT);
 }
 
 /* The verdict of a report of EICAR inside nested.zip. */
@@ -300,6 +342,8 @@ int main(int argc, char **argv) {
     EXPECT(mdc_scanner_destroy(scanner), MDC_OK);
     EXPECT(mdc_config_destroy(config), MDC_OK);
     EXPECT(mdc_config_destroy(config), MDC_INVALID_ARGUMENT);
+
+    check_sanitize();
 
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);

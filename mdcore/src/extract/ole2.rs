@@ -368,8 +368,16 @@ fn utf16_lossy(d: &[u8]) -> String {
     String::from_utf16_lossy(&units)
 }
 
+/// The XLM macro sheets a BIFF8 `Workbook` stream declares (for the
+/// sanitizer).
+pub(crate) fn xlm_sheets(workbook: &[u8]) -> Vec<String> {
+    let mut survey = Survey::default();
+    excel_globals(workbook, &mut survey);
+    survey.macro_sheets
+}
+
 /// Storages holding a VBA project: those with a `dir` stream.
-fn vba_storages(streams: &[PathBuf]) -> Vec<PathBuf> {
+pub(crate) fn vba_storages(streams: &[PathBuf]) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = streams
         .iter()
         .filter(|p| {

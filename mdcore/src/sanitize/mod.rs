@@ -13,11 +13,13 @@
 //! | RTF | OLE objects (replaced by their result picture), object data and data stores anywhere, DDE/DDEAUTO and INCLUDETEXT/INCLUDEPICTURE/IMPORT fields (replaced by their shown result), bytes after the document |
 //! | PDF | JavaScript (`/JS`, the JavaScript name tree), `/OpenAction`, `/AA`, actions that run, open, fetch or play (Launch, SubmitForm, ImportData, GoToR, GoToE, RichMedia, Rendition, ...) wherever they are, multimedia annotations, XFA forms, embedded files (unless kept), and every object the catalog no longer reaches; written anew, unencrypted |
 //! | zip | rebuilt from its central directory: members with a sanitizer sanitized (and renamed when their type changes), nested zips rebuilt, members that can not be read or sanitized replaced by a text file saying why |
+//! | Word and Excel 97-2003 (compound files) | VBA projects (the `Macros` and `_VBA_PROJECT_CUR` storages, any storage with a VBA `dir`); a workbook with Excel 4.0 macro sheets fails (not rebuilt yet) |
 //! | Office Open XML (docx/docm, xlsx/xlsm, pptx/pptm and their templates) | VBA projects and their signatures, Excel 4.0 macro sheets, ActiveX controls, embedded OLE objects and packages (their pictures stay), custom UI (ribbon callbacks), external relationships other than hyperlinks (remote templates, linked images, frames, external workbooks and DDE links), DDE/DDEAUTO fields and fields whose command is computed, DDE formulas |
 
 use serde::{Deserialize, Serialize};
 
 mod archive;
+mod ole;
 mod ooxml;
 mod pdf;
 mod rtf;
@@ -105,6 +107,44 @@ const OOXML_EXTENSIONS: &[&str] = &[
     "potm", "ppsx", "ppsm", "ppam",
 ];
 
+/// The same for Word and Excel 97-2003 (a `.doc` that is HTML or text,
+/// which Word opens, fails rather than passes).
+const LEGACY_EXTENSIONS: &[&str] = &["doc", "dot", "xls", "xlt"];
+
+/// The sanitizers, in the order they are tried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sanitizer {
+    Ooxml,
+    Ole,
+    Rtf,
+    Pdf,
+    Archive,
+}
+
+/// Which sanitizer takes `data`: decided by the content; `name`'s
+/// extension only sends a damaged document of a sanitized type to its
+/// sanitizer (to fail there).
+fn sanitizer(data: &[u8], name: &str) -> Option<Sanitizer> {
+    let ext = extension(name);
+    Some(if ooxml::is_package(data) {
+        Sanitizer::Ooxml
+    } else if ole::is_legacy_office(data) {
+        Sanitizer::Ole
+    } else if rtf::is_rtf(data) {
+        Sanitizer::Rtf
+    } else if pdf::is_pdf(data) || ext == "pdf" {
+        Sanitizer::Pdf
+    } else if archive::is_zip(data) {
+        Sanitizer::Archive
+    } else if OOXML_EXTENSIONS.contains(&ext.as_str()) {
+        Sanitizer::Ooxml
+    } else if LEGACY_EXTENSIONS.contains(&ext.as_str()) {
+        Sanitizer::Ole
+    } else {
+        return None;
+    })
+}
+
 /// Builds the sanitized copy of `data`. The type is decided by the content;
 /// `name`'s extension only makes a damaged document of a sanitized type
 /// fail rather than count as unsupported.
@@ -113,43 +153,27 @@ pub fn sanitize(
     name: &str,
     opts: &SanitizeOptions,
 ) -> Result<Sanitized, SanitizeError> {
-    let ext = extension(name);
-    if ooxml::is_package(data) {
-        return ooxml::sanitize(data);
+    match sanitizer(data, name) {
+        Some(Sanitizer::Ooxml) => ooxml::sanitize(data),
+        Some(Sanitizer::Ole) => ole::sanitize(data),
+        Some(Sanitizer::Rtf) => rtf::sanitize(data),
+        Some(Sanitizer::Pdf) => pdf::sanitize(data, opts),
+        Some(Sanitizer::Archive) => archive::sanitize(data, opts),
+        None => Err(SanitizeError::Unsupported(
+            crate::detect::detect(data).description.into_owned(),
+        )),
     }
-    if rtf::is_rtf(data) {
-        return rtf::sanitize(data);
-    }
-    if pdf::is_pdf(data) || ext == "pdf" {
-        return pdf::sanitize(data, opts);
-    }
-    if archive::is_zip(data) {
-        return archive::sanitize(data, opts);
-    }
-    if OOXML_EXTENSIONS.contains(&ext.as_str()) {
-        return ooxml::sanitize(data);
-    }
-    let ft = crate::detect::detect(data);
-    Err(SanitizeError::Unsupported(ft.description.into_owned()))
 }
 
 /// The kind of sanitizer that takes `data`, when there is one: `office`,
 /// `rtf`, `pdf` or `archive` (what [`sanitize`] would dispatch on).
 pub fn kind(data: &[u8], name: &str) -> Option<&'static str> {
-    let ext = extension(name);
-    if ooxml::is_package(data) {
-        Some("office")
-    } else if rtf::is_rtf(data) {
-        Some("rtf")
-    } else if pdf::is_pdf(data) || ext == "pdf" {
-        Some("pdf")
-    } else if archive::is_zip(data) {
-        Some("archive")
-    } else if OOXML_EXTENSIONS.contains(&ext.as_str()) {
-        Some("office")
-    } else {
-        None
-    }
+    Some(match sanitizer(data, name)? {
+        Sanitizer::Ooxml | Sanitizer::Ole => "office",
+        Sanitizer::Rtf => "rtf",
+        Sanitizer::Pdf => "pdf",
+        Sanitizer::Archive => "archive",
+    })
 }
 
 fn extension(name: &str) -> String {
