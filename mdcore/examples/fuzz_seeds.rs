@@ -251,6 +251,27 @@ fn main() {
         ("word/vbaProject.bin", b"\xd0\xcf\x11\xe0"),
     ]);
     write(root, "sanitize", "docm", &docm);
+    write(root, "sanitize", "pdf", SANITIZE_PDF);
+    // Identification: package metadata and a .deb-shaped ar archive.
+    write(
+        root,
+        "identify",
+        "pom",
+        b"groupId=org.example\nartifactId=demo\nversion=1.0\n",
+    );
+    write(
+        root,
+        "identify",
+        "deb",
+        b"!<arch>\ndebian-binary   0           0     0     100644  4         `\n2.0\ncontrol.tar     0           0     0     100644  0         `\n",
+    );
+    write(root, "sanitize", "doc", &sanitize_doc());
+    write(
+        root,
+        "sanitize",
+        "zip",
+        &zip_of(&[("a.pdf", SANITIZE_PDF), ("b.docm", &docm)]),
+    );
     write(
         root,
         "sanitize",

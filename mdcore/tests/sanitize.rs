@@ -282,7 +282,16 @@ fn a_copy_sanitizes_again_with_nothing_left_to_remove() {
         ("word/vbaProject.bin", b"\xd0\xcf\x11\xe0"),
     ]);
     let rtf: &[u8] = br"{\rtf1 Hi {\object\objemb{\*\objdata 0105}{\result {\pict 00}}}{\field{\*\fldinst DDEAUTO x}{\fldrslt y}}}";
-    for (data, name) in [(docm.as_slice(), "a.bin"), (rtf, "a.docm"), (rtf, "a.rtf")] {
+    let doc = sanitize_doc();
+    let zip = zip_of(&[("a.pdf", SANITIZE_PDF), ("b.docm", &docm)]);
+    for (data, name) in [
+        (docm.as_slice(), "a.bin"),
+        (rtf, "a.docm"),
+        (rtf, "a.rtf"),
+        (SANITIZE_PDF, "a.pdf"),
+        (&doc, "a.doc"),
+        (&zip, "a.zip"),
+    ] {
         let first = sanitize(data, name, &SanitizeOptions::new()).unwrap();
         assert!(!first.details.is_empty(), "{name}");
         let second = sanitize(&first.data, name, &SanitizeOptions::new()).unwrap();
@@ -534,4 +543,114 @@ fn word_and_excel_97_files_lose_their_vba_projects_and_keep_their_text() {
         ),
         Err(SanitizeError::Failed(_))
     ));
+}
+
+/// PNG and JPEG renderings of a LibreOffice page by pdftoppm, given a
+/// comment and an archive after their end; an animated GIF.
+#[test]
+fn images_are_encoded_again_without_metadata_or_trailing_bytes() {
+    let dir = tmp();
+    std::fs::write(dir.path().join("source.txt"), format!("{TEXT}\n")).unwrap();
+    if soffice(dir.path(), &["--convert-to", "pdf", "source.txt"]).is_none() {
+        return;
+    }
+    tool(
+        dir.path(),
+        "pdftoppm",
+        &["-r", "20", "-png", "-singlefile", "source.pdf", "page"],
+    )
+    .unwrap();
+    tool(
+        dir.path(),
+        "pdftoppm",
+        &["-r", "20", "-jpeg", "-singlefile", "source.pdf", "page"],
+    )
+    .unwrap();
+    let png = std::fs::read(dir.path().join("page.png")).unwrap();
+    let jpg = std::fs::read(dir.path().join("page.jpg")).unwrap();
+    let trailer = zip_of(&[("eicar.com", EICAR)]);
+
+    // PNG: a tEXt chunk after IHDR, a zip after IEND.
+    let mut text_chunk = Vec::new();
+    let body = b"Comment\0mdscan-secret";
+    text_chunk.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    text_chunk.extend_from_slice(b"tEXt");
+    text_chunk.extend_from_slice(body);
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(b"tEXt");
+    crc.update(body);
+    text_chunk.extend_from_slice(&crc.finalize().to_be_bytes());
+    let mut bad_png = png[..33].to_vec();
+    bad_png.extend_from_slice(&text_chunk);
+    bad_png.extend_from_slice(&png[33..]);
+    bad_png.extend_from_slice(&trailer);
+    // JPEG: a comment segment after SOI, a zip after EOI.
+    let mut bad_jpg = jpg[..2].to_vec();
+    bad_jpg.extend_from_slice(&[0xff, 0xfe, 0, 15]);
+    bad_jpg.extend_from_slice(b"mdscan-secret");
+    bad_jpg.extend_from_slice(&jpg[2..]);
+    bad_jpg.extend_from_slice(&trailer);
+
+    for (name, bad, clean, end) in [
+        ("page.png", &bad_png, &png, &b"IEND\xaeB`\x82"[..]),
+        ("page.jpg", &bad_jpg, &jpg, &b"\xff\xd9"[..]),
+    ] {
+        let s = sanitize(bad, name, &SanitizeOptions::new()).unwrap();
+        assert_eq!(s.converted_to, &name[5..], "{name}");
+        assert!(
+            !contains(&s.data, b"mdscan-secret"),
+            "{name}: the comment stayed"
+        );
+        assert!(
+            !contains(&s.data, b"eicar.com"),
+            "{name}: the trailing zip stayed"
+        );
+        assert!(
+            s.data.ends_with(end),
+            "{name}: the copy does not end with the image"
+        );
+        let before = image::load_from_memory(clean).unwrap();
+        let after = image::load_from_memory(&s.data).unwrap();
+        assert_eq!(
+            (after.width(), after.height()),
+            (before.width(), before.height())
+        );
+        if name.ends_with("png") {
+            assert_eq!(after.to_rgba8(), before.to_rgba8(), "PNG pixels changed");
+        }
+    }
+
+    // An animated GIF keeps its frames.
+    let mut gif = Vec::new();
+    {
+        let mut enc = image::codecs::gif::GifEncoder::new(&mut gif);
+        let frames = (0..3u8).map(|i| {
+            image::Frame::new(image::RgbaImage::from_pixel(
+                8,
+                8,
+                image::Rgba([i * 80, 0, 0, 255]),
+            ))
+        });
+        enc.encode_frames(frames).unwrap();
+    }
+    gif.extend_from_slice(&trailer);
+    let s = sanitize(&gif, "anim.gif", &SanitizeOptions::new()).unwrap();
+    assert!(!contains(&s.data, b"eicar.com"));
+    use image::AnimationDecoder as _;
+    let frames = image::codecs::gif::GifDecoder::new(std::io::Cursor::new(&s.data))
+        .unwrap()
+        .into_frames()
+        .collect_frames()
+        .unwrap();
+    assert_eq!(frames.len(), 3);
+
+    // Named as an image, not one: it fails.
+    assert!(matches!(
+        sanitize(b"MZ not a picture", "photo.png", &SanitizeOptions::new()),
+        Err(SanitizeError::Failed(_))
+    ));
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
 }

@@ -1859,3 +1859,17 @@ pub fn iscab_of(major: u32, files: &[IsCabFile<'_>]) -> Vec<u8> {
     }
     out
 }
+
+/// A PDF with an OpenAction script, a launching page action and an
+/// embedded file (a seed of the `sanitize` fuzz target, checked in the sanitize tests).
+pub const SANITIZE_PDF: &[u8] = b"%PDF-1.7\n1 0 obj\n<</Type/Catalog/Pages 2 0 R/OpenAction 4 0 R/Names <</EmbeddedFiles <</Names [(a.exe) 5 0 R]>>>>>>\nendobj\n2 0 obj\n<</Type/Pages/Kids [3 0 R]/Count 1>>\nendobj\n3 0 obj\n<</Type/Page/Parent 2 0 R/MediaBox [0 0 10 10]/AA <</O <</S/Launch/F (cmd)>>>>>>\nendobj\n4 0 obj\n<</S/JavaScript/JS (app.alert\\(1\\))>>\nendobj\n5 0 obj\n<</Type/Filespec/F (a.exe)/EF <</F 6 0 R>>>>\nendobj\n6 0 obj\n<</Type/EmbeddedFile/Length 2>>\nstream\nMZ\nendstream\nendobj\ntrailer\n<</Root 1 0 R>>\n%%EOF\n";
+
+/// A Word 97 compound file with a VBA project storage.
+pub fn sanitize_doc() -> Vec<u8> {
+    let fib = word_fib(false);
+    ole2_of(&[
+        ("WordDocument", fib.as_slice()),
+        ("Macros/VBA/dir", b"\x01\x00"),
+        ("Macros/PROJECT", b"ID=\"{0}\"\r\n"),
+    ])
+}
