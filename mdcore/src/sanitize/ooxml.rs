@@ -33,8 +33,8 @@ use std::io::{Cursor, Read, Write};
 
 use quick_xml::Writer;
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::reader::Reader;
 
+use super::xml::{Xml, attr, utf8, xml_err};
 use super::{SanitizeError, Sanitized, Tally};
 
 /// Bytes a package may expand to for it to be sanitized.
@@ -227,63 +227,6 @@ fn resolve(source: &str, target: &str) -> String {
         }
     }
     segs.join("/").to_ascii_lowercase()
-}
-
-fn utf8<'a>(name: &str, data: &'a [u8]) -> Result<&'a str, SanitizeError> {
-    let data = data.strip_prefix(b"\xef\xbb\xbf").unwrap_or(data);
-    std::str::from_utf8(data).map_err(|_| {
-        fail(format!(
-            "part {name} is not UTF-8 XML; it can not be rewritten"
-        ))
-    })
-}
-
-fn xml_err(name: &str, e: impl std::fmt::Display) -> SanitizeError {
-    fail(format!("part {name} is not well-formed XML: {e}"))
-}
-
-/// A reader that also refuses a part whose elements are not all closed
-/// (the underlying reader checks that end tags match, not that they come).
-struct Xml<'a> {
-    r: Reader<&'a [u8]>,
-    depth: usize,
-    name: &'a str,
-}
-
-impl<'a> Xml<'a> {
-    fn new(name: &'a str, data: &'a [u8]) -> Result<Xml<'a>, SanitizeError> {
-        Ok(Xml {
-            r: Reader::from_str(utf8(name, data)?),
-            depth: 0,
-            name,
-        })
-    }
-
-    fn next(&mut self) -> Result<Event<'a>, SanitizeError> {
-        let ev = self.r.read_event().map_err(|e| xml_err(self.name, e))?;
-        match &ev {
-            Event::Start(_) => self.depth += 1,
-            Event::End(_) => self.depth = self.depth.saturating_sub(1),
-            Event::Eof if self.depth > 0 => {
-                return Err(xml_err(self.name, "an element is not closed"));
-            }
-            _ => {}
-        }
-        Ok(ev)
-    }
-}
-
-/// An attribute's unescaped value.
-fn attr(e: &BytesStart<'_>, local: &[u8]) -> Option<String> {
-    e.attributes().flatten().find_map(|a| {
-        (a.key.local_name().as_ref() == local)
-            .then(|| {
-                a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                    .ok()
-                    .map(|v| v.into_owned())
-            })
-            .flatten()
-    })
 }
 
 fn parse_rels(name: &str, data: &[u8]) -> Result<Vec<Rel>, SanitizeError> {
