@@ -716,3 +716,73 @@ fn an_svg_keeps_its_drawing_and_loses_what_runs_or_fetches() {
     let again = sanitize(&s.data, "drawing.svg", &SanitizeOptions::new()).unwrap();
     assert!(again.details.is_empty(), "{:?}", again.details);
 }
+
+/// LibreOffice's HTML export given scripts, handlers, frames and remote
+/// resources; judged by Python's HTML parser and Chromium's DOM dump.
+#[test]
+fn an_html_page_keeps_its_text_and_links_and_loses_what_runs_or_fetches() {
+    let dir = tmp();
+    std::fs::write(dir.path().join("source.txt"), format!("{TEXT}\n")).unwrap();
+    if soffice(dir.path(), &["--convert-to", "html", "source.txt"]).is_none() {
+        return;
+    }
+    let page = std::fs::read_to_string(dir.path().join("source.html")).unwrap();
+    let armed = page
+        .replace(
+            "</head>",
+            "<script src=\"http://evil.example/a.js\"></script><base href=\"http://evil.example/\"></head>",
+        )
+        .replace("<body", "<body onload=\"document.title='ran'\"")
+        .replace(
+            "</body>",
+            "<a href=\"https://example.org/report\">report</a><a href=\" jav&#x61;script:document.title='ran'\">x</a>\
+             <img src=\"http://evil.example/t.png\"><iframe src=\"http://evil.example/\"></iframe>\
+             <svg><script>document.title='ran'</script></svg><script>document.title='ran'</script></body>",
+        );
+    let s = sanitize(armed.as_bytes(), "page.html", &SanitizeOptions::new()).unwrap();
+    assert_eq!(s.converted_to, "html");
+    let kinds: Vec<&str> = s.details.iter().map(|d| d.object_name.as_str()).collect();
+    for k in [
+        "script",
+        "base",
+        "event handler",
+        "script URL",
+        "external reference",
+        "iframe",
+    ] {
+        assert!(kinds.contains(&k), "{k} not reported: {:?}", s.details);
+    }
+    let path = write(dir.path(), "clean.html", &s.data);
+    let check = Command::new("python3")
+        .args([
+            "-c",
+            "import sys\nfrom html.parser import HTMLParser\nclass P(HTMLParser):\n    tags = []; attrs = []; text = ''\n    def handle_starttag(self, t, a):\n        self.tags.append(t); self.attrs += [(k, v or '') for k, v in a]\n    def handle_data(self, d):\n        self.text += d\np = P(); p.feed(open(sys.argv[1]).read())\nprint('script' in p.tags, 'iframe' in p.tags, any(k.startswith('on') for k, v in p.attrs), any('evil' in v for k, v in p.attrs))\nprint('marker 4711' in p.text, any(v == 'https://example.org/report' for k, v in p.attrs))",
+            path.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert_eq!(printed, "False False False False\nTrue True\n");
+    // Chromium runs the copy: nothing sets the title.
+    if std::path::Path::new("/usr/bin/chromium").exists() {
+        let out = Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                &format!("--user-data-dir={}", dir.path().join("chrome").display()),
+                "--dump-dom",
+                &format!("file://{}", path.display()),
+            ])
+            .output()
+            .unwrap();
+        let dom = String::from_utf8_lossy(&out.stdout);
+        assert!(dom.contains("marker 4711"), "{dom}");
+        assert!(!dom.contains("<title>ran</title>"), "a script ran:\n{dom}");
+    }
+}

@@ -14,6 +14,7 @@
 //! | PDF | JavaScript (`/JS`, the JavaScript name tree), `/OpenAction`, `/AA`, actions that run, open, fetch or play (Launch, SubmitForm, ImportData, GoToR, GoToE, RichMedia, Rendition, ...) wherever they are, multimedia annotations, XFA forms, embedded files (unless kept), and every object the catalog no longer reaches; written anew, unencrypted |
 //! | PNG, JPEG, GIF, BMP, TIFF, WebP | decoded and encoded again in the same format: metadata (EXIF, XMP, ICC, text chunks, comments) and trailing bytes gone; animated GIFs keep their frames |
 //! | SVG | scripts, foreign objects and frames, event handlers, script URLs and references outside the file, animations that set them, styles that fetch, processing instructions; entity declarations fail |
+//! | HTML | scripts, frames, embedded objects, `base`, `link`, meta refresh, event handlers, links that run script, resources fetched from outside the file, styles that fetch; navigation links stay |
 //! | zip | rebuilt from its central directory: members with a sanitizer sanitized (and renamed when their type changes), nested zips rebuilt, members that can not be read or sanitized replaced by a text file saying why |
 //! | Word and Excel 97-2003 (compound files) | VBA projects (the `Macros` and `_VBA_PROJECT_CUR` storages, any storage with a VBA `dir`); a workbook with Excel 4.0 macro sheets fails (not rebuilt yet) |
 //! | Office Open XML (docx/docm, xlsx/xlsm, pptx/pptm and their templates) | VBA projects and their signatures, Excel 4.0 macro sheets, ActiveX controls, embedded OLE objects and packages (their pictures stay), custom UI (ribbon callbacks), external relationships other than hyperlinks (remote templates, linked images, frames, external workbooks and DDE links), DDE/DDEAUTO fields and fields whose command is computed, DDE formulas |
@@ -21,6 +22,7 @@
 use serde::{Deserialize, Serialize};
 
 mod archive;
+mod html;
 mod image;
 mod ole;
 mod ooxml;
@@ -126,6 +128,7 @@ enum Sanitizer {
     Archive,
     Image,
     Svg,
+    Html,
 }
 
 /// Which sanitizer takes `data`: decided by the content; `name`'s
@@ -145,6 +148,8 @@ fn sanitizer(data: &[u8], name: &str) -> Option<Sanitizer> {
         Sanitizer::Archive
     } else if svg::is_svg(data) || ext == "svg" {
         Sanitizer::Svg
+    } else if html::is_html(data) || matches!(ext.as_str(), "html" | "htm" | "xhtml") {
+        Sanitizer::Html
     } else if image::format_of(data).is_some() || image::EXTENSIONS.contains(&ext.as_str()) {
         Sanitizer::Image
     } else if OOXML_EXTENSIONS.contains(&ext.as_str()) {
@@ -172,6 +177,7 @@ pub fn sanitize(
         Some(Sanitizer::Archive) => archive::sanitize(data, opts),
         Some(Sanitizer::Image) => image::sanitize(data, name),
         Some(Sanitizer::Svg) => svg::sanitize(data),
+        Some(Sanitizer::Html) => html::sanitize(data),
         None => Err(SanitizeError::Unsupported(
             crate::detect::detect(data).description.into_owned(),
         )),
@@ -179,8 +185,8 @@ pub fn sanitize(
 }
 
 /// The kind of sanitizer that takes `data`, when there is one: `office`,
-/// `rtf`, `pdf`, `archive`, `image` or `svg` (what [`sanitize`] would
-/// dispatch on).
+/// `rtf`, `pdf`, `archive`, `image`, `svg` or `html` (what [`sanitize`]
+/// would dispatch on).
 pub fn kind(data: &[u8], name: &str) -> Option<&'static str> {
     Some(match sanitizer(data, name)? {
         Sanitizer::Ooxml | Sanitizer::Ole => "office",
@@ -189,6 +195,7 @@ pub fn kind(data: &[u8], name: &str) -> Option<&'static str> {
         Sanitizer::Archive => "archive",
         Sanitizer::Image => "image",
         Sanitizer::Svg => "svg",
+        Sanitizer::Html => "html",
     })
 }
 
@@ -206,7 +213,7 @@ pub struct Policy {
     /// Sanitization on or off. Default: off.
     pub enabled: bool,
     /// The files sanitized: sanitizer kinds (`office`, `pdf`, `rtf`,
-    /// `archive`, `image`, `svg`) or
+    /// `archive`, `image`, `svg`, `html`) or
     /// extensions (`docx`, `pdf`, `png`, matched against both the name and
     /// the detected type). Empty: every file a sanitizer takes. A listed
     /// type with no sanitizer yet is a failure, never a silent pass.
