@@ -537,13 +537,17 @@ fn word_and_excel_97_files_lose_their_vba_projects_and_keep_their_text() {
     }
     // A .doc that is not a compound file fails; it is not passed as text.
     assert!(matches!(
-        sanitize(
-            b"<html><body>hi</body></html>",
-            "letter.doc",
-            &SanitizeOptions::new()
-        ),
+        sanitize(b"just some text", "letter.doc", &SanitizeOptions::new()),
         Err(SanitizeError::Failed(_))
     ));
+    // One that is HTML (which Word opens as such) is sanitized as HTML.
+    let html = sanitize(
+        b"<html><body onload=\"x()\">hi</body></html>",
+        "letter.doc",
+        &SanitizeOptions::new(),
+    )
+    .unwrap();
+    assert_eq!(html.converted_to, "html");
 }
 
 /// PNG and JPEG renderings of a LibreOffice page by pdftoppm, given a
