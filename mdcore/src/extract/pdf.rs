@@ -84,18 +84,7 @@ impl Extractor for Pdf {
                 s.describe()
             ));
         }
-        // Objects inside object streams.
-        let mut extra = Vec::new();
-        for o in &objects {
-            if o.value.get(b"Type").and_then(Obj::name) == Some(b"ObjStm")
-                && let Some(raw) = o.stream
-            {
-                let raw = decrypt_stream(security.as_ref(), o, raw);
-                let (decoded, _) = filters::decode(&o.value, &raw, cap);
-                extra.extend(objstm(&o.value, &decoded));
-            }
-        }
-        objects.extend(extra);
+        add_objstm_members(&mut objects, security.as_ref(), cap);
         let latest: HashMap<u32, usize> = objects
             .iter()
             .enumerate()
@@ -226,17 +215,7 @@ pub(crate) fn read_document(data: &[u8], cap: u64) -> Result<PlainDocument, Stri
     }
     let security = crypt::Security::of(data, &objects)
         .map_err(|why| format!("password-protected PDF ({why})"))?;
-    let mut extra = Vec::new();
-    for o in &objects {
-        if o.value.get(b"Type").and_then(Obj::name) == Some(b"ObjStm")
-            && let Some(raw) = o.stream
-        {
-            let raw = decrypt_stream(security.as_ref(), o, raw);
-            let (decoded, _) = filters::decode(&o.value, &raw, cap);
-            extra.extend(objstm(&o.value, &decoded));
-        }
-    }
-    objects.extend(extra);
+    add_objstm_members(&mut objects, security.as_ref(), cap);
     // Trailers by position; cross-reference stream dictionaries count too.
     let mut trailers: Vec<(usize, Obj)> = memmem::find_iter(data, b"trailer")
         .filter_map(|at| parse_at(data, at + 7).map(|(o, _)| (at, o)))
@@ -294,6 +273,21 @@ pub(crate) fn read_document(data: &[u8], cap: u64) -> Result<PlainDocument, Stri
         trailer,
         encryption: security.map(|s| s.describe()),
     })
+}
+
+/// Appends the objects inside the object streams among `objects`.
+fn add_objstm_members(objects: &mut Vec<Object<'_>>, security: Option<&crypt::Security>, cap: u64) {
+    let mut extra = Vec::new();
+    for o in objects.iter() {
+        if o.value.get(b"Type").and_then(Obj::name) == Some(b"ObjStm")
+            && let Some(raw) = o.stream
+        {
+            let raw = decrypt_stream(security, o, raw);
+            let (decoded, _) = filters::decode(&o.value, &raw, cap);
+            extra.extend(objstm(&o.value, &decoded));
+        }
+    }
+    objects.extend(extra);
 }
 
 /// Replaces every string in `o` by `f` of it.

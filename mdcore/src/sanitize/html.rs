@@ -17,6 +17,7 @@ use std::cell::RefCell;
 use lol_html::html_content::Element;
 use lol_html::{RewriteStrSettings, element, rewrite_str, text};
 
+use super::svg::{active_css, safe_reference};
 use super::{SanitizeError, Sanitized, Tally};
 
 const REMOVED: &[&str] = &[
@@ -112,35 +113,12 @@ fn scheme(url: &str) -> Option<String> {
     (!s.is_empty() && !s.contains(['/', '?', '#'])).then(|| s.to_string())
 }
 
-/// Whether a reference that fetches stays: within the file, or an
-/// embedded image.
-fn local_resource(url: &str) -> bool {
-    let u = url.trim().to_ascii_lowercase();
-    u.starts_with('#') || (u.starts_with("data:image/") && !u.starts_with("data:image/svg"))
-}
-
 /// Whether a link someone may click stays.
 fn safe_link(url: &str) -> bool {
     match scheme(url) {
         None => true,
         Some(s) => matches!(s.as_str(), "http" | "https" | "mailto"),
     }
-}
-
-fn active_css(css: &str) -> bool {
-    let c: String = css
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '\\')
-        .collect::<String>()
-        .to_ascii_lowercase();
-    c.contains("@import")
-        || c.contains("expression(")
-        || c.contains("behavior:")
-        || c.contains("-moz-binding")
-        || c.match_indices("url(").any(|(at, _)| {
-            let inner = c[at + 4..].trim_start_matches(['"', '\'']);
-            !local_resource(inner)
-        })
 }
 
 /// Decides one element: removed whole, or stripped of attributes.
@@ -172,7 +150,7 @@ fn element(el: &mut Element<'_, '_>, tally: &mut Tally) {
         } else if FETCHING.contains(&name.as_str()) {
             value
                 .as_deref()
-                .is_none_or(|v| !local_resource(v))
+                .is_none_or(|v| !safe_reference(v))
                 .then_some("external reference")
         } else {
             None

@@ -60,8 +60,9 @@ pub(super) fn is_svg(data: &[u8]) -> bool {
     false
 }
 
-/// Whether a reference stays: within the document, or an embedded image.
-fn safe_reference(v: &str) -> bool {
+/// Whether a reference that fetches stays: within the document, or an
+/// embedded raster image (shared with the HTML sanitizer).
+pub(super) fn safe_reference(v: &str) -> bool {
     let v: String = v.chars().filter(|c| !c.is_whitespace()).collect();
     let v = v.to_ascii_lowercase();
     v.starts_with('#')
@@ -70,14 +71,19 @@ fn safe_reference(v: &str) -> bool {
             .any(|f| v.starts_with(&format!("data:image/{f}")))
 }
 
-/// Whether CSS text fetches or runs something.
-fn active_css(css: &str) -> bool {
+/// Whether CSS text fetches or runs something (shared with the HTML
+/// sanitizer).
+pub(super) fn active_css(css: &str) -> bool {
     let c: String = css
         .chars()
         .filter(|c| !c.is_whitespace() && *c != '\\')
         .collect::<String>()
         .to_ascii_lowercase();
-    if c.contains("@import") || c.contains("expression(") || c.contains("behavior:") {
+    if c.contains("@import")
+        || c.contains("expression(")
+        || c.contains("behavior:")
+        || c.contains("-moz-binding")
+    {
         return true;
     }
     c.match_indices("url(").any(|(at, _)| {

@@ -18,6 +18,17 @@ pub(crate) async fn original<B: Backend, T>(
     who: &Identity,
     id: &str,
 ) -> Reply {
+    let scan = downloadable(api, who, id).await?;
+    send(api, req, &scan.sha256, scan.file_size, &scan.display_name).await
+}
+
+/// The submitted scan `id` when `who` may download its files: 404 when
+/// unknown or not theirs to see, 403 when they may see but not download.
+async fn downloadable<B: Backend>(
+    api: &Api<B>,
+    who: &Identity,
+    id: &str,
+) -> Result<crate::serve::backend::Scan, ApiError> {
     let gone = || ApiError::FileNotFound;
     let scan = api
         .backend
@@ -32,7 +43,7 @@ pub(crate) async fn original<B: Backend, T>(
     if !who.can_download(&scan.owner) {
         return Err(ApiError::Forbidden("Access denied"));
     }
-    send(api, req, &scan.sha256, scan.file_size, &scan.display_name).await
+    Ok(scan)
 }
 
 /// The sanitized copy of a finished root scan. 404 until there is one
@@ -45,19 +56,7 @@ pub(crate) async fn converted<B: Backend, T>(
     id: &str,
 ) -> Reply {
     let gone = || ApiError::FileNotFound;
-    let scan = api
-        .backend
-        .scan(&id.to_ascii_lowercase())
-        .await
-        .ok()
-        .flatten()
-        .ok_or_else(gone)?;
-    if !who.can_see(&scan.owner) {
-        return Err(gone());
-    }
-    if !who.can_download(&scan.owner) {
-        return Err(ApiError::Forbidden("Access denied"));
-    }
+    let scan = downloadable(api, who, id).await?;
     let report = scan.report.as_ref().ok_or_else(gone)?;
     let rec = report
         .sanitization
