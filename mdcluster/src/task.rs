@@ -52,6 +52,14 @@ pub struct Task {
     /// worker that scans it (child tasks carry the default, off).
     #[serde(default)]
     pub sanitize: mdcore::sanitize::Policy,
+    /// The workflow's blocking result codes: archive members whose own
+    /// result is one of them are left out of the sanitized copy.
+    #[serde(default = "default_block_codes")]
+    pub block_codes: Vec<u8>,
+}
+
+fn default_block_codes() -> Vec<u8> {
+    mdcore::DEFAULT_BLOCK_CODES.to_vec()
 }
 
 impl Task {
@@ -105,6 +113,7 @@ mod tests {
             limits: Limits::default(),
             passwords: vec![],
             deadline_ms: 0,
+            block_codes: vec![],
             sanitize: Default::default(),
         };
         let small = t.priority();

@@ -563,7 +563,13 @@ async fn process(ctx: &Arc<Ctx>, task: &Task) -> Result<Outcome, Error> {
         Err(_) => Report::unscanned(&name, ResultCode::Failed, "the scan crashed"),
     };
     if task.token.is_none() && task.sanitize.enabled {
-        report.sanitization = sanitize(ctx, task, local.path()).await;
+        // Members this scan blocked are left out of a rebuilt archive
+        // (those handed to other workers are not known yet: the copy's own
+        // scan below catches them, and a copy that blocks is not served).
+        let codes = task.block_codes.clone();
+        let blocked =
+            mdcore::sanitize::Blocked::from_report(&report, |code| codes.contains(&code.as_i()));
+        report.sanitization = sanitize(ctx, task, local.path(), blocked).await;
     }
     drop(local);
     if task.origin.is_some() {
@@ -591,6 +597,7 @@ async fn sanitize(
     ctx: &Arc<Ctx>,
     task: &Task,
     path: &std::path::Path,
+    blocked: mdcore::sanitize::Blocked,
 ) -> Option<mdcore::sanitize::Record> {
     let policy = task.sanitize.clone();
     let path = path.to_path_buf();
@@ -608,7 +615,7 @@ async fn sanitize(
             let opts = ScanOptions::new().name(name.to_string()).limits(limits);
             scanner.scan_bytes(copy, &opts).root.scan_all_result_i
         };
-        let rec = policy.apply_path(&path, &name, rescan, |copy, sha| {
+        let rec = policy.apply_path(&path, &name, &blocked, rescan, |copy, sha| {
             std::fs::write(&spooled, copy).map_err(|e| e.to_string())?;
             copy_sha = Some(sha.to_string());
             Ok(())
@@ -737,6 +744,7 @@ async fn fan_out(
             passwords: task.passwords.clone(),
             deadline_ms,
             sanitize: Default::default(),
+            block_codes: task.block_codes.clone(),
         });
     }
     persist("recording a fan-out", || {

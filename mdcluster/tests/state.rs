@@ -209,6 +209,7 @@ async fn the_reconciler_requeues_then_fails_a_lost_scan() {
         passwords: Vec::new(),
         deadline_ms: 0,
         sanitize: Default::default(),
+        block_codes: mdcore::DEFAULT_BLOCK_CODES.to_vec(),
     };
     let tj = serde_json::to_string(&task).unwrap();
     s.create_scan("lost", "{}", &tj, "dd").await.unwrap();

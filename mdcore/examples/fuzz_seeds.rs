@@ -266,6 +266,28 @@ fn main() {
         b"!<arch>\ndebian-binary   0           0     0     100644  4         `\n2.0\ncontrol.tar     0           0     0     100644  0         `\n",
     );
     write(root, "sanitize", "doc", &sanitize_doc());
+    // Archives rebuilt in their own format (tar, 7z, gzip) and as zip (cab).
+    let members: &[(&str, &[u8])] = &[
+        ("a.rtf", br"{\rtf1 {\object\objdata 01}}"),
+        ("b.docm", &docm),
+    ];
+    write(root, "sanitize", "tar", &tar_of(members));
+    write(root, "sanitize", "tgz", &gz(&tar_of(members)));
+    write(root, "sanitize", "7z", &sevenz_of(members, None, false));
+    write(root, "sanitize", "cab", &cab_of(&[members], true));
+    // ar: GNU long names (the `//` table) and a BSD `#1/` name.
+    write(
+        root,
+        "extract_ar",
+        "gnu",
+        b"!<arch>\n//                                              28        `\na_long_member_name_here.o/\n\n/0              0           0     0     644     5         `\nhello\nb.txt/          0           0     0     644     4         `\nbee\n",
+    );
+    write(
+        root,
+        "extract_ar",
+        "bsd",
+        b"!<arch>\n#1/8            0           0     0     644     11        `\nname.txtabc\n",
+    );
     write(
         root,
         "sanitize",

@@ -523,7 +523,7 @@ pub(crate) static FORMATS: &[Format] = &[
         &["a", "ar", "deb", "lib"],
         magic::ar,
         &[],
-        Unsupported,
+        Extract(&extract::ar::Ar),
     ),
     // Installer payloads: found inside executables by the carver.
     f(
@@ -663,7 +663,6 @@ pub(crate) fn handling(kind: Kind) -> Handling {
 }
 
 /// The extractor for a kind, if mdscan opens it.
-#[cfg(feature = "fuzzing")]
 pub(crate) fn extractor_for(kind: Kind) -> Option<&'static dyn Extractor> {
     match handling(kind) {
         Extract(ex) => Some(ex),

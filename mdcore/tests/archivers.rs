@@ -1569,3 +1569,161 @@ fn installshield_cabinets_nested_split_and_damaged() {
         summary(&r)
     );
 }
+
+/// Runs GNU `ar` (binutils) with `args` in a directory holding `files`;
+/// the archive `out.a`.
+fn gnu_ar(args: &[&str], files: &[(&str, Vec<u8>)]) -> Option<Vec<u8>> {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, data) in files {
+        std::fs::write(dir.path().join(name), data).unwrap();
+    }
+    let mut all = args.to_vec();
+    all.push("out.a");
+    all.extend(files.iter().map(|(n, _)| *n));
+    tool(dir.path(), "ar", &all)?;
+    Some(std::fs::read(dir.path().join("out.a")).unwrap())
+}
+
+#[test]
+fn ar_archives_gnu_long_names_and_bsd_names_open_and_find_eicar() {
+    // GNU ar: a member name longer than 15 bytes goes to the `//` table.
+    let long = "an_object_file_with_a_long_name.o";
+    let bad = [
+        ("short.o", planted()),
+        (long, EICAR.to_vec()),
+        ("odd.txt", b"odd".to_vec()),
+    ];
+    let Some(a) = gnu_ar(&["rc"], &bad) else {
+        return;
+    };
+    assert_eq!(mdcore::detect(&a).kind, Kind::Ar);
+    let r = scan(&a, "lib.a");
+    assert_eq!(
+        r.root.scan_all_result_i,
+        ResultCode::Infected,
+        "{:?}",
+        summary(&r)
+    );
+    assert_eq!(threat_paths(&r), vec![format!("lib.a/{long}")]);
+    let short = r
+        .root
+        .iter()
+        .find(|n| n.display_name == "lib.a/short.o")
+        .unwrap_or_else(|| panic!("{:?}", summary(&r)));
+    assert_eq!(short.md5, md5_hex(&planted()));
+    let good = gnu_ar(
+        &["rc"],
+        &[("short.o", planted()), ("odd.txt", b"odd".to_vec())],
+    )
+    .unwrap();
+    let r = scan(&good, "lib.a");
+    assert_eq!(
+        r.root.scan_all_result_i,
+        ResultCode::NoThreat,
+        "{:?}",
+        summary(&r)
+    );
+    assert_eq!(r.root.children.len(), 2);
+
+    // 4.4BSD names (`#1/N`, the name at the start of the data), as
+    // macOS's ar writes them; checked against bsdtar's reading.
+    let mut bsd = b"!<arch>\n".to_vec();
+    for (name, data) in [("long_bsd_member_name.o", EICAR), ("b.txt", &b"bee"[..])] {
+        let field = format!("#1/{}", name.len());
+        let size = name.len() + data.len();
+        bsd.extend_from_slice(
+            format!(
+                "{field:<16}{:<12}{:<6}{:<6}{:<8}{size:<10}`\n",
+                0, 0, 0, 644
+            )
+            .as_bytes(),
+        );
+        bsd.extend_from_slice(name.as_bytes());
+        bsd.extend_from_slice(data);
+        if size % 2 == 1 {
+            bsd.push(b'\n');
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bsd.a"), &bsd).unwrap();
+    if tool(dir.path(), "bsdtar", &["-xf", "bsd.a"]).is_some() {
+        assert_eq!(
+            std::fs::read(dir.path().join("long_bsd_member_name.o")).unwrap(),
+            EICAR
+        );
+    }
+    let r = scan(&bsd, "bsd.a");
+    assert_eq!(threat_paths(&r), vec!["bsd.a/long_bsd_member_name.o"]);
+
+    // Cut inside a member: what is there is examined, and it blocks.
+    let cut = &a[..a.len() - 2];
+    let r = scan(cut, "lib.a");
+    assert!(r.blocked(), "{:?}", summary(&r));
+    // A header that does not end with "`\n" is damage, not the end.
+    let mut broken = good.clone();
+    let second = 8 + 60 + planted().len() + planted().len() % 2;
+    broken[second + 58] = b'x';
+    let r = scan(&broken, "lib.a");
+    assert_eq!(
+        r.root.scan_all_result_i,
+        ResultCode::Failed,
+        "{:?}",
+        summary(&r)
+    );
+}
+
+#[test]
+fn a_debian_package_built_by_dpkg_deb_is_opened_to_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let build = |bad: bool| -> Option<Vec<u8>> {
+        let root = dir.path().join(if bad { "bad" } else { "good" });
+        std::fs::create_dir_all(root.join("DEBIAN")).unwrap();
+        std::fs::create_dir_all(root.join("usr/share/demo")).unwrap();
+        std::fs::write(
+            root.join("DEBIAN/control"),
+            "Package: demo\nVersion: 1.0\nArchitecture: all\nMaintainer: m <m@example.org>\nDescription: demo\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("usr/share/demo/readme"), "readme\n").unwrap();
+        if bad {
+            std::fs::write(root.join("usr/share/demo/tool.com"), EICAR).unwrap();
+        }
+        let out = format!("{}.deb", if bad { "bad" } else { "good" });
+        tool(
+            dir.path(),
+            "dpkg-deb",
+            &[
+                "--root-owner-group",
+                "-Zxz",
+                "--build",
+                root.to_str().unwrap(),
+                &out,
+            ],
+        )?;
+        Some(std::fs::read(dir.path().join(out)).unwrap())
+    };
+    let Some(bad) = build(true) else {
+        return;
+    };
+    let r = scan(&bad, "demo.deb");
+    assert_eq!(
+        r.root.scan_all_result_i,
+        ResultCode::Infected,
+        "{:?}",
+        summary(&r)
+    );
+    assert_eq!(
+        threat_paths(&r),
+        vec!["demo.deb/data.tar.xz/data.tar/usr/share/demo/tool.com"]
+    );
+    let good = build(false).unwrap();
+    let r = scan(&good, "demo.deb");
+    assert_eq!(
+        r.root.scan_all_result_i,
+        ResultCode::NoThreat,
+        "{:?}",
+        summary(&r)
+    );
+    let names: Vec<&str> = r.root.children.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["debian-binary", "control.tar.xz", "data.tar.xz"]);
+}

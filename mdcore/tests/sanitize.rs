@@ -505,36 +505,6 @@ fn word_and_excel_97_files_lose_their_vba_projects_and_keep_their_text() {
         assert!(twin.details.is_empty(), "{name}: {:?}", twin.details);
     }
 
-    // An Excel 4.0 macro sheet is not rebuilt yet: the workbook fails.
-    let mut cf = cfb::CompoundFile::open(std::io::Cursor::new(xls.clone())).unwrap();
-    let mut book = Vec::new();
-    cf.open_stream("/Workbook")
-        .unwrap()
-        .read_to_end(&mut book)
-        .unwrap();
-    let mut at = 0;
-    while at + 4 <= book.len() {
-        let id = u16::from_le_bytes([book[at], book[at + 1]]);
-        let len = usize::from(u16::from_le_bytes([book[at + 2], book[at + 3]]));
-        if id == 0x0085 {
-            book[at + 4 + 5] = 1; // BOUNDSHEET dt: macro sheet
-            break;
-        }
-        at += 4 + len;
-    }
-    {
-        use std::io::Write as _;
-        cf.create_stream("/Workbook")
-            .unwrap()
-            .write_all(&book)
-            .unwrap();
-    }
-    cf.flush().unwrap();
-    let xlm = cf.into_inner().into_inner();
-    match sanitize(&xlm, "xlm.xls", &SanitizeOptions::new()) {
-        Err(SanitizeError::Failed(why)) => assert!(why.contains("Excel 4.0"), "{why}"),
-        other => panic!("{other:?}"),
-    }
     // A .doc that is not a compound file fails; it is not passed as text.
     assert!(matches!(
         sanitize(b"just some text", "letter.doc", &SanitizeOptions::new()),
@@ -789,4 +759,335 @@ fn an_html_page_keeps_its_text_and_links_and_loses_what_runs_or_fetches() {
         assert!(dom.contains("marker 4711"), "{dom}");
         assert!(!dom.contains("<title>ran</title>"), "a script ran:\n{dom}");
     }
+}
+
+/// A docm whose VBA project (AutoOpen, `Shell`) olevba and mraptor see.
+fn small_docm() -> Vec<u8> {
+    zip_of(&[
+        (
+            "[Content_Types].xml",
+            br#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.ms-word.document.macroEnabled.main+xml"/></Types>"#,
+        ),
+        (
+            "_rels/.rels",
+            br#"<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>"#,
+        ),
+        (
+            "word/_rels/document.xml.rels",
+            br#"<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.microsoft.com/office/2006/relationships/vbaProject" Target="vbaProject.bin"/></Relationships>"#,
+        ),
+        (
+            "word/document.xml",
+            br#"<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>archived text</w:t></w:r></w:p></w:body></w:document>"#,
+        ),
+        ("word/vbaProject.bin", &vba_bin(MACRO)),
+    ])
+}
+
+/// Extracts `archive` (in `dir`) with the real tool for its type into
+/// `dir/out`, and returns the files there (relative paths, sorted).
+fn unpack(dir: &Path, archive: &str) -> Vec<String> {
+    let out = dir.join("out");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+    let a = dir.join(archive);
+    let a = a.to_str().unwrap();
+    let ok = if archive.ends_with(".tar") {
+        tool(&out, "tar", &["-xf", a])
+    } else if archive.ends_with(".tgz") || archive.ends_with(".tar.gz") {
+        tool(&out, "tar", &["-xzf", a])
+    } else if archive.ends_with(".tar.xz") {
+        tool(&out, "tar", &["-xJf", a])
+    } else if archive.ends_with(".zip") {
+        tool(&out, "unzip", &["-q", a])
+    } else {
+        tool(&out, "7zz", &["x", "-y", a])
+    };
+    ok.expect("the unpacking tool is installed");
+    let mut files = Vec::new();
+    fn walk(root: &Path, d: &Path, files: &mut Vec<String>) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, files);
+            } else {
+                files.push(p.strip_prefix(root).unwrap().display().to_string());
+            }
+        }
+    }
+    walk(&out, &out, &mut files);
+    files.sort();
+    files
+}
+
+#[test]
+fn archives_are_rebuilt_in_their_own_format_without_what_the_scan_blocked() {
+    // Archives made by GNU tar, 7-Zip, gcab and xz of a docm with a macro,
+    // an RTF with an OLE object, EICAR (on the scanner's hash list) and a
+    // text file; each copy is unpacked by the real tool again: the macro
+    // and the object are gone (olevba, mraptor), EICAR is replaced by a
+    // note, the text is as it was. A cabinet has no writer here: its copy
+    // is a zip.
+    let dir = tmp();
+    let d = dir.path();
+    let src = d.join("src");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    let docm = small_docm();
+    let rtf: &[u8] = br"{\rtf1 Hi {\object\objemb{\*\objdata 0105}{\result {\pict 00}}}}";
+    let notes: &[u8] = b"plain notes, kept as they are\n";
+    std::fs::write(src.join("b.docm"), &docm).unwrap();
+    std::fs::write(src.join("eicar.com"), EICAR).unwrap();
+    std::fs::write(src.join("notes.txt"), notes).unwrap();
+    std::fs::write(src.join("sub/c.rtf"), rtf).unwrap();
+    let (bad, _) = verifier("olevba", &["-a", src.join("b.docm").to_str().unwrap()]);
+    assert!(
+        bad.contains("AutoOpen"),
+        "olevba does not see the macro:\n{bad}"
+    );
+
+    let mut made: Vec<(&str, &str)> = Vec::new();
+    if tool(
+        &src,
+        "tar",
+        &["-cf", "../a.tar", "b.docm", "eicar.com", "notes.txt", "sub"],
+    )
+    .is_some()
+    {
+        made.push(("a.tar", "tar"));
+    }
+    if tool(
+        &src,
+        "tar",
+        &[
+            "-czf",
+            "../a.tgz",
+            "b.docm",
+            "eicar.com",
+            "notes.txt",
+            "sub",
+        ],
+    )
+    .is_some()
+    {
+        made.push(("a.tgz", "tgz"));
+    }
+    if tool(
+        &src,
+        "7zz",
+        &[
+            "a",
+            "-bd",
+            "../a.7z",
+            "b.docm",
+            "eicar.com",
+            "notes.txt",
+            "sub",
+        ],
+    )
+    .is_some()
+    {
+        made.push(("a.7z", "7z"));
+    }
+    if tool(
+        &src,
+        "gcab",
+        &[
+            "-cz",
+            "../a.cab",
+            "b.docm",
+            "eicar.com",
+            "notes.txt",
+            "sub/c.rtf",
+        ],
+    )
+    .is_some()
+    {
+        made.push(("a.cab", "zip"));
+    }
+    if tool(d, "cp", &["a.tar", "b.tar"])
+        .and_then(|()| tool(d, "xz", &["-k", "b.tar"]))
+        .is_some()
+    {
+        made.push(("b.tar.xz", "xz"));
+    }
+    assert!(!made.is_empty());
+
+    let scanner = hash_listed(EICAR);
+    for (name, converted_to) in made {
+        let data = std::fs::read(d.join(name)).unwrap();
+        let report = scanner.scan_bytes(&data, &mdcore::ScanOptions::new().name(name));
+        assert!(report.blocked(), "{name}: EICAR is not found");
+        let blocked =
+            mdcore::sanitize::Blocked::from_report(&report, mdcore::ResultCode::blocks_by_default);
+        assert!(!blocked.is_empty(), "{name}");
+        let copy = sanitize(&data, name, &SanitizeOptions::new().blocked(blocked)).unwrap();
+        assert_eq!(copy.converted_to, converted_to, "{name}");
+        let copy_name = mdcore::sanitize::copy_name(name, &copy.converted_to);
+        std::fs::write(d.join(&copy_name), &copy.data).unwrap();
+        // (GNU tar unpacks the xz copy's tar directly.)
+        let files = unpack(d, &copy_name);
+        assert_eq!(
+            files,
+            ["b.docx", "eicar.com.txt", "notes.txt", "sub/c.rtf"],
+            "{name}"
+        );
+        let out = d.join("out");
+        let docx = out.join("b.docx");
+        let (log, _) = verifier("olevba", &["-a", docx.to_str().unwrap()]);
+        assert!(
+            !log.contains("AutoOpen"),
+            "{name}: olevba on the copy:\n{log}"
+        );
+        let (log, code) = verifier("mraptor", &[docx.to_str().unwrap()]);
+        assert_eq!(code, 0, "{name}: mraptor on the copy:\n{log}");
+        let (log, _) = verifier("rtfobj", &[out.join("sub/c.rtf").to_str().unwrap()]);
+        assert!(
+            log.contains("No OLE objects found") || !log.contains("objemb"),
+            "{name}: rtfobj on the copy:\n{log}"
+        );
+        assert!(!contains(
+            &std::fs::read(out.join("sub/c.rtf")).unwrap(),
+            b"objdata"
+        ));
+        assert_eq!(
+            std::fs::read(out.join("notes.txt")).unwrap(),
+            notes,
+            "{name}"
+        );
+        let note = std::fs::read_to_string(out.join("eicar.com.txt")).unwrap();
+        assert!(
+            note.contains("the scan blocked it") && note.contains("Test.Planted"),
+            "{name}: {note}"
+        );
+        let removed: Vec<&str> = copy
+            .details
+            .iter()
+            .map(|d| d.object_name.as_str())
+            .collect();
+        assert!(removed.contains(&"blocked file"), "{name}: {removed:?}");
+        assert!(removed.contains(&"macro"), "{name}: {removed:?}");
+
+        // The clean twin: nothing blocked, EICAR stays (the rebuild alone
+        // does not judge content).
+        let twin = sanitize(&data, name, &SanitizeOptions::new()).unwrap();
+        let twin_name = format!("twin-{copy_name}");
+        std::fs::write(d.join(&twin_name), &twin.data).unwrap();
+        let files = unpack(d, &twin_name);
+        assert!(
+            files.contains(&"eicar.com".to_string()),
+            "{name}: {files:?}"
+        );
+        assert_eq!(std::fs::read(d.join("out/eicar.com")).unwrap(), EICAR);
+    }
+}
+
+/// A flat ODF spreadsheet of two sheets: `Data` with the text, `Macro1`
+/// with XLM-looking formulas and a name `Auto_Open` pointing at it.
+const TWO_SHEETS_FODS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<office:document xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" xmlns:of="urn:oasis:names:tc:opendocument:xmlns:of:1.2" office:version="1.2" office:mimetype="application/vnd.oasis.opendocument.spreadsheet">
+<office:body><office:spreadsheet>
+<table:table table:name="Data"><table:table-row><table:table-cell office:value-type="string"><text:p>TEXT</text:p></table:table-cell><table:table-cell office:value-type="float" office:value="7"><text:p>7</text:p></table:table-cell></table:table-row></table:table>
+<table:table table:name="Macro1"><table:table-row><table:table-cell office:value-type="string"><text:p>EXEC calc.exe</text:p></table:table-cell></table:table-row><table:table-row><table:table-cell office:value-type="string"><text:p>HALT</text:p></table:table-cell></table:table-row></table:table>
+<table:named-expressions><table:named-range table:name="Auto_Open" table:base-cell-address="$Macro1.$A$1" table:cell-range-address="$Macro1.$A$1"/></table:named-expressions>
+</office:spreadsheet></office:body></office:document>"#;
+
+/// The workbook stream of `xls` given to `f`, written back.
+fn edit_workbook(xls: &[u8], f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    let mut cf = cfb::CompoundFile::open(std::io::Cursor::new(xls.to_vec())).unwrap();
+    let mut book = Vec::new();
+    cf.open_stream("/Workbook")
+        .unwrap()
+        .read_to_end(&mut book)
+        .unwrap();
+    f(&mut book);
+    {
+        use std::io::Write as _;
+        cf.create_stream("/Workbook")
+            .unwrap()
+            .write_all(&book)
+            .unwrap();
+    }
+    cf.flush().unwrap();
+    cf.into_inner().into_inner()
+}
+
+/// (position, BOUNDSHEET record start) of every sheet of a BIFF8 stream.
+fn boundsheets(book: &[u8]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + 4 <= book.len() {
+        let id = u16::from_le_bytes([book[at], book[at + 1]]);
+        let len = usize::from(u16::from_le_bytes([book[at + 2], book[at + 3]]));
+        if id == 0x0085 {
+            let pos = u32::from_le_bytes(book[at + 4..at + 8].try_into().unwrap()) as usize;
+            out.push((pos, at));
+        }
+        if id == 0x000a {
+            break;
+        }
+        at += 4 + len;
+    }
+    out
+}
+
+#[test]
+fn an_excel_97_macro_sheet_is_emptied_and_the_workbook_keeps_its_data() {
+    // LibreOffice writes a two-sheet workbook; its second sheet is made an
+    // Excel 4.0 macro sheet (BOUNDSHEET dt 1, BOF dt 0x40), as the
+    // droppers that use XLM do. olevba sees XLM macros; in the copy it
+    // sees none, LibreOffice still opens it with the data sheet's text.
+    let dir = tmp();
+    let d = dir.path();
+    // A short text: LibreOffice's PDF cuts a cell at its column's width.
+    std::fs::write(
+        d.join("two.fods"),
+        TWO_SHEETS_FODS.replace("TEXT", "marker 4711"),
+    )
+    .unwrap();
+    if soffice(d, &["--convert-to", "xls:MS Excel 97", "two.fods"]).is_none() {
+        return;
+    }
+    let xls = std::fs::read(d.join("two.xls")).unwrap();
+    let xlm = edit_workbook(&xls, |book| {
+        let sheets = boundsheets(book);
+        assert_eq!(sheets.len(), 2, "LibreOffice wrote {} sheets", sheets.len());
+        let (pos, rec) = sheets[1];
+        book[rec + 4 + 5] = 1; // BOUNDSHEET dt: macro sheet
+        book[pos + 4 + 2..pos + 4 + 4].copy_from_slice(&0x0040u16.to_le_bytes());
+    });
+    let bad = write(d, "xlm.xls", &xlm);
+    let (out, _) = verifier("olevba", &["-a", bad.to_str().unwrap()]);
+    assert!(
+        out.contains("XLM") && !out.contains("No VBA or XLM macros found"),
+        "olevba does not see the macro sheet:\n{out}"
+    );
+
+    let s = sanitize(&xlm, "xlm.xls", &SanitizeOptions::new()).unwrap();
+    assert_eq!(s.converted_to, "xls");
+    let kinds: Vec<(&str, u32)> = s
+        .details
+        .iter()
+        .map(|d| (d.object_name.as_str(), d.count))
+        .collect();
+    assert!(kinds.contains(&("macro sheet", 1)), "{kinds:?}");
+    let clean = write(d, "clean-xlm.xls", &s.data);
+    let (out, _) = verifier("olevba", &[clean.to_str().unwrap()]);
+    assert!(
+        out.contains("No VBA or XLM macros found"),
+        "olevba on the copy:\n{out}"
+    );
+    let (out, code) = verifier("mraptor", &[clean.to_str().unwrap()]);
+    assert_eq!(code, 0, "mraptor on the copy:\n{out}");
+    let text = text_of_document(d, "clean-xlm.xls", &s.data);
+    assert!(text.contains("marker 4711"), "{text}");
+    // The macro sheet's cells are gone (its strings stay in the shared
+    // string table, which no cell uses any more).
+    assert!(!text.contains("EXEC calc.exe"), "{text}");
+
+    // The clean twin: nothing removed, the workbook as LibreOffice wrote it.
+    let twin = sanitize(&xls, "two.xls", &SanitizeOptions::new()).unwrap();
+    assert!(twin.details.is_empty(), "{:?}", twin.details);
+    // The copy sanitizes again with nothing left.
+    let again = sanitize(&s.data, "clean-xlm.xls", &SanitizeOptions::new()).unwrap();
+    assert!(again.details.is_empty(), "{:?}", again.details);
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
-use mdcore::sanitize::{Record, SanitizeError, SanitizeOptions, Sanitized, sanitize};
+use mdcore::sanitize::{Blocked, Record, SanitizeError, SanitizeOptions, Sanitized, sanitize};
 use serde_json::{Value, json};
 
 /// Arguments of `mdscan sanitize`.
@@ -105,7 +105,7 @@ fn write_new(path: &Path, data: &[u8]) -> std::io::Result<()> {
 /// `dir` as `<stem>.<converted_to>` (`<stem> (2).<ext>`, ... when taken).
 /// Returns the `post_processing` object; `None` when the type has no
 /// sanitizer.
-pub(crate) fn into_dir(input: &Path, dir: &Path) -> Option<Value> {
+pub(crate) fn into_dir(input: &Path, dir: &Path, blocked: &Blocked) -> Option<Value> {
     let data = match std::fs::read(input) {
         Ok(d) => d,
         Err(e) => {
@@ -115,7 +115,8 @@ pub(crate) fn into_dir(input: &Path, dir: &Path) -> Option<Value> {
             ));
         }
     };
-    let r = sanitize(&data, &input.display().to_string(), &SanitizeOptions::new());
+    let opts = SanitizeOptions::new().blocked(blocked.clone());
+    let r = sanitize(&data, &input.display().to_string(), &opts);
     let s = match r {
         Err(SanitizeError::Unsupported(_)) => return None,
         Err(e) => return Some(post_processing(&Err(e), None)),

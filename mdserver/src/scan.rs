@@ -226,11 +226,18 @@ pub(crate) fn run(args: ScanArgs) -> ExitCode {
                     let Some(path) = files.get(i) else { break };
                     let opts = ScanOptions::new().name(path.display().to_string());
                     let result = scanner.scan_path(path, &opts);
-                    let cdr = args
-                        .sanitize
-                        .as_deref()
-                        .filter(|_| result.is_ok())
-                        .and_then(|dir| crate::sanitize::into_dir(path, dir));
+                    // Members the scan blocked are left out of a rebuilt
+                    // archive (mdscan's default block list).
+                    let cdr = match (args.sanitize.as_deref(), &result) {
+                        (Some(dir), Ok(report)) => {
+                            let blocked = mdcore::sanitize::Blocked::from_report(
+                                report,
+                                mdcore::ResultCode::blocks_by_default,
+                            );
+                            crate::sanitize::into_dir(path, dir, &blocked)
+                        }
+                        _ => None,
+                    };
                     let line = render(&args, path, &result, cdr.as_ref());
                     if let Some(bar) = &bar {
                         if let Some(line) = &line {

@@ -21,6 +21,7 @@ use crate::limits::{Budget, Stop};
 use crate::verdict::ResultCode;
 
 pub(crate) mod alz;
+pub(crate) mod ar;
 pub(crate) mod arj;
 pub(crate) mod autoit;
 pub(crate) mod bzip2;

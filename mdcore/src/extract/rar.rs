@@ -39,6 +39,15 @@ impl Extractor for Rar {
         cx: &'a Cx<'a>,
         sink: &mut Sink<'_, 'a>,
     ) -> Result<(), Issue> {
+        // UnRAR would search for a signature further on (self-extracting
+        // archives); the detector and the carver hand over archives that
+        // start with one, and the block walk below (which bounds UnRAR's
+        // dictionary) reads from the start.
+        if !blocks::signed(data) {
+            return Err(Issue::corrupt(
+                "the RAR archive does not start with a RAR signature",
+            ));
+        }
         let layout = blocks::layout(data);
         match layout.end {
             Some(end) => cx.consumed(end),
@@ -294,11 +303,13 @@ impl<'p, 'a> Reading<'p, 'a> {
             let split = split_before || header.is_split_after();
             let encrypted = header.is_encrypted();
             let size = header.unpacked_size;
-            let dict = self.layout.dicts.get(this).copied().unwrap_or(0);
-            let refused = if dict > MAX_DICTIONARY {
-                Some(dictionary_issue(dict))
-            } else {
-                self.refuse(size)
+            let refused = match self.layout.dictionary(this) {
+                Some(dict) if dict > MAX_DICTIONARY => Some(dictionary_issue(dict)),
+                Some(_) => self.refuse(size),
+                None => Some(Issue::corrupt(
+                    "the RAR block chain could not be followed to this entry, so the \
+                     dictionary it would make UnRAR allocate is not known: not decoded",
+                )),
             };
             if let Some(issue) = refused {
                 self.set(this, State::Done);
@@ -478,6 +489,33 @@ pub(crate) mod blocks {
         /// The largest dictionary a RAR 5 service header (comment, ACL,
         /// stream) asks for.
         pub(crate) service_dict: u64,
+        /// RAR 1.5-4 (or 1.4): no dictionary above 4 MiB, whatever the
+        /// headers say.
+        pub(crate) small_windows: bool,
+        /// The headers are encrypted: UnRAR reads them with the password,
+        /// this walk can not.
+        pub(crate) encrypted_headers: bool,
+    }
+
+    impl Layout {
+        /// The dictionary the `i`-th file header makes UnRAR allocate:
+        /// `None` when the walk did not reach it in a RAR 5 archive whose
+        /// headers are readable (the chain broke where UnRAR may read on).
+        /// Behind encrypted headers it is not knowable here (0: UnRAR
+        /// reserves the window, pages are touched only as output is
+        /// decoded, and the output is capped).
+        pub(crate) fn dictionary(&self, i: usize) -> Option<u64> {
+            match self.dicts.get(i) {
+                Some(d) => Some(*d),
+                None if self.small_windows || self.encrypted_headers => Some(0),
+                None => None,
+            }
+        }
+    }
+
+    /// Whether `d` starts with a RAR signature (1.4, 1.5-4 or 5).
+    pub(crate) fn signed(d: &[u8]) -> bool {
+        d.starts_with(SIG5) || d.starts_with(SIG4) || d.starts_with(b"RE~^")
     }
 
     pub(crate) fn layout(d: &[u8]) -> Layout {
@@ -485,8 +523,10 @@ pub(crate) mod blocks {
         let end = if d.starts_with(SIG5) {
             walk5(d, &mut l)
         } else if d.starts_with(SIG4) {
+            l.small_windows = true;
             walk4(d, &mut l)
         } else {
+            l.small_windows = d.starts_with(b"RE~^");
             None
         };
         l.end = end;
@@ -507,6 +547,7 @@ pub(crate) mod blocks {
             }
             // Encrypted headers (MHD_PASSWORD): the rest is not readable.
             if kind == 0x73 && flags & 0x80 != 0 {
+                l.encrypted_headers = true;
                 return None;
             }
             let mut add = 0u64;
@@ -611,7 +652,10 @@ pub(crate) mod blocks {
                 }
                 3 => l.service_dict = l.service_dict.max(dictionary(d, p).unwrap_or(0)),
                 // Archive encryption header: the rest is not readable.
-                4 => return None,
+                4 => {
+                    l.encrypted_headers = true;
+                    return None;
+                }
                 5 => {
                     l.marked = true;
                     return Some(next);

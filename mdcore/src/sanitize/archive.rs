@@ -1,17 +1,30 @@
-//! Zip archives: rebuilt from their central directory, each member that
-//! has a sanitizer replaced by its sanitized copy (renamed when its type
-//! changes: `a.docm` becomes `a.docx`), nested archives rebuilt the same
-//! way, and a member that can not be read or sanitized (encrypted,
-//! damaged, a sanitizer's failure) replaced by a short text file saying
-//! why. Members without a sanitizer are kept as they are (the scan
-//! examined them). Bytes outside the central directory's members — a
-//! prefix, a second archive glued on, local entries the directory does
-//! not list — do not reach the copy.
+//! Archives, rebuilt from their sanitized members in the same format where
+//! mdscan has a writer for it — zip, tar, 7z, and the one-member gzip,
+//! bzip2, xz and Zstandard — and as a zip otherwise (RAR, cabinet, LZH,
+//! ARJ, cpio, ALZip).
+//!
+//! Each member that has a sanitizer is replaced by its sanitized copy
+//! (renamed when its type changes: `a.docm` becomes `a.docx`), nested
+//! archives are rebuilt the same way, and a member the scan blocked
+//! ([`super::Blocked`]), or one that can not be read or sanitized
+//! (encrypted, damaged, a sanitizer's failure), is replaced by a short text
+//! file saying why. Members without a sanitizer are kept as they are (the
+//! scan examined them). Bytes outside the members — a prefix, a second
+//! archive glued on, entries the reader does not list — do not reach the
+//! copy.
+//!
+//! A zip is read from its central directory (the `zip` crate); every other
+//! format through the scanner's own extractor for it, so the copy holds
+//! what the scan examined, read the same way.
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::io::{Cursor, Read, Write};
 
 use super::{SanitizeError, SanitizeOptions, Sanitized, Tally};
+use crate::detect::Kind;
+use crate::extract::{Child, Cx, Entry, Flow};
+use crate::limits::{Budget, Limits};
 
 /// Bytes the members of one archive (nested ones included) may expand to.
 const MAX_EXPANDED: u64 = 1 << 30;
@@ -22,157 +35,566 @@ fn fail(m: impl Into<String>) -> SanitizeError {
     SanitizeError::Failed(m.into())
 }
 
-/// Whether `data` is a zip that is not an Office package or another
-/// format built on zip (ODF, EPUB, JAR and APK keep a manifest whose
-/// meaning a plain rebuild would not keep).
-pub(super) fn is_zip(data: &[u8]) -> bool {
-    data.starts_with(b"PK")
-        && zip::ZipArchive::new(Cursor::new(data)).is_ok_and(|z| {
-            !z.file_names().any(|n| {
-                let n = n.map(|n| n.to_ascii_lowercase()).unwrap_or_default();
-                n == "mimetype" || n == "meta-inf/manifest.mf" || n == "androidmanifest.xml"
-            })
+/// How an archive is read and written back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Format {
+    /// Read from the central directory, written as zip.
+    Zip,
+    /// Read by the scanner's extractor, written as the same format.
+    Tar,
+    SevenZip,
+    /// One member, compressed again the same way.
+    Gzip,
+    Bzip2,
+    Xz,
+    Zstd,
+    /// Read by the scanner's extractor, written as zip.
+    AsZip(Kind),
+}
+
+impl Format {
+    /// The copy's type: its usual extension.
+    fn extension(self) -> &'static str {
+        match self {
+            Format::Zip | Format::AsZip(_) => "zip",
+            Format::Tar => "tar",
+            Format::SevenZip => "7z",
+            Format::Gzip => "gz",
+            Format::Bzip2 => "bz2",
+            Format::Xz => "xz",
+            Format::Zstd => "zst",
+        }
+    }
+
+    /// The format's type in the registry, for its other usual extensions.
+    fn kind(self) -> Kind {
+        match self {
+            Format::Zip => Kind::Zip,
+            Format::Tar => Kind::Tar,
+            Format::SevenZip => Kind::SevenZip,
+            Format::Gzip => Kind::Gzip,
+            Format::Bzip2 => Kind::Bzip2,
+            Format::Xz => Kind::Xz,
+            Format::Zstd => Kind::Zstd,
+            Format::AsZip(_) => Kind::Zip,
+        }
+    }
+
+    /// The copy's type as named: `name`'s own extension when it is a usual
+    /// one for the format written (`.tgz` stays `tgz`), else the format's.
+    fn converted_to(self, name: &str) -> String {
+        let ext = super::extension(name);
+        if !ext.is_empty() && crate::formats::extension_fits(self.kind(), &ext) {
+            ext
+        } else {
+            self.extension().into()
+        }
+    }
+}
+
+/// The archive format of `data`, when it is one the rebuild takes. A zip
+/// that is an Office package or another format built on zip (ODF, EPUB,
+/// JAR and APK keep a manifest whose meaning a plain rebuild would not
+/// keep) is not.
+pub(super) fn format_of(data: &[u8]) -> Option<Format> {
+    if data.starts_with(b"PK") {
+        return is_plain_zip(data).then_some(Format::Zip);
+    }
+    Some(match crate::detect::detect(data).kind {
+        Kind::Tar => Format::Tar,
+        Kind::SevenZip => Format::SevenZip,
+        Kind::Gzip => Format::Gzip,
+        Kind::Bzip2 => Format::Bzip2,
+        Kind::Xz => Format::Xz,
+        Kind::Zstd => Format::Zstd,
+        k @ (Kind::Rar | Kind::Cab | Kind::Lzh | Kind::Arj | Kind::Cpio | Kind::Alz) => {
+            Format::AsZip(k)
+        }
+        _ => return None,
+    })
+}
+
+fn is_plain_zip(data: &[u8]) -> bool {
+    zip::ZipArchive::new(Cursor::new(data)).is_ok_and(|z| {
+        !z.file_names().any(|n| {
+            let n = n.map(|n| n.to_ascii_lowercase()).unwrap_or_default();
+            n == "mimetype" || n == "meta-inf/manifest.mf" || n == "androidmanifest.xml"
         })
+    })
 }
 
-/// Expansion left for a whole tree of archives.
-struct Budget {
-    left: u64,
-}
-
-pub(super) fn sanitize(data: &[u8], opts: &SanitizeOptions) -> Result<Sanitized, SanitizeError> {
+pub(super) fn sanitize(
+    data: &[u8],
+    name: &str,
+    opts: &SanitizeOptions,
+) -> Result<Sanitized, SanitizeError> {
+    let format = format_of(data).ok_or_else(|| fail("not an archive mdscan rebuilds"))?;
     let mut tally = Tally::default();
-    let mut budget = Budget { left: MAX_EXPANDED };
-    let data = rebuild(data, opts, &mut tally, "", 0, &mut budget)?;
+    let mut left = MAX_EXPANDED;
+    let mut job = Job {
+        opts,
+        tally: &mut tally,
+        left: &mut left,
+    };
+    let data = job.rebuild(format, data, name, "", 0)?;
     Ok(Sanitized {
         data,
-        converted_to: "zip".into(),
+        converted_to: format.converted_to(name),
         details: tally.into_details(),
     })
 }
 
-fn rebuild(
-    data: &[u8],
-    opts: &SanitizeOptions,
-    tally: &mut Tally,
-    prefix: &str,
-    depth: u32,
-    budget: &mut Budget,
-) -> Result<Vec<u8>, SanitizeError> {
-    let mut z = zip::ZipArchive::new(Cursor::new(data))
-        .map_err(|e| fail(format!("{prefix}the archive is not a readable zip: {e}")))?;
-    let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    let mut names: HashSet<String> = HashSet::new();
-    for i in 0..z.len() {
-        let listed = z
-            .name_for_index(i)
-            .and_then(|n| n.ok())
-            .map_or_else(|| format!("member-{i}"), |n| n.to_string());
-        let (name, is_dir, read) = {
-            let f = match z.by_index(i) {
-                Ok(f) => f,
-                Err(e) => {
-                    let name = clean_name(&listed, i);
-                    note(
-                        &mut w,
-                        &mut names,
-                        &name,
-                        &format!("it could not be read: {e}"),
-                    )?;
-                    tally.add("removed", "unreadable file", format!("{prefix}{name}"));
-                    continue;
-                }
-            };
-            let name = clean_name(&f.name().unwrap_or_default(), i);
-            let is_dir = f.is_dir();
-            let mut buf = Vec::new();
-            let read = if is_dir {
-                Ok(buf)
-            } else {
-                f.take(budget.left.saturating_add(1))
-                    .read_to_end(&mut buf)
-                    .map(|_| buf)
-            };
-            (name, is_dir, read)
-        };
-        if is_dir {
-            let dir = format!("{}/", name.trim_end_matches('/'));
-            if names.insert(dir.to_ascii_lowercase()) {
-                w.add_directory(dir.as_str(), options())
-                    .map_err(|e| fail(format!("{prefix}can not write {dir}: {e}")))?;
+/// One member as read: its cleaned name, and its bytes or why there are
+/// none.
+struct Member<'m> {
+    name: String,
+    dir: bool,
+    data: Result<&'m [u8], String>,
+}
+
+/// State shared by a whole tree of archives.
+struct Job<'j> {
+    opts: &'j SanitizeOptions,
+    tally: &'j mut Tally,
+    /// Expansion left for the whole tree.
+    left: &'j mut u64,
+}
+
+/// What becomes of one member in the copy.
+enum Put {
+    /// Written under this name.
+    File(String, Vec<u8>),
+    Dir(String),
+    /// Replaced by a text file saying why.
+    Note(String, String),
+}
+
+impl Job<'_> {
+    /// The copy of the archive `data` (of `format`, named `name`); member
+    /// paths in the details start with `prefix`.
+    fn rebuild(
+        &mut self,
+        format: Format,
+        data: &[u8],
+        name: &str,
+        prefix: &str,
+        depth: u32,
+    ) -> Result<Vec<u8>, SanitizeError> {
+        match format {
+            Format::Gzip | Format::Bzip2 | Format::Xz | Format::Zstd => {
+                self.recompress(format, data, name, prefix, depth)
             }
-            continue;
-        }
-        let member = match read {
-            Ok(m) => m,
-            Err(e) => {
-                note(
-                    &mut w,
-                    &mut names,
-                    &name,
-                    &format!("it could not be read: {e}"),
+            Format::Zip => {
+                let mut out = Writer::new(format, prefix)?;
+                read_zip(data, *self.left, prefix, &mut |m| {
+                    let put = self.member(m, prefix, depth)?;
+                    out.put(put)
+                })?;
+                out.finish()
+            }
+            Format::Tar | Format::SevenZip | Format::AsZip(_) => {
+                let mut out = Writer::new(format, prefix)?;
+                read_extracted(
+                    format.read_kind(),
+                    data,
+                    name,
+                    *self.left,
+                    prefix,
+                    &mut |m| {
+                        let put = self.member(m, prefix, depth)?;
+                        out.put(put)
+                    },
                 )?;
-                tally.add("removed", "unreadable file", format!("{prefix}{name}"));
-                continue;
+                out.finish()
+            }
+        }
+    }
+
+    /// A one-member compressed file: its member sanitized (or rebuilt,
+    /// `a.tar.gz`), compressed again the same way.
+    fn recompress(
+        &mut self,
+        format: Format,
+        data: &[u8],
+        name: &str,
+        prefix: &str,
+        depth: u32,
+    ) -> Result<Vec<u8>, SanitizeError> {
+        let mut inner: Option<(String, Vec<u8>)> = None;
+        let mut count = 0usize;
+        read_extracted(
+            format.read_kind(),
+            data,
+            name,
+            *self.left,
+            prefix,
+            &mut |m| {
+                count += 1;
+                if count > 1 {
+                    return Err(fail(format!(
+                        "{prefix}the compressed file holds more than one stream"
+                    )));
+                }
+                match self.member(m, prefix, depth)? {
+                    Put::File(n, d) => inner = Some((n, d)),
+                    Put::Note(n, why) => {
+                        return Err(fail(format!("{prefix}{n} could not be sanitized ({why})")));
+                    }
+                    Put::Dir(_) => {}
+                }
+                Ok(())
+            },
+        )?;
+        let (member, bytes) =
+            inner.ok_or_else(|| fail(format!("{prefix}the compressed file is empty")))?;
+        compress(format, &member, &bytes)
+            .map_err(|e| fail(format!("{prefix}can not compress {member}: {e}")))
+    }
+
+    /// Decides what becomes of one member.
+    fn member(&mut self, m: Member<'_>, prefix: &str, depth: u32) -> Result<Put, SanitizeError> {
+        let name = m.name;
+        let path = format!("{prefix}{name}");
+        if m.dir {
+            return Ok(Put::Dir(name));
+        }
+        let member = match m.data {
+            Ok(d) => d,
+            Err(why) => {
+                self.tally.add("removed", "unreadable file", path);
+                return Ok(Put::Note(name, format!("it could not be read: {why}")));
             }
         };
-        if member.len() as u64 > budget.left {
+        if member.len() as u64 > *self.left {
             return Err(fail(format!(
                 "the archive expands past {} MiB",
                 MAX_EXPANDED >> 20
             )));
         }
-        budget.left -= member.len() as u64;
-        let path = format!("{prefix}{name}");
-        let kind = super::kind(&member, &name);
-        let (out_name, out) = if kind == Some("archive") {
+        *self.left -= member.len() as u64;
+        if let Some(why) = self.opts.blocked.reason(member) {
+            self.tally.add("removed", "blocked file", path);
+            return Ok(Put::Note(name, format!("the scan blocked it: {why}")));
+        }
+        // What takes the member is decided as for a file of its own (an
+        // Office package is a zip, but is sanitized as a document).
+        let kind = super::kind(member, &name);
+        if let Some(format) = format_of(member).filter(|_| kind == Some("archive")) {
             if depth >= MAX_DEPTH {
-                note(&mut w, &mut names, &name, "archives nest too deep")?;
-                tally.add("removed", "file", path);
-                continue;
+                self.tally.add("removed", "file", path);
+                return Ok(Put::Note(name, "archives nest too deep".into()));
             }
-            match rebuild(&member, opts, tally, &format!("{path}/"), depth + 1, budget) {
-                Ok(d) => (name, d),
-                Err(SanitizeError::Failed(why)) if why.contains("expands past") => {
-                    return Err(fail(why));
-                }
+            return match self.rebuild(format, member, &name, &format!("{path}/"), depth + 1) {
+                Ok(d) => Ok(Put::File(renamed(&name, &format.converted_to(&name)), d)),
+                Err(SanitizeError::Failed(why)) if why.contains("expands past") => Err(fail(why)),
                 Err(e) => {
-                    note(&mut w, &mut names, &name, &e.to_string())?;
-                    tally.add("removed", "file", path);
-                    continue;
+                    self.tally.add("removed", "file", path);
+                    Ok(Put::Note(name, e.to_string()))
                 }
+            };
+        }
+        if kind.is_none() {
+            return Ok(Put::File(name, member.to_vec()));
+        }
+        match super::sanitize(member, &name, self.opts) {
+            Ok(s) => {
+                for d in &s.details {
+                    self.tally.add_many(d, &path);
+                }
+                Ok(Put::File(renamed(&name, &s.converted_to), s.data))
             }
-        } else if kind.is_some() {
-            match super::sanitize(&member, &name, opts) {
-                Ok(s) => {
-                    for d in &s.details {
-                        tally.add_many(d, &path);
-                    }
-                    (renamed(&name, &s.converted_to), s.data)
-                }
-                Err(e) => {
-                    note(&mut w, &mut names, &name, &e.to_string())?;
-                    tally.add("removed", "file", path);
-                    continue;
-                }
+            Err(e) => {
+                self.tally.add("removed", "file", path);
+                Ok(Put::Note(name, e.to_string()))
             }
-        } else {
-            (name, member)
-        };
-        let out_name = unique(&mut names, &out_name);
-        w.start_file(out_name.as_str(), options())
-            .and_then(|()| w.write_all(&out).map_err(Into::into))
-            .map_err(|e| fail(format!("{prefix}can not write {out_name}: {e}")))?;
+        }
     }
-    Ok(w.finish()
-        .map_err(|e| fail(format!("{prefix}can not finish the archive: {e}")))?
-        .into_inner())
 }
 
-fn options() -> zip::write::SimpleFileOptions {
+impl Format {
+    /// The registry type whose extractor reads this format.
+    fn read_kind(self) -> Kind {
+        match self {
+            Format::AsZip(k) => k,
+            f => f.kind(),
+        }
+    }
+}
+
+/// Reads a zip's members from its central directory.
+fn read_zip(
+    data: &[u8],
+    left: u64,
+    prefix: &str,
+    f: &mut dyn FnMut(Member<'_>) -> Result<(), SanitizeError>,
+) -> Result<(), SanitizeError> {
+    let mut z = zip::ZipArchive::new(Cursor::new(data))
+        .map_err(|e| fail(format!("{prefix}the archive is not a readable zip: {e}")))?;
+    for i in 0..z.len() {
+        let listed = z
+            .name_for_index(i)
+            .and_then(|n| n.ok())
+            .map_or_else(|| format!("member-{i}"), |n| n.to_string());
+        let mut file = match z.by_index(i) {
+            Ok(f) => f,
+            Err(e) => {
+                f(Member {
+                    name: clean_name(&listed, i),
+                    dir: false,
+                    data: Err(e.to_string()),
+                })?;
+                continue;
+            }
+        };
+        let name = clean_name(&file.name().unwrap_or_default(), i);
+        if file.is_dir() {
+            f(Member {
+                name,
+                dir: true,
+                data: Ok(&[]),
+            })?;
+            continue;
+        }
+        let mut buf = Vec::new();
+        let read = (&mut file)
+            .take(left.saturating_add(1))
+            .read_to_end(&mut buf);
+        drop(file);
+        f(Member {
+            name,
+            dir: false,
+            data: read.map(|_| &buf[..]).map_err(|e| e.to_string()),
+        })?;
+    }
+    Ok(())
+}
+
+/// Reads an archive's members with the scanner's extractor for `kind`
+/// (no passwords: an encrypted member is one that can not be read).
+fn read_extracted(
+    kind: Kind,
+    data: &[u8],
+    name: &str,
+    left: u64,
+    prefix: &str,
+    f: &mut dyn FnMut(Member<'_>) -> Result<(), SanitizeError>,
+) -> Result<(), SanitizeError> {
+    let ex = crate::formats::extractor_for(kind).ok_or_else(|| {
+        fail(format!(
+            "{prefix}this build does not open {kind:?} archives"
+        ))
+    })?;
+    let limits = Limits {
+        max_total_bytes: left,
+        ..Limits::default()
+    };
+    let budget = Budget::new(limits, data.len() as u64, None);
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let cx = Cx::new(&budget, &[], base);
+    let failure: RefCell<Option<SanitizeError>> = RefCell::new(None);
+    let mut index = 0usize;
+    let mut handle = |c: Child| -> Flow {
+        if failure.borrow().is_some() {
+            return Flow::Stop;
+        }
+        let data = match (&c.data, &c.issue) {
+            (Some(d), None) => Ok(d.as_slice()),
+            (_, Some(issue)) => Err(issue.note.clone()),
+            (None, None) => Err("nothing could be decoded".to_string()),
+        };
+        index += 1;
+        let member = Member {
+            name: clean_name(&c.name, index),
+            dir: false,
+            data,
+        };
+        match f(member) {
+            Ok(()) => Flow::Continue,
+            Err(e) => {
+                *failure.borrow_mut() = Some(e);
+                Flow::Stop
+            }
+        }
+    };
+    let too_many = || fail(format!("{prefix}the archive holds too many members"));
+    let result = ex.extract(data, &cx, &mut |entry| match entry {
+        Entry::Ready(c) => {
+            if budget.admit().is_err() {
+                failure.borrow_mut().get_or_insert_with(too_many);
+                return Flow::Stop;
+            }
+            handle(c)
+        }
+        Entry::Deferred { members, job } => {
+            if budget.admit_n(members).is_err() {
+                failure.borrow_mut().get_or_insert_with(too_many);
+                return Flow::Stop;
+            }
+            let mut flow = Flow::Continue;
+            job(&mut |c| {
+                flow = handle(c);
+                flow
+            });
+            flow
+        }
+    });
+    if let Some(e) = failure.into_inner() {
+        return Err(e);
+    }
+    result.map_err(|issue| {
+        fail(format!(
+            "{prefix}the archive could not be read whole: {}",
+            issue.note
+        ))
+    })
+}
+
+/// The copy being written.
+enum Out {
+    Zip(Box<zip::ZipWriter<Cursor<Vec<u8>>>>),
+    Tar(tar::Builder<Vec<u8>>),
+    SevenZip(Box<sevenz_rust2::ArchiveWriter<Cursor<Vec<u8>>>>),
+}
+
+/// An `Out` with the names it holds and the prefix of its errors.
+struct Writer {
+    out: Out,
+    names: HashSet<String>,
+    prefix: String,
+}
+
+impl Writer {
+    fn new(format: Format, prefix: &str) -> Result<Writer, SanitizeError> {
+        let out = match format {
+            Format::Tar => Out::Tar(tar::Builder::new(Vec::new())),
+            Format::SevenZip => Out::SevenZip(Box::new(
+                sevenz_rust2::ArchiveWriter::new(Cursor::new(Vec::new()))
+                    .map_err(|e| fail(format!("{prefix}can not start the archive: {e}")))?,
+            )),
+            _ => Out::Zip(Box::new(zip::ZipWriter::new(Cursor::new(Vec::new())))),
+        };
+        Ok(Writer {
+            out,
+            names: HashSet::new(),
+            prefix: prefix.to_string(),
+        })
+    }
+
+    fn put(&mut self, put: Put) -> Result<(), SanitizeError> {
+        match put {
+            Put::File(name, data) => {
+                let name = unique(&mut self.names, &name);
+                self.file(&name, &data)
+            }
+            Put::Dir(name) => {
+                let dir = name.trim_end_matches('/').to_string();
+                if self.names.insert(format!("{}/", dir.to_ascii_lowercase())) {
+                    self.dir(&dir)
+                } else {
+                    Ok(())
+                }
+            }
+            Put::Note(name, why) => {
+                let note_name = unique(
+                    &mut self.names,
+                    &format!("{}.txt", name.trim_end_matches('/')),
+                );
+                let text = format!(
+                    "mdscan removed {name} from this archive: it could not be sanitized ({why}).\r\n"
+                );
+                self.file(&note_name, text.as_bytes())
+            }
+        }
+    }
+
+    fn file(&mut self, name: &str, data: &[u8]) -> Result<(), SanitizeError> {
+        let written: std::io::Result<()> = match &mut self.out {
+            Out::Zip(w) => w
+                .start_file(name, zip_options())
+                .map_err(std::io::Error::other)
+                .and_then(|()| w.write_all(data)),
+            Out::Tar(b) => {
+                let mut h = tar::Header::new_gnu();
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_size(data.len() as u64);
+                h.set_mode(0o644);
+                h.set_mtime(0);
+                b.append_data(&mut h, name, data)
+            }
+            Out::SevenZip(w) => w
+                .push_archive_entry(sevenz_rust2::ArchiveEntry::new_file(name), Some(data))
+                .map(|_| ())
+                .map_err(std::io::Error::other),
+        };
+        written.map_err(|e| fail(format!("{}can not write {name}: {e}", self.prefix)))
+    }
+
+    fn dir(&mut self, name: &str) -> Result<(), SanitizeError> {
+        let written: std::io::Result<()> = match &mut self.out {
+            Out::Zip(w) => w
+                .add_directory(format!("{name}/"), zip_options())
+                .map_err(std::io::Error::other),
+            Out::Tar(b) => {
+                let mut h = tar::Header::new_gnu();
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_size(0);
+                h.set_mode(0o755);
+                h.set_mtime(0);
+                b.append_data(&mut h, format!("{name}/"), std::io::empty())
+            }
+            Out::SevenZip(w) => w
+                .push_archive_entry::<&[u8]>(sevenz_rust2::ArchiveEntry::new_directory(name), None)
+                .map(|_| ())
+                .map_err(std::io::Error::other),
+        };
+        written.map_err(|e| fail(format!("{}can not write {name}/: {e}", self.prefix)))
+    }
+
+    fn finish(self) -> Result<Vec<u8>, SanitizeError> {
+        let done: std::io::Result<Vec<u8>> = match self.out {
+            Out::Zip(w) => w
+                .finish()
+                .map(Cursor::into_inner)
+                .map_err(std::io::Error::other),
+            Out::Tar(b) => b.into_inner(),
+            Out::SevenZip(w) => w.finish().map(Cursor::into_inner),
+        };
+        done.map_err(|e| fail(format!("{}can not finish the archive: {e}", self.prefix)))
+    }
+}
+
+fn zip_options() -> zip::write::SimpleFileOptions {
     zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
         .last_modified_time(zip::DateTime::default())
+}
+
+/// `data` compressed as `format` (a one-member format), the member named
+/// `member` where the format keeps a name (gzip).
+fn compress(format: Format, member: &str, data: &[u8]) -> std::io::Result<Vec<u8>> {
+    match format {
+        Format::Gzip => {
+            let base = member.rsplit('/').next().unwrap_or(member);
+            let mut e = flate2::GzBuilder::new()
+                .filename(base.as_bytes())
+                .mtime(0)
+                .write(Vec::new(), flate2::Compression::default());
+            e.write_all(data)?;
+            e.finish()
+        }
+        Format::Bzip2 => {
+            let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+            e.write_all(data)?;
+            e.finish()
+        }
+        Format::Xz => {
+            let mut e = liblzma::write::XzEncoder::new(Vec::new(), 6);
+            e.write_all(data)?;
+            e.finish()
+        }
+        Format::Zstd => zstd::stream::encode_all(data, 3),
+        _ => Err(std::io::Error::other("not a one-member format")),
+    }
 }
 
 /// A member name as written back: relative, `/`-separated, without `..`
@@ -182,11 +604,8 @@ fn clean_name(name: &str, i: usize) -> String {
         .split(['/', '\\'])
         .filter(|p| !p.is_empty() && *p != "." && *p != "..")
         .collect();
-    let mut out = parts.join("/");
-    if name.ends_with('/') && !out.is_empty() {
-        out.push('/');
-    }
-    if out.trim_end_matches('/').is_empty() {
+    let out = parts.join("/");
+    if out.is_empty() || out == "[unnamed]" {
         format!("member-{i}")
     } else {
         out
@@ -219,19 +638,4 @@ fn unique(names: &mut HashSet<String>, name: &str) -> String {
         n += 1;
     }
     candidate
-}
-
-/// Puts `name.txt` saying why the member is not in the copy.
-fn note(
-    w: &mut zip::ZipWriter<Cursor<Vec<u8>>>,
-    names: &mut HashSet<String>,
-    name: &str,
-    why: &str,
-) -> Result<(), SanitizeError> {
-    let note_name = unique(names, &format!("{}.txt", name.trim_end_matches('/')));
-    let text =
-        format!("mdscan removed {name} from this archive: it could not be sanitized ({why}).\r\n");
-    w.start_file(note_name.as_str(), options())
-        .and_then(|()| w.write_all(text.as_bytes()).map_err(Into::into))
-        .map_err(|e| fail(format!("can not write {note_name}: {e}")))
 }

@@ -15,8 +15,8 @@
 //! | PNG, JPEG, GIF, BMP, TIFF, WebP | decoded and encoded again in the same format: metadata (EXIF, XMP, ICC, text chunks, comments) and trailing bytes gone; animated GIFs keep their frames |
 //! | SVG | scripts, foreign objects and frames, event handlers, script URLs and references outside the file, animations that set them, styles that fetch, processing instructions; entity declarations fail |
 //! | HTML | scripts, frames, embedded objects, `base`, `link`, meta refresh, event handlers, links that run script, resources fetched from outside the file, styles that fetch; navigation links stay |
-//! | zip | rebuilt from its central directory: members with a sanitizer sanitized (and renamed when their type changes), nested zips rebuilt, members that can not be read or sanitized replaced by a text file saying why |
-//! | Word and Excel 97-2003 (compound files) | VBA projects (the `Macros` and `_VBA_PROJECT_CUR` storages, any storage with a VBA `dir`); a workbook with Excel 4.0 macro sheets fails (not rebuilt yet) |
+//! | zip, tar, 7z, gzip, bzip2, xz, Zstandard (same format); RAR, cabinet, LZH, ARJ, cpio, ALZip (as zip) | rebuilt from their members: members with a sanitizer sanitized (and renamed when their type changes), nested archives rebuilt, members the scan blocked ([`Blocked`]) or that can not be read or sanitized replaced by a text file saying why |
+//! | Word and Excel 97-2003 (compound files) | VBA projects (the `Macros` and `_VBA_PROJECT_CUR` storages, any storage with a VBA `dir`); Excel 4.0 macro sheets and VBA module sheets emptied into blank worksheets (BIFF8; an Excel 5/95 workbook with them fails), macro flags of defined names cleared |
 //! | Office Open XML (docx/docm, xlsx/xlsm, pptx/pptm and their templates) | VBA projects and their signatures, Excel 4.0 macro sheets, ActiveX controls, embedded OLE objects and packages (their pictures stay), custom UI (ribbon callbacks), external relationships other than hyperlinks (remote templates, linked images, frames, external workbooks and DDE links), DDE/DDEAUTO fields and fields whose command is computed, DDE formulas |
 
 use serde::{Deserialize, Serialize};
@@ -29,6 +29,7 @@ mod ooxml;
 mod pdf;
 mod rtf;
 mod svg;
+mod xls;
 mod xml;
 
 /// What to remove beyond the active content that is always removed.
@@ -38,12 +39,15 @@ pub struct SanitizeOptions {
     /// Remove files embedded in documents (PDF attachments and their
     /// annotations). Default: on.
     pub remove_embedded_files: bool,
+    /// Members the scan blocked: a rebuilt archive leaves them out.
+    pub blocked: Blocked,
 }
 
 impl Default for SanitizeOptions {
     fn default() -> Self {
         SanitizeOptions {
             remove_embedded_files: true,
+            blocked: Blocked::default(),
         }
     }
 }
@@ -60,6 +64,105 @@ impl SanitizeOptions {
         self.remove_embedded_files = yes;
         self
     }
+
+    /// The members a rebuilt archive leaves out (a text file in their place
+    /// says why).
+    pub fn blocked(mut self, blocked: Blocked) -> SanitizeOptions {
+        self.blocked = blocked;
+        self
+    }
+}
+
+/// Objects the scan blocked, by SHA-256, with why: a rebuilt archive
+/// replaces a member with these bytes by a text file saying why, wherever
+/// in the tree it is. Built from the scan's report
+/// ([`Blocked::from_report`]) or by hand.
+#[derive(Clone, Debug, Default)]
+pub struct Blocked(std::sync::Arc<std::collections::HashMap<[u8; 32], String>>);
+
+impl Blocked {
+    /// None blocked.
+    pub fn new() -> Blocked {
+        Blocked::default()
+    }
+
+    /// Adds the object with this SHA-256 (hex); `false` when `sha256` is
+    /// not 64 hex digits.
+    pub fn insert(&mut self, sha256: &str, why: impl Into<String>) -> bool {
+        let Some(key) = parse_sha256(sha256) else {
+            return false;
+        };
+        std::sync::Arc::make_mut(&mut self.0).insert(key, why.into());
+        true
+    }
+
+    /// The objects below the root of `report` whose own result `blocks`
+    /// (a workflow's block list; [`crate::ResultCode::blocks_by_default`]
+    /// for mdscan's default). An object blocked only for what it holds is
+    /// not listed: the rebuild goes inside it instead.
+    pub fn from_report(
+        report: &crate::Report,
+        blocks: impl Fn(crate::ResultCode) -> bool,
+    ) -> Blocked {
+        fn walk(
+            node: &crate::report::Node,
+            blocks: &dyn Fn(crate::ResultCode) -> bool,
+            out: &mut Blocked,
+        ) {
+            for child in &node.children {
+                if blocks(child.own_result_i) {
+                    let threats: Vec<&str> = child
+                        .scan_details
+                        .values()
+                        .map(|d| d.threat_found.as_str())
+                        .filter(|t| !t.is_empty())
+                        .collect();
+                    let why = if threats.is_empty() {
+                        child.own_result_i.to_string()
+                    } else {
+                        format!("{} ({})", child.own_result_i, threats.join(", "))
+                    };
+                    out.insert(&child.sha256, why);
+                }
+                walk(child, blocks, out);
+            }
+        }
+        let mut out = Blocked::default();
+        walk(&report.root, &blocks, &mut out);
+        out
+    }
+
+    /// How many objects are listed.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Why `data` is blocked, when it is.
+    pub(crate) fn reason(&self, data: &[u8]) -> Option<&str> {
+        if self.0.is_empty() {
+            return None;
+        }
+        use sha2::Digest as _;
+        let key: [u8; 32] = sha2::Sha256::digest(data).into();
+        self.0.get(&key).map(String::as_str)
+    }
+}
+
+fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
+    let hex = hex.as_bytes();
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (byte, pair) in out.iter_mut().zip(hex.chunks(2)) {
+        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    Some(out)
 }
 
 /// One kind of object acted on, in MetaDefender's `sanitization_details`
@@ -144,7 +247,7 @@ fn sanitizer(data: &[u8], name: &str) -> Option<Sanitizer> {
         Sanitizer::Rtf
     } else if pdf::is_pdf(data) || ext == "pdf" {
         Sanitizer::Pdf
-    } else if archive::is_zip(data) {
+    } else if archive::format_of(data).is_some() {
         Sanitizer::Archive
     } else if svg::is_svg(data) || ext == "svg" {
         Sanitizer::Svg
@@ -174,7 +277,7 @@ pub fn sanitize(
         Some(Sanitizer::Ole) => ole::sanitize(data),
         Some(Sanitizer::Rtf) => rtf::sanitize(data),
         Some(Sanitizer::Pdf) => pdf::sanitize(data, opts),
-        Some(Sanitizer::Archive) => archive::sanitize(data, opts),
+        Some(Sanitizer::Archive) => archive::sanitize(data, name, opts),
         Some(Sanitizer::Image) => image::sanitize(data, name),
         Some(Sanitizer::Svg) => svg::sanitize(data),
         Some(Sanitizer::Html) => html::sanitize(data),
@@ -258,10 +361,22 @@ impl Policy {
     /// not, else the record for the report and the copy (none when it
     /// failed).
     pub fn apply(&self, data: &[u8], name: &str) -> Option<(Record, Option<Vec<u8>>)> {
+        self.apply_blocking(data, name, &Blocked::default())
+    }
+
+    /// [`Policy::apply`], archive members in `blocked` left out.
+    pub fn apply_blocking(
+        &self,
+        data: &[u8],
+        name: &str,
+        blocked: &Blocked,
+    ) -> Option<(Record, Option<Vec<u8>>)> {
         if !self.applies(data, name) {
             return None;
         }
-        let opts = SanitizeOptions::new().remove_embedded_files(self.remove_embedded_files);
+        let opts = SanitizeOptions::new()
+            .remove_embedded_files(self.remove_embedded_files)
+            .blocked(blocked.clone());
         Some(match sanitize(data, name, &opts) {
             Ok(s) => (Record::of(&s), Some(s.data)),
             Err(e) => (Record::failed(e.to_string()), None),
@@ -270,8 +385,9 @@ impl Policy {
 }
 
 impl Policy {
-    /// Sanitizes the file at `path` if this policy applies to it: the copy
-    /// is scanned by `rescan` (given the copy and its name; the verdict is
+    /// Sanitizes the file at `path` if this policy applies to it (archive
+    /// members in `blocked`, what the file's own scan blocked, left out):
+    /// the copy is scanned by `rescan` (given the copy and its name; the verdict is
     /// kept in the record, so a copy that still blocks is never served)
     /// and handed with its SHA-256 to `keep`, which stores it. Returns the
     /// record for the report; `None` when the policy does not apply. A
@@ -281,6 +397,7 @@ impl Policy {
         &self,
         path: &std::path::Path,
         name: &str,
+        blocked: &Blocked,
         rescan: impl FnOnce(&[u8], &str) -> crate::ResultCode,
         keep: impl FnOnce(&[u8], &str) -> Result<(), String>,
     ) -> Option<Record> {
@@ -291,7 +408,7 @@ impl Policy {
             Ok(d) => d,
             Err(e) => return Some(Record::failed(format!("the file could not be read: {e}"))),
         };
-        let (mut record, copy) = self.apply(&data, name)?;
+        let (mut record, copy) = self.apply_blocking(&data, name, blocked)?;
         drop(data);
         let Some(copy) = copy else {
             return Some(record);

@@ -5,10 +5,11 @@
 //! stream). What the file does not say with its streams (unallocated
 //! sectors, bytes after the last sector) does not reach the copy.
 //!
-//! Excel 4.0 (XLM) macro sheets live inside the workbook stream itself;
-//! removing one means rewriting the BIFF records and their offsets, which
-//! this sanitizer does not do yet: such a workbook fails (it is never
-//! passed through). PowerPoint and other compound files have no sanitizer.
+//! Excel 4.0 (XLM) macro sheets live inside the workbook stream itself:
+//! they are emptied into blank worksheets by rewriting the BIFF8 records
+//! ([`super::xls`]); an Excel 5/95 workbook with macro sheets fails (it is
+//! never passed through). PowerPoint and other compound files have no
+//! sanitizer.
 
 use std::io::{Cursor, Read, Write};
 use std::path::{Path, PathBuf};
@@ -85,23 +86,34 @@ pub(super) fn sanitize(data: &[u8]) -> Result<Sanitized, SanitizeError> {
     gone.dedup();
     let removed = |p: &Path| gone.iter().any(|g| p.starts_with(g));
 
+    // A workbook's Excel 4.0 macro sheets and VBA module sheets are emptied
+    // into blank worksheets (BIFF8); the rewritten stream replaces it.
+    let mut tally = Tally::default();
+    let mut workbook: Option<(PathBuf, Vec<u8>)> = None;
     if ext == "xls" {
         let book = ["/Workbook", "/Book"]
             .iter()
             .find(|n| file.is_stream(n))
             .map(PathBuf::from)
             .ok_or_else(|| fail("the workbook stream is missing"))?;
-        let workbook = read(&mut file, &book, MAX_STREAMS)?;
-        let sheets = xlm_sheets(&workbook);
-        if !sheets.is_empty() {
-            return Err(fail(format!(
-                "the workbook has Excel 4.0 macro sheets ({}), which binary workbooks can not be rebuilt without yet",
-                sheets.join(", ")
-            )));
+        let stream = read(&mut file, &book, MAX_STREAMS)?;
+        let biff8 = book == Path::new("/Workbook");
+        if !biff8 && !xlm_sheets(&stream).is_empty() {
+            return Err(fail(
+                "an Excel 5/95 workbook with macro sheets, which is not rebuilt",
+            ));
+        }
+        if biff8 && let Some(rw) = super::xls::disarm(&stream)? {
+            for sheet in &rw.sheets {
+                tally.add("removed", "macro sheet", format!("`{sheet}`"));
+            }
+            for name in &rw.names {
+                tally.add("sanitized", "macro name", name.clone());
+            }
+            workbook = Some((book, rw.stream));
         }
     }
 
-    let mut tally = Tally::default();
     for g in &gone {
         tally.add("removed", "macro", g.display().to_string());
     }
@@ -115,7 +127,10 @@ pub(super) fn sanitize(data: &[u8]) -> Result<Sanitized, SanitizeError> {
             continue;
         }
         if *is_stream {
-            let data = read(&mut file, p, MAX_STREAMS.saturating_sub(total))?;
+            let data = match &workbook {
+                Some((book, rewritten)) if book == p => rewritten.clone(),
+                _ => read(&mut file, p, MAX_STREAMS.saturating_sub(total))?,
+            };
             total = total.saturating_add(data.len() as u64);
             out.create_stream(p)
                 .and_then(|mut s| s.write_all(&data))
@@ -146,6 +161,17 @@ pub(super) fn sanitize(data: &[u8]) -> Result<Sanitized, SanitizeError> {
             "a VBA project is still in the copy ({})",
             v.display()
         )));
+    }
+    if let Some((book, _)) = &workbook {
+        let mut check = check;
+        let stream = read(&mut check, book, MAX_STREAMS)?;
+        let sheets = xlm_sheets(&stream);
+        if !sheets.is_empty() {
+            return Err(fail(format!(
+                "macro sheets are still in the copy ({})",
+                sheets.join(", ")
+            )));
+        }
     }
     Ok(Sanitized {
         data,

@@ -1,8 +1,9 @@
 //! What software an object is or describes, from its own bytes: package
 //! metadata files (which the walker meets as members of the archives that
 //! carry them: a JAR's `pom.properties`, a wheel's `METADATA`, an npm
-//! tarball's `package.json`), package headers (RPM, and a Debian
-//! package's control archive), and PE version resources.
+//! tarball's `package.json`, a NuGet package's `.nuspec`), package headers
+//! (RPM, and a Debian package's control archive), PE version resources
+//! and .NET assembly metadata.
 
 use std::io::Read;
 
@@ -43,14 +44,52 @@ pub fn identify(data: &[u8], kind: Kind, name: &str) -> Vec<Software> {
         "manifest.mf" => manifest(&text()),
         "metadata" | "pkg-info" => python(&text()),
         "package.json" => npm(data),
+        _ if base.ends_with(".nuspec") => nuspec(data),
         _ => match kind {
-            Kind::Pe => pe(data),
+            Kind::Pe => return pe(data),
             Kind::Rpm => rpm(data),
             Kind::Ar => deb(data),
             _ => None,
         },
     };
     found.into_iter().collect()
+}
+
+/// A NuGet package's manifest (`<id>.nuspec` at the root of a `.nupkg`):
+/// `<metadata>`'s `id`, `version` and `authors`.
+fn nuspec(data: &[u8]) -> Option<Software> {
+    use quick_xml::events::Event;
+    let mut r = quick_xml::Reader::from_reader(data.get(..MAX_METADATA).unwrap_or(data));
+    let mut path: Vec<Vec<u8>> = Vec::new();
+    let (mut id, mut version, mut authors) = (None, None, None);
+    let mut buf = Vec::new();
+    loop {
+        match r.read_event_into(&mut buf).ok()? {
+            Event::Start(e) => path.push(e.local_name().as_ref().to_vec()),
+            Event::End(_) => {
+                path.pop();
+            }
+            Event::Text(t) if path.len() == 3 && path.get(1).is_some_and(|p| p == b"metadata") => {
+                let text = t.decode().ok()?.trim().to_string();
+                match path.get(2).map(Vec::as_slice).unwrap_or_default() {
+                    b"id" => id = Some(text),
+                    b"version" => version = Some(text),
+                    b"authors" => authors = Some(text),
+                    _ => {}
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    Some(Software {
+        ecosystem: Some("NuGet".into()),
+        name: id.filter(|i| !i.is_empty())?,
+        vendor: authors.unwrap_or_default(),
+        version: version.filter(|v| !v.is_empty())?,
+        source: "NuGet package manifest".into(),
+    })
 }
 
 /// `key=value` and `Key: value` lines.
@@ -220,11 +259,32 @@ fn rpm(data: &[u8]) -> Option<Software> {
 }
 
 /// A PE's version resource (goblin reads it).
-fn pe(data: &[u8]) -> Option<Software> {
+/// A PE's version resource and, for a .NET assembly, its assembly
+/// identity (name and four-part version from the metadata tables).
+fn pe(data: &[u8]) -> Vec<Software> {
     let opts = goblin::pe::options::ParseOptions::default();
     let parsed = std::panic::catch_unwind(|| goblin::pe::PE::parse_with_opts(data, &opts).ok());
-    let pe = parsed.ok().flatten()?;
-    let info = pe.resource_data?.version_info?;
+    let Some(pe) = parsed.ok().flatten() else {
+        return Vec::new();
+    };
+    let resource = version_resource(&pe);
+    let mut out: Vec<Software> = resource.iter().cloned().collect();
+    let assembly =
+        std::panic::catch_unwind(|| super::dotnet::identity(&pe, data)).unwrap_or_default();
+    if let Some((name, version)) = assembly {
+        out.push(Software {
+            ecosystem: None,
+            name,
+            vendor: resource.map(|r| r.vendor).unwrap_or_default(),
+            version,
+            source: ".NET assembly metadata".into(),
+        });
+    }
+    out
+}
+
+fn version_resource(pe: &goblin::pe::PE<'_>) -> Option<Software> {
+    let info = pe.resource_data.as_ref()?.version_info.as_ref()?;
     let s = &info.string_info;
     let name = s
         .product_name()

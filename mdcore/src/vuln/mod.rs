@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engines::{EngineInfo, EngineKind};
 
+mod dotnet;
 mod identify;
 mod version;
 

@@ -172,6 +172,7 @@ impl Cluster {
                 .collect(),
             deadline_ms: 0,
             sanitize: workflow.sanitize.clone(),
+            block_codes: workflow.block_codes.clone(),
         })
     }
 }

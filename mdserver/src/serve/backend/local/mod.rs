@@ -202,21 +202,26 @@ impl Local {
                     .limits(workflow.limits());
                 scanner.scan_bytes(copy, &opts).root.scan_all_result_i
             };
-            report.sanitization =
-                workflow
-                    .sanitize
-                    .apply_path(blob, &scan.display_name, rescan, |copy, sha| {
-                        let tmp = self.store.tmp_path(&format!("sanitized-{}", scan.data_id));
-                        let kept = write_synced(&tmp, copy)
-                            .map_err(|e| e.to_string())
-                            .and_then(|()| {
-                                self.store.keep_blob(&tmp, sha).map_err(|e| e.to_string())
-                            });
-                        if kept.is_err() {
-                            let _ = std::fs::remove_file(&tmp);
-                        }
-                        kept
-                    });
+            // Members this scan blocked are left out of a rebuilt archive.
+            let blocked = mdcore::sanitize::Blocked::from_report(&report, |code| {
+                workflow.block_codes.contains(&code.as_i())
+            });
+            report.sanitization = workflow.sanitize.apply_path(
+                blob,
+                &scan.display_name,
+                &blocked,
+                rescan,
+                |copy, sha| {
+                    let tmp = self.store.tmp_path(&format!("sanitized-{}", scan.data_id));
+                    let kept = write_synced(&tmp, copy)
+                        .map_err(|e| e.to_string())
+                        .and_then(|()| self.store.keep_blob(&tmp, sha).map_err(|e| e.to_string()));
+                    if kept.is_err() {
+                        let _ = std::fs::remove_file(&tmp);
+                    }
+                    kept
+                },
+            );
         }
         report
     }
