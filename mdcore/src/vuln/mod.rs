@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engines::{EngineInfo, EngineKind};
 
+mod cvss;
 mod dotnet;
 mod identify;
 mod version;
@@ -40,6 +41,8 @@ struct Advisory {
     /// CVE ids (the id itself when it is one, and its CVE aliases).
     cves: Vec<String>,
     severity: String,
+    /// The CVSS vector the score comes from, and the score in tenths.
+    cvss: Option<(String, u16)>,
     description: String,
     url: String,
     ranges: Vec<Vec<Event>>,
@@ -75,8 +78,15 @@ pub struct FoundVulnerability {
     pub id: String,
     /// Its CVE ids.
     pub cves: Vec<String>,
-    /// `CRITICAL`, `HIGH`, `MODERATE`/`MEDIUM`, `LOW`, or `UNKNOWN`.
+    /// `CRITICAL`, `HIGH`, `MODERATE`/`MEDIUM`, `LOW`, or `UNKNOWN`: the
+    /// record's word, else the rating of its CVSS score.
     pub severity: String,
+    /// The CVSS base vector the record gives (version 3.x, else 2).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cvss_vector: String,
+    /// Its base score (`9.8`), computed from the vector.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cvss_score: String,
     pub description: String,
     /// Where to read about it and how to remediate.
     pub url: String,
@@ -235,7 +245,8 @@ impl Feed {
                     .or_else(|| pick("WEB"))
             })
             .unwrap_or_else(|| format!("https://osv.dev/vulnerability/{id}"));
-        let top_severity = severity_of(v);
+        let top_cvss = cvss_of(v);
+        let top_severity = severity_of(v, top_cvss.as_ref());
         let Some(affected) = v.get("affected").and_then(|a| a.as_array()) else {
             return Ok(());
         };
@@ -282,16 +293,20 @@ impl Feed {
                 .flatten()
                 .filter_map(|x| x.as_str().map(str::to_string))
                 .collect();
+            // An affected entry's own severity, else the record's.
+            let cvss = cvss_of(a).or_else(|| top_cvss.clone());
             let severity = a
                 .get("database_specific")
                 .and_then(|d| d.get("severity"))
                 .and_then(|s| s.as_str())
                 .map(str::to_ascii_uppercase)
+                .or_else(|| cvss_of(a).map(|(_, score)| cvss::rating(score).to_string()))
                 .unwrap_or_else(|| top_severity.clone());
             let adv = Arc::new(Advisory {
                 id: id.clone(),
                 cves: cves.clone(),
                 severity,
+                cvss,
                 description: description.clone(),
                 url: url.clone(),
                 ranges,
@@ -344,6 +359,14 @@ impl Feed {
                 s if s.is_empty() => format!("https://nvd.nist.gov/vuln/detail/{id}"),
                 s => s,
             };
+            // `cvss`: a base vector (3.x or 2), scored here.
+            let cvss = Some(str_of(m, "cvss"))
+                .filter(|v| !v.is_empty())
+                .and_then(|v| {
+                    cvss::v3(&v)
+                        .or_else(|| cvss::v2(&v))
+                        .map(|score| (v, score))
+                });
             // A CPE with a fixed version matches that version only.
             let exact = parts
                 .get(5)
@@ -369,7 +392,11 @@ impl Feed {
                         Vec::new()
                     },
                     id,
-                    severity: str_of(m, "severity").to_ascii_uppercase(),
+                    severity: match (str_of(m, "severity"), &cvss) {
+                        (s, Some((_, score))) if s.is_empty() => cvss::rating(*score).into(),
+                        (s, _) => s.to_ascii_uppercase(),
+                    },
+                    cvss,
                     description: str_of(m, "description"),
                     url,
                     ranges: Vec::new(),
@@ -394,6 +421,12 @@ impl Feed {
                     } else {
                         a.severity.clone()
                     },
+                    cvss_vector: a.cvss.as_ref().map(|c| c.0.clone()).unwrap_or_default(),
+                    cvss_score: a
+                        .cvss
+                        .as_ref()
+                        .map(|c| format!("{}.{}", c.1 / 10, c.1 % 10))
+                        .unwrap_or_default(),
                     description: a.description.clone(),
                     url: a.url.clone(),
                 });
@@ -570,8 +603,9 @@ fn str_of(v: &serde_json::Value, key: &str) -> String {
 }
 
 /// The record's severity: its `database_specific.severity` (GitHub's and
-/// most databases' word), else `UNKNOWN`.
-fn severity_of(v: &serde_json::Value) -> String {
+/// most databases' word), else the rating of its CVSS score, else
+/// `UNKNOWN`.
+fn severity_of(v: &serde_json::Value, cvss: Option<&(String, u16)>) -> String {
     if let Some(s) = v
         .get("database_specific")
         .and_then(|d| d.get("severity"))
@@ -579,7 +613,29 @@ fn severity_of(v: &serde_json::Value) -> String {
     {
         return s.to_ascii_uppercase();
     }
-    "UNKNOWN".into()
+    match cvss {
+        Some((_, score)) => cvss::rating(*score).into(),
+        None => "UNKNOWN".into(),
+    }
+}
+
+/// The CVSS vector of an OSV record or affected entry (`severity: [{"type":
+/// "CVSS_V3", "score": "CVSS:3.1/..."}]`; version 3 before 2) and its base
+/// score in tenths.
+fn cvss_of(v: &serde_json::Value) -> Option<(String, u16)> {
+    let list = v.get("severity")?.as_array()?;
+    let vector = |kind: &str| {
+        list.iter()
+            .find(|s| s.get("type").and_then(|t| t.as_str()) == Some(kind))
+            .map(|s| str_of(s, "score"))
+    };
+    if let Some(vec) = vector("CVSS_V3")
+        && let Some(score) = cvss::v3(&vec)
+    {
+        return Some((vec, score));
+    }
+    let vec = vector("CVSS_V2")?;
+    cvss::v2(&vec).map(|score| (vec, score))
 }
 
 /// How a package name compares within its ecosystem: PyPI folds case and
@@ -692,6 +748,34 @@ mod tests {
         assert!(f.assess(&pkg("npm", "demo-pkg", "1.0")).is_none());
         assert_eq!(f.info().def_time, "2026-11-30T00:00:00Z");
         assert!(f.add_json(b"[1]").is_err());
+    }
+
+    #[test]
+    fn a_record_with_only_a_cvss_vector_is_rated_from_its_score() {
+        let mut f = Feed::default();
+        f.add_json(
+            br#"{"id": "OSV-2099-7", "modified": "2026-11-30T00:00:00Z",
+                 "severity": [{"type": "CVSS_V2", "score": "AV:N/AC:M/Au:N/C:N/I:P/A:N"},
+                              {"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
+                 "affected": [{"package": {"ecosystem": "npm", "name": "a"}, "versions": ["1.0"]},
+                              {"package": {"ecosystem": "npm", "name": "b"}, "versions": ["1.0"],
+                               "severity": [{"type": "CVSS_V2", "score": "AV:N/AC:M/Au:N/C:N/I:P/A:N"}]}]}"#,
+        )
+        .unwrap();
+        let a = f.assess(&pkg("npm", "a", "1.0")).unwrap();
+        let v = &a.vulnerabilities[0];
+        assert_eq!(
+            (v.severity.as_str(), v.cvss_score.as_str()),
+            ("CRITICAL", "9.8")
+        );
+        assert!(v.cvss_vector.starts_with("CVSS:3.1/"));
+        // An affected entry's own vector wins over the record's.
+        let b = f.assess(&pkg("npm", "b", "1.0")).unwrap();
+        let v = &b.vulnerabilities[0];
+        assert_eq!(
+            (v.severity.as_str(), v.cvss_score.as_str()),
+            ("MEDIUM", "4.3")
+        );
     }
 
     #[test]

@@ -87,10 +87,18 @@ fn vulnerability_info(n: &Node, deep: bool) -> Option<Value> {
             .vulnerabilities
             .iter()
             .map(|v| {
+                let mut details = serde_json::Map::new();
+                details.insert("cve".into(), json!(v.cves.first().unwrap_or(&v.id)));
+                details.insert("cves".into(), json!(v.cves));
+                details.insert("url".into(), json!(v.url));
+                if !v.cvss_vector.is_empty() {
+                    details.insert(
+                        "cvss".into(),
+                        json!({"vector": v.cvss_vector, "score": v.cvss_score}),
+                    );
+                }
                 json!({"description": v.description, "severity": v.severity,
-                       "static_id": v.id,
-                       "details": {"cve": v.cves.first().unwrap_or(&v.id), "cves": v.cves,
-                                   "url": v.url}})
+                       "static_id": v.id, "details": details})
             })
             .collect();
         let worst = f
