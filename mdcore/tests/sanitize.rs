@@ -1091,3 +1091,86 @@ fn an_excel_97_macro_sheet_is_emptied_and_the_workbook_keeps_its_data() {
     let again = sanitize(&s.data, "clean-xlm.xls", &SanitizeOptions::new()).unwrap();
     assert!(again.details.is_empty(), "{:?}", again.details);
 }
+
+/// A one-slide flat ODF presentation holding the text.
+const SLIDE_FODP: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<office:document xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0" xmlns:presentation="urn:oasis:names:tc:opendocument:xmlns:presentation:1.0" office:version="1.2" office:mimetype="application/vnd.oasis.opendocument.presentation">
+<office:body><office:presentation>
+<draw:page draw:name="page1"><draw:frame svg:x="1cm" svg:y="2cm" svg:width="24cm" svg:height="3cm"><draw:text-box><text:p>Quarterly figures, marker 4711</text:p></draw:text-box></draw:frame></draw:page>
+</office:presentation></office:body></office:document>"#;
+
+#[test]
+fn a_pptm_made_from_a_libreoffice_presentation_comes_out_a_clean_pptx() {
+    // LibreOffice writes the pptx; it is given a VBA project (a pptm) and
+    // an external image relationship. olevba sees the macro; the copy is
+    // a pptx without it that LibreOffice opens with the slide's text.
+    let dir = tmp();
+    let d = dir.path();
+    std::fs::write(d.join("slide.fodp"), SLIDE_FODP).unwrap();
+    if soffice(
+        d,
+        &[
+            "--convert-to",
+            "pptx:Impress MS PowerPoint 2007 XML",
+            "slide.fodp",
+        ],
+    )
+    .is_none()
+    {
+        return;
+    }
+    let pptx = std::fs::read(d.join("slide.pptx")).unwrap();
+    let mut p = parts(&pptx);
+    p.push(("ppt/vbaProject.bin".into(), vba_bin(MACRO)));
+    edit(&mut p, "[Content_Types].xml", |s| {
+        assert!(s.contains("presentationml.presentation.main+xml"), "{s}");
+        s.replace(
+            "application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml",
+            "application/vnd.ms-powerpoint.presentation.macroEnabled.main+xml",
+        )
+        .replace(
+            "</Types>",
+            "<Default Extension=\"bin\" ContentType=\"application/vnd.ms-office.vbaProject\"/></Types>",
+        )
+    });
+    edit(&mut p, "ppt/_rels/presentation.xml.rels", |s| {
+        s.replace(
+            "</Relationships>",
+            "<Relationship Id=\"rIdVba\" Type=\"http://schemas.microsoft.com/office/2006/relationships/vbaProject\" Target=\"vbaProject.bin\"/></Relationships>",
+        )
+    });
+    edit(&mut p, "ppt/slides/_rels/slide1.xml.rels", |s| {
+        s.replace(
+            "</Relationships>",
+            &format!("<Relationship Id=\"rIdExt\" Type=\"{REL}/image\" Target=\"http://images.example.net/track.png\" TargetMode=\"External\"/></Relationships>"),
+        )
+    });
+    let pptm = zip_parts(&p);
+    let bad = write(d, "deck.pptm", &pptm);
+    let (out, _) = verifier("olevba", &["-a", bad.to_str().unwrap()]);
+    assert!(
+        out.contains("AutoOpen"),
+        "olevba does not see the macro:\n{out}"
+    );
+
+    let s = sanitize(&pptm, "deck.pptm", &SanitizeOptions::new()).unwrap();
+    assert_eq!(s.converted_to, "pptx");
+    let removed: Vec<&str> = s.details.iter().map(|d| d.object_name.as_str()).collect();
+    assert!(removed.contains(&"macro"), "{removed:?}");
+    let clean = write(d, "deck.pptx", &s.data);
+    let (out, _) = verifier("olevba", &[clean.to_str().unwrap()]);
+    assert!(
+        out.contains("No VBA or XLM macros found"),
+        "olevba on the copy:\n{out}"
+    );
+    let (out, code) = verifier("mraptor", &[clean.to_str().unwrap()]);
+    assert_eq!(code, 0, "mraptor on the copy:\n{out}");
+    assert!(!contains(&s.data, b"images.example.net"));
+    let text = text_of_document(d, "deck.pptx", &s.data);
+    assert!(text.contains("marker 4711"), "{text}");
+
+    // The clean twin: nothing to remove.
+    let twin = sanitize(&pptx, "slide.pptx", &SanitizeOptions::new()).unwrap();
+    assert!(twin.details.is_empty(), "{:?}", twin.details);
+    assert_eq!(twin.converted_to, "pptx");
+}
