@@ -499,8 +499,13 @@ impl Writer {
                     &mut self.names,
                     &format!("{}.txt", name.trim_end_matches('/')),
                 );
+                // Names and reasons quote the attacker's bytes: escaped, so
+                // the note never reads as another format (a name holding
+                // `%PDF-` would make it a PDF to the next reader).
                 let text = format!(
-                    "mdscan removed {name} from this archive: it could not be sanitized ({why}).\r\n"
+                    "mdscan removed {} from this archive: it could not be sanitized ({}).\r\n",
+                    plain(&name),
+                    plain(&why)
                 );
                 self.file(&note_name, text.as_bytes())
             }
@@ -612,6 +617,25 @@ fn clean_name(name: &str, i: usize) -> String {
     }
 }
 
+/// `text` with everything but letters, digits and plain punctuation
+/// escaped (`%` becomes `\x25`), at most 300 characters of it.
+fn plain(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars().take(300) {
+        if c.is_ascii_alphanumeric() || " ._-/(),:'`".contains(c) {
+            out.push(c);
+        } else if c.is_ascii() {
+            out.push_str(&format!("\\x{:02x}", u32::from(c)));
+        } else {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        }
+    }
+    if text.chars().count() > 300 {
+        out.push_str("...");
+    }
+    out
+}
+
 /// `a.docm` with a sanitized `docx` inside becomes `a.docx`.
 fn renamed(name: &str, converted_to: &str) -> String {
     match name.rsplit_once('.') {
@@ -638,4 +662,25 @@ fn unique(names: &mut HashSet<String>, name: &str) -> String {
         n += 1;
     }
     candidate
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_note_quoting_a_hostile_name_is_still_plain_text() {
+        let quoted = plain("a/%PDF-1.7 <script>\u{7}é.pdf");
+        assert_eq!(quoted, "a/\\x25PDF-1.7 \\x3cscript\\x3e\\x07\\u{e9}.pdf");
+        assert!(plain(&"x".repeat(400)).ends_with("..."));
+        // A rebuilt archive whose note quotes such a name sanitizes again.
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        w.start_file("%PDF-1.7 1 0 obj.pdf", zip_options()).unwrap();
+        w.write_all(b"not a pdf").unwrap();
+        let zip = w.finish().unwrap().into_inner();
+        let opts = SanitizeOptions::new();
+        let first = sanitize(&zip, "a.zip", &opts).unwrap();
+        let again = sanitize(&first.data, "a.zip", &opts).unwrap();
+        assert!(again.details.is_empty(), "{:?}", again.details);
+    }
 }
