@@ -846,63 +846,27 @@ fn archives_are_rebuilt_in_their_own_format_without_what_the_scan_blocked() {
     );
 
     let mut made: Vec<(&str, &str)> = Vec::new();
-    if tool(
-        &src,
-        "tar",
-        &["-cf", "../a.tar", "b.docm", "eicar.com", "notes.txt", "sub"],
-    )
-    .is_some()
-    {
-        made.push(("a.tar", "tar"));
-    }
-    if tool(
-        &src,
-        "tar",
-        &[
-            "-czf",
-            "../a.tgz",
-            "b.docm",
-            "eicar.com",
-            "notes.txt",
-            "sub",
-        ],
-    )
-    .is_some()
-    {
-        made.push(("a.tgz", "tgz"));
-    }
-    if tool(
-        &src,
-        "7zz",
-        &[
-            "a",
-            "-bd",
-            "../a.7z",
-            "b.docm",
-            "eicar.com",
-            "notes.txt",
-            "sub",
-        ],
-    )
-    .is_some()
-    {
-        made.push(("a.7z", "7z"));
-    }
-    if tool(
-        &src,
-        "gcab",
-        &[
-            "-cz",
-            "../a.cab",
-            "b.docm",
-            "eicar.com",
-            "notes.txt",
-            "sub/c.rtf",
-        ],
-    )
-    .is_some()
-    {
-        made.push(("a.cab", "zip"));
+    let all = ["b.docm", "eicar.com", "notes.txt", "sub"];
+    // (archive, converted_to, program, arguments before the members)
+    let makers: [(&str, &str, &str, &[&str]); 4] = [
+        ("a.tar", "tar", "tar", &["-cf", "../a.tar"]),
+        ("a.tgz", "tgz", "tar", &["-czf", "../a.tgz"]),
+        ("a.7z", "7z", "7zz", &["a", "-bd", "../a.7z"]),
+        // gcab takes files, not directories.
+        ("a.cab", "zip", "gcab", &["-cz", "../a.cab"]),
+    ];
+    for (archive, converted_to, program, args) in makers {
+        let mut argv = args.to_vec();
+        argv.extend(all.iter().map(|m| {
+            if *m == "sub" && program == "gcab" {
+                "sub/c.rtf"
+            } else {
+                *m
+            }
+        }));
+        if tool(&src, program, &argv).is_some() {
+            made.push((archive, converted_to));
+        }
     }
     if tool(d, "cp", &["a.tar", "b.tar"])
         .and_then(|()| tool(d, "xz", &["-k", "b.tar"]))

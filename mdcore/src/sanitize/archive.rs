@@ -184,27 +184,12 @@ impl Job<'_> {
             Format::Gzip | Format::Bzip2 | Format::Xz | Format::Zstd => {
                 self.recompress(format, data, name, prefix, depth)
             }
-            Format::Zip => {
+            _ => {
                 let mut out = Writer::new(format, prefix)?;
-                read_zip(data, *self.left, prefix, &mut |m| {
+                read_members(format, data, name, *self.left, prefix, &mut |m| {
                     let put = self.member(m, prefix, depth)?;
                     out.put(put)
                 })?;
-                out.finish()
-            }
-            Format::Tar | Format::SevenZip | Format::AsZip(_) => {
-                let mut out = Writer::new(format, prefix)?;
-                read_extracted(
-                    format.read_kind(),
-                    data,
-                    name,
-                    *self.left,
-                    prefix,
-                    &mut |m| {
-                        let put = self.member(m, prefix, depth)?;
-                        out.put(put)
-                    },
-                )?;
                 out.finish()
             }
         }
@@ -318,6 +303,22 @@ impl Format {
             Format::AsZip(k) => k,
             f => f.kind(),
         }
+    }
+}
+
+/// Reads the members of an archive of `format`: a zip from its central
+/// directory, everything else with the scanner's extractor.
+fn read_members(
+    format: Format,
+    data: &[u8],
+    name: &str,
+    left: u64,
+    prefix: &str,
+    f: &mut dyn FnMut(Member<'_>) -> Result<(), SanitizeError>,
+) -> Result<(), SanitizeError> {
+    match format {
+        Format::Zip => read_zip(data, left, prefix, f),
+        _ => read_extracted(format.read_kind(), data, name, left, prefix, f),
     }
 }
 
