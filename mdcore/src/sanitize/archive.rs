@@ -603,12 +603,37 @@ fn compress(format: Format, member: &str, data: &[u8]) -> std::io::Result<Vec<u8
     }
 }
 
+/// Bytes of one path component written back (what file systems allow).
+const MAX_COMPONENT: usize = 255;
+/// Components of one member path written back.
+const MAX_COMPONENTS: usize = 32;
+
 /// A member name as written back: relative, `/`-separated, without `..`
-/// or empty parts.
+/// or empty parts, each part at most 255 bytes, and without control
+/// characters or the characters Windows refuses in names (`%` too). The
+/// names stand near the start of the copy (a zip's first local header),
+/// where Acrobat looks for `%PDF-` and browsers sniff markup: a name must
+/// not make the copy read as another format.
 fn clean_name(name: &str, i: usize) -> String {
-    let parts: Vec<&str> = name
+    let parts: Vec<String> = name
         .split(['/', '\\'])
         .filter(|p| !p.is_empty() && *p != "." && *p != "..")
+        .take(MAX_COMPONENTS)
+        .map(|p| {
+            let mut part = String::new();
+            for c in p.chars() {
+                let c = if c.is_control() || "%<>:\"|?*".contains(c) {
+                    '_'
+                } else {
+                    c
+                };
+                if part.len() + c.len_utf8() > MAX_COMPONENT {
+                    break;
+                }
+                part.push(c);
+            }
+            part
+        })
         .collect();
     let out = parts.join("/");
     if out.is_empty() || out == "[unnamed]" {
@@ -678,10 +703,25 @@ mod tests {
         let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
         w.start_file("%PDF-1.7 1 0 obj.pdf", zip_options()).unwrap();
         w.write_all(b"not a pdf").unwrap();
+        w.start_file("%PDF-1.7 <html> kept.bin", zip_options())
+            .unwrap();
+        w.write_all(b"kept").unwrap();
         let zip = w.finish().unwrap().into_inner();
         let opts = SanitizeOptions::new();
         let first = sanitize(&zip, "a.zip", &opts).unwrap();
+        assert!(!first.data.windows(5).any(|w| w == b"%PDF-"));
         let again = sanitize(&first.data, "a.zip", &opts).unwrap();
         assert!(again.details.is_empty(), "{:?}", again.details);
+        let names: Vec<String> = zip::ZipArchive::new(Cursor::new(first.data))
+            .unwrap()
+            .file_names()
+            .map(|n| n.unwrap().to_string())
+            .collect();
+        assert_eq!(
+            names,
+            ["_PDF-1.7 1 0 obj.pdf.txt", "_PDF-1.7 _html_ kept.bin"]
+        );
+        assert_eq!(clean_name(&"x".repeat(300), 0).len(), 255);
+        assert_eq!(clean_name("a\\..\\b:c\u{7}", 0), "a/b_c_");
     }
 }
