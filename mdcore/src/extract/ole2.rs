@@ -239,7 +239,7 @@ fn excel_globals(d: &[u8], survey: &mut Survey) {
 }
 
 /// A ShortXLUnicodeString: a count, a flag byte, then 8- or 16-bit chars.
-fn sheet_name(d: Option<&[u8]>) -> String {
+pub(crate) fn sheet_name(d: Option<&[u8]>) -> String {
     let d = d.unwrap_or_default();
     let count = usize::from(d.first().copied().unwrap_or(0));
     let wide = d.get(1).is_some_and(|f| f & 1 != 0);

@@ -125,7 +125,7 @@ pub(super) fn disarm(d: &[u8]) -> Result<Option<Rewritten>, SanitizeError> {
                     record: r.at,
                     start: start as usize,
                     dt: r.body.get(5).copied().unwrap_or(0),
-                    name: sheet_name(r.body.get(6..).unwrap_or_default()),
+                    name: crate::extract::ole2::sheet_name(r.body.get(6..)),
                     end: 0,
                     code: false,
                 });
@@ -250,13 +250,6 @@ fn put(out: &mut Vec<u8>, id: u16, body: &[u8]) {
     out.extend_from_slice(&id.to_le_bytes());
     out.extend_from_slice(&(body.len() as u16).to_le_bytes());
     out.extend_from_slice(body);
-}
-
-/// A ShortXLUnicodeString: a count, a flag byte, then 8- or 16-bit chars.
-fn sheet_name(d: &[u8]) -> String {
-    let count = usize::from(d.first().copied().unwrap_or(0));
-    let wide = d.get(1).is_some_and(|f| f & 1 != 0);
-    text(d.get(2..).unwrap_or_default(), count, wide)
 }
 
 /// The name of a NAME record: a built-in name's code (`Auto_Open`), or
