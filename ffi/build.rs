@@ -1,5 +1,14 @@
 //! Generates `include/mdc.h` from `src/lib.rs` with cbindgen. The header is
 //! committed; CI rebuilds it and fails when the committed copy differs.
+// A tool run by developers on inputs of their own making, not a reader
+// of hostile bytes: it stops with a message where the library may not.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use std::path::PathBuf;
 

@@ -17,6 +17,11 @@
 //! from any thread while a scan runs.
 
 #![allow(non_camel_case_types)]
+// The one crate of the workspace allowed `unsafe` (its lints are the
+// workspace's otherwise): every export dereferences C pointers. Each
+// unsafe operation sits in its own block, even inside an `unsafe fn`.
+#![allow(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn)]
 
 use std::cell::RefCell;
 use std::collections::HashMap;

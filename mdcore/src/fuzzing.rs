@@ -120,12 +120,7 @@ pub fn carve(data: &[u8], from: usize) -> usize {
 /// decoder, extractor or engine crashed): the fuzz targets fail on it, since
 /// the walker's containment would otherwise hide the crash from them.
 pub fn contained_crash(report: &crate::Report) -> Option<String> {
-    report.root.iter().find_map(|n| {
-        n.notes
-            .iter()
-            .find(|note| note.contains(crate::walk::BUG_NOTE) || note.contains("panicked"))
-            .map(|note| format!("{}: {note}", n.display_name))
-    })
+    report.contained_crash()
 }
 
 /// Tight limits for fuzzing: small, fast, and still deep enough to nest.

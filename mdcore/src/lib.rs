@@ -27,16 +27,6 @@
 //! assert_eq!(report.threats()[0].threat, "EICAR_Test_File");
 //! # Ok::<(), mdcore::errors::Error>(())
 //! ```
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
-
 pub use crate::blob::Blob;
 pub use crate::detect::{FileType, Kind, detect};
 pub use crate::digest::Digests;

@@ -9,6 +9,12 @@ use serde::{Deserialize, Serialize};
 use crate::engines::{EngineCode, EngineInfo};
 use crate::verdict::ResultCode;
 
+/// Ends every note about a panic mdcore contained (a decoder, extractor or
+/// engine crashed; the node is Failed, code 3), so a caller or a fuzz target
+/// tells a bug of mdscan's from damage in the input
+/// ([`Report::contained_crash`]).
+pub(crate) const BUG_NOTE: &str = "(a bug in mdscan; please report it)";
+
 /// One engine's result on one object (an entry of `scan_details`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EngineDetail {
@@ -243,6 +249,20 @@ impl Report {
         self.bytes_extracted = self.bytes_extracted.saturating_add(extracted);
         self.objects = self.root.iter().count() as u64;
         true
+    }
+
+    /// The first note in the tree about a panic mdcore contained (a
+    /// decoder, extractor or engine crashed on an object, which is then
+    /// Failed, code 3), as `display_name: note`; `None` when there was none.
+    /// The scan itself survives such a bug, so only this tells it from
+    /// damage in the input.
+    pub fn contained_crash(&self) -> Option<String> {
+        self.root.iter().find_map(|n| {
+            n.notes
+                .iter()
+                .find(|note| note.ends_with(BUG_NOTE))
+                .map(|note| format!("{}: {note}", n.display_name))
+        })
     }
 
     /// The overall code.

@@ -21,13 +21,9 @@ use crate::engines::{Engine, EngineResult, ListVerdict, ObjectView};
 use crate::extract::{self, Child, Cx, Entry, Extractor, Flow, Issue};
 use crate::formats::{self, Handling};
 use crate::limits::Budget;
-use crate::report::{EngineDetail, Node};
+use crate::report::{BUG_NOTE, EngineDetail, Node};
 use crate::scanner::{Progress, SplitChild, SplitFn};
 use crate::verdict::{ResultCode, roll_up};
-
-/// Ends every note about a contained panic (code 3), so the fuzz targets
-/// can tell a contained crash from ordinary damage.
-pub(crate) const BUG_NOTE: &str = "(a bug in mdscan; please report it)";
 
 /// Everything shared by the whole tree of one scan.
 pub(crate) struct Walker<'s> {
@@ -339,7 +335,9 @@ impl<'s> Walker<'s> {
             let started = Instant::now();
             let timeout = self.budget.remaining();
             let r = catch_unwind(AssertUnwindSafe(|| engine.scan(&view, timeout)))
-                .unwrap_or_else(|_| EngineResult::failed("the engine panicked on this object"));
+                .unwrap_or_else(|_| {
+                    EngineResult::failed(format!("the engine crashed on this object {BUG_NOTE}"))
+                });
             let code = match r.list {
                 Some(ListVerdict::Allow) => ResultCode::Allowlisted,
                 Some(ListVerdict::Block) => ResultCode::Blocklisted,

@@ -1051,10 +1051,9 @@ fn autoit_ripper(au3: &[u8]) -> Option<Vec<(String, String)>> {
     let out = match out {
         Ok(o) if o.status.success() => o,
         other => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "autoit-ripper.sh failed: {other:?}"
-            );
+            crate::shared::skip(format_args!(
+                "AutoIt-Ripper (autoit-ripper.sh) did not run: {other:?}"
+            ));
             return None;
         }
     };

@@ -5,16 +5,6 @@
 //! MetaDefender Core compatible HTTP server; `mdscan gateway` and `mdscan
 //! worker` are the two roles of a cluster (see mdcluster).
 
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
-
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};

@@ -6,9 +6,11 @@
 
 use std::io::{Cursor, Write};
 
+include!("skip.rs");
+
 /// Runs an external tool (zip, 7zz, gcab …) in `dir`. `None` when it is not
-/// installed — unless `CI` is set, where a missing tool fails the test: CI
-/// installs them (`.ci/run`).
+/// installed, after a visible [`skip`] — unless `CI` is set, where a missing
+/// tool fails the test: CI installs them (`.ci/run`).
 pub fn tool(dir: &std::path::Path, program: &str, args: &[&str]) -> Option<()> {
     match std::process::Command::new(program)
         .args(args)
@@ -24,11 +26,7 @@ pub fn tool(dir: &std::path::Path, program: &str, args: &[&str]) -> Option<()> {
             Some(())
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "{program} is not installed (CI installs it)"
-            );
-            eprintln!("skipping: {program} is not installed");
+            skip(format_args!("{program} is not installed"));
             None
         }
         Err(e) => panic!("{program}: {e}"),
