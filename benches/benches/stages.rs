@@ -12,7 +12,6 @@
     missing_docs
 )]
 
-
 use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};

@@ -28,7 +28,6 @@
     missing_docs
 )]
 
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

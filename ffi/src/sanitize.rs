@@ -69,9 +69,11 @@ pub unsafe extern "C" fn mdc_sanitize_buffer(
             }
             Err(e) => return Err(Fail(MDC_SANITIZE_FAILED, e.to_string())),
         };
-        let json = mdcore::sanitize::Record::of(&s)
-            .post_processing(&mdcore::sanitize::copy_name(name, &s.converted_to))
-            .to_string();
+        let json = mdcore::sanitize::post_processing(
+            Some(&mdcore::sanitize::Record::of(&s)),
+            &mdcore::sanitize::copy_name(name, &s.converted_to),
+        )
+        .to_string();
         if !details.is_null() {
             // SAFETY: the caller's contract on `details` (non-NULL here).
             unsafe { put(details, buffer(json.into_bytes())) }?;

@@ -152,7 +152,7 @@ pub fn child_id(root_id: &str, path: &[u32]) -> String {
         h.update(p.to_le_bytes());
     }
     let digest = h.finalize();
-    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+    mdcore::hex(digest.get(..16).unwrap_or_default())
 }
 
 /// One object of a result tree with the data_id it is stored under.

@@ -804,12 +804,8 @@ impl Spool {
         h.update(display_name.as_bytes());
         h.update([0]);
         h.update(Sha256::digest(data));
-        let base: String = h
-            .finalize()
-            .iter()
-            .take(12)
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let digest = h.finalize();
+        let base = mdcore::hex(digest.get(..12).unwrap_or_default());
         let token = {
             let mut seen = self.seen.lock().ok()?;
             let n = seen.entry(base.clone()).or_insert(0);

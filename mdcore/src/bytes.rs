@@ -25,6 +25,41 @@ pub(crate) fn be_u64(d: &[u8], off: usize) -> Option<u64> {
     array(d, off).map(u64::from_be_bytes)
 }
 
+/// Whether `magic` stands at offset `off` of `d`.
+pub(crate) fn at(d: &[u8], off: usize, magic: &[u8]) -> bool {
+    d.get(off..).is_some_and(|rest| rest.starts_with(magic))
+}
+
+/// The UTF-16 little-endian code units of `d` (a trailing odd byte is
+/// not a unit).
+pub(crate) fn utf16le(d: &[u8]) -> impl Iterator<Item = u16> + '_ {
+    d.chunks_exact(2).map(|c| {
+        u16::from_le_bytes([
+            c.first().copied().unwrap_or(0),
+            c.get(1).copied().unwrap_or(0),
+        ])
+    })
+}
+
+/// UTF-16 little-endian text, unpaired surrogates replaced.
+pub(crate) fn utf16le_lossy(d: &[u8]) -> String {
+    String::from_utf16_lossy(&utf16le(d).collect::<Vec<_>>())
+}
+
+/// UTF-16 big-endian text, unpaired surrogates replaced.
+pub(crate) fn utf16be_lossy(d: &[u8]) -> String {
+    let units: Vec<u16> = d
+        .chunks_exact(2)
+        .map(|c| {
+            u16::from_be_bytes([
+                c.first().copied().unwrap_or(0),
+                c.get(1).copied().unwrap_or(0),
+            ])
+        })
+        .collect();
+    String::from_utf16_lossy(&units)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,8 +10,8 @@
 //!   crossed it, then must stop);
 //! - no more objects are yielded than `max_objects` admits.
 
-use crate::detect::Kind;
 use crate::extract::{Child, Cx, Entry, Flow};
+use crate::kind::Kind;
 use crate::limits::{Budget, Limits};
 
 /// What one extractor run produced.
@@ -34,7 +34,7 @@ pub fn extract(kind: Kind, data: &[u8], limits: &Limits) -> Outcome {
     let ex = crate::formats::extractor_for(kind).expect("a container kind");
     let budget = Budget::new(limits.clone(), data.len() as u64, None);
     let passwords = vec!["infected".to_string(), "password".to_string()];
-    let cx = Cx::new(&budget, &passwords, "fuzz.bin");
+    let cx = Cx::new(&budget, &passwords, "fuzz.bin", crate::detect::identify);
     let mut children = 0u64;
     let mut check = |c: &Child| {
         children += 1;

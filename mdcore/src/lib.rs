@@ -28,17 +28,19 @@
 //! # Ok::<(), mdcore::errors::Error>(())
 //! ```
 pub use crate::blob::Blob;
-pub use crate::detect::{FileType, Kind, detect};
-pub use crate::digest::Digests;
+pub use crate::detect::detect;
+pub use crate::digest::{Digests, hex};
 pub use crate::engines::hash::{HashEngine, HashEngineBuilder, ListKind};
 #[cfg(feature = "yara")]
 pub use crate::engines::yara::{YaraEngine, YaraEngineBuilder};
 pub use crate::engines::{Engine, EngineCode, EngineInfo, EngineKind, EngineResult, ObjectView};
+pub use crate::kind::{FileType, Kind};
 pub use crate::limits::{CancelToken, Limits};
 pub use crate::report::{Detection, EngineDetail, Node, Report};
-pub use crate::scanner::{Origin, Progress, ScanOptions, Scanner, ScannerBuilder, SplitChild};
+pub use crate::scanner::{Origin, ScanOptions, Scanner, ScannerBuilder};
 pub use crate::time::iso8601;
 pub use crate::verdict::{DEFAULT_BLOCK_CODES, ResultCode};
+pub use crate::walk::{Progress, SplitChild};
 
 pub mod errors;
 #[cfg(feature = "fuzzing")]
@@ -52,6 +54,7 @@ mod digest;
 mod engines;
 mod extract;
 mod formats;
+mod kind;
 mod limits;
 mod report;
 pub mod sanitize;

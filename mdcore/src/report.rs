@@ -192,7 +192,7 @@ pub struct Report {
     /// by whoever sanitizes: the server's workers, `mdscan scan
     /// --sanitize`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sanitization: Option<crate::sanitize::Record>,
+    pub sanitization: Option<Record>,
 }
 
 impl Report {
@@ -452,6 +452,97 @@ impl Report {
         // keys, no I/O); fall back to an error object rather than panic.
         serde_json::to_string(self)
             .unwrap_or_else(|e| format!("{{\"err\":\"can not serialize report: {e}\"}}"))
+    }
+}
+
+/// One kind of object acted on, in MetaDefender's `sanitization_details`
+/// form: `{"action": "removed", "object_name": "macro", "count": 1,
+/// "object_details": [...]}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Detail {
+    /// `removed` or `sanitized`.
+    pub action: String,
+    /// The kind of object (`macro`, `ActiveX`, `OLE`, `DDE`, ...).
+    pub object_name: String,
+    /// How many were acted on.
+    pub count: u32,
+    /// What each one was (part names, link targets), at most
+    /// [`MAX_OBJECT_DETAILS`] of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub object_details: Vec<String>,
+}
+
+/// Object details kept per [`Detail`].
+pub const MAX_OBJECT_DETAILS: usize = 50;
+
+/// What sanitizing a scanned file came to, as its report keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// The copy's type (`docx`); empty when it failed.
+    pub converted_to: String,
+    /// The copy's SHA-256 (lower-case hex), where it is stored; empty when
+    /// it failed.
+    pub sha256: String,
+    /// The copy's size in bytes.
+    pub size: u64,
+    /// What was acted on.
+    pub details: Vec<Detail>,
+    /// Why there is no copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    /// The copy's own scan result (a copy is scanned before it is
+    /// offered; one that still blocks, or was not scanned, is not served).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_result: Option<crate::ResultCode>,
+}
+
+impl Record {
+    /// A sanitization that made no copy.
+    pub fn failed(why: impl Into<String>) -> Record {
+        Record {
+            converted_to: String::new(),
+            sha256: String::new(),
+            size: 0,
+            details: Vec::new(),
+            failure: Some(why.into()),
+            copy_result: None,
+        }
+    }
+}
+
+/// MetaDefender's `process_info.post_processing` object for a file whose
+/// sanitization came to `record` (`None`: it was not sanitized), the copy
+/// named `destination` (a path or a file name). The one rendering of it:
+/// the server's result documents, `mdscan sanitize --json`, `mdscan scan
+/// --sanitize` and the C API all use this.
+pub fn post_processing(record: Option<&Record>, destination: &str) -> serde_json::Value {
+    match record.map(|r| (r, &r.failure)) {
+        None => serde_json::json!({
+            "actions_ran": "",
+            "actions_failed": "",
+            "converted_to": "",
+            "converted_destination": "",
+            "copy_move_destination": "",
+        }),
+        Some((r, None)) => serde_json::json!({
+            "actions_ran": "Sanitized",
+            "actions_failed": "",
+            "converted_to": r.converted_to,
+            "converted_destination": destination,
+            "copy_move_destination": "",
+            "sanitization_details": {
+                "description": "Sanitized successfully.",
+                "details": r.details,
+            },
+        }),
+        Some((_, Some(why))) => serde_json::json!({
+            "actions_ran": "",
+            "actions_failed": "Sanitization Failed",
+            "converted_to": "",
+            "converted_destination": "",
+            "copy_move_destination": "",
+            "sanitization_details": {"description": why, "details": []},
+        }),
     }
 }
 

@@ -16,31 +16,7 @@ use crate::engines::{Engine, EngineInfo};
 use crate::errors::Error;
 use crate::limits::{Budget, CancelToken, Limits};
 use crate::report::Report;
-use crate::walk::{Place, Walker};
-
-/// How far a scan has got; passed to the progress callback after every
-/// object.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Progress {
-    /// Objects finished, root and extracted ones.
-    pub objects: u64,
-    /// Bytes of finished objects.
-    pub bytes: u64,
-}
-
-type ProgressFn = dyn Fn(Progress) + Send + Sync;
-pub(crate) type SplitFn = dyn Fn(SplitChild<'_>) -> Option<String> + Send + Sync;
-
-/// A child of the root offered to the [`ScanOptions::split`] hook.
-#[derive(Debug)]
-pub struct SplitChild<'a> {
-    /// The entry's (sanitized) name inside the root.
-    pub name: &'a str,
-    /// Its path from the root: `outer.zip/file.exe`.
-    pub display_name: &'a str,
-    /// Its bytes.
-    pub data: &'a [u8],
-}
+use crate::walk::{Place, Progress, ProgressFn, SplitChild, SplitFn, Walker};
 
 /// Where a scanned object sits when it is not a root of its own: a child
 /// extracted elsewhere (by another process of a cluster) and scanned here.

@@ -14,16 +14,42 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use crate::detect;
 use crate::detect::carve::Stopped;
-use crate::detect::{self, Kind};
 use crate::digest::{Digests, Known, hex, md5_lanes, md5_many, sha256_of};
 use crate::engines::{Engine, EngineResult, ListVerdict, ObjectView};
 use crate::extract::{self, Child, Cx, Entry, Extractor, Flow, Issue};
 use crate::formats::{self, Handling};
+use crate::kind::{FileType, Kind};
 use crate::limits::Budget;
 use crate::report::{BUG_NOTE, EngineDetail, Node};
-use crate::scanner::{Progress, SplitChild, SplitFn};
 use crate::verdict::{ResultCode, roll_up};
+
+// The hooks a scan gives the walker (set through `ScanOptions`).
+
+/// How far a scan has got; passed to the progress callback after every
+/// object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// Objects finished, root and extracted ones.
+    pub objects: u64,
+    /// Bytes of finished objects.
+    pub bytes: u64,
+}
+
+pub(crate) type ProgressFn = dyn Fn(Progress) + Send + Sync;
+pub(crate) type SplitFn = dyn Fn(SplitChild<'_>) -> Option<String> + Send + Sync;
+
+/// A child of the root offered to the [`ScanOptions::split`] hook.
+#[derive(Debug)]
+pub struct SplitChild<'a> {
+    /// The entry's (sanitized) name inside the root.
+    pub name: &'a str,
+    /// Its path from the root: `outer.zip/file.exe`.
+    pub display_name: &'a str,
+    /// Its bytes.
+    pub data: &'a [u8],
+}
 
 /// Everything shared by the whole tree of one scan.
 pub(crate) struct Walker<'s> {
@@ -307,7 +333,7 @@ impl<'s> Walker<'s> {
         &self,
         data: &[u8],
         digests: &Digests,
-        ft: &detect::FileType,
+        ft: &FileType,
         place: &Place,
         node: &mut Node,
         own: &mut Vec<ResultCode>,
@@ -334,10 +360,9 @@ impl<'s> Walker<'s> {
             let info = engine.info();
             let started = Instant::now();
             let timeout = self.budget.remaining();
-            let r = catch_unwind(AssertUnwindSafe(|| engine.scan(&view, timeout)))
-                .unwrap_or_else(|_| {
-                    EngineResult::failed(format!("the engine crashed on this object {BUG_NOTE}"))
-                });
+            let r = catch_unwind(AssertUnwindSafe(|| engine.scan(&view, timeout))).unwrap_or_else(
+                |_| EngineResult::failed(format!("the engine crashed on this object {BUG_NOTE}")),
+            );
             let code = match r.list {
                 Some(ListVerdict::Allow) => ResultCode::Allowlisted,
                 Some(ListVerdict::Block) => ResultCode::Blocklisted,
@@ -379,7 +404,7 @@ impl<'s> Walker<'s> {
     fn open(
         &self,
         data: &[u8],
-        ft: &detect::FileType,
+        ft: &FileType,
         place: &Place,
         sha256: [u8; 32],
         node: &mut Node,
@@ -391,7 +416,9 @@ impl<'s> Walker<'s> {
         // depth limit, plain text stays a leaf instead of a depth stop.
         let handling = match formats::handling(ft.kind) {
             Handling::Extract(_)
-                if deep && ft.kind == Kind::Text && !extract::text::anything_inside(data) =>
+                if deep
+                    && ft.kind == Kind::Text
+                    && !extract::text::anything_inside(data, detect::identify) =>
             {
                 Handling::Leaf
             }
@@ -510,7 +537,7 @@ impl<'s> Walker<'s> {
         let mut ancestors = place.ancestors.clone();
         ancestors.push(sha256);
         let budget = &self.budget;
-        let cx = Cx::new(budget, &self.passwords, &place.name);
+        let cx = Cx::new(budget, &self.passwords, &place.name, detect::identify);
         let depth = place.depth + 1;
         let lanes = md5_lanes();
         // Children handed to a cluster are not hashed here.

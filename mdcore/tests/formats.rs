@@ -182,7 +182,11 @@ fn corrupted_bytes_never_panic_and_never_hide_damage() {
             );
             if report.verdict() != ResultCode::NoThreat {
                 // Found, or blocked for what could not be examined.
-                assert!(report.blocked(), "{name}, round {round}: {:?}", report.verdict());
+                assert!(
+                    report.blocked(),
+                    "{name}, round {round}: {:?}",
+                    report.verdict()
+                );
                 continue;
             }
             // "No threat" on a copy of a sample holding EICAR: only honest

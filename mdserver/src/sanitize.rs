@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use mdcore::sanitize::{Blocked, Record, SanitizeError, SanitizeOptions, Sanitized, sanitize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Arguments of `mdscan sanitize`.
 #[derive(Debug, Args)]
@@ -77,15 +77,9 @@ pub(crate) fn summary(s: &Sanitized) -> String {
 pub(crate) fn post_processing(r: &Result<Sanitized, SanitizeError>, dest: Option<&Path>) -> Value {
     let dest = dest.map(|d| d.display().to_string()).unwrap_or_default();
     match r {
-        Ok(s) => Record::of(s).post_processing(&dest),
-        Err(SanitizeError::Unsupported(_)) => json!({
-            "actions_ran": "",
-            "actions_failed": "",
-            "converted_to": "",
-            "converted_destination": "",
-            "copy_move_destination": "",
-        }),
-        Err(e) => Record::failed(e.to_string()).post_processing(""),
+        Ok(s) => mdcore::sanitize::post_processing(Some(&Record::of(s)), &dest),
+        Err(SanitizeError::Unsupported(_)) => mdcore::sanitize::post_processing(None, ""),
+        Err(e) => mdcore::sanitize::post_processing(Some(&Record::failed(e.to_string())), ""),
     }
 }
 

@@ -21,7 +21,6 @@
     missing_docs
 )]
 
-
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::PathBuf;

@@ -11,7 +11,6 @@
     missing_docs
 )]
 
-
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Instant;

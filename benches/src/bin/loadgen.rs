@@ -23,7 +23,6 @@
     missing_docs
 )]
 
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;

@@ -19,17 +19,8 @@ use std::sync::OnceLock;
 
 use aho_corasick::AhoCorasick;
 
-use super::Kind;
-use crate::formats::{Carver, FORMATS, Span};
-
-/// An embedded object found in a carrier.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Hit {
-    pub(crate) span: Span,
-    pub(crate) kind: Kind,
-    /// Extension naming the carved child (`[embedded@4096].zip`).
-    pub(crate) ext: &'static str,
-}
+use crate::formats::{Carver, FORMATS};
+use crate::kind::{Hit, Kind};
 
 /// What a carve found, and whether it had to stop early.
 #[derive(Debug, Default)]

@@ -13,171 +13,11 @@
 use std::borrow::Cow;
 
 pub(crate) mod carve;
-pub(crate) mod magic;
 pub(crate) mod packer;
 
-use crate::formats::{self, FORMATS, Handling};
-use magic::Flavour;
-
-/// How many leading bytes detection looks at.
-pub const PREFIX_LEN: usize = 64 << 10;
-
-/// The kinds of object mdscan tells apart. The format registry says which
-/// are opened, which are examined whole and which are recognised but not
-/// opened yet (code 23).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Kind {
-    /// ZIP and everything built on it (OOXML, JAR, APK, ODF…).
-    Zip,
-    /// gzip (one or more members).
-    Gzip,
-    /// bzip2 (one or more streams).
-    Bzip2,
-    /// xz (one or more streams).
-    Xz,
-    /// Zstandard (one or more frames, skippable frames included).
-    Zstd,
-    /// POSIX ustar, GNU or pax tar, or a v7 tar with a valid header checksum.
-    Tar,
-    /// 7-Zip.
-    SevenZip,
-    /// Microsoft Cabinet.
-    Cab,
-    /// RPM package.
-    Rpm,
-    /// cpio (newc, crc, odc, or binary in either byte order).
-    Cpio,
-    /// Windows PE executable (may carry an archive in its overlay).
-    Pe,
-    /// ELF executable or library.
-    Elf,
-    /// Mach-O executable (thin or fat).
-    MachO,
-    /// PDF document.
-    Pdf,
-    /// OLE2 compound file (legacy Office, Outlook .msg, vbaProject.bin).
-    Ole2,
-    /// Text.
-    Text,
-    /// An Internet mail message (RFC 5322 / MIME), `.eml`, `.mht`.
-    Mail,
-    /// An mbox mailbox: messages after `From ` lines.
-    Mbox,
-    /// Rich Text Format (embedded objects are opened).
-    Rtf,
-    /// TNEF (`winmail.dat`): Outlook's attachment wrapper.
-    Tnef,
-    /// RAR archive (1.5 to 5).
-    Rar,
-    /// Windows Installer package, patch or transform (an OLE2 file).
-    Msi,
-    /// OneNote section (its embedded files are opened).
-    OneNote,
-    /// OneNote section in the FSSHTTPB "alternative packaging" of OneNote
-    /// for the web (not opened yet).
-    OneNoteWeb,
-    /// ISO 9660 image (with Joliet, Rock Ridge, El Torito).
-    Iso9660,
-    /// UDF image.
-    Udf,
-    /// Dynamic or differencing VHD disk image (a fixed VHD is a raw
-    /// disk: [`Kind::Partitioned`] or a volume).
-    Vhd,
-    /// A raw disk image with an MBR or GPT partition table.
-    Partitioned,
-    /// A FAT12/16/32 file system image (a floppy, a USB stick, a partition).
-    Fat,
-    /// An NTFS file system image (a volume, a partition).
-    Ntfs,
-    /// VHDX disk image.
-    Vhdx,
-    /// Windows Imaging Format (not opened yet).
-    Wim,
-    /// Compiled HTML Help.
-    Chm,
-    /// ARJ archive.
-    Arj,
-    /// LHA/LZH archive.
-    Lzh,
-    /// ALZip archive.
-    Alz,
-    /// ACE archive (not opened yet).
-    Ace,
-    /// Symbian installation package, SIS (EPOC) or SISX (Symbian 9) (not
-    /// opened yet).
-    Sis,
-    /// MS `compress.exe` SZDD.
-    Szdd,
-    /// MS `compress.exe` KWAJ.
-    Kwaj,
-    /// xar archive (not opened yet).
-    Xar,
-    /// Squashfs image (not opened yet).
-    Squashfs,
-    /// LZ4 frame (not opened yet).
-    Lz4,
-    /// lzip stream (not opened yet).
-    Lzip,
-    /// Unix `compress` (.Z) stream (not opened yet).
-    Compress,
-    /// Unix `ar` archive: Debian package, static library.
-    Ar,
-    /// NSIS installer data, found in an executable.
-    Nsis,
-    /// Inno Setup installer data, found in an executable (not opened yet).
-    InnoSetup,
-    /// Compiled AutoIt script, found in an executable.
-    AutoIt,
-    /// The files of an InstallShield setup launcher, found in an
-    /// executable.
-    InstallShield,
-    /// An InstallShield cabinet (`ISc(`: `data1.cab`, `data1.hdr`).
-    InstallShieldCab,
-    /// A type known to `infer` (images, media, fonts…), or a Java class.
-    Other,
-    /// Nothing recognised.
-    Unknown,
-}
-
-impl Kind {
-    /// Whether mdscan opens this kind with an extractor.
-    pub fn is_container(self) -> bool {
-        matches!(formats::handling(self), Handling::Extract(_))
-    }
-
-    /// Whether this kind holds other objects that mdscan does not open yet
-    /// (objects of it get code 23, Unsupported file type).
-    pub fn is_unsupported_container(self) -> bool {
-        matches!(formats::handling(self), Handling::Unsupported)
-    }
-
-    /// File-name extensions that are normal for this kind.
-    pub fn extensions(self) -> &'static [&'static str] {
-        formats::of(self).map_or(&[], |f| f.extensions)
-    }
-}
-
-/// The detected type of one object.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FileType {
-    /// The kind, which decides the extractor.
-    pub kind: Kind,
-    /// MIME type, as MetaDefender's `file_type`.
-    pub mime: Cow<'static, str>,
-    /// Human description, as MetaDefender's `file_type_description`.
-    pub description: Cow<'static, str>,
-}
-
-impl FileType {
-    fn new(kind: Kind, mime: &'static str, description: &'static str) -> FileType {
-        FileType {
-            kind,
-            mime: Cow::Borrowed(mime),
-            description: Cow::Borrowed(description),
-        }
-    }
-}
+use crate::formats::{self, FORMATS};
+use crate::kind::Flavour;
+pub use crate::kind::{FileType, Kind, PREFIX_LEN};
 
 /// Detects the type of an object from its first bytes (at most
 /// [`PREFIX_LEN`] are looked at).
@@ -208,6 +48,14 @@ pub fn detect(data: &[u8]) -> FileType {
         };
     }
     FileType::new(Kind::Unknown, "application/octet-stream", "data")
+}
+
+/// The kind of `data` and the extension that names an object of it
+/// (`bin` when the kind has none): what the readers get through their
+/// context to name decoded objects.
+pub(crate) fn identify(data: &[u8]) -> (Kind, &'static str) {
+    let kind = detect(data).kind;
+    (kind, kind.extensions().first().copied().unwrap_or("bin"))
 }
 
 /// Whether `name`'s extension claims a type that `ft` contradicts (code 17).
@@ -281,7 +129,7 @@ mod tests {
         h[257..262].copy_from_slice(b"ustar");
         // ustar magic alone is not a verified header (it is a damaged tar,
         // found late in the registry, after every other magic).
-        assert!(magic::tar(&h).is_none());
+        assert!(crate::formats::magic::tar(&h).is_none());
         assert_eq!(detect(&h).kind, Kind::Tar);
         let sum: u32 = h.iter().map(|b| u32::from(*b)).sum::<u32>() + 8 * 32;
         h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());

@@ -148,8 +148,9 @@ const WINDOWED_FROM: usize = 64 << 20;
 /// enough that what is resident stays small.
 const WINDOW: usize = 8 << 20;
 
-/// Lower-case hex of `bytes`.
-pub(crate) fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex of `bytes` (digests, identifiers): the one hex encoder
+/// of the workspace.
+pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {

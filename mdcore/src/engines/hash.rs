@@ -243,7 +243,7 @@ mod tests {
     use super::*;
     use crate::{Digests, EngineCode, detect};
 
-    fn view<'a>(data: &'a [u8], d: &'a Digests, ft: &'a crate::FileType) -> ObjectView<'a> {
+    fn view<'a>(data: &'a [u8], d: &'a Digests, ft: &'a crate::kind::FileType) -> ObjectView<'a> {
         ObjectView {
             data,
             digests: d,

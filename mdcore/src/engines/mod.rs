@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::detect::FileType;
 use crate::digest::Digests;
+use crate::kind::FileType;
 
 pub mod hash;
 #[cfg(feature = "yara")]

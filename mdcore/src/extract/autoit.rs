@@ -159,16 +159,7 @@ impl<'d> Reader<'d> {
             .checked_mul(if s.unicode { 2 } else { 1 })?;
         let raw = decrypt(s.cipher, len.wrapping_add(keys.1), self.take(bytes)?);
         Some(if s.unicode {
-            let units: Vec<u16> = raw
-                .chunks_exact(2)
-                .map(|c| {
-                    u16::from_le_bytes([
-                        c.first().copied().unwrap_or(0),
-                        c.get(1).copied().unwrap_or(0),
-                    ])
-                })
-                .collect();
-            String::from_utf16_lossy(&units)
+            crate::bytes::utf16le_lossy(&raw)
         } else {
             raw.iter().map(|b| char::from(*b)).collect()
         })
@@ -407,16 +398,7 @@ fn unpack(
             }
         }
         ">AUTOIT UNICODE SCRIPT<" => {
-            let units: Vec<u16> = bytes
-                .chunks_exact(2)
-                .map(|c| {
-                    u16::from_le_bytes([
-                        c.first().copied().unwrap_or(0),
-                        c.get(1).copied().unwrap_or(0),
-                    ])
-                })
-                .collect();
-            let text = String::from_utf16_lossy(&units);
+            let text = crate::bytes::utf16le_lossy(&bytes);
             let text = text.strip_prefix('\u{feff}').unwrap_or(&text).to_string();
             Unpacked {
                 name: "script.au3".into(),

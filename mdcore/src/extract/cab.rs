@@ -12,7 +12,7 @@ use std::io::{self, Read};
 
 use super::{Child, Cx, Emit, Entry, Extractor, Flow, Issue, Sink, read_child, sanitize_name};
 use crate::bytes::{le_u16, le_u32};
-use crate::formats::Span;
+use crate::kind::Span;
 use crate::verdict::ResultCode;
 
 pub(crate) struct Cab;
@@ -317,7 +317,7 @@ impl std::error::Error for SkipStopped {}
 /// Carving: a cabinet header (version 1.3, sane sizes, at least one folder
 /// and one file); it ends where its declared size says, when that fits.
 pub(crate) fn carve(d: &[u8], at: usize) -> Option<Span> {
-    if !crate::detect::magic::cab_header_ok(d, at, usize::MAX) {
+    if !header_ok(d, at, usize::MAX) {
         return None;
     }
     let folders = le_u16(d, at + 26)?;
@@ -427,4 +427,18 @@ fn decode_folder(
         }
         at = f.offset + got;
     }
+}
+
+/// A cabinet header at `at` that declares version 1.3, a size of at least
+/// a header and not more than `room`, and a file table inside it.
+pub(crate) fn header_ok(d: &[u8], at: usize, room: usize) -> bool {
+    let (Some(size), Some(files_at), Some(minor), Some(major)) = (
+        le_u32(d, at + 8),
+        le_u32(d, at + 16),
+        d.get(at + 24),
+        d.get(at + 25),
+    ) else {
+        return false;
+    };
+    (*major, *minor) == (1, 3) && size >= 36 && files_at < size && (size as usize) <= room
 }

@@ -7,7 +7,7 @@
 //! ended.
 
 use super::{Cx, Entry, Extractor, Flow, Issue, Sink, read_child};
-use crate::detect::carve::Hit;
+use crate::kind::Hit;
 
 pub(crate) struct Carved<'h> {
     pub(crate) hits: &'h [Hit],

@@ -308,7 +308,7 @@ mod tests {
 
     fn collect_from(r: &mut dyn Read) -> Collected {
         let budget = crate::limits::Budget::new(crate::Limits::default(), 100, None);
-        let cx = Cx::new(&budget, &[], "x.cpio");
+        let cx = Cx::new(&budget, &[], "x.cpio", crate::detect::identify);
         let mut out = Vec::new();
         let res = walk_stream(r, &cx, &mut |e| {
             if let Entry::Ready(c) = e {

@@ -11,7 +11,7 @@
 //! available, so it blocks (3).
 
 use super::{Cx, Extractor, Flow, Issue, Sink, hand_over};
-use crate::bytes::{be_u32, be_u64, le_u32, le_u64};
+use crate::bytes::{at, be_u32, be_u64, le_u16, le_u32, le_u64};
 use crate::verdict::ResultCode;
 
 pub(crate) struct Partitioned;
@@ -394,7 +394,7 @@ pub(super) fn virtual_disk(what: &str, size: u64, cx: &Cx<'_>) -> Result<Vec<u8>
 /// Hands over an assembled virtual disk: its partitions when it has a
 /// partition table, else the whole disk as one volume (a "superfloppy").
 pub(super) fn emit_virtual(disk: &[u8], cx: &Cx<'_>, sink: &mut Sink<'_, '_>) -> Result<(), Issue> {
-    if mbr_entries(disk, 0).is_some() && !crate::detect::magic::is_volume(disk) {
+    if mbr_entries(disk, 0).is_some() && !is_volume(disk) {
         emit_disk(disk, disk.len() as u64, cx, sink)
     } else {
         hand_over(sink, cx, "[disk].img".into(), disk, None, None).map(|_| ())
@@ -462,4 +462,37 @@ impl std::io::Seek for Volume<'_> {
         self.pos = target;
         Ok(target)
     }
+}
+
+/// A volume boot sector: FAT12/16/32, NTFS or exFAT (not a partition
+/// table, though both end in 55 AA).
+pub(crate) fn is_volume(p: &[u8]) -> bool {
+    fat_boot_sector(p) || ntfs_boot_sector(p) || at(p, 3, b"EXFAT   ")
+}
+
+/// A FAT12/16/32 boot sector: a jump, a sane BIOS parameter block, 55 AA.
+pub(crate) fn fat_boot_sector(p: &[u8]) -> bool {
+    let jump = (p.first() == Some(&0xeb) && p.get(2) == Some(&0x90)) || p.first() == Some(&0xe9);
+    let (Some(bps), Some(&spc), Some(reserved), Some(&fats), Some(&media)) = (
+        le_u16(p, 11),
+        p.get(13),
+        le_u16(p, 14),
+        p.get(16),
+        p.get(21),
+    ) else {
+        return false;
+    };
+    jump && at(p, 510, &[0x55, 0xaa])
+        && matches!(bps, 512 | 1024 | 2048 | 4096)
+        && spc.is_power_of_two()
+        && reserved >= 1
+        && (1..=2).contains(&fats)
+        && (media == 0xf0 || media >= 0xf8)
+        && !at(p, 3, b"NTFS    ")
+        && !at(p, 3, b"EXFAT   ")
+}
+
+/// An NTFS boot sector.
+pub(crate) fn ntfs_boot_sector(p: &[u8]) -> bool {
+    at(p, 3, b"NTFS    ") && at(p, 510, &[0x55, 0xaa])
 }

@@ -5,7 +5,7 @@
 use flate2::bufread::GzDecoder;
 
 use super::{Cx, Extractor, Issue, Members, Sink, members, sanitize_name, strip_compression_ext};
-use crate::formats::Span;
+use crate::kind::Span;
 
 pub(crate) struct Gzip;
 

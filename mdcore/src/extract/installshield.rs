@@ -97,16 +97,7 @@ fn attributes(d: &[u8], at: usize, layout: Layout) -> Option<File> {
             }
             let from = at + STREAM_ATTRIBUTES + if type4 { STREAM_ATTRIBUTES } else { 0 };
             let raw = d.get(from..from + name_len)?;
-            let units: Vec<u16> = raw
-                .chunks_exact(2)
-                .map(|c| {
-                    u16::from_le_bytes([
-                        c.first().copied().unwrap_or(0),
-                        c.get(1).copied().unwrap_or(0),
-                    ])
-                })
-                .take_while(|u| *u != 0)
-                .collect();
+            let units: Vec<u16> = crate::bytes::utf16le(raw).take_while(|u| *u != 0).collect();
             let name = String::from_utf16(&units).ok()?;
             let name = name.strip_prefix('\u{feff}').unwrap_or(&name).to_string();
             if name.is_empty() {
@@ -149,11 +140,11 @@ fn decrypt(f: &File, layout: Layout, data: &[u8]) -> Vec<u8> {
 
 /// Where an InstallShield setup found in another object lies: its header
 /// and first file's attributes must parse, and the file must start inside.
-pub(crate) fn carve(d: &[u8], at: usize) -> Option<crate::formats::Span> {
+pub(crate) fn carve(d: &[u8], at: usize) -> Option<crate::kind::Span> {
     let rest = d.get(at..)?;
     let (layout, _) = header(rest)?;
     let first = attributes(rest, HEADER, layout)?;
-    (first.data <= rest.len() && first.flags < 0x100).then_some(crate::formats::Span {
+    (first.data <= rest.len() && first.flags < 0x100).then_some(crate::kind::Span {
         start: at,
         end: None,
     })

@@ -125,13 +125,8 @@ impl<'a> Table<'a> {
         let at = self.table.checked_add(offset as usize)?;
         let rest = self.d.get(at..)?;
         if self.unicode() {
-            let units: Vec<u16> = rest
-                .chunks_exact(2)
+            let units: Vec<u16> = crate::bytes::utf16le(rest)
                 .take(1024)
-                .map(|c| match c {
-                    [a, b] => u16::from_le_bytes([*a, *b]),
-                    _ => 0,
-                })
                 .take_while(|u| *u != 0)
                 .collect();
             Some(String::from_utf16_lossy(&units))

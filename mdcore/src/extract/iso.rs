@@ -239,15 +239,6 @@ impl Read for Extents<'_> {
     }
 }
 
-/// UTF-16 big-endian text (Joliet and UDF names).
-pub(crate) fn utf16_be(d: &[u8]) -> String {
-    let units: Vec<u16> = d
-        .chunks_exact(2)
-        .map(|c| u16::from_be_bytes([*c.first().unwrap_or(&0), *c.get(1).unwrap_or(&0)]))
-        .collect();
-    String::from_utf16_lossy(&units)
-}
-
 /// `len` bytes at `offset` of the image, or as many as there are, and
 /// whether any were missing.
 pub(crate) fn slice(data: &[u8], offset: u64, len: u64) -> (&[u8], bool) {

@@ -10,7 +10,7 @@ use std::io::Cursor;
 use delharc::{LhaDecodeReader, LhaHeader};
 
 use super::{Child, Cx, Entry, Extractor, Flow, Issue, Sink, read_child, sanitize_name};
-use crate::formats::Span;
+use crate::kind::Span;
 use crate::verdict::ResultCode;
 
 pub(crate) struct Lzh;

@@ -309,7 +309,7 @@ impl Walk<'_, '_, '_> {
             // Text the walker opens as text gets its blocks found there;
             // other text (Latin-1, stray NULs) gets them found here.
             if (mime.starts_with("text/") || mime.is_empty())
-                && crate::detect::detect(&decoded).kind != crate::detect::Kind::Text
+                && self.cx.identify(&decoded).0 != crate::kind::Kind::Text
             {
                 for b in encoded::blocks(&decoded, cap) {
                     let name = format!("{}{}", prefix(label), sanitize_name(&b.name));

@@ -17,6 +17,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::blob::{Blob, BlobWriter};
+use crate::kind::Kind;
 use crate::limits::{Budget, Stop};
 use crate::verdict::ResultCode;
 
@@ -159,17 +160,36 @@ pub(crate) struct Cx<'a> {
     /// Remarks on the container that are not failures (two readings of a
     /// zip that disagree, entries only one reading sees, trailing bytes).
     notes: Mutex<Vec<String>>,
+    /// Type detection, given by the walker (readers do not import
+    /// detection, which walks the registry that lists the readers).
+    identify: Identify,
 }
 
+/// What an object's first bytes are, and the extension that names it
+/// (`bin` for unknown bytes): `crate::detect::identify`.
+pub(crate) type Identify = fn(&[u8]) -> (Kind, &'static str);
+
 impl<'a> Cx<'a> {
-    pub(crate) fn new(budget: &'a Budget, passwords: &'a [String], name: &'a str) -> Cx<'a> {
+    pub(crate) fn new(
+        budget: &'a Budget,
+        passwords: &'a [String],
+        name: &'a str,
+        identify: Identify,
+    ) -> Cx<'a> {
         Cx {
             budget,
             passwords,
             name,
             end: AtomicU64::new(u64::MAX),
             notes: Mutex::new(Vec::new()),
+            identify,
         }
+    }
+
+    /// The kind of `data` and the extension that names it (type detection,
+    /// as the walker does it).
+    pub(crate) fn identify(&self, data: &[u8]) -> (Kind, &'static str) {
+        (self.identify)(data)
     }
 
     /// Records where the container's bytes end (the furthest call wins).

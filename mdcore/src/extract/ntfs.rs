@@ -49,7 +49,7 @@ impl Extractor for NtfsVolume {
             .unwrap_or(data.len() as u64);
         // The `ntfs` crate panics on some boot sectors it cannot parse:
         // only a sector with the NTFS signature and 55 AA reaches it.
-        if crate::detect::magic::ntfs(data).is_none() || data.len() < 512 {
+        if !super::disk::ntfs_boot_sector(data) || data.len() < 512 {
             return Err(Issue::corrupt("NTFS boot sector not found"));
         }
         let mut r = Volume::new(data, declared);

@@ -152,7 +152,7 @@ fn stream_child(
     // Outlook .msg ([MS-OXMSG]): Unicode string properties as UTF-8 text,
     // attachment data under the attachment's own file name.
     if leaf.starts_with("__substg1.0_") && leaf.ends_with("001F") {
-        let text = utf16_lossy(bytes);
+        let text = crate::bytes::utf16le_lossy(bytes);
         let p = read_child(&mut text.as_bytes(), cx.budget);
         let mut child = p.into_child(format!("{name}.txt"));
         child.note = Some("an Outlook message property, decoded from UTF-16".into());
@@ -245,7 +245,7 @@ pub(crate) fn sheet_name(d: Option<&[u8]>) -> String {
     let wide = d.get(1).is_some_and(|f| f & 1 != 0);
     let chars = d.get(2..).unwrap_or_default();
     let name = if wide {
-        utf16_lossy(chars.get(..count * 2).unwrap_or(chars))
+        crate::bytes::utf16le_lossy(chars.get(..count * 2).unwrap_or(chars))
     } else {
         chars
             .get(..count)
@@ -351,7 +351,7 @@ fn attachment_name(file: &mut File<'_>, storage: &Path) -> Option<String> {
             continue;
         }
         let name = if prop.ends_with('F') {
-            utf16_lossy(&raw)
+            crate::bytes::utf16le_lossy(&raw)
         } else {
             raw.iter().map(|b| char::from(*b)).collect()
         };
@@ -361,11 +361,6 @@ fn attachment_name(file: &mut File<'_>, storage: &Path) -> Option<String> {
         }
     }
     None
-}
-
-fn utf16_lossy(d: &[u8]) -> String {
-    let units: Vec<u16> = d.chunks_exact(2).filter_map(|c| le_u16(c, 0)).collect();
-    String::from_utf16_lossy(&units)
 }
 
 /// The XLM macro sheets a BIFF8 `Workbook` stream declares (for the

@@ -334,11 +334,7 @@ fn decrypt_string(s: Option<&crypt::Security>, o: &Object<'_>, raw: &[u8]) -> Ve
 /// PDFDocEncoding (taken as Latin-1).
 fn text_string(b: &[u8]) -> String {
     if let Some(rest) = b.strip_prefix(&[0xfe, 0xff]) {
-        let units: Vec<u16> = rest
-            .chunks_exact(2)
-            .filter_map(|c| crate::bytes::array(c, 0).map(u16::from_be_bytes))
-            .collect();
-        return String::from_utf16_lossy(&units);
+        return crate::bytes::utf16be_lossy(rest);
     }
     if let Some(rest) = b.strip_prefix(&[0xef, 0xbb, 0xbf]) {
         return String::from_utf8_lossy(rest).into_owned();

@@ -120,7 +120,7 @@ mod tests {
 
     fn children(data: &[u8]) -> (Vec<String>, Result<(), Issue>) {
         let budget = crate::limits::Budget::new(crate::Limits::default(), 100, None);
-        let cx = Cx::new(&budget, &[], "p.rpm");
+        let cx = Cx::new(&budget, &[], "p.rpm", crate::detect::identify);
         let mut names = Vec::new();
         let res = Rpm.extract(data, &cx, &mut |e| {
             if let Entry::Ready(c) = e {

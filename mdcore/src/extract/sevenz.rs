@@ -14,7 +14,7 @@ use sevenz_rust2::{Archive, BlockDecoder, Error as SzError, Password};
 
 use super::{Child, Cx, Emit, Entry, Extractor, Flow, Issue, Sink, read_child, sanitize_name};
 use crate::bytes::{le_u32, le_u64};
-use crate::formats::Span;
+use crate::kind::Span;
 use crate::verdict::ResultCode;
 
 pub(crate) struct SevenZip;

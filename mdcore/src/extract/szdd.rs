@@ -11,7 +11,7 @@ use std::io::{self, Read};
 
 use super::{Child, Cx, Entry, Extractor, Issue, Sink, read_child, sanitize_name};
 use crate::bytes::{le_u16, le_u32};
-use crate::formats::Span;
+use crate::kind::Span;
 use crate::verdict::ResultCode;
 
 pub(crate) struct Szdd;

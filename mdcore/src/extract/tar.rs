@@ -12,7 +12,6 @@
 use std::io::{self, Read};
 
 use super::{Cx, Entry, Extractor, Flow, Issue, Sink, read_child, sanitize_name};
-use crate::detect::magic::tar_sums;
 
 pub(crate) struct Tar;
 
@@ -153,4 +152,41 @@ impl Read for SignedSums<'_> {
         self.pos += n;
         Ok(n)
     }
+}
+
+/// A tar header's checksum field (octal, bytes 148..156) and the sums it
+/// may hold: of the 512 header bytes with the field itself as spaces, as
+/// unsigned bytes (POSIX) and as signed bytes (old Sun and GNU tars).
+pub(crate) struct TarSums {
+    pub(crate) stored: i64,
+    pub(crate) unsigned: i64,
+    pub(crate) signed: i64,
+}
+
+pub(crate) fn tar_sums(h: &[u8]) -> Option<TarSums> {
+    let field = h.get(148..156)?;
+    let text: String = field
+        .iter()
+        .skip_while(|b| **b == b' ')
+        .take_while(|b| (b'0'..=b'7').contains(*b))
+        .map(|b| char::from(*b))
+        .collect();
+    let stored = i64::from_str_radix(&text, 8).ok()?;
+    let (mut unsigned, mut signed) = (0i64, 0i64);
+    for (i, b) in h.iter().take(512).enumerate() {
+        let b = if (148..156).contains(&i) { b' ' } else { *b };
+        unsigned += i64::from(b);
+        signed += i64::from(b as i8);
+    }
+    Some(TarSums {
+        stored,
+        unsigned,
+        signed,
+    })
+}
+
+/// The header checksum matches the header, summed as unsigned or as signed
+/// bytes (GNU tar accepts both).
+pub(crate) fn tar_checksum_ok(h: &[u8]) -> bool {
+    tar_sums(h).is_some_and(|s| s.stored == s.unsigned || s.stored == s.signed)
 }

@@ -10,7 +10,7 @@
 
 use super::encoded::{self, Block};
 use super::{Cx, Extractor, Flow, Issue, Sink, hand_over, sanitize_name};
-use crate::detect::{self, Kind};
+use crate::kind::Kind;
 
 pub(crate) struct Text;
 
@@ -46,12 +46,7 @@ impl Extractor for Text {
         for (n, (start, run)) in data_uris(data).into_iter().enumerate() {
             taken.push(start);
             let decoded = encoded::base64(run, cap);
-            let ext = detect::detect(&decoded)
-                .kind
-                .extensions()
-                .first()
-                .copied()
-                .unwrap_or("bin");
+            let (_, ext) = cx.identify(&decoded);
             found.push((
                 format!("data-uri-{}@{start}.{ext}", n + 1),
                 decoded,
@@ -65,11 +60,10 @@ impl Extractor for Text {
                 continue;
             }
             let decoded = encoded::base64(run, cap);
-            let kind = detect::detect(&decoded).kind;
+            let (kind, ext) = cx.identify(&decoded);
             if matches!(kind, Kind::Unknown | Kind::Text) {
                 continue;
             }
-            let ext = kind.extensions().first().copied().unwrap_or("bin");
             found.push((
                 format!("base64-{}@{start}.{ext}", n + 1),
                 decoded,
@@ -88,14 +82,14 @@ impl Extractor for Text {
 }
 
 /// Whether [`Text`] would yield anything from `data` (decoding at most a
-/// prefix of each run: enough to recognise its type).
-pub(crate) fn anything_inside(data: &[u8]) -> bool {
+/// prefix of each run: enough to recognise its type by `identify`).
+pub(crate) fn anything_inside(data: &[u8], identify: super::Identify) -> bool {
     !encoded::blocks(data, 1 << 16).is_empty()
         || !data_uris(data).is_empty()
         || base64_runs(data).into_iter().any(|(_, run)| {
             let head = run.get(..run.len().min(1 << 16)).unwrap_or(run);
             !matches!(
-                detect::detect(&encoded::base64(head, 1 << 16)).kind,
+                identify(&encoded::base64(head, 1 << 16)).0,
                 Kind::Unknown | Kind::Text
             )
         })

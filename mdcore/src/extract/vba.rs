@@ -137,8 +137,7 @@ pub(crate) fn modules(dir: &[u8]) -> Vec<Module> {
             }
             0x0032 => {
                 if let Some(m) = current.as_mut() {
-                    let units: Vec<u16> =
-                        body.chunks_exact(2).filter_map(|c| le_u16(c, 0)).collect();
+                    let units: Vec<u16> = crate::bytes::utf16le(body).collect();
                     if let Ok(s) = String::from_utf16(&units)
                         && !s.is_empty()
                     {

@@ -9,7 +9,7 @@ use liblzma::bufread::XzDecoder;
 use liblzma::stream::Stream;
 
 use super::{Cx, Extractor, Issue, Members, Sink, members, strip_compression_ext};
-use crate::formats::Span;
+use crate::kind::Span;
 
 pub(crate) struct Xz;
 

@@ -35,7 +35,7 @@ use zip::result::ZipError;
 
 use super::{Child, Cx, Entry, Extractor, Flow, Issue, Sink, read_child, sanitize_name};
 use crate::bytes::{le_u16, le_u32, le_u64};
-use crate::formats::Span;
+use crate::kind::Span;
 use crate::verdict::ResultCode;
 
 pub(crate) struct Zip;

@@ -10,7 +10,7 @@ use std::io;
 
 use super::{Cx, Extractor, Issue, Members, Sink, members, strip_compression_ext};
 use crate::bytes::le_u32;
-use crate::formats::Span;
+use crate::kind::Span;
 
 pub(crate) struct Zstd;
 

@@ -22,8 +22,8 @@ use std::collections::HashSet;
 use std::io::{Cursor, Read, Write};
 
 use super::{SanitizeError, SanitizeOptions, Sanitized, Tally};
-use crate::detect::Kind;
 use crate::extract::{Child, Cx, Entry, Flow};
+use crate::kind::Kind;
 use crate::limits::{Budget, Limits};
 
 /// Bytes the members of one archive (nested ones included) may expand to.
@@ -391,7 +391,7 @@ fn read_extracted(
     };
     let budget = Budget::new(limits, data.len() as u64, None);
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
-    let cx = Cx::new(&budget, &[], base);
+    let cx = Cx::new(&budget, &[], base, crate::detect::identify);
     let failure: RefCell<Option<SanitizeError>> = RefCell::new(None);
     let mut index = 0usize;
     let mut handle = |c: Child| -> Flow {

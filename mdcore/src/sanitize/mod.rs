@@ -21,6 +21,10 @@
 
 use serde::{Deserialize, Serialize};
 
+// What a sanitization came to is a field of the report; its types live
+// there and are named here too, where callers look for them.
+pub use crate::report::{Detail, MAX_OBJECT_DETAILS, Record, post_processing};
+
 mod archive;
 mod html;
 mod image;
@@ -164,26 +168,6 @@ fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
     }
     Some(out)
 }
-
-/// One kind of object acted on, in MetaDefender's `sanitization_details`
-/// form: `{"action": "removed", "object_name": "macro", "count": 1,
-/// "object_details": [...]}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Detail {
-    /// `removed` or `sanitized`.
-    pub action: String,
-    /// The kind of object (`macro`, `ActiveX`, `OLE`, `DDE`, ...).
-    pub object_name: String,
-    /// How many were acted on.
-    pub count: u32,
-    /// What each one was (part names, link targets), at most
-    /// [`MAX_OBJECT_DETAILS`] of them.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub object_details: Vec<String>,
-}
-
-/// Object details kept per [`Detail`].
-pub const MAX_OBJECT_DETAILS: usize = 50;
 
 /// A sanitized copy.
 #[derive(Clone, Debug)]
@@ -436,27 +420,6 @@ pub fn copy_name(name: &str, converted_to: &str) -> String {
     format!("{stem}.{converted_to}")
 }
 
-/// What sanitizing a scanned file came to, as its report keeps it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Record {
-    /// The copy's type (`docx`); empty when it failed.
-    pub converted_to: String,
-    /// The copy's SHA-256 (lower-case hex), where it is stored; empty when
-    /// it failed.
-    pub sha256: String,
-    /// The copy's size in bytes.
-    pub size: u64,
-    /// What was acted on.
-    pub details: Vec<Detail>,
-    /// Why there is no copy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure: Option<String>,
-    /// The copy's own scan result (a copy is scanned before it is
-    /// offered; one that still blocks, or was not scanned, is not served).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub copy_result: Option<crate::ResultCode>,
-}
-
 impl Record {
     /// The record of a copy made.
     pub fn of(s: &Sanitized) -> Record {
@@ -464,48 +427,10 @@ impl Record {
         let sha = sha2::Sha256::digest(&s.data);
         Record {
             converted_to: s.converted_to.clone(),
-            sha256: sha.iter().map(|b| format!("{b:02x}")).collect(),
+            sha256: crate::digest::hex(&sha),
             size: s.data.len() as u64,
             details: s.details.clone(),
             failure: None,
-            copy_result: None,
-        }
-    }
-
-    /// MetaDefender's `process_info.post_processing` object, the copy
-    /// named `destination` (a path or a file name).
-    pub fn post_processing(&self, destination: &str) -> serde_json::Value {
-        match &self.failure {
-            None => serde_json::json!({
-                "actions_ran": "Sanitized",
-                "actions_failed": "",
-                "converted_to": self.converted_to,
-                "converted_destination": destination,
-                "copy_move_destination": "",
-                "sanitization_details": {
-                    "description": "Sanitized successfully.",
-                    "details": self.details,
-                },
-            }),
-            Some(why) => serde_json::json!({
-                "actions_ran": "",
-                "actions_failed": "Sanitization Failed",
-                "converted_to": "",
-                "converted_destination": "",
-                "copy_move_destination": "",
-                "sanitization_details": {"description": why, "details": []},
-            }),
-        }
-    }
-
-    /// A sanitization that made no copy.
-    pub fn failed(why: impl Into<String>) -> Record {
-        Record {
-            converted_to: String::new(),
-            sha256: String::new(),
-            size: 0,
-            details: Vec::new(),
-            failure: Some(why.into()),
             copy_result: None,
         }
     }

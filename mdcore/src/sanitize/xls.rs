@@ -274,11 +274,7 @@ fn defined_name(body: &[u8]) -> String {
 
 fn text(chars: &[u8], count: usize, wide: bool) -> String {
     let s: String = if wide {
-        let units: Vec<u16> = chars
-            .chunks_exact(2)
-            .take(count)
-            .map(|c| u16_at(c, 0).unwrap_or(0))
-            .collect();
+        let units: Vec<u16> = crate::bytes::utf16le(chars).take(count).collect();
         String::from_utf16_lossy(&units)
     } else {
         chars.iter().take(count).map(|b| char::from(*b)).collect()

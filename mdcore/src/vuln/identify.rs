@@ -7,7 +7,7 @@
 
 use std::io::Read;
 
-use crate::detect::Kind;
+use crate::kind::Kind;
 
 /// One piece of software found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,8 +16,11 @@ pub struct Software {
     /// RPM distribution); `None` for a product matched by name and vendor
     /// (PE version resources, JAR manifests).
     pub ecosystem: Option<String>,
+    /// Package or product name.
     pub name: String,
+    /// Vendor or group, when known; empty otherwise.
     pub vendor: String,
+    /// The version as the file states it.
     pub version: String,
     /// What it was read from.
     pub source: String,

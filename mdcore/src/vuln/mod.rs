@@ -87,6 +87,7 @@ pub struct FoundVulnerability {
     /// Its base score (`9.8`), computed from the vector.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub cvss_score: String,
+    /// What the record says of it (its summary or details).
     pub description: String,
     /// Where to read about it and how to remediate.
     pub url: String,
@@ -99,12 +100,14 @@ pub struct Finding {
     pub product: String,
     /// Vendor, when known (the PE's CompanyName, the Maven group).
     pub vendor: String,
+    /// The version found.
     pub version: String,
     /// `Maven`, `PyPI`, `npm`, `Debian`, ... or `product` for the product
     /// feed.
     pub ecosystem: String,
     /// What identified it (`pom.properties`, `PE version resource`, ...).
     pub source: String,
+    /// What the feeds list against this version.
     pub vulnerabilities: Vec<FoundVulnerability>,
 }
 
@@ -538,7 +541,7 @@ impl Feed {
 pub(crate) fn assess(
     feed: &Feed,
     data: &[u8],
-    kind: crate::detect::Kind,
+    kind: crate::kind::Kind,
     name: &str,
 ) -> Vec<Finding> {
     identify(data, kind, name)

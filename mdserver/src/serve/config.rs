@@ -376,7 +376,7 @@ impl Config {
                 )
             })?;
             if let Some(r) = &u.role
-                && crate::serve::identity::Role::parse(r).is_none()
+                && crate::serve::roles::Role::parse(r).is_none()
             {
                 return Err(format!(
                     "user `{}`: unknown role `{r}` (admin, operator, user or auditor)",

@@ -36,9 +36,10 @@ fn blocks(workflow: Option<&Workflow>, code: ResultCode) -> bool {
 /// objects are not sanitized on their own; their document says nothing).
 fn post_processing(s: &Scan, root: bool) -> Value {
     match s.report.as_ref().and_then(|r| r.sanitization.as_ref()) {
-        Some(rec) if root => rec.post_processing(&converted_name(&s.display_name, rec)),
-        _ => json!({"actions_ran": "", "actions_failed": "", "converted_to": "",
-                    "converted_destination": "", "copy_move_destination": ""}),
+        Some(rec) if root => {
+            mdcore::sanitize::post_processing(Some(rec), &converted_name(&s.display_name, rec))
+        }
+        _ => mdcore::sanitize::post_processing(None, ""),
     }
 }
 

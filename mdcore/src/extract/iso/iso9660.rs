@@ -11,7 +11,8 @@
 
 use std::collections::HashSet;
 
-use super::{Extent, FileRef, Listing, MAX_ENTRIES, slice, utf16_be};
+use super::{Extent, FileRef, Listing, MAX_ENTRIES, slice};
+use crate::bytes::utf16be_lossy as utf16_be;
 use crate::bytes::{le_u16, le_u32};
 
 const SECTOR: u64 = 2048;

@@ -70,7 +70,7 @@ pub(crate) fn decode(dict: &Obj, raw: &[u8], cap: u64) -> (Vec<u8>, Option<Issue
                     .unwrap_or(1);
                 Ok((lzw(&data, early != 0, cap), None)).map(|d| predict(d, parm))
             }
-            b"ASCIIHexDecode" | b"AHx" => Ok((ascii_hex(&data), None)),
+            b"ASCIIHexDecode" | b"AHx" => Ok((super::syntax::ascii_hex(&data), None)),
             b"ASCII85Decode" | b"A85" => Ok(ascii85(&data)),
             b"RunLengthDecode" | b"RL" => Ok((run_length(&data, cap), None)),
             // An image codec or the identity: what is left stays encoded.
@@ -218,27 +218,6 @@ fn predict(
     (out, issue)
 }
 
-pub(super) fn ascii_hex(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len() / 2);
-    let mut hi: Option<u8> = None;
-    for &c in data {
-        if c == b'>' {
-            break;
-        }
-        let Some(v) = (c as char).to_digit(16) else {
-            continue;
-        };
-        match hi.take() {
-            Some(h) => out.push(h << 4 | v as u8),
-            None => hi = Some(v as u8),
-        }
-    }
-    if let Some(h) = hi {
-        out.push(h << 4);
-    }
-    out
-}
-
 fn ascii85(data: &[u8]) -> (Vec<u8>, Option<Issue>) {
     let data = data.strip_prefix(b"<~").unwrap_or(data);
     let mut out = Vec::with_capacity(data.len() / 5 * 4);
@@ -379,7 +358,7 @@ mod tests {
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
         std::io::Write::write_all(&mut z, b"hello pdf").unwrap();
         let z = z.finish().unwrap();
-        let hex: String = z.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = crate::digest::hex(&z);
         let (out, issue) = decode(
             &dict("<< /Filter [/AHx /Fl] >>"),
             format!("{hex}>").as_bytes(),

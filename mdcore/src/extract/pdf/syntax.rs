@@ -205,9 +205,7 @@ impl<'d> Lexer<'d> {
                 let rest = self.d.get(self.pos + 1..).unwrap_or_default();
                 let len = memchr::memchr(b'>', rest).map_or(rest.len(), |i| i + 1);
                 self.pos += 1 + len;
-                Some(Obj::Str(super::filters::ascii_hex(
-                    rest.get(..len).unwrap_or(rest),
-                )))
+                Some(Obj::Str(ascii_hex(rest.get(..len).unwrap_or(rest))))
             }
             b'(' => {
                 self.pos += 1;
@@ -352,6 +350,29 @@ impl<'d> Lexer<'d> {
         }
         out
     }
+}
+
+/// ASCIIHexDecode, as hexadecimal strings are read too: pairs of hex
+/// digits, anything else skipped, `>` ends it, an odd last digit padded.
+pub(super) fn ascii_hex(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() / 2);
+    let mut hi: Option<u8> = None;
+    for &c in data {
+        if c == b'>' {
+            break;
+        }
+        let Some(v) = (c as char).to_digit(16) else {
+            continue;
+        };
+        match hi.take() {
+            Some(h) => out.push(h << 4 | v as u8),
+            None => hi = Some(v as u8),
+        }
+    }
+    if let Some(h) = hi {
+        out.push(h << 4);
+    }
+    out
 }
 
 #[cfg(test)]

@@ -7,9 +7,9 @@ use hyper::header::HeaderValue;
 use hyper::{Request, Response};
 use serde_json::json;
 
-use super::auth::Identity;
 use super::{Api, ApiError, Reply, full, ok, query};
 use crate::serve::backend::{AuditEvent, AuditQuery, Backend, now_ms};
+use crate::serve::identity::Identity;
 
 /// Most entries one read returns.
 const MAX_LIMIT: usize = 10_000;
@@ -75,7 +75,7 @@ pub(crate) fn action(method: &hyper::Method, parts: &[&str]) -> Option<(&'static
 /// `GET /admin/audit?from=&to=&user=&action=&limit=&format=csv`: times in
 /// milliseconds since the epoch; newest first.
 pub(crate) async fn list<B: Backend, T>(api: &Api<B>, req: &Request<T>, who: &Identity) -> Reply {
-    if !who.can(crate::serve::identity::Perm::Audit) {
+    if !who.can(crate::serve::roles::Perm::Audit) {
         return Err(ApiError::Forbidden("Access denied"));
     }
     let q = query(req);

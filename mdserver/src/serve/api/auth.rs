@@ -18,7 +18,7 @@ use super::{Api, ApiError, Reply, ReqBody, header, ok};
 use crate::serve::backend::{Backend, Session, new_id, now_ms};
 use crate::serve::identity::{self, Role};
 
-pub(crate) use crate::serve::identity::Identity;
+use crate::serve::identity::Identity;
 
 /// Failed logins allowed per address, and per user name, in [`WINDOW`]
 /// (counted by the backend: in a cluster, across every gateway).
@@ -29,7 +29,7 @@ const WINDOW: Duration = Duration::from_secs(60);
 /// of its SHA-256.
 fn key_identity(key: &str) -> String {
     let d = sha2::Sha256::digest(key.as_bytes());
-    let hex: String = d.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    let hex = mdcore::hex(d.get(..6).unwrap_or_default());
     format!("apikey-{hex}")
 }
 

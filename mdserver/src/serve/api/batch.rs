@@ -4,14 +4,14 @@
 use hyper::Request;
 use serde_json::{Value, json};
 
-use super::auth::Identity;
 use super::{Api, ApiError, Reply, header, iso, ok, paging, query};
 use crate::serve::backend::{Backend, Batch, BatchEnd, Scan, new_id, now_ms};
 use crate::serve::config::Workflow;
 use crate::serve::doc;
+use crate::serve::identity::Identity;
 
 pub(crate) async fn open<B: Backend, T>(api: &Api<B>, req: &Request<T>, who: &Identity) -> Reply {
-    if !who.can(crate::serve::identity::Perm::Submit) {
+    if !who.can(crate::serve::roles::Perm::Submit) {
         return Err(ApiError::Forbidden("Access denied"));
     }
     let h = req.headers();

@@ -8,9 +8,9 @@ use hyper::header::HeaderValue;
 use hyper::{Request, Response, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use super::auth::Identity;
 use super::{Api, ApiError, Reply};
 use crate::serve::backend::Backend;
+use crate::serve::identity::Identity;
 
 pub(crate) async fn original<B: Backend, T>(
     api: &Api<B>,

@@ -13,11 +13,11 @@ use hyper::header::HeaderValue;
 use hyper::{Request, Response};
 use serde_json::{Value, json};
 
-use super::auth::Identity;
 use super::{Api, ApiError, Reply, full, iso, ok, paging, query};
 use crate::serve::backend::{Backend, HistoryQuery, Scan, now_ms};
 use crate::serve::doc;
-use crate::serve::identity::Perm;
+use crate::serve::identity::Identity;
+use crate::serve::roles::Perm;
 
 /// Scans one history request looks at, at most.
 const MAX_EXAMINED: usize = 100_000;

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use super::backend::Backend;
 use super::config::Config;
+pub(crate) use super::http::{Body, full, json_resp};
 use super::metrics::Metrics;
 
 mod audit;
@@ -33,9 +34,6 @@ mod users;
 mod workflows;
 
 pub(crate) use auth::hash_password;
-
-/// The response body type.
-pub(crate) type Body = BoxBody<Bytes, std::io::Error>;
 
 /// Errors a body may carry (what multer and hyper accept).
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -188,20 +186,6 @@ impl From<super::backend::BackendError> for ApiError {
 /// A handler's result.
 pub(crate) type Reply = Result<Response<Body>, ApiError>;
 
-pub(crate) fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into())
-        .map_err(|never| match never {})
-        .boxed()
-}
-
-pub(crate) fn json_resp(status: StatusCode, v: &Value) -> Response<Body> {
-    let mut r = Response::new(full(v.to_string()));
-    *r.status_mut() = status;
-    r.headers_mut()
-        .insert("content-type", HeaderValue::from_static("application/json"));
-    r
-}
-
 pub(crate) fn ok(v: &Value) -> Response<Body> {
     json_resp(StatusCode::OK, v)
 }
@@ -329,7 +313,7 @@ async fn dispatch<B: Backend, T: ReqBody>(
     req: Request<T>,
     method: &Method,
     parts: &[&str],
-    who: &auth::Identity,
+    who: &crate::serve::identity::Identity,
 ) -> Reply {
     let who = who.clone();
     match (method, parts) {

@@ -3,10 +3,10 @@
 use hyper::Request;
 use serde_json::{Value, json};
 
-use super::auth::Identity;
 use super::{Api, ApiError, Reply, ok, paging, query};
 use crate::serve::backend::{Backend, Entry, State};
 use crate::serve::doc::{self, View};
+use crate::serve::identity::Identity;
 
 /// Renders the document of any data_id the caller may see.
 async fn render<B: Backend>(

@@ -60,8 +60,11 @@ pub(crate) fn engines<B: Backend>(api: &Api<B>) -> Response<Body> {
 /// `POST /admin/engine/reload`: the YARA rules and hash lists read again
 /// from the configured paths; in a cluster the workers follow within a
 /// heartbeat (their `engines_reload` in `/stat/nodes` says when).
-pub(crate) async fn reload_engines<B: Backend>(api: &Api<B>, who: &super::auth::Identity) -> Reply {
-    if !who.can(crate::serve::identity::Perm::Engines) {
+pub(crate) async fn reload_engines<B: Backend>(
+    api: &Api<B>,
+    who: &crate::serve::identity::Identity,
+) -> Reply {
+    if !who.can(crate::serve::roles::Perm::Engines) {
         return Err(super::ApiError::Forbidden("Access denied"));
     }
     match api.backend.reload_engines().await {
@@ -104,10 +107,10 @@ pub(crate) async fn metrics<B: Backend, T>(api: &Api<B>, req: &Request<T>) -> Re
 /// workers, drain the old ones".
 pub(crate) async fn drain<B: Backend>(
     api: &Api<B>,
-    who: &super::auth::Identity,
+    who: &crate::serve::identity::Identity,
     node: &str,
 ) -> Reply {
-    if !who.can(crate::serve::identity::Perm::Nodes) {
+    if !who.can(crate::serve::roles::Perm::Nodes) {
         return Err(super::ApiError::Forbidden("Access denied"));
     }
     match api.backend.drain(node).await {

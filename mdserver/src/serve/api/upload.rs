@@ -21,10 +21,10 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use super::auth::Identity;
 use super::{Api, ApiError, BoxError, Reply, ReqBody, header, iso, ok};
 use crate::serve::backend::{Backend, Scan, State, new_id, now_ms};
 use crate::serve::doc;
+use crate::serve::identity::Identity;
 
 /// Bytes of an upload kept for type detection.
 const DETECT_PREFIX: usize = 64 << 10;
@@ -166,7 +166,7 @@ where
             .map_err(store_err)?;
         }
     }
-    let hex = |d: &[u8]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let hex = mdcore::hex;
     guard.0 = None;
     Ok(Upload {
         tmp,
@@ -303,7 +303,7 @@ pub(crate) async fn submit<B: Backend, T: ReqBody>(
     sync: bool,
     path_name: Option<String>,
 ) -> Reply {
-    if !who.can(crate::serve::identity::Perm::Submit) {
+    if !who.can(crate::serve::roles::Perm::Submit) {
         return Err(ApiError::Forbidden("Access denied"));
     }
     let h = req.headers().clone();

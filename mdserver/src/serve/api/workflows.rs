@@ -8,11 +8,11 @@ use hyper::Request;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::auth::Identity;
 use super::{Api, ApiError, Reply, ReqBody, ok};
 use crate::serve::backend::Backend;
 use crate::serve::config::{Workflow, pick};
-use crate::serve::identity::Perm;
+use crate::serve::identity::Identity;
+use crate::serve::roles::Perm;
 use crate::serve::workflows;
 
 fn doc(w: &Workflow, edited: bool) -> Value {

@@ -474,5 +474,5 @@ pub(crate) fn now_ms() -> u64 {
 /// 32 lower-case hex characters from the OS random source.
 pub(crate) fn new_id() -> String {
     let bytes: [u8; 16] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    mdcore::hex(&bytes)
 }

@@ -12,7 +12,7 @@
 use hyper::header::HeaderValue;
 use hyper::{Response, StatusCode};
 
-use super::api::{Body, full};
+use super::http::{Body, full};
 
 struct Asset {
     path: &'static str,

@@ -13,12 +13,14 @@
 //! Everything else — extension lists, the extractor for a kind, the carver's
 //! signatures — is derived from this table.
 //!
-//! Adding a format: one entry here, a recogniser in `detect/magic.rs`, and
+//! Adding a format: one entry here, a recogniser in `formats/magic.rs`
+//! (which calls the format's own header checks in its `extract/` file), and
 //! (when mdscan can open it) an extractor file in `extract/`.
 
-use crate::detect::Kind;
-use crate::detect::magic::{self, Flavour};
+pub(crate) mod magic;
+
 use crate::extract::{self, Extractor};
+use crate::kind::{Flavour, Kind, Span};
 
 /// What mdscan does with objects of a format.
 #[derive(Clone, Copy)]
@@ -43,14 +45,22 @@ pub(crate) struct Carver {
     pub(crate) validate: fn(&[u8], usize) -> Option<Span>,
 }
 
-/// Where an embedded object lies in its carrier.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Span {
-    pub(crate) start: usize,
-    /// Exclusive end, when the format says where it ends; `None` runs to the
-    /// end of the carrier (the object's reader reports what it consumed and
-    /// the rest is searched again).
-    pub(crate) end: Option<usize>,
+impl Kind {
+    /// Whether mdscan opens this kind with an extractor.
+    pub fn is_container(self) -> bool {
+        matches!(handling(self), Handling::Extract(_))
+    }
+
+    /// Whether this kind holds other objects that mdscan does not open yet
+    /// (objects of it get code 23, Unsupported file type).
+    pub fn is_unsupported_container(self) -> bool {
+        matches!(handling(self), Handling::Unsupported)
+    }
+
+    /// File-name extensions that are normal for this kind.
+    pub fn extensions(self) -> &'static [&'static str] {
+        of(self).map_or(&[], |f| f.extensions)
+    }
 }
 
 /// One format.

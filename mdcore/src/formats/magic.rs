@@ -1,25 +1,12 @@
 //! Recognisers: each looks at the first bytes of an object (at most
-//! [`super::PREFIX_LEN`]) and says whether it is one format, and which
+//! [`crate::kind::PREFIX_LEN`]) and says whether it is one format, and which
 //! flavour. They are pure functions referenced from the format registry
 //! (`crate::formats`), which decides the order they are tried in.
 
 use memchr::memmem;
 
-use crate::bytes::{be_u32, le_u16, le_u32};
-
-/// What a recogniser found: the format as its registry entry describes it,
-/// or a more precise MIME type and description.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Flavour {
-    /// The registry entry's own MIME type and description.
-    Plain,
-    /// A refinement: MIME type and description.
-    As(&'static str, &'static str),
-}
-
-fn at(p: &[u8], off: usize, magic: &[u8]) -> bool {
-    p.get(off..).is_some_and(|rest| rest.starts_with(magic))
-}
+use crate::bytes::{at, be_u32, le_u16, le_u32};
+use crate::kind::Flavour;
 
 fn plain(yes: bool) -> Option<Flavour> {
     yes.then_some(Flavour::Plain)
@@ -37,7 +24,7 @@ fn plain(yes: bool) -> Option<Flavour> {
 /// first in the registry.
 pub(crate) fn tar(p: &[u8]) -> Option<Flavour> {
     let h = p.get(..512)?;
-    if !tar_checksum_ok(h) {
+    if !crate::extract::tar::tar_checksum_ok(h) {
         return None;
     }
     if h.get(257..262) == Some(b"ustar") {
@@ -46,43 +33,6 @@ pub(crate) fn tar(p: &[u8]) -> Option<Flavour> {
     h.first()
         .is_some_and(|b| *b != 0)
         .then_some(Flavour::As("application/x-tar", "tar archive (v7)"))
-}
-
-/// A tar header's checksum field (octal, bytes 148..156) and the sums it
-/// may hold: of the 512 header bytes with the field itself as spaces, as
-/// unsigned bytes (POSIX) and as signed bytes (old Sun and GNU tars).
-pub(crate) struct TarSums {
-    pub(crate) stored: i64,
-    pub(crate) unsigned: i64,
-    pub(crate) signed: i64,
-}
-
-pub(crate) fn tar_sums(h: &[u8]) -> Option<TarSums> {
-    let field = h.get(148..156)?;
-    let text: String = field
-        .iter()
-        .skip_while(|b| **b == b' ')
-        .take_while(|b| (b'0'..=b'7').contains(*b))
-        .map(|b| char::from(*b))
-        .collect();
-    let stored = i64::from_str_radix(&text, 8).ok()?;
-    let (mut unsigned, mut signed) = (0i64, 0i64);
-    for (i, b) in h.iter().take(512).enumerate() {
-        let b = if (148..156).contains(&i) { b' ' } else { *b };
-        unsigned += i64::from(b);
-        signed += i64::from(b as i8);
-    }
-    Some(TarSums {
-        stored,
-        unsigned,
-        signed,
-    })
-}
-
-/// The header checksum matches the header, summed as unsigned or as signed
-/// bytes (GNU tar accepts both).
-pub(crate) fn tar_checksum_ok(h: &[u8]) -> bool {
-    tar_sums(h).is_some_and(|s| s.stored == s.unsigned || s.stored == s.signed)
 }
 
 /// The ustar magic with a checksum that does not hold: a damaged tar, not
@@ -148,13 +98,7 @@ pub(crate) fn gzip(p: &[u8]) -> Option<Flavour> {
 }
 
 pub(crate) fn bzip2(p: &[u8]) -> Option<Flavour> {
-    const BLOCK: [u8; 6] = [0x31, 0x41, 0x59, 0x26, 0x53, 0x59];
-    const END: [u8; 6] = [0x17, 0x72, 0x45, 0x38, 0x50, 0x90];
-    plain(
-        p.starts_with(b"BZh")
-            && p.get(3).is_some_and(|b| (b'1'..=b'9').contains(b))
-            && p.get(4..10).is_some_and(|m| m == BLOCK || m == END),
-    )
+    plain(crate::extract::bzip2::header_ok(p))
 }
 
 pub(crate) fn xz(p: &[u8]) -> Option<Flavour> {
@@ -177,7 +121,7 @@ pub(crate) fn zstd(p: &[u8]) -> Option<Flavour> {
         pos = pos.checked_add(8)?.checked_add(len)?;
         if pos >= p.len() {
             // The frame after the skippable ones lies past the prefix.
-            return (p.len() >= super::PREFIX_LEN).then_some(Flavour::Plain);
+            return (p.len() >= crate::kind::PREFIX_LEN).then_some(Flavour::Plain);
         }
     }
     None
@@ -192,22 +136,8 @@ pub(crate) fn sevenz(p: &[u8]) -> Option<Flavour> {
 pub(crate) fn cab(p: &[u8]) -> Option<Flavour> {
     plain(
         p.starts_with(b"MSCF\0\0\0\0")
-            || (p.starts_with(b"MSCF") && cab_header_ok(p, 0, usize::MAX)),
+            || (p.starts_with(b"MSCF") && crate::extract::cab::header_ok(p, 0, usize::MAX)),
     )
-}
-
-/// A cabinet header at `at` that declares version 1.3, a size of at least
-/// a header and not more than `room`, and a file table inside it.
-pub(crate) fn cab_header_ok(d: &[u8], at: usize, room: usize) -> bool {
-    let (Some(size), Some(files_at), Some(minor), Some(major)) = (
-        le_u32(d, at + 8),
-        le_u32(d, at + 16),
-        d.get(at + 24),
-        d.get(at + 25),
-    ) else {
-        return false;
-    };
-    (*major, *minor) == (1, 3) && size >= 36 && files_at < size && (size as usize) <= room
 }
 
 pub(crate) fn rpm(p: &[u8]) -> Option<Flavour> {
@@ -441,45 +371,22 @@ pub(crate) fn vhd(p: &[u8]) -> Option<Flavour> {
     plain(p.starts_with(b"conectix"))
 }
 
-/// A volume boot sector: FAT12/16/32, NTFS or exFAT (not a partition
-/// table, though both end in 55 AA).
-pub(crate) fn is_volume(p: &[u8]) -> bool {
-    fat(p).is_some() || ntfs(p).is_some() || at(p, 3, b"EXFAT   ")
-}
-
-/// A FAT12/16/32 boot sector: a jump, a sane BIOS parameter block, 55 AA.
+/// A disk with an MBR partition table (or a GPT behind its protective
+/// MBR): 55 AA, no volume boot sector, and four entries that are empty or
+/// sane with at least one partition.
 pub(crate) fn fat(p: &[u8]) -> Option<Flavour> {
-    let jump = (p.first() == Some(&0xeb) && p.get(2) == Some(&0x90)) || p.first() == Some(&0xe9);
-    let bps = le_u16(p, 11)?;
-    let spc = *p.get(13)?;
-    let reserved = le_u16(p, 14)?;
-    let fats = *p.get(16)?;
-    let media = *p.get(21)?;
-    let ok = jump
-        && at(p, 510, &[0x55, 0xaa])
-        && matches!(bps, 512 | 1024 | 2048 | 4096)
-        && spc.is_power_of_two()
-        && reserved >= 1
-        && (1..=2).contains(&fats)
-        && (media == 0xf0 || media >= 0xf8)
-        && !at(p, 3, b"NTFS    ")
-        && !at(p, 3, b"EXFAT   ");
-    ok.then_some(Flavour::As(
+    crate::extract::disk::fat_boot_sector(p).then_some(Flavour::As(
         "application/x-fat-image",
         "DOS/MBR boot sector, FAT file system",
     ))
 }
 
-/// An NTFS boot sector.
 pub(crate) fn ntfs(p: &[u8]) -> Option<Flavour> {
-    plain(at(p, 3, b"NTFS    ") && at(p, 510, &[0x55, 0xaa]))
+    plain(crate::extract::disk::ntfs_boot_sector(p))
 }
 
-/// A disk with an MBR partition table (or a GPT behind its protective
-/// MBR): 55 AA, no volume boot sector, and four entries that are empty or
-/// sane with at least one partition.
 pub(crate) fn partitioned(p: &[u8]) -> Option<Flavour> {
-    if !at(p, 510, &[0x55, 0xaa]) || is_volume(p) {
+    if !at(p, 510, &[0x55, 0xaa]) || crate::extract::disk::is_volume(p) {
         return None;
     }
     let mut any = false;
