@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 pub mod blob;
 pub mod events;
+pub mod job;
 pub mod queue;
 pub mod state;
 pub mod sysinfo;
@@ -32,6 +33,7 @@ pub use tls::{ClientCert, LinkTls};
 
 /// What can go wrong talking to the cluster's services.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// RabbitMQ.
     #[error("RabbitMQ: {0}")]

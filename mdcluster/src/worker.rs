@@ -566,10 +566,7 @@ async fn process(ctx: &Arc<Ctx>, task: &Task) -> Result<Outcome, Error> {
         // Members this scan blocked are left out of a rebuilt archive
         // (those handed to other workers are not known yet: the copy's own
         // scan below catches them, and a copy that blocks is not served).
-        let codes = task.block_codes.clone();
-        let blocked =
-            mdcore::sanitize::Blocked::from_report(&report, |code| codes.contains(&code.as_i()));
-        report.sanitization = sanitize(ctx, task, local.path(), blocked).await;
+        report.sanitization = sanitize(ctx, task, local.path(), &report).await;
     }
     drop(local);
     if task.origin.is_some() {
@@ -597,25 +594,25 @@ async fn sanitize(
     ctx: &Arc<Ctx>,
     task: &Task,
     path: &std::path::Path,
-    blocked: mdcore::sanitize::Blocked,
+    report: &Report,
 ) -> Option<mdcore::sanitize::Record> {
-    let policy = task.sanitize.clone();
+    let blocked = crate::job::blocked(report, &task.block_codes);
+    let task = task.clone();
     let path = path.to_path_buf();
-    let name = task.name.clone();
     let tmp = ctx
         .cfg
         .tmp_dir
         .join(format!("sanitized-{:016x}", rand::random::<u64>()));
     let spooled = tmp.clone();
     let scanner = ctx.scanner();
-    let limits = task.limits.clone();
     let made = tokio::task::spawn_blocking(move || {
         let mut copy_sha = None;
-        let rescan = |copy: &[u8], name: &str| {
-            let opts = ScanOptions::new().name(name.to_string()).limits(limits);
-            scanner.scan_bytes(copy, &opts).root.scan_all_result_i
+        let spec = crate::job::Spec {
+            block_codes: &task.block_codes,
+            sanitize: &task.sanitize,
+            copy_limits: &task.limits,
         };
-        let rec = policy.apply_path(&path, &name, &blocked, rescan, |copy, sha| {
+        let rec = crate::job::sanitize(&scanner, &path, &task.name, &blocked, spec, |copy, sha| {
             std::fs::write(&spooled, copy).map_err(|e| e.to_string())?;
             copy_sha = Some(sha.to_string());
             Ok(())

@@ -38,4 +38,45 @@ pub enum Error {
     /// The scanner configuration is inconsistent.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A vulnerability feed could not be loaded.
+    #[error("vulnerability feed: {0}")]
+    Feed(#[from] FeedError),
+}
+
+/// Why a vulnerability feed ([`crate::vuln::Feed`]) could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FeedError {
+    /// A feed file or directory could not be read.
+    #[error("can not read `{path}`: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A zip of OSV records could not be opened.
+    #[error("can not open the zip `{path}`: {message}")]
+    Archive {
+        /// The zip.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A JSON document is not an OSV record, a list of them or a product
+    /// feed.
+    #[error("`{location}`: {message}")]
+    Invalid {
+        /// The file (and zip member) it came from; empty for a document
+        /// given directly ([`crate::vuln::Feed::add_json`]).
+        location: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The paths held no advisory at all (a wrong path, most likely).
+    #[error("no advisories in the vulnerability feed ({paths})")]
+    Empty {
+        /// The paths given, comma-separated.
+        paths: String,
+    },
 }

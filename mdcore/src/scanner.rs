@@ -297,9 +297,7 @@ impl ScannerBuilder {
         let vulns = if self.vuln_paths.is_empty() {
             None
         } else {
-            Some(Arc::new(
-                crate::vuln::Feed::load(&self.vuln_paths).map_err(Error::Config)?,
-            ))
+            Some(Arc::new(crate::vuln::Feed::load(&self.vuln_paths)?))
         };
         Ok(Scanner {
             inner: Arc::new(Inner {

@@ -195,6 +195,18 @@ impl ResultCode {
     pub fn blocks_by_default(self) -> bool {
         DEFAULT_BLOCK_CODES.contains(&self.as_i())
     }
+
+    /// Whether a file with this result is blocked under `block_codes` (a
+    /// workflow's list), or under mdscan's default when there is no list
+    /// ([`ResultCode::blocks_by_default`]). The one block decision: the
+    /// server's documents, downloads, sanitization and cluster workers all
+    /// ask it.
+    pub fn blocks_under(self, block_codes: Option<&[u8]>) -> bool {
+        match block_codes {
+            Some(codes) => codes.contains(&self.as_i()),
+            None => self.blocks_by_default(),
+        }
+    }
 }
 
 /// The codes that block by default (see [`ResultCode::blocks_by_default`]),

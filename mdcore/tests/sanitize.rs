@@ -1138,3 +1138,45 @@ fn a_pptm_made_from_a_libreoffice_presentation_comes_out_a_clean_pptx() {
     assert!(twin.details.is_empty(), "{:?}", twin.details);
     assert_eq!(twin.converted_to, "pptx");
 }
+
+/// A member that mdscan opens as a container but can neither rebuild nor
+/// sanitize (a mail here: its attachments could hold anything) is left out
+/// of the rebuilt archive with a note saying why; it is never passed
+/// through. Text and rebuildable members beside it come out as before.
+#[test]
+fn a_container_member_that_can_not_be_rebuilt_is_left_out_not_passed_through() {
+    let mail = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: invoice\r\n\
+MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
+--b1\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n\
+--b1\r\nContent-Type: application/octet-stream; name=\"x.bin\"\r\n\
+Content-Transfer-Encoding: base64\r\n\r\naGVsbG8gd29ybGQ=\r\n--b1--\r\n";
+    let readme: &[u8] = b"nothing to see here\n";
+    let inner = tar_of(&[("in.txt", readme)]);
+    let zip = zip_of(&[
+        ("letter.eml", mail),
+        ("readme.txt", readme),
+        ("inner.tar", &inner),
+    ]);
+    assert_eq!(mdcore::detect(mail).kind, mdcore::Kind::Mail);
+    let s = sanitize(&zip, "bundle.zip", &SanitizeOptions::new()).unwrap();
+    assert_eq!(s.converted_to, "zip");
+    let dir = tmp();
+    write(dir.path(), "copy.zip", &s.data);
+    let files = unpack(dir.path(), "copy.zip");
+    assert_eq!(
+        files,
+        ["inner.tar", "letter.eml.txt", "readme.txt"],
+        "{files:?}"
+    );
+    let out = dir.path().join("out");
+    let note = std::fs::read_to_string(out.join("letter.eml.txt")).unwrap();
+    assert!(note.contains("can not be rebuilt"), "{note}");
+    assert_eq!(std::fs::read(out.join("readme.txt")).unwrap(), readme);
+    let removed: Vec<_> = s
+        .details
+        .iter()
+        .filter(|d| d.action == "removed")
+        .flat_map(|d| d.object_details.clone())
+        .collect();
+    assert_eq!(removed, ["letter.eml"], "{:?}", s.details);
+}

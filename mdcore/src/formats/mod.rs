@@ -75,6 +75,28 @@ pub(crate) struct Format {
     /// How it is found inside other objects, if it is searched for.
     pub(crate) carve: &'static [Carver],
     pub(crate) handling: Handling,
+    /// How sanitization rebuilds an archive of this format.
+    pub(crate) rebuild: Rebuild,
+}
+
+/// How sanitization rebuilds an archive of a format (`sanitize/archive.rs`
+/// reads its members with the format's extractor and writes them back).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Rebuild {
+    /// Not rebuilt: a container of this format inside an archive being
+    /// sanitized is left out with a note (documents have sanitizers of
+    /// their own, which decide by content).
+    No,
+    /// Rebuilt in its own format.
+    Same,
+    /// Rebuilt as a zip (no writer for the format here).
+    AsZip,
+}
+
+impl Format {
+    const fn rebuilt(self, rebuild: Rebuild) -> Format {
+        Format { rebuild, ..self }
+    }
 }
 
 const fn f(
@@ -94,6 +116,7 @@ const fn f(
         recognise,
         carve,
         handling,
+        rebuild: Rebuild::No,
     }
 }
 
@@ -116,7 +139,8 @@ pub(crate) static FORMATS: &[Format] = &[
         magic::tar,
         &[],
         Extract(&extract::tar::Tar),
-    ),
+    )
+    .rebuilt(Rebuild::Same),
     f(
         Kind::Zip,
         "application/zip",
@@ -138,7 +162,8 @@ pub(crate) static FORMATS: &[Format] = &[
             },
         ],
         Extract(&extract::zip::Zip),
-    ),
+    )
+    .rebuilt(Rebuild::Same),
     f(
         Kind::Gzip,
         "application/gzip",
@@ -150,7 +175,8 @@ pub(crate) static FORMATS: &[Format] = &[
             validate: extract::gzip::carve,
         }],
         Extract(&extract::gzip::Gzip),
-    ),
+    )
+    .rebuilt(Rebuild::Same),
     f(
         Kind::Bzip2,
         "application/x-bzip2",
@@ -162,7 +188,8 @@ pub(crate) static FORMATS: &[Format] = &[
             validate: extract::bzip2::carve,
         }],
         Extract(&extract::bzip2::Bzip2),
-    ),
+    )
+    .rebuilt(Rebuild::Same),
     f(
         Kind::Xz,
         "application/x-xz",
@@ -174,7 +201,8 @@ pub(crate) static FORMATS: &[Format] = &[
             validate: extract::xz::carve,
         }],
         Extract(&extract::xz::Xz),
-    ),
+    )
+    .rebuilt(Rebuild::Same),
     f(
         Kind::Zstd,
         "application/zstd",
@@ -186,7 +214,8 @@ pub(crate) static FORMATS: &[Format] = &[
             validate: extract::zstd::carve,
         }],
         Extract(&extract::zstd::Zstd),
-    ),
+    )
+    .rebuilt(Rebuild::Same),
     f(
         Kind::SevenZip,
         "application/x-7z-compressed",
@@ -198,7 +227,8 @@ pub(crate) static FORMATS: &[Format] = &[
             validate: extract::sevenz::carve,
         }],
         Extract(&extract::sevenz::SevenZip),
-    ),
+    )
+    .rebuilt(Rebuild::Same),
     f(
         Kind::Cab,
         "application/vnd.ms-cab-compressed",
@@ -210,7 +240,8 @@ pub(crate) static FORMATS: &[Format] = &[
             validate: extract::cab::carve,
         }],
         Extract(&extract::cab::Cab),
-    ),
+    )
+    .rebuilt(Rebuild::AsZip),
     f(
         Kind::Rar,
         "application/vnd.rar",
@@ -222,7 +253,8 @@ pub(crate) static FORMATS: &[Format] = &[
             validate: carve_rar,
         }],
         RAR,
-    ),
+    )
+    .rebuilt(Rebuild::AsZip),
     f(
         Kind::Rpm,
         "application/x-rpm",
@@ -240,7 +272,8 @@ pub(crate) static FORMATS: &[Format] = &[
         magic::cpio,
         &[],
         Extract(&extract::cpio::Cpio),
-    ),
+    )
+    .rebuilt(Rebuild::AsZip),
     f(
         Kind::Tar,
         "application/x-tar",
@@ -249,7 +282,8 @@ pub(crate) static FORMATS: &[Format] = &[
         magic::tar_damaged,
         &[],
         Extract(&extract::tar::Tar),
-    ),
+    )
+    .rebuilt(Rebuild::Same),
     f(
         Kind::Pe,
         "application/x-dosexec",
@@ -417,7 +451,8 @@ pub(crate) static FORMATS: &[Format] = &[
         magic::arj,
         &[],
         Extract(&extract::arj::Arj),
-    ),
+    )
+    .rebuilt(Rebuild::AsZip),
     f(
         Kind::Lzh,
         "application/x-lzh-compressed",
@@ -429,7 +464,8 @@ pub(crate) static FORMATS: &[Format] = &[
             validate: extract::lzh::carve,
         }],
         Extract(&extract::lzh::Lzh),
-    ),
+    )
+    .rebuilt(Rebuild::AsZip),
     f(
         Kind::Alz,
         "application/x-alz-compressed",
@@ -438,7 +474,8 @@ pub(crate) static FORMATS: &[Format] = &[
         magic::alz,
         &[],
         Extract(&extract::alz::Alz),
-    ),
+    )
+    .rebuilt(Rebuild::AsZip),
     f(
         Kind::Ace,
         "application/x-ace-compressed",
@@ -664,6 +701,11 @@ pub(crate) static FORMATS: &[Format] = &[
 /// The registry entry of a kind (its first entry, for kinds listed twice).
 pub(crate) fn of(kind: Kind) -> Option<&'static Format> {
     FORMATS.iter().find(|f| f.kind == kind)
+}
+
+/// How sanitization rebuilds an archive of this kind.
+pub(crate) fn rebuild(kind: Kind) -> Rebuild {
+    of(kind).map_or(Rebuild::No, |f| f.rebuild)
 }
 
 /// What mdscan does with a kind. Kinds outside the table (`Other`,

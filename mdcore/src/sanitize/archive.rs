@@ -23,6 +23,7 @@ use std::io::{Cursor, Read, Write};
 
 use super::{SanitizeError, SanitizeOptions, Sanitized, Tally};
 use crate::extract::{Child, Cx, Entry, Flow};
+use crate::formats::{self, Rebuild};
 use crate::kind::Kind;
 use crate::limits::{Budget, Limits};
 
@@ -92,26 +93,31 @@ impl Format {
     }
 }
 
-/// The archive format of `data`, when it is one the rebuild takes. A zip
-/// that is an Office package or another format built on zip (ODF, EPUB,
-/// JAR and APK keep a manifest whose meaning a plain rebuild would not
-/// keep) is not.
+/// The archive format of `data`, when it is one the rebuild takes (the
+/// registry's `rebuild` column says which). A zip that is an Office package
+/// or another format built on zip (ODF, EPUB, JAR and APK keep a manifest
+/// whose meaning a plain rebuild would not keep) is not.
 pub(super) fn format_of(data: &[u8]) -> Option<Format> {
     if data.starts_with(b"PK") {
         return is_plain_zip(data).then_some(Format::Zip);
     }
-    Some(match crate::detect::detect(data).kind {
-        Kind::Tar => Format::Tar,
-        Kind::SevenZip => Format::SevenZip,
-        Kind::Gzip => Format::Gzip,
-        Kind::Bzip2 => Format::Bzip2,
-        Kind::Xz => Format::Xz,
-        Kind::Zstd => Format::Zstd,
-        k @ (Kind::Rar | Kind::Cab | Kind::Lzh | Kind::Arj | Kind::Cpio | Kind::Alz) => {
-            Format::AsZip(k)
-        }
-        _ => return None,
-    })
+    let kind = crate::detect::detect(data).kind;
+    match formats::rebuild(kind) {
+        Rebuild::No => None,
+        Rebuild::AsZip => Some(Format::AsZip(kind)),
+        Rebuild::Same => Some(match kind {
+            Kind::Tar => Format::Tar,
+            Kind::SevenZip => Format::SevenZip,
+            Kind::Gzip => Format::Gzip,
+            Kind::Bzip2 => Format::Bzip2,
+            Kind::Xz => Format::Xz,
+            Kind::Zstd => Format::Zstd,
+            // A format the registry says is rebuilt in its own format but
+            // this file has no writer for: written as a zip rather than
+            // passed through.
+            other => Format::AsZip(other),
+        }),
+    }
 }
 
 fn is_plain_zip(data: &[u8]) -> bool {
@@ -279,6 +285,18 @@ impl Job<'_> {
             };
         }
         if kind.is_none() {
+            // A container mdscan opens but neither rebuilds nor sanitizes
+            // (a disc image, a mail, an ODF or JAR package...) could carry
+            // anything: it is left out, never passed through. Text is read
+            // for encoded blocks but passes as text.
+            let ft = crate::detect::detect(member);
+            if ft.kind.is_container() && ft.kind != Kind::Text {
+                self.tally.add("removed", "file", path);
+                return Ok(Put::Note(
+                    name,
+                    format!("{} can not be rebuilt", ft.description),
+                ));
+            }
             return Ok(Put::File(name, member.to_vec()));
         }
         match super::sanitize(member, &name, self.opts) {

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::engines::{EngineInfo, EngineKind};
+use crate::errors::FeedError;
 
 mod cvss;
 mod dotnet;
@@ -129,7 +130,7 @@ const MAX_FEED_FILE: u64 = 1 << 30;
 impl Feed {
     /// Reads every feed file at `paths` (files, directories of them, zips
     /// of OSV records). A file that does not parse is an error naming it.
-    pub fn load(paths: &[PathBuf]) -> Result<Feed, String> {
+    pub fn load(paths: &[PathBuf]) -> Result<Feed, FeedError> {
         let mut feed = Feed {
             sources: paths.to_vec(),
             ..Feed::default()
@@ -144,30 +145,33 @@ impl Feed {
                 feed.add_zip(&f)?;
             } else if lower.ends_with(".json") {
                 let data = read_capped(std::fs::File::open(&f), &f)?;
-                feed.add_json(&data)
-                    .map_err(|e| format!("{}: {e}", f.display()))?;
+                feed.add_document(&data, || f.display().to_string())?;
             }
         }
         if feed.advisories == 0 {
-            return Err(format!(
-                "no advisories in the vulnerability feed ({})",
-                paths
+            return Err(FeedError::Empty {
+                paths: paths
                     .iter()
                     .map(|p| p.display().to_string())
                     .collect::<Vec<_>>()
-                    .join(", ")
-            ));
+                    .join(", "),
+            });
         }
         Ok(feed)
     }
 
-    fn add_zip(&mut self, path: &Path) -> Result<(), String> {
-        let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let mut z = zip::ZipArchive::new(file).map_err(|e| format!("{}: {e}", path.display()))?;
+    fn add_zip(&mut self, path: &Path) -> Result<(), FeedError> {
+        let file = std::fs::File::open(path).map_err(|source| FeedError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let archive = |e: zip::result::ZipError| FeedError::Archive {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        let mut z = zip::ZipArchive::new(file).map_err(archive)?;
         for i in 0..z.len() {
-            let mut f = z
-                .by_index(i)
-                .map_err(|e| format!("{}: member {i}: {e}", path.display()))?;
+            let mut f = z.by_index(i).map_err(archive)?;
             let name = f.name().unwrap_or_default().to_ascii_lowercase();
             if !name.ends_with(".json") {
                 continue;
@@ -176,16 +180,34 @@ impl Feed {
             (&mut f)
                 .take(MAX_FEED_FILE)
                 .read_to_end(&mut data)
-                .map_err(|e| format!("{}: {name}: {e}", path.display()))?;
-            self.add_json(&data)
-                .map_err(|e| format!("{}: {name}: {e}", path.display()))?;
+                .map_err(|e| FeedError::Archive {
+                    path: path.to_path_buf(),
+                    message: format!("{name}: {e}"),
+                })?;
+            self.add_document(&data, || format!("{}: {name}", path.display()))?;
         }
         Ok(())
     }
 
     /// Adds one JSON document: an OSV record, an array of them, or a
     /// product feed.
-    pub fn add_json(&mut self, data: &[u8]) -> Result<(), String> {
+    pub fn add_json(&mut self, data: &[u8]) -> Result<(), FeedError> {
+        self.add_document(data, String::new)
+    }
+
+    /// [`Feed::add_json`], its errors naming where the document came from.
+    fn add_document(
+        &mut self,
+        data: &[u8],
+        location: impl Fn() -> String,
+    ) -> Result<(), FeedError> {
+        self.parse_json(data).map_err(|message| FeedError::Invalid {
+            location: location(),
+            message,
+        })
+    }
+
+    fn parse_json(&mut self, data: &[u8]) -> Result<(), String> {
         let v: serde_json::Value = serde_json::from_slice(data).map_err(|e| e.to_string())?;
         match &v {
             serde_json::Value::Array(items) => {
@@ -674,11 +696,15 @@ fn normalize(s: &str) -> String {
         .collect()
 }
 
-fn collect(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
-    let meta = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
+fn collect(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), FeedError> {
+    let io = |source| FeedError::Io {
+        path: p.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(p).map_err(io)?;
     if meta.is_dir() {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
-            .map_err(|e| format!("{}: {e}", p.display()))?
+            .map_err(io)?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .collect();
         entries.sort();
@@ -695,12 +721,14 @@ fn collect(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
     Ok(())
 }
 
-fn read_capped(f: std::io::Result<std::fs::File>, path: &Path) -> Result<Vec<u8>, String> {
-    let f = f.map_err(|e| format!("{}: {e}", path.display()))?;
+fn read_capped(f: std::io::Result<std::fs::File>, path: &Path) -> Result<Vec<u8>, FeedError> {
+    let io = |source| FeedError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let f = f.map_err(io)?;
     let mut data = Vec::new();
-    f.take(MAX_FEED_FILE)
-        .read_to_end(&mut data)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    f.take(MAX_FEED_FILE).read_to_end(&mut data).map_err(io)?;
     Ok(data)
 }
 

@@ -26,10 +26,7 @@ pub(crate) struct View<'a> {
 }
 
 fn blocks(workflow: Option<&Workflow>, code: ResultCode) -> bool {
-    match workflow {
-        Some(w) => w.block_codes.contains(&code.as_i()),
-        None => code.blocks_by_default(),
-    }
+    code.blocks_under(workflow.map(|w| w.block_codes.as_slice()))
 }
 
 /// The root's `post_processing`: what sanitization did (extracted

@@ -42,36 +42,6 @@ pub(crate) async fn record<B: Backend>(
         .await;
 }
 
-/// The action a request stands for, if it is one the log keeps, and its
-/// target.
-pub(crate) fn action(method: &hyper::Method, parts: &[&str]) -> Option<(&'static str, String)> {
-    use hyper::Method;
-    match (method, parts) {
-        (&Method::GET, ["file", "download", id]) => Some(("download", id.to_string())),
-        (&Method::POST, ["file", "batch", id, "cancel"]) => Some(("cancel", id.to_string())),
-        (&Method::POST, ["file", id, "cancel"]) => Some(("cancel", id.to_string())),
-        (&Method::POST, ["logout"]) => Some(("logout", String::new())),
-        (&Method::POST, ["admin", "node", node, "drain"]) => Some(("drain", node.to_string())),
-        (&Method::POST, ["admin", "engine", "reload"]) => Some(("engine reload", String::new())),
-        (&Method::POST, ["user", "changepassword"]) => Some(("password change", String::new())),
-        (&Method::POST, ["user", "apikey"]) => Some(("key create", String::new())),
-        (&Method::POST, ["admin", "user", name, "apikey"]) => {
-            Some(("key create", name.to_string()))
-        }
-        (&Method::DELETE, ["user" | "admin", "apikey", id]) => Some(("key revoke", id.to_string())),
-        (&Method::POST, ["admin", "user"]) => Some(("user create", String::new())),
-        (&Method::PUT, ["admin", "config", "rule", name]) => {
-            Some(("workflow update", name.to_string()))
-        }
-        (&Method::DELETE, ["admin", "config", "rule", name]) => {
-            Some(("workflow revert", name.to_string()))
-        }
-        (&Method::PUT, ["admin", "user", name]) => Some(("user update", name.to_string())),
-        (&Method::DELETE, ["admin", "user", name]) => Some(("user delete", name.to_string())),
-        _ => None,
-    }
-}
-
 /// `GET /admin/audit?from=&to=&user=&action=&limit=&format=csv`: times in
 /// milliseconds since the epoch; newest first.
 pub(crate) async fn list<B: Backend, T>(api: &Api<B>, req: &Request<T>, who: &Identity) -> Reply {

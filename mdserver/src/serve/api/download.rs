@@ -68,8 +68,7 @@ pub(crate) async fn converted<B: Backend, T>(
     let workflow = api.cfg.workflow(&scan.workflow);
     let blocked = match (rec.copy_result, &workflow) {
         (None, _) => true,
-        (Some(c), Some(w)) => w.block_codes.contains(&c.as_i()),
-        (Some(c), None) => c.blocks_by_default(),
+        (Some(c), w) => c.blocks_under(w.as_ref().map(|w| w.block_codes.as_slice())),
     };
     if blocked {
         return Err(ApiError::Forbidden(

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, combinators::BoxBody};
+
 use hyper::header::{HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
@@ -20,6 +20,7 @@ use super::backend::Backend;
 use super::config::Config;
 pub(crate) use super::http::{Body, full, json_resp};
 use super::metrics::Metrics;
+use routes::Ep;
 
 mod audit;
 mod auth;
@@ -28,6 +29,7 @@ mod download;
 mod history;
 mod openapi;
 mod results;
+mod routes;
 mod stat;
 mod upload;
 mod users;
@@ -275,17 +277,30 @@ async fn route<B: Backend, T: ReqBody>(api: &Arc<Api<B>>, req: Request<T>) -> Re
     {
         return Ok(r);
     }
+    let found = routes::find(method.as_str(), &parts);
     // Unauthenticated endpoints.
-    match (&method, parts.as_slice()) {
-        (&Method::GET, ["readyz"]) => return stat::readyz(api, &req).await,
-        (&Method::GET, ["openapi.json"]) => return Ok(ok(&openapi::document())),
-        (&Method::POST, ["login"]) => return auth::login(api, req).await,
-        _ => {}
+    if let Some((route, _)) = &found
+        && route.public
+    {
+        return match route.ep {
+            Ep::ReadyZ => stat::readyz(api, &req).await,
+            Ep::OpenApi => Ok(ok(&openapi::document())),
+            Ep::Login => auth::login(api, req).await,
+            _ => Err(ApiError::NoEndpoint),
+        };
     }
     let who = auth::authorize(api, req.headers()).await?;
-    let audited = audit::action(&method, &parts);
+    // What the audit log records of it (routes say), the target being the
+    // first path parameter.
+    let audited = found.as_ref().and_then(|(r, params)| {
+        let target = params.first().map(|p| p.to_string()).unwrap_or_default();
+        r.audit.map(|action| (action, target))
+    });
     let address = audit::address(&req);
-    let reply = dispatch(api, req, &method, &parts, &who).await;
+    let reply = match found {
+        Some((route, params)) => dispatch(api, req, route.ep, &params, &who).await,
+        None => Err(ApiError::NoEndpoint),
+    };
     if let Some((action, target)) = audited {
         let outcome = match &reply {
             Ok(r) if r.status().is_success() => "ok".to_string(),
@@ -308,71 +323,64 @@ async fn route<B: Backend, T: ReqBody>(api: &Arc<Api<B>>, req: Request<T>) -> Re
     reply
 }
 
+/// Runs the endpoint a route reached (`params`: its path parameters, in
+/// order), for an authenticated caller.
 async fn dispatch<B: Backend, T: ReqBody>(
     api: &Arc<Api<B>>,
     req: Request<T>,
-    method: &Method,
-    parts: &[&str],
+    ep: Ep,
+    params: &[&str],
     who: &crate::serve::identity::Identity,
 ) -> Reply {
     let who = who.clone();
-    match (method, parts) {
-        (&Method::POST, ["file"]) | (&Method::PUT, ["file"]) => {
-            upload::submit(api, req, who, false, None).await
-        }
-        (&Method::POST, ["file", "sync"]) => upload::submit(api, req, who, true, None).await,
-        (&Method::PUT, ["file", name]) => {
-            let name = name.to_string();
-            upload::submit(api, req, who, false, Some(name)).await
-        }
-        (&Method::POST, ["file", "batch"]) => batch::open(api, &req, &who).await,
-        (&Method::GET, ["file", "rules"]) => Ok(stat::rules(api, &req)),
-        (&Method::GET, ["admin", "config", "rule"]) => workflows::list(api),
-        (&Method::PUT, ["admin", "config", "rule", name]) => {
-            workflows::put(api, req, &who, name).await
-        }
-        (&Method::DELETE, ["admin", "config", "rule", name]) => {
-            workflows::delete(api, &who, name).await
-        }
-        (&Method::GET, ["file", "batch", id]) => batch::report(api, &req, &who, id).await,
-        (&Method::POST, ["file", "batch", id, "close"]) => batch::close(api, &req, &who, id).await,
-        (&Method::POST, ["file", "batch", id, "cancel"]) => batch::cancel(api, &who, id).await,
-        (&Method::GET, ["file", "converted", id]) => download::converted(api, &req, &who, id).await,
-        (&Method::GET, ["file", "download", id]) => download::original(api, &req, &who, id).await,
-        (&Method::POST, ["file", id, "cancel"]) => results::cancel(api, &who, id).await,
-        (&Method::GET, ["file", id]) => results::result(api, &req, &who, id).await,
-        (&Method::GET, ["hash", hash]) => results::by_hash(api, &req, &who, hash).await,
-        (&Method::GET, ["stat", "engines"]) => Ok(stat::engines(api)),
-        (&Method::GET, ["stat", "nodes"]) => Ok(stat::nodes(api).await),
-        (&Method::GET, ["stat", "history"]) => history::history(api, &req, &who).await,
-        (&Method::GET, ["stat", "report"]) => history::report(api, &req, &who).await,
-        (&Method::GET, ["metrics"]) => Ok(stat::metrics(api, &req).await),
-        (&Method::GET, ["admin", "audit"]) => audit::list(api, &req, &who).await,
-        (&Method::POST, ["admin", "node", node, "drain"]) => stat::drain(api, &who, node).await,
-        (&Method::POST, ["admin", "engine", "reload"]) => stat::reload_engines(api, &who).await,
-        (&Method::POST, ["logout"]) => Ok(auth::logout(api, &req).await),
-        (&Method::GET, ["user"]) => users::me(api, &who).await,
-        (&Method::POST, ["user", "changepassword"]) => users::change_password(api, req, &who).await,
-        (&Method::GET, ["user", "apikey"]) => users::my_keys(api, &who).await,
-        (&Method::POST, ["user", "apikey"]) => users::create_my_key(api, req, &who).await,
-        (&Method::DELETE, ["user", "apikey", id]) => users::revoke_key(api, &who, id).await,
-        (&Method::GET, ["admin", "apikey"]) => users::list_keys(api, &who).await,
-        (&Method::DELETE, ["admin", "apikey", id]) => users::revoke_any_key(api, &who, id).await,
-        (&Method::GET, ["admin", "user"]) => users::list(api, &who).await,
-        (&Method::POST, ["admin", "user"]) => users::create(api, req, &who).await,
-        (&Method::GET, ["admin", "user", name]) => users::get(api, &who, name).await,
-        (&Method::PUT, ["admin", "user", name]) => users::update(api, req, &who, name).await,
-        (&Method::DELETE, ["admin", "user", name]) => users::delete(api, &who, name).await,
-        (&Method::POST, ["admin", "user", name, "apikey"]) => {
-            users::create_user_key(api, req, &who, name).await
-        }
-        (&Method::GET, ["admin", "role"]) => users::roles(&who),
-        (&Method::GET, ["admin", "role", id]) => users::role(&who, id),
-        (&Method::GET, ["version"]) => Ok(ok(&json!({
+    let arg = params.first().copied().unwrap_or_default();
+    match ep {
+        // Answered before authentication (`route`).
+        Ep::ReadyZ | Ep::OpenApi | Ep::Login => Err(ApiError::NoEndpoint),
+        Ep::Submit => upload::submit(api, req, who, false, None).await,
+        Ep::SubmitSync => upload::submit(api, req, who, true, None).await,
+        Ep::SubmitNamed => upload::submit(api, req, who, false, Some(arg.to_string())).await,
+        Ep::BatchOpen => batch::open(api, &req, &who).await,
+        Ep::Rules => Ok(stat::rules(api, &req)),
+        Ep::WorkflowList => workflows::list(api),
+        Ep::WorkflowPut => workflows::put(api, req, &who, arg).await,
+        Ep::WorkflowDelete => workflows::delete(api, &who, arg).await,
+        Ep::BatchReport => batch::report(api, &req, &who, arg).await,
+        Ep::BatchClose => batch::close(api, &req, &who, arg).await,
+        Ep::BatchCancel => batch::cancel(api, &who, arg).await,
+        Ep::Converted => download::converted(api, &req, &who, arg).await,
+        Ep::Download => download::original(api, &req, &who, arg).await,
+        Ep::Cancel => results::cancel(api, &who, arg).await,
+        Ep::Result => results::result(api, &req, &who, arg).await,
+        Ep::ByHash => results::by_hash(api, &req, &who, arg).await,
+        Ep::Engines => Ok(stat::engines(api)),
+        Ep::Nodes => Ok(stat::nodes(api).await),
+        Ep::History => history::history(api, &req, &who).await,
+        Ep::Report => history::report(api, &req, &who).await,
+        Ep::Metrics => Ok(stat::metrics(api, &req).await),
+        Ep::Audit => audit::list(api, &req, &who).await,
+        Ep::Drain => stat::drain(api, &who, arg).await,
+        Ep::Reload => stat::reload_engines(api, &who).await,
+        Ep::Logout => Ok(auth::logout(api, &req).await),
+        Ep::Me => users::me(api, &who).await,
+        Ep::ChangePassword => users::change_password(api, req, &who).await,
+        Ep::MyKeys => users::my_keys(api, &who).await,
+        Ep::CreateMyKey => users::create_my_key(api, req, &who).await,
+        Ep::RevokeMyKey => users::revoke_key(api, &who, arg).await,
+        Ep::ListKeys => users::list_keys(api, &who).await,
+        Ep::RevokeAnyKey => users::revoke_any_key(api, &who, arg).await,
+        Ep::ListUsers => users::list(api, &who).await,
+        Ep::CreateUser => users::create(api, req, &who).await,
+        Ep::GetUser => users::get(api, &who, arg).await,
+        Ep::UpdateUser => users::update(api, req, &who, arg).await,
+        Ep::DeleteUser => users::delete(api, &who, arg).await,
+        Ep::CreateUserKey => users::create_user_key(api, req, &who, arg).await,
+        Ep::Roles => users::roles(&who),
+        Ep::Role => users::role(&who, arg),
+        Ep::Version => Ok(ok(&json!({
             "product_id": "mdscan", "version": env!("CARGO_PKG_VERSION")
         }))),
-        (&Method::GET, ["apiversion"]) => Ok(ok(&json!({"version": "4"}))),
-        _ => Err(ApiError::NoEndpoint),
+        Ep::ApiVersion => Ok(ok(&json!({"version": "4"}))),
     }
 }
 

@@ -1103,29 +1103,22 @@ async fn only_admins_drain_and_only_live_nodes() {
     assert_eq!(outcomes, vec!["400", "ok", "403"], "{v}");
 }
 
-/// The routes `dispatch` matches, as `METHOD a/_/b` (`_` a path
-/// parameter), read from its source: the matrix below must name each.
+/// The authenticated routes, as `METHOD a/_/b` (`_` a path parameter),
+/// from the route table: the matrix below must name each.
 pub(crate) fn routes() -> Vec<String> {
-    let src = include_str!("mod.rs");
-    let body = &src[src.find("async fn dispatch").unwrap()..];
-    let mut out = Vec::new();
-    for piece in body.split("(&Method::").skip(1) {
-        let Some((method, rest)) = piece.split_once(", [") else {
-            continue;
-        };
-        let Some((list, _)) = rest.split_once("])") else {
-            continue;
-        };
-        let parts: Vec<String> = list
-            .split(", ")
-            .map(|p| {
-                p.strip_prefix('"')
-                    .and_then(|p| p.strip_suffix('"'))
-                    .map_or_else(|| "_".to_string(), str::to_string)
-            })
-            .collect();
-        out.push(format!("{method} {}", parts.join("/")));
-    }
+    let mut out: Vec<String> = super::routes::ROUTES
+        .iter()
+        .filter(|r| !r.public)
+        .map(|r| {
+            let parts: Vec<&str> = r
+                .path
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .map(|s| if s.starts_with('{') { "_" } else { s })
+                .collect();
+            format!("{} {}", r.method, parts.join("/"))
+        })
+        .collect();
     out.sort();
     out.dedup();
     out

@@ -9,9 +9,10 @@
 use hyper::{Request, Response};
 use serde_json::{Value, json};
 
-use super::auth::{Identity, hash_password, verify};
+use super::auth::{hash_password, verify};
 use super::{Api, ApiError, Body, Reply, ReqBody, ok};
 use crate::serve::backend::{Backend, now_ms};
+use crate::serve::identity::Identity;
 use crate::serve::identity::{self, Account, Perm, Role, Source, StoredUser};
 
 /// The target an identity action names, for the audit log (the route

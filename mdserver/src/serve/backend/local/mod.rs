@@ -189,41 +189,24 @@ impl Local {
         if let Some(d) = mdcore::Digests::from_hex(&scan.md5, &scan.sha1, &scan.sha256) {
             opts = opts.digests(d);
         }
-        let mut report = self
-            .scanner
-            .get()
-            .scan_path(blob, &opts)
-            .unwrap_or_else(|e| failed_report(&scan.display_name, &e.to_string()));
-        if workflow.sanitize.enabled {
-            let scanner = self.scanner.get();
-            let rescan = |copy: &[u8], name: &str| {
-                let opts = ScanOptions::new()
-                    .name(name.to_string())
-                    .limits(workflow.limits());
-                scanner.scan_bytes(copy, &opts).root.scan_all_result_i
-            };
-            // Members this scan blocked are left out of a rebuilt archive.
-            let blocked = mdcore::sanitize::Blocked::from_report(&report, |code| {
-                workflow.block_codes.contains(&code.as_i())
-            });
-            report.sanitization = workflow.sanitize.apply_path(
-                blob,
-                &scan.display_name,
-                &blocked,
-                rescan,
-                |copy, sha| {
-                    let tmp = self.store.tmp_path(&format!("sanitized-{}", scan.data_id));
-                    let kept = write_synced(&tmp, copy)
-                        .map_err(|e| e.to_string())
-                        .and_then(|()| self.store.keep_blob(&tmp, sha).map_err(|e| e.to_string()));
-                    if kept.is_err() {
-                        let _ = std::fs::remove_file(&tmp);
-                    }
-                    kept
-                },
-            );
-        }
-        report
+        let limits = workflow.limits();
+        let spec = mdcluster::job::Spec {
+            block_codes: &workflow.block_codes,
+            sanitize: &workflow.sanitize,
+            copy_limits: &limits,
+        };
+        let keep = |copy: &[u8], sha: &str| {
+            let tmp = self.store.tmp_path(&format!("sanitized-{}", scan.data_id));
+            let kept = write_synced(&tmp, copy)
+                .map_err(|e| e.to_string())
+                .and_then(|()| self.store.keep_blob(&tmp, sha).map_err(|e| e.to_string()));
+            if kept.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            kept
+        };
+        let scanner = self.scanner.get();
+        mdcluster::job::run(&scanner, blob, &scan.display_name, &opts, spec, keep)
     }
 }
 
