@@ -968,3 +968,31 @@ fn zip_members_asking_for_a_huge_dictionary_are_size_limits() {
         assert_eq!(r.verdict(), verdict, "method {method}: {}", notes(&r));
     }
 }
+
+/// Found by the corrupted-bytes test: a central directory entry whose
+/// comment length runs past the directory hid the entries after it, and
+/// with the hidden member's local header damaged too, the zip came back
+/// clean with one member. 7-Zip and unzip report an error; so do we (3),
+/// and a member still reachable by its local header is scanned.
+#[test]
+fn a_central_entry_that_runs_past_the_directory_does_not_hide_the_rest() {
+    let zip = zip_of(&[("readme.txt", b"hello, world\n"), ("eicar.com", EICAR)]);
+    let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
+    let cd = find(&zip, b"PK\x01\x02").unwrap();
+    let mut overrun = zip.clone();
+    // The first entry's comment length (offset 32 of its header).
+    overrun[cd + 32..cd + 34].copy_from_slice(&0xff00u16.to_le_bytes());
+    let r = scan(&overrun, "overrun.zip");
+    infected(&r);
+    assert!(
+        notes(&r).contains("runs past the directory's end"),
+        "{}",
+        notes(&r)
+    );
+    // The hidden member's local header damaged as well: nothing reads it.
+    let second = find(&zip[1..], b"PK\x03\x04").unwrap() + 1;
+    overrun[second + 1] ^= 0xcd;
+    let r = scan(&overrun, "overrun.zip");
+    assert_eq!(r.verdict(), ResultCode::Failed, "{}", notes(&r));
+    assert!(r.blocked());
+}

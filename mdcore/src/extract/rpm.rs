@@ -58,7 +58,40 @@ impl Extractor for Rpm {
         };
         // The payload runs to the end of the package: nothing follows it,
         // which is what the walker assumes when a reader says nothing.
-        cpio::walk_stream(&mut reader, cx, sink).map(|_| ())
+        cpio::walk_stream(&mut reader, cx, sink)?;
+        // The cpio reader stops at its trailer; the compressed stream's own
+        // check (gzip's CRC-32, xz's and bzip2's) comes after it. Read on
+        // to the end so damage inside the payload is not hidden.
+        drain(&mut reader)
+    }
+}
+
+/// What is read past the cpio trailer to reach the end of a compressed
+/// payload (padding, normally a few hundred bytes).
+const MAX_AFTER_TRAILER: u64 = 64 << 20;
+
+fn drain(reader: &mut dyn Read) -> Result<(), Issue> {
+    let mut buf = [0u8; 8192];
+    let mut read = 0u64;
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => {
+                read += n as u64;
+                if read > MAX_AFTER_TRAILER {
+                    return Err(Issue::corrupt(format!(
+                        "the payload goes on for more than {} MiB after the cpio trailer; its integrity check was not reached",
+                        MAX_AFTER_TRAILER >> 20
+                    )));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                return Err(Issue::corrupt(format!(
+                    "the compressed payload is damaged after the cpio trailer: {e}"
+                )));
+            }
+        }
     }
 }
 

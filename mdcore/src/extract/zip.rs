@@ -483,6 +483,7 @@ impl Extractor for Zip {
             let mut duplicates = 0u64;
             let mut pos = rec.cd_start;
             let mut index = 0u64;
+            let mut overran = None;
             while pos < rec.cd_end {
                 let Some((mut m, declared, next)) = central_at(data, pos) else {
                     if data.get(pos..pos + 4) == Some(END_SIG) {
@@ -499,6 +500,12 @@ impl Extractor for Zip {
                     }
                     break;
                 };
+                // An entry whose lengths run past the directory's end hides
+                // the entries after it (7-Zip and unzip report an error):
+                // that is damage, never a shorter archive.
+                if next > rec.cd_end {
+                    overran = Some(pos);
+                }
                 pos = next;
                 index += 1;
                 if index.is_multiple_of(256)
@@ -544,6 +551,17 @@ impl Extractor for Zip {
                     if !local.is_empty_dir() && sink(member(local, note)) == Flow::Stop {
                         return Ok(());
                     }
+                }
+            }
+            if let Some(at) = overran {
+                let child = Child::failed(
+                    format!("[entry {index}]"),
+                    Issue::corrupt(format!(
+                        "the central directory entry at offset {at} runs past the directory's end; the entries after it were read from local headers only"
+                    )),
+                );
+                if sink(Entry::Ready(child)) == Flow::Stop {
+                    return Ok(());
                 }
             }
             if duplicates > 0 {
