@@ -29,34 +29,24 @@ fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
     w.finish().unwrap().into_inner()
 }
 
-/// `target/<profile>`, the parent of this test's `deps/`, where
-/// `cargo build` puts libmdc.so and libmdc.a.
+/// Where cargo put the C library: the library is a dependency of this
+/// test, so the build that made this test made `libmdc.so` and `libmdc.a`
+/// (every crate type the library declares) beside it in `deps/`, with
+/// the features and flags of this very build. Nothing is built again here
+/// (a nested `cargo build -p` resolves features anew and rebuilt yara-x).
 fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
+    exe.parent().unwrap().to_path_buf()
 }
 
-/// `cargo test` builds only the rlib of this crate, so the C library is
-/// built here, in the same profile (the dependencies are already built).
-fn build_c_library() {
-    static BUILT: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
-    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
-    if *built {
-        return;
-    }
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.args(["build", "--lib", "-p", env!("CARGO_PKG_NAME")]);
-    if lib_dir().file_name().is_some_and(|n| n == "release") {
-        cmd.arg("--release");
-    }
-    let out = cmd.output().expect("cargo runs");
+/// Fails with a clear message when the C library is not beside the test.
+fn require_c_library() {
+    let dir = lib_dir();
     assert!(
-        out.status.success(),
-        "cargo build of the C library failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        dir.join("libmdc.so").exists() && dir.join("libmdc.a").exists(),
+        "libmdc.so and libmdc.a are not in {}: cargo builds them with this test",
+        dir.display()
     );
-    assert!(lib_dir().join("libmdc.so").exists() && lib_dir().join("libmdc.a").exists());
-    *built = true;
 }
 
 fn ffi_dir() -> PathBuf {
@@ -85,7 +75,7 @@ fn pkg_config(dir: &Path) -> Vec<String> {
 }
 
 fn compile(source: &Path, exe: &Path, dir: &Path) {
-    build_c_library();
+    require_c_library();
     let out = Command::new("cc")
         .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pthread", "-g"])
         .arg(source)
@@ -166,7 +156,7 @@ fn the_c_test_program_passes_without_leaks() {
 #[test]
 fn the_static_library_links_and_scans() {
     let dir = tempfile::tempdir().unwrap();
-    build_c_library();
+    require_c_library();
     let exe = dir.path().join("mdc-scan-static");
     // The system libraries `cargo rustc -- --print native-static-libs` names.
     let out = Command::new("cc")
