@@ -1726,3 +1726,86 @@ fn a_debian_package_built_by_dpkg_deb_is_opened_to_its_data() {
     let names: Vec<&str> = r.root.children.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["debian-binary", "control.tar.xz", "data.tar.xz"]);
 }
+
+/// LZX with E8 call translation on (what Microsoft's compressor does for
+/// executables): every E8 operand kind — zero, in range either side,
+/// out of range, within the last 10 bytes of a frame, across a frame's
+/// end, back to back — decodes to the bytes cabextract (libmspack) and
+/// 7-Zip write out.
+#[test]
+fn lzx_cabinets_with_e8_translation_give_the_bytes_cabextract_and_7zip_give() {
+    const SIZE: u32 = 12_000_000;
+    let mut data: Vec<u8> = (0..100_000u32)
+        .map(|i| {
+            let b = (i.wrapping_mul(2_654_435_761) >> 13) as u8;
+            if b == 0xe8 { 0x90 } else { b }
+        })
+        .collect();
+    let mut plant = |at: usize, operand: i32| {
+        data[at] = 0xe8;
+        data[at + 1..at + 5].copy_from_slice(&operand.to_le_bytes());
+    };
+    plant(0, 0);
+    plant(100, 0);
+    plant(200, 5000);
+    plant(300, -50);
+    plant(400, SIZE as i32);
+    plant(500, SIZE as i32 + 7);
+    plant(600, -1_000_000);
+    plant(700, 0x7fff_ffff);
+    plant(705, 12);
+    plant(40_000, 0);
+    plant(40_100, 39_000);
+    plant(32_757, 77);
+    plant(32_762, 77);
+    plant(65_530, 1);
+    plant(99_990, 3);
+    let cab = cab_lzx_e8(&[("a.exe", &data)], Some(SIZE));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("x.cab"), &cab).unwrap();
+    let r = scan(&cab, "x.cab");
+    let member = r
+        .root
+        .iter()
+        .find(|n| n.name == "a.exe")
+        .unwrap_or_else(|| panic!("{:#?}", r.root));
+    for (tool_name, args, out) in [
+        ("cabextract", &["-q", "-d", "ce", "x.cab"][..], "ce/a.exe"),
+        ("7zz", &["x", "-y", "-o7z", "x.cab"][..], "7z/a.exe"),
+    ] {
+        if tool(dir.path(), tool_name, args).is_none() {
+            return;
+        }
+        let theirs = std::fs::read(dir.path().join(out)).unwrap();
+        assert_eq!(theirs.len(), data.len(), "{tool_name}");
+        assert_eq!(
+            member.sha256,
+            sha256_hex(&theirs),
+            "{tool_name} writes other bytes; first difference at {:?}",
+            first_difference(&theirs, &ours(&cab))
+        );
+    }
+}
+
+fn sha256_hex(d: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(d)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The member as mdscan reads it: the sanitizer rebuilds the cabinet as a
+/// zip from the scanner's own extractor.
+fn ours(cab: &[u8]) -> Vec<u8> {
+    let copy = mdcore::sanitize::sanitize(cab, "x.cab", &mdcore::sanitize::SanitizeOptions::new())
+        .unwrap();
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(copy.data)).unwrap();
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut z.by_name("a.exe").unwrap(), &mut out).unwrap();
+    out
+}
+
+fn first_difference(a: &[u8], b: &[u8]) -> Option<usize> {
+    a.iter().zip(b).position(|(x, y)| x != y)
+}

@@ -1024,12 +1024,20 @@ impl LzxBits {
 /// unchanged or 0 from 0, '10': 0 -> 8, '11': 0 -> 1). Returns the stream
 /// and each frame's offset.
 pub fn lzx_literals(data: &[u8], reset_frames: usize) -> (Vec<u8>, Vec<u64>) {
-    lzx_literal_frames(data, reset_frames, true)
+    lzx_literal_frames(data, reset_frames, true, None)
 }
 
 /// [`lzx_literals`], the last frame padded to 32 KiB (CHM) or not (CAB,
 /// whose data blocks say how much each frame holds).
-fn lzx_literal_frames(data: &[u8], reset_frames: usize, whole: bool) -> (Vec<u8>, Vec<u64>) {
+/// With `e8` set, the stream's header turns E8 call translation on with
+/// that translation size: `data` is then what the compressor stores (the
+/// decoder translates its E8 operands back).
+fn lzx_literal_frames(
+    data: &[u8],
+    reset_frames: usize,
+    whole: bool,
+    e8: Option<u32>,
+) -> (Vec<u8>, Vec<u64>) {
     const MATCH_SYMBOLS: usize = 8 * 32; // 32 position slots for a 64 KiB window
     let mut w = LzxBits {
         out: Vec::new(),
@@ -1058,7 +1066,14 @@ fn lzx_literal_frames(data: &[u8], reset_frames: usize, whole: bool) -> (Vec<u8>
         offsets.push(w.out.len() as u64);
         let fresh = k % reset_frames == 0;
         if fresh {
-            w.put(0, 1); // no E8 translation
+            match e8 {
+                None => w.put(0, 1), // no E8 translation
+                Some(size) => {
+                    w.put(1, 1);
+                    w.put(size >> 16, 16);
+                    w.put(size & 0xffff, 16);
+                }
+            }
         }
         w.put(1, 3); // verbatim block
         w.put(frame.len() as u32, 24);
@@ -1240,8 +1255,14 @@ pub fn chm(stored: &[(&str, &[u8])], compressed: &[(&str, &[u8])], reset_frames:
 /// block per 32 KiB frame, written by hand ([`lzx_literals`]' frames):
 /// neither the `cab` crate nor gcab writes LZX.
 pub fn cab_lzx(files: &[(&str, &[u8])]) -> Vec<u8> {
+    cab_lzx_e8(files, None)
+}
+
+/// [`cab_lzx`], E8 call translation on with this translation size when
+/// `e8` is set (the files' bytes are then the compressor's, translated).
+pub fn cab_lzx_e8(files: &[(&str, &[u8])], e8: Option<u32>) -> Vec<u8> {
     let all: Vec<u8> = files.iter().flat_map(|(_, d)| d.iter().copied()).collect();
-    let (stream, offsets) = lzx_literal_frames(&all, usize::MAX, false);
+    let (stream, offsets) = lzx_literal_frames(&all, usize::MAX, false, e8);
     let mut ends = offsets[1..].to_vec();
     ends.push(stream.len() as u64);
     let names_len: usize = files.iter().map(|(n, _)| 16 + n.len() + 1).sum();

@@ -174,7 +174,85 @@ fn parse(d: &[u8]) -> Result<Layout, Issue> {
 enum Decoder {
     Stored,
     MsZip(Box<flate2::Decompress>, Vec<u8>),
-    Lzx(Box<lzxd::Lzxd>),
+    Lzx(Box<lzxd::Lzxd>, E8),
+}
+
+/// E8 call translation of an LZX folder, done here rather than by `lzxd`:
+/// it turns an operand of 0 into the translation size instead of minus the
+/// position ([MS-PATCH] 3.1.6.2.1, what libmspack and 7-Zip do), so the
+/// first chunk reaches `lzxd` with the header's translation bit cleared.
+#[derive(Default)]
+struct E8 {
+    /// The stream's header has been seen.
+    seen: bool,
+    /// The translation size, when translation is on.
+    size: Option<i32>,
+    /// Output position of the folder's next byte.
+    at: u64,
+}
+
+impl E8 {
+    /// The first chunk as `lzxd` gets it: the header's translation bit
+    /// and the 32-bit size behind it (bit 15 of the first 16-bit word, the
+    /// rest of it, the second word and bit 15 of the third) taken out;
+    /// since that is exactly two words' worth, what follows starts at bit
+    /// 14 of the third word, which becomes the first.
+    fn strip_header<'c>(&mut self, chunk: &'c [u8]) -> std::borrow::Cow<'c, [u8]> {
+        if std::mem::replace(&mut self.seen, true) {
+            return std::borrow::Cow::Borrowed(chunk);
+        }
+        let word = |i: usize| le_u16(chunk, 2 * i).map(u32::from);
+        match (word(0), word(1), word(2)) {
+            (Some(w0), Some(w1), Some(w2)) if w0 & 0x8000 != 0 => {
+                let size = ((w0 & 0x7fff) << 17) | (w1 << 1) | (w2 >> 15);
+                self.size = Some(i32::from_ne_bytes(size.to_ne_bytes()));
+                let mut out = Vec::with_capacity(chunk.len() - 4);
+                out.extend_from_slice(&((w2 & 0x7fff) as u16).to_le_bytes());
+                out.extend_from_slice(chunk.get(6..).unwrap_or_default());
+                std::borrow::Cow::Owned(out)
+            }
+            _ => std::borrow::Cow::Borrowed(chunk),
+        }
+    }
+
+    /// Translates the E8 operands of one decoded frame back: an operand in
+    /// [-position, size) becomes relative (from 0 up: minus the position;
+    /// below 0: plus the size); operands in the last 10 bytes of a frame,
+    /// and past the first GiB of output, stay as they are.
+    fn translate(&mut self, frame: &mut [u8]) {
+        let start = self.at;
+        self.at += frame.len() as u64;
+        let Some(size) = self.size else {
+            return;
+        };
+        if start >= 0x4000_0000 || frame.len() <= 10 {
+            return;
+        }
+        let end = frame.len() - 10;
+        let mut i = 0usize;
+        while i < end {
+            if frame.get(i) != Some(&0xe8) {
+                i += 1;
+                continue;
+            }
+            let pos = i32::try_from(start + i as u64).unwrap_or(i32::MAX);
+            if let Some(operand) = frame.get_mut(i + 1..i + 5)
+                && let Ok(bytes) = <[u8; 4]>::try_from(&*operand)
+            {
+                let abs = i32::from_le_bytes(bytes);
+                if abs >= pos.wrapping_neg() && abs < size {
+                    // A hostile header may declare any size: wrap as C does.
+                    let rel = if abs >= 0 {
+                        abs.wrapping_sub(pos)
+                    } else {
+                        abs.wrapping_add(size)
+                    };
+                    operand.copy_from_slice(&rel.to_le_bytes());
+                }
+            }
+            i += 5;
+        }
+    }
 }
 
 /// The uncompressed stream of one folder, block by block.
@@ -241,12 +319,14 @@ impl FolderStream<'_> {
                 window.clear();
                 window.extend_from_slice(&self.out);
             }
-            Decoder::Lzx(lzx) => {
+            Decoder::Lzx(lzx, e8) => {
+                let chunk = e8.strip_header(chunk);
                 let got = lzx
-                    .decompress_next(chunk, unpacked)
+                    .decompress_next(&chunk, unpacked)
                     .map_err(|e| bad(&format!("LZX: {e}")))?;
                 self.out.clear();
                 self.out.extend_from_slice(got);
+                e8.translate(&mut self.out);
             }
         }
         if self.out.len() != unpacked {
@@ -360,7 +440,7 @@ fn decode_folder(
                     return fail_rest(&mut files.into_iter(), issue, emit);
                 }
             };
-            Decoder::Lzx(Box::new(lzxd::Lzxd::new(window)))
+            Decoder::Lzx(Box::new(lzxd::Lzxd::new(window)), E8::default())
         }
         2 => {
             let issue = Issue::new(
