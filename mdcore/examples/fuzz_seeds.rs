@@ -68,6 +68,18 @@ fn main() {
             "mszip",
             cab_of(&[files, &[("b.txt", text)]], true),
         ),
+        ("extract_cab", "lzx", cab_lzx(files)),
+        (
+            "extract_cab",
+            "lzx-e8",
+            cab_lzx_e8(
+                &[(
+                    "a.exe",
+                    b"\xe8\0\0\0\0 call zero, \xe8\x10\0\0\0 and padding.....",
+                )],
+                Some(12_000_000),
+            ),
+        ),
         ("extract_cpio", "newc", cpio.clone()),
         ("extract_rpm", "gzip", rpm_of(&gz(&cpio))),
         ("extract_rpm", "xz", rpm_of(&xz(&cpio))),

@@ -75,6 +75,13 @@ impl Route {
             ..self
         }
     }
+
+    const fn public(self) -> Route {
+        Route {
+            public: true,
+            ..self
+        }
+    }
 }
 
 const fn r(method: &'static str, path: &'static str, ep: Ep) -> Route {
@@ -87,22 +94,12 @@ const fn r(method: &'static str, path: &'static str, ep: Ep) -> Route {
     }
 }
 
-const fn public(method: &'static str, path: &'static str, ep: Ep) -> Route {
-    Route {
-        method,
-        path,
-        ep,
-        public: true,
-        audit: None,
-    }
-}
-
 /// Every route, tried in this order (the first match wins: `/file/rules`
 /// before `/file/{id}`).
 pub(crate) const ROUTES: &[Route] = &[
-    public("GET", "/readyz", Ep::ReadyZ),
-    public("GET", "/openapi.json", Ep::OpenApi),
-    public("POST", "/login", Ep::Login),
+    r("GET", "/readyz", Ep::ReadyZ).public(),
+    r("GET", "/openapi.json", Ep::OpenApi).public(),
+    r("POST", "/login", Ep::Login).public(),
     r("POST", "/file", Ep::Submit),
     r("PUT", "/file", Ep::Submit),
     r("POST", "/file/sync", Ep::SubmitSync),
