@@ -685,6 +685,19 @@ fn recognised_but_unopened_formats_block_with_23() {
             "app.sisx",
             "Symbian",
         ),
+        // LZ4: a frame, the legacy format, and a frame behind a skippable
+        // frame (which the lz4 tool skips): none passes as data.
+        (b"\x04\x22\x4d\x18\x64\x40\xa7rest".to_vec(), "a.lz4", "LZ4"),
+        (
+            b"\x02\x21\x4c\x18\x10\0\0\0rest-of-a-block".to_vec(),
+            "a.lz4",
+            "LZ4",
+        ),
+        (
+            b"\x5a\x2a\x4d\x18\x04\0\0\0skip\x04\x22\x4d\x18\x64\x40\xa7rest".to_vec(),
+            "a.lz4",
+            "LZ4",
+        ),
     ] {
         let r = scan(&data, name);
         assert_eq!(r.verdict(), ResultCode::UnsupportedFileType, "{name}");

@@ -429,8 +429,29 @@ pub(crate) fn squashfs(p: &[u8]) -> Option<Flavour> {
     plain(p.starts_with(b"hsqs") || p.starts_with(b"sqsh"))
 }
 
+/// An LZ4 frame, an LZ4 legacy frame (what `lz4 -l` and old kernels
+/// write), or skippable frames (magic 0x184D2A50..5F, shared with zstd)
+/// followed by either: the `lz4` tool skips them, so a recogniser that
+/// looked only at offset 0 let such a stream pass as data.
 pub(crate) fn lz4(p: &[u8]) -> Option<Flavour> {
-    plain(p.starts_with(&[0x04, 0x22, 0x4d, 0x18]))
+    let mut pos = 0usize;
+    for _ in 0..16 {
+        match le_u32(p, pos)? {
+            0x184d_2204 => return Some(Flavour::Plain),
+            0x184c_2102 => {
+                return Some(Flavour::As(
+                    "application/x-lz4",
+                    "LZ4 compressed data (legacy format)",
+                ));
+            }
+            m if m & 0xffff_fff0 == 0x184d_2a50 => {
+                let len = usize::try_from(le_u32(p, pos + 4)?).ok()?;
+                pos = pos.checked_add(8)?.checked_add(len)?;
+            }
+            _ => return None,
+        }
+    }
+    None
 }
 
 pub(crate) fn lzip(p: &[u8]) -> Option<Flavour> {
