@@ -105,26 +105,40 @@ pub(crate) fn xz(p: &[u8]) -> Option<Flavour> {
     plain(p.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]))
 }
 
-/// A zstd frame, or skippable frames (magic 0x184D2A50..5F, RFC 8878 §3.1.2)
-/// followed by one: the zstd tool skips them, so must we.
-pub(crate) fn zstd(p: &[u8]) -> Option<Flavour> {
+/// Where skippable frames (magic 0x184D2A50..5F: RFC 8878 §3.1.2 for zstd,
+/// the same in LZ4's frame format) lead, walking at most 16 of them.
+enum AfterSkippable {
+    /// The magic of the first frame that is not skippable.
+    Magic(u32),
+    /// They run past the prefix detection looks at.
+    Past,
+}
+
+fn after_skippable(p: &[u8]) -> Option<AfterSkippable> {
     let mut pos = 0usize;
     for _ in 0..16 {
-        if at(p, pos, &[0x28, 0xb5, 0x2f, 0xfd]) {
-            return Some(Flavour::Plain);
-        }
         let magic = le_u32(p, pos)?;
         if magic & 0xffff_fff0 != 0x184d_2a50 {
-            return None;
+            return Some(AfterSkippable::Magic(magic));
         }
         let len = usize::try_from(le_u32(p, pos + 4)?).ok()?;
         pos = pos.checked_add(8)?.checked_add(len)?;
         if pos >= p.len() {
-            // The frame after the skippable ones lies past the prefix.
-            return (p.len() >= crate::kind::PREFIX_LEN).then_some(Flavour::Plain);
+            return Some(AfterSkippable::Past);
         }
     }
     None
+}
+
+/// A zstd frame, or skippable frames followed by one: the zstd tool skips
+/// them, so must we.
+pub(crate) fn zstd(p: &[u8]) -> Option<Flavour> {
+    match after_skippable(p)? {
+        AfterSkippable::Magic(0xfd2f_b528) => Some(Flavour::Plain),
+        // The frame after the skippable ones lies past the prefix.
+        AfterSkippable::Past => (p.len() >= crate::kind::PREFIX_LEN).then_some(Flavour::Plain),
+        AfterSkippable::Magic(_) => None,
+    }
 }
 
 pub(crate) fn sevenz(p: &[u8]) -> Option<Flavour> {
@@ -434,24 +448,14 @@ pub(crate) fn squashfs(p: &[u8]) -> Option<Flavour> {
 /// followed by either: the `lz4` tool skips them, so a recogniser that
 /// looked only at offset 0 let such a stream pass as data.
 pub(crate) fn lz4(p: &[u8]) -> Option<Flavour> {
-    let mut pos = 0usize;
-    for _ in 0..16 {
-        match le_u32(p, pos)? {
-            0x184d_2204 => return Some(Flavour::Plain),
-            0x184c_2102 => {
-                return Some(Flavour::As(
-                    "application/x-lz4",
-                    "LZ4 compressed data (legacy format)",
-                ));
-            }
-            m if m & 0xffff_fff0 == 0x184d_2a50 => {
-                let len = usize::try_from(le_u32(p, pos + 4)?).ok()?;
-                pos = pos.checked_add(8)?.checked_add(len)?;
-            }
-            _ => return None,
-        }
+    match after_skippable(p)? {
+        AfterSkippable::Magic(0x184d_2204) => Some(Flavour::Plain),
+        AfterSkippable::Magic(0x184c_2102) => Some(Flavour::As(
+            "application/x-lz4",
+            "LZ4 compressed data (legacy format)",
+        )),
+        _ => None,
     }
-    None
 }
 
 pub(crate) fn lzip(p: &[u8]) -> Option<Flavour> {
