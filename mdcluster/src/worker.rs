@@ -521,13 +521,39 @@ async fn process(ctx: &Arc<Ctx>, task: &Task) -> Result<Outcome, Error> {
     let scanner = ctx.scanner();
     let path = local.path().to_path_buf();
     let name = task.name.clone();
+    // A root file is sanitized when its workflow says so; its copy is
+    // spooled here and stored once the job is done. (Members handed to
+    // other workers are not known to this scan's block list: the copy's
+    // own scan catches them, and a copy that blocks is not served.)
+    let copy_path = ctx
+        .cfg
+        .tmp_dir
+        .join(format!("sanitized-{:016x}", rand::random::<u64>()));
+    let job_task = task.clone();
+    let spooled = copy_path.clone();
     let scan = tokio::task::spawn_blocking(move || {
         if hang {
             loop {
                 std::thread::sleep(Duration::from_secs(1));
             }
         }
-        scanner.scan_path(&path, &opts)
+        let off = mdcore::sanitize::Policy::default();
+        let spec = crate::job::Spec {
+            block_codes: &job_task.block_codes,
+            sanitize: if job_task.token.is_none() {
+                &job_task.sanitize
+            } else {
+                &off
+            },
+            limits: &job_task.limits,
+        };
+        let mut copy_sha = None;
+        let report = crate::job::run(&scanner, &path, &job_task.name, &opts, spec, |copy, sha| {
+            std::fs::write(&spooled, copy).map_err(|e| e.to_string())?;
+            copy_sha = Some(sha.to_string());
+            Ok(())
+        });
+        (report, copy_sha)
     });
     // mdcore stops a scan at its time limit within moments; one still
     // running long after is stuck in a bug. Its thread can not be stopped,
@@ -558,16 +584,18 @@ async fn process(ctx: &Arc<Ctx>, task: &Task) -> Result<Outcome, Error> {
     // The scan ended in this process: the attempt is given back.
     let _ = ctx.state.refund(&task.id()).await;
     let mut report = match scanned {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => Report::unscanned(&name, ResultCode::Failed, &e.to_string()),
+        Ok((r, copy_sha)) => {
+            let mut r = r;
+            if let Some(sha) = copy_sha
+                && let Err(why) = keep_copy(ctx, &copy_path, &sha).await
+            {
+                r.sanitization = Some(mdcore::sanitize::Record::failed(why));
+            }
+            r
+        }
         Err(_) => Report::unscanned(&name, ResultCode::Failed, "the scan crashed"),
     };
-    if task.token.is_none() && task.sanitize.enabled {
-        // Members this scan blocked are left out of a rebuilt archive
-        // (those handed to other workers are not known yet: the copy's own
-        // scan below catches them, and a copy that blocks is not served).
-        report.sanitization = sanitize(ctx, task, local.path(), &report).await;
-    }
+    let _ = std::fs::remove_file(&copy_path);
     drop(local);
     if task.origin.is_some() {
         report
@@ -587,60 +615,16 @@ async fn process(ctx: &Arc<Ctx>, task: &Task) -> Result<Outcome, Error> {
     Ok(Outcome::Done)
 }
 
-/// Sanitizes a root file per its task's policy; the copy goes to the blob
-/// store as an upload (under its SHA-256, where the gateway's
-/// `/file/converted` finds it, kept as long as uploads are).
-async fn sanitize(
-    ctx: &Arc<Ctx>,
-    task: &Task,
-    path: &std::path::Path,
-    report: &Report,
-) -> Option<mdcore::sanitize::Record> {
-    let blocked = crate::job::blocked(report, &task.block_codes);
-    let task = task.clone();
-    let path = path.to_path_buf();
-    let tmp = ctx
-        .cfg
-        .tmp_dir
-        .join(format!("sanitized-{:016x}", rand::random::<u64>()));
-    let spooled = tmp.clone();
-    let scanner = ctx.scanner();
-    let made = tokio::task::spawn_blocking(move || {
-        let mut copy_sha = None;
-        let spec = crate::job::Spec {
-            block_codes: &task.block_codes,
-            sanitize: &task.sanitize,
-            copy_limits: &task.limits,
-        };
-        let rec = crate::job::sanitize(&scanner, &path, &task.name, &blocked, spec, |copy, sha| {
-            std::fs::write(&spooled, copy).map_err(|e| e.to_string())?;
-            copy_sha = Some(sha.to_string());
-            Ok(())
-        });
-        (rec, copy_sha)
+/// Stores a root file's sanitized copy (spooled at `copy`) in the blob
+/// store as an upload, under its SHA-256, where the gateway's
+/// `/file/converted` finds it, kept as long as uploads are.
+async fn keep_copy(ctx: &Arc<Ctx>, copy: &std::path::Path, sha: &str) -> Result<(), String> {
+    let key = crate::upload_key(sha);
+    persist("storing a sanitized copy", || {
+        ctx.blobs.put_file(&key, copy)
     })
-    .await;
-    let (rec, copy_sha) = match made {
-        Ok(r) => r,
-        Err(_) => (
-            Some(mdcore::sanitize::Record::failed("the sanitizer crashed")),
-            None,
-        ),
-    };
-    if let Some(sha) = copy_sha {
-        let key = crate::upload_key(&sha);
-        let stored = persist("storing a sanitized copy", || {
-            ctx.blobs.put_file(&key, &tmp)
-        })
-        .await;
-        let _ = std::fs::remove_file(&tmp);
-        if let Err(e) = stored {
-            return Some(mdcore::sanitize::Record::failed(format!(
-                "the sanitized copy could not be stored: {e}"
-            )));
-        }
-    }
-    rec
+    .await
+    .map_err(|e| format!("the sanitized copy could not be stored: {e}"))
 }
 
 /// Stores a task's result: a root's final report, or a child's part (and,

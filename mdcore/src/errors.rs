@@ -7,6 +7,12 @@
 
 use std::path::PathBuf;
 
+/// Ends every note about a panic mdcore contained (a decoder, extractor or
+/// engine crashed; the node is Failed, code 3), so a caller or a fuzz target
+/// tells a bug of mdscan's from damage in the input
+/// ([`crate::Report::contained_crash`]).
+pub(crate) const BUG_NOTE: &str = "(a bug in mdscan; please report it)";
+
 /// Everything that can go wrong building a scanner or opening an input.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -43,7 +49,7 @@ pub enum Error {
     Feed(#[from] FeedError),
 }
 
-/// Why a vulnerability feed ([`crate::vuln::Feed`]) could not be loaded.
+/// Why a vulnerability feed ([`crate::engines::vuln::Feed`]) could not be loaded.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FeedError {
@@ -68,7 +74,7 @@ pub enum FeedError {
     #[error("`{location}`: {message}")]
     Invalid {
         /// The file (and zip member) it came from; empty for a document
-        /// given directly ([`crate::vuln::Feed::add_json`]).
+        /// given directly ([`crate::engines::vuln::Feed::add_json`]).
         location: String,
         /// What is wrong.
         message: String,

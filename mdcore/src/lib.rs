@@ -61,5 +61,7 @@ pub mod sanitize;
 mod scanner;
 mod time;
 mod verdict;
-pub mod vuln;
+/// Vulnerability assessment, the engine in [`engines::vuln`], under the
+/// name it has always had.
+pub use engines::vuln;
 mod walk;

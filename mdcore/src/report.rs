@@ -9,11 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::engines::{EngineCode, EngineInfo};
 use crate::verdict::ResultCode;
 
-/// Ends every note about a panic mdcore contained (a decoder, extractor or
-/// engine crashed; the node is Failed, code 3), so a caller or a fuzz target
-/// tells a bug of mdscan's from damage in the input
-/// ([`Report::contained_crash`]).
-pub(crate) const BUG_NOTE: &str = "(a bug in mdscan; please report it)";
+pub(crate) use crate::errors::BUG_NOTE;
 
 /// One engine's result on one object (an entry of `scan_details`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,7 +68,7 @@ pub struct Node {
     /// Known-vulnerable software found in this object (its own code is
     /// then 18, Potentially Vulnerable File).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub vulnerabilities: Vec<crate::vuln::Finding>,
+    pub vulnerabilities: Vec<crate::engines::vuln::Finding>,
 }
 
 impl Node {

@@ -240,7 +240,7 @@ impl ScannerBuilder {
     }
 
     /// A vulnerability feed: OSV records (files, directories, OSV's zips)
-    /// or a product feed (see [`crate::vuln`]). Objects with vulnerable
+    /// or a product feed (see [`crate::engines::vuln`]). Objects with vulnerable
     /// software get code 18. Default: none.
     pub fn vulnerability_feed(&mut self, path: impl Into<PathBuf>) -> &mut Self {
         self.vuln_paths.push(path.into());
@@ -293,12 +293,21 @@ impl ScannerBuilder {
             .thread_name(|i| format!("mdscan-{i}"))
             .build()
             .map_err(|e| Error::Config(format!("can not start {threads} threads: {e}")))?;
-        let infos = engines.iter().map(|e| e.info().clone()).collect();
+        let mut infos: Vec<EngineInfo> = engines.iter().map(|e| e.info().clone()).collect();
         let vulns = if self.vuln_paths.is_empty() {
             None
         } else {
-            Some(Arc::new(crate::vuln::Feed::load(&self.vuln_paths)?))
+            Some(Arc::new(crate::engines::vuln::Feed::load(
+                &self.vuln_paths,
+            )?))
         };
+        if let Some(feed) = &vulns {
+            // Run first (an allow-listed object is assessed too), listed
+            // last.
+            let assessment = crate::engines::vuln::Assessment::new(feed.clone());
+            infos.push(assessment.info().clone());
+            engines.insert(0, Arc::new(assessment));
+        }
         Ok(Scanner {
             inner: Arc::new(Inner {
                 engines,
@@ -317,7 +326,7 @@ impl ScannerBuilder {
 struct Inner {
     engines: Vec<Arc<dyn Engine>>,
     infos: Vec<EngineInfo>,
-    vulns: Option<Arc<crate::vuln::Feed>>,
+    vulns: Option<Arc<crate::engines::vuln::Feed>>,
     limits: Limits,
     passwords: Vec<String>,
     type_mismatch: bool,
@@ -343,13 +352,14 @@ impl std::fmt::Debug for Scanner {
 }
 
 impl Scanner {
-    /// The engines, in the order they run.
+    /// The engines: the detection engines in the order they run, then the
+    /// vulnerability assessment when a feed is loaded (it runs first).
     pub fn engines(&self) -> &[EngineInfo] {
         &self.inner.infos
     }
 
     /// The vulnerability feed in force, if one was loaded.
-    pub fn vulnerability_feed(&self) -> Option<&crate::vuln::Feed> {
+    pub fn vulnerability_feed(&self) -> Option<&crate::engines::vuln::Feed> {
         self.inner.vulns.as_deref()
     }
 
@@ -419,7 +429,7 @@ impl Scanner {
         let budget = Budget::new(limits, root_size, opts.cancel.clone());
         let mut passwords = opts.passwords.clone();
         passwords.extend(inner.passwords.iter().cloned());
-        let mut walker = Walker::new(
+        let walker = Walker::new(
             &inner.engines,
             budget,
             passwords,
@@ -427,7 +437,6 @@ impl Scanner {
             opts.progress.as_deref(),
             opts.split.as_deref(),
         );
-        walker.vulns = inner.vulns.as_deref();
         let place = Place {
             display: if opts.origin.is_some() {
                 format!("{}/{name}", origin.parent_display)

@@ -17,7 +17,7 @@ use std::time::Instant;
 use crate::detect;
 use crate::detect::carve::Stopped;
 use crate::digest::{Digests, Known, hex, md5_lanes, md5_many, sha256_of};
-use crate::engines::{Engine, EngineResult, ListVerdict, ObjectView};
+use crate::engines::{Engine, EngineKind, EngineResult, ListVerdict, ObjectView};
 use crate::extract::{self, Child, Cx, Entry, Extractor, Flow, Issue};
 use crate::formats::{self, Handling};
 use crate::kind::{FileType, Kind};
@@ -54,8 +54,6 @@ pub struct SplitChild<'a> {
 /// Everything shared by the whole tree of one scan.
 pub(crate) struct Walker<'s> {
     pub(crate) engines: &'s [std::sync::Arc<dyn Engine>],
-    /// The vulnerability feed, when one is loaded.
-    pub(crate) vulns: Option<&'s crate::vuln::Feed>,
     pub(crate) budget: Budget,
     pub(crate) passwords: Vec<String>,
     pub(crate) type_mismatch: bool,
@@ -119,7 +117,6 @@ impl<'s> Walker<'s> {
     ) -> Self {
         Walker {
             engines,
-            vulns: None,
             budget,
             passwords,
             type_mismatch,
@@ -338,18 +335,6 @@ impl<'s> Walker<'s> {
         node: &mut Node,
         own: &mut Vec<ResultCode>,
     ) -> Option<ListVerdict> {
-        if let Some(feed) = self.vulns {
-            let found = crate::vuln::assess(feed, data, ft.kind, &place.name);
-            if !found.is_empty() {
-                own.push(ResultCode::PotentiallyVulnerableFile);
-                node.vulnerabilities = found;
-            }
-        }
-        if self.engines.is_empty() {
-            own.push(ResultCode::NotScanned);
-            node.notes.push("no detection engine is configured".into());
-            return None;
-        }
         let view = ObjectView {
             data,
             digests,
@@ -363,6 +348,18 @@ impl<'s> Walker<'s> {
             let r = catch_unwind(AssertUnwindSafe(|| engine.scan(&view, timeout))).unwrap_or_else(
                 |_| EngineResult::failed(format!("the engine crashed on this object {BUG_NOTE}")),
             );
+            if info.kind == EngineKind::Vulnerability {
+                // Not a verdict: what it found is the object's own list.
+                if let Some(e) = &r.error {
+                    own.push(ResultCode::Failed);
+                    node.notes.push(format!("{}: {e}", info.name));
+                }
+                if !r.vulnerabilities.is_empty() {
+                    own.push(ResultCode::PotentiallyVulnerableFile);
+                    node.vulnerabilities.extend(r.vulnerabilities);
+                }
+                continue;
+            }
             let code = match r.list {
                 Some(ListVerdict::Allow) => ResultCode::Allowlisted,
                 Some(ListVerdict::Block) => ResultCode::Blocklisted,
@@ -394,6 +391,14 @@ impl<'s> Walker<'s> {
                 ));
                 return Some(list);
             }
+        }
+        if self
+            .engines
+            .iter()
+            .all(|e| e.info().kind == EngineKind::Vulnerability)
+        {
+            own.push(ResultCode::NotScanned);
+            node.notes.push("no detection engine is configured".into());
         }
         None
     }

@@ -1180,3 +1180,76 @@ Content-Transfer-Encoding: base64\r\n\r\naGVsbG8gd29ybGQ=\r\n--b1--\r\n";
         .collect();
     assert_eq!(removed, ["letter.eml"], "{:?}", s.details);
 }
+
+/// The names a zip lists, read by the `zip` crate (another reader than
+/// mdscan's).
+fn zip_names(data: &[u8]) -> Vec<String> {
+    let z = zip::ZipArchive::new(std::io::Cursor::new(data)).unwrap();
+    z.file_names().map(|n| n.unwrap().to_string()).collect()
+}
+
+#[test]
+fn archives_are_rebuilt_under_the_workflows_limits_with_one_budget_for_the_tree() {
+    let limits = |f: &dyn Fn(&mut mdcore::Limits)| {
+        let mut l = mdcore::Limits::default();
+        f(&mut l);
+        SanitizeOptions::new().limits(l)
+    };
+    // Depth: three zips in one another. Under a depth limit of 2 the one
+    // at level 2 is not opened (as a scan would not open it): a note takes
+    // its place; with the default limits all are rebuilt.
+    let z3 = zip_of(&[("deep.txt", b"deepest")]);
+    let z2 = zip_of(&[("z3.zip", &z3)]);
+    let z1 = zip_of(&[("z2.zip", &z2), ("top.txt", b"top")]);
+    let s = sanitize(&z1, "z1.zip", &limits(&|l| l.max_depth = 2)).unwrap();
+    assert_eq!(zip_names(&s.data), ["z2.zip", "top.txt"]);
+    let inner = {
+        let mut z = zip::ZipArchive::new(std::io::Cursor::new(&s.data)).unwrap();
+        let mut buf = Vec::new();
+        z.by_name("z2.zip").unwrap().read_to_end(&mut buf).unwrap();
+        buf
+    };
+    assert_eq!(zip_names(&inner), ["z3.zip.txt"]);
+    let s = sanitize(&z1, "z1.zip", &SanitizeOptions::new()).unwrap();
+    assert!(s.details.is_empty(), "{:?}", s.details);
+
+    // Bytes: each level alone fits in 1 MiB, the tree does not. One budget
+    // covers every level, so the copy is refused.
+    let block = vec![b'a'; 600 << 10];
+    let inner = zip_of(&[("b.txt", &block)]);
+    let outer = zip_of(&[("a.txt", &block), ("inner.zip", &inner)]);
+    let small = limits(&|l| l.max_total_bytes = 1 << 20);
+    let single = zip_of(&[("a.txt", &block)]);
+    assert!(sanitize(&single, "one.zip", &small).is_ok());
+    assert!(sanitize(&inner, "inner.zip", &small).is_ok());
+    match sanitize(&outer, "outer.zip", &small) {
+        Err(SanitizeError::Failed(why)) => {
+            assert!(why.contains("size or expansion limit"), "{why}")
+        }
+        other => panic!("a tree past the byte limit was sanitized: {other:?}"),
+    }
+    // A compressed file's member counts too (gzip of a zip bomb-let).
+    match sanitize(&gz(&outer), "outer.zip.gz", &small) {
+        Err(SanitizeError::Failed(why)) => {
+            assert!(why.contains("size or expansion limit"), "{why}")
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // Objects: 3 at all levels.
+    let few = limits(&|l| l.max_objects = 3);
+    let three = zip_of(&[("1", b"1"), ("2", b"2"), ("3", b"3")]);
+    assert!(sanitize(&three, "three.zip", &few).is_ok());
+    let nested = zip_of(&[("1", b"1"), ("z.zip", &zip_of(&[("2", b"2"), ("3", b"3")]))]);
+    match sanitize(&nested, "nested.zip", &few) {
+        Err(SanitizeError::Failed(why)) => assert!(why.contains("object count"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+
+    // Time: none at all.
+    let now = limits(&|l| l.timeout = std::time::Duration::ZERO);
+    match sanitize(&three, "three.zip", &now) {
+        Err(SanitizeError::Failed(why)) => assert!(why.contains("time limit"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -1,9 +1,14 @@
-//! Detection engines: one trait, several implementations.
+//! Engines: one trait, several implementations — hash lists, YARA-X and
+//! the vulnerability assessment ([`vuln`]).
 //!
 //! An engine looks at one object at a time — archives and each of their
 //! members alike — and never looks inside containers itself: the walker
 //! hands it every object. Engines must be `Send + Sync`; the walker calls
-//! them from many pool threads at once.
+//! them from many pool threads at once. A detection engine's verdict goes
+//! to the object's `scan_details`; an engine of
+//! [`EngineKind::Vulnerability`] reports what it found in
+//! [`EngineResult::vulnerabilities`], which become the object's
+//! vulnerabilities (code 18) instead.
 
 use std::time::Duration;
 
@@ -13,6 +18,7 @@ use crate::digest::Digests;
 use crate::kind::FileType;
 
 pub mod hash;
+pub mod vuln;
 #[cfg(feature = "yara")]
 pub mod yara;
 
@@ -177,6 +183,8 @@ pub struct EngineResult {
     /// [`EngineCode::Failed`] (an engine may not report 16), and the object
     /// gets 16 (Exceeded Archive Timeout).
     pub timed_out: bool,
+    /// Vulnerable software found (engines of [`EngineKind::Vulnerability`]).
+    pub vulnerabilities: Vec<vuln::Finding>,
 }
 
 impl EngineResult {
@@ -188,6 +196,7 @@ impl EngineResult {
             list: None,
             error: None,
             timed_out: false,
+            vulnerabilities: Vec::new(),
         }
     }
 
@@ -199,6 +208,7 @@ impl EngineResult {
             list: None,
             error: Some(why.into()),
             timed_out: false,
+            vulnerabilities: Vec::new(),
         }
     }
 

@@ -100,13 +100,50 @@ fn drain(reader: &mut dyn Read) -> Result<(), Issue> {
     }
 }
 
-/// Where the main header starts (after the lead and the padded signature
-/// header), when both headers are whole.
-pub(crate) fn main_header(data: &[u8]) -> Option<usize> {
+/// What an RPM's main header says the package is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Package {
+    /// NAME (tag 1000).
+    pub(crate) name: String,
+    /// VERSION (1001), with `-RELEASE` (1002) when there is one.
+    pub(crate) version: String,
+    /// VENDOR (1011), empty when absent.
+    pub(crate) vendor: String,
+}
+
+/// The package an RPM is, from its main header's string tags; `None` when
+/// the headers are not whole or the name or version is missing.
+pub(crate) fn package(data: &[u8]) -> Option<Package> {
     let sig_end = header_end(data, LEAD_LEN, "signature").ok()?;
     let start = sig_end.checked_add((8 - sig_end % 8) % 8)?;
     header_end(data, start, "main").ok()?;
-    Some(start)
+    let be = |at: usize| -> Option<usize> { usize::try_from(be_u32(data, at)?).ok() };
+    let count = be(start + 8)?;
+    let store = start.checked_add(16)?.checked_add(count.checked_mul(16)?)?;
+    let tag = |want: usize| -> Option<String> {
+        for i in 0..count {
+            let e = start.checked_add(16)?.checked_add(i.checked_mul(16)?)?;
+            // Type 6: a NUL-terminated string.
+            if be(e)? == want && be(e + 4)? == 6 {
+                let off = store.checked_add(be(e + 8)?)?;
+                let rest = data.get(off..)?;
+                let end = memchr::memchr(0, rest)?;
+                return Some(String::from_utf8_lossy(rest.get(..end)?).into_owned());
+            }
+        }
+        None
+    };
+    let name = tag(1000)?;
+    let version = tag(1001)?;
+    let version = match tag(1002) {
+        Some(r) => format!("{version}-{r}"),
+        None => version,
+    };
+    Some(Package {
+        name,
+        version,
+        vendor: tag(1011).unwrap_or_default(),
+    })
 }
 
 /// Validates the header structure at `start` and returns where it ends.

@@ -158,6 +158,24 @@ fn find_end(d: &[u8]) -> Option<EndRecord> {
         .find_map(|at| end_record_at(d, at))
 }
 
+/// The member names the central directory lists, as they are written
+/// (lossy UTF-8); `None` when there is no central directory that parses.
+/// Read the way the extractor reads it, without decoding anything: what a
+/// package test (an Office package, ODF, JAR) asks of a zip.
+pub(crate) fn central_names(d: &[u8]) -> Option<Vec<String>> {
+    let rec = find_end(d)?;
+    let mut names = Vec::new();
+    let mut pos = rec.cd_start;
+    while pos < rec.cd_end {
+        let Some((m, _, next)) = central_at(d, pos) else {
+            break;
+        };
+        names.push(String::from_utf8_lossy(m.name).into_owned());
+        pos = next;
+    }
+    Some(names)
+}
+
 /// Values a ZIP64 extra field (0x0001) holds for the fields whose 32-bit
 /// value is the 0xFFFFFFFF marker, in the order the spec lists them.
 fn zip64(extra: &[u8], usize: &mut u64, csize: &mut u64, offset: Option<&mut u64>) {

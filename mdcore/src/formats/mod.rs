@@ -19,8 +19,12 @@
 
 pub(crate) mod magic;
 
-use crate::extract::{self, Extractor};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use crate::errors::BUG_NOTE;
+use crate::extract::{self, Child, Cx, Entry, Extractor, Flow, Issue};
 use crate::kind::{Flavour, Kind, Span};
+use crate::verdict::ResultCode;
 
 /// What mdscan does with objects of a format.
 #[derive(Clone, Copy)]
@@ -719,6 +723,65 @@ pub(crate) fn extractor_for(kind: Kind) -> Option<&'static dyn Extractor> {
     match handling(kind) {
         Extract(ex) => Some(ex),
         Leaf | Unsupported => None,
+    }
+}
+
+/// The members of one container, read in order on the calling thread:
+/// the registry's extractor for `kind` over `data`, each member admitted
+/// against `cx`'s budget as the walk admits it, deferred jobs run in place.
+/// The walker reads members the same way, in parallel; a rebuild (the
+/// sanitized copy of an archive) and the vulnerability assessment read
+/// them here, so they see the objects the scan examined, under the same
+/// limits. `Err` when no
+/// extractor opens `kind`, when the container could not be read whole, and
+/// when a tree-wide limit stopped the reading (the issue says which).
+pub(crate) fn each_member(
+    kind: Kind,
+    data: &[u8],
+    cx: &Cx<'_>,
+    f: &mut dyn FnMut(Child) -> Flow,
+) -> Result<(), Issue> {
+    let ex = extractor_for(kind).ok_or_else(|| {
+        Issue::new(
+            ResultCode::UnsupportedFileType,
+            format!("this build does not open {kind:?} files"),
+        )
+    })?;
+    let budget = cx.budget;
+    let mut limit: Option<Issue> = None;
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        ex.extract(data, cx, &mut |entry| match entry {
+            Entry::Ready(child) => match budget.admit() {
+                Ok(()) => f(child),
+                Err(stop) => {
+                    limit.get_or_insert_with(|| Issue::stopped(stop));
+                    Flow::Stop
+                }
+            },
+            Entry::Deferred { members, job } => {
+                if let Err(stop) = budget.admit_n(members) {
+                    limit.get_or_insert_with(|| Issue::stopped(stop));
+                    return Flow::Stop;
+                }
+                let mut flow = Flow::Continue;
+                job(&mut |c| {
+                    if flow == Flow::Continue {
+                        flow = f(c);
+                    }
+                    flow
+                });
+                flow
+            }
+        })
+    }))
+    .unwrap_or_else(|_| {
+        Err(Issue::corrupt(format!(
+            "the extractor crashed on this object {BUG_NOTE}"
+        )))
+    });
+    match (limit, outcome) {
+        (Some(issue), _) | (None, Err(issue)) => Err(issue),
+        (None, Ok(())) => Ok(()),
     }
 }
 

@@ -13,24 +13,25 @@
 //! archive glued on, entries the reader does not list — do not reach the
 //! copy.
 //!
-//! A zip is read from its central directory (the `zip` crate); every other
-//! format through the scanner's own extractor for it, so the copy holds
-//! what the scan examined, read the same way.
+//! Members are read as the walker reads one container
+//! ([`crate::formats::each_member`]: the registry's extractor, every member
+//! admitted as the scan admits it), so the copy holds the objects the scan
+//! examined, read the same way — both readings of a zip whose central
+//! directory and local headers disagree, for one. One budget, built from
+//! [`SanitizeOptions::limits`] (the workflow's limits), covers the whole
+//! tree: bytes decoded, objects, depth and time as for the scan. A tree
+//! that reaches a tree-wide limit is not sanitized (an error); an archive
+//! nested deeper than the depth limit is replaced by a note. Empty
+//! directories are not written back.
 
-use std::cell::RefCell;
 use std::collections::HashSet;
-use std::io::{Cursor, Read, Write};
+use std::io::{Cursor, Write};
 
 use super::{SanitizeError, SanitizeOptions, Sanitized, Tally};
-use crate::extract::{Child, Cx, Entry, Flow};
+use crate::extract::{Child, Cx, Flow, Issue};
 use crate::formats::{self, Rebuild};
 use crate::kind::Kind;
-use crate::limits::{Budget, Limits};
-
-/// Bytes the members of one archive (nested ones included) may expand to.
-const MAX_EXPANDED: u64 = 1 << 30;
-/// Archives inside archives rebuilt at most this deep.
-const MAX_DEPTH: u32 = 8;
+use crate::limits::Budget;
 
 fn fail(m: impl Into<String>) -> SanitizeError {
     SanitizeError::Failed(m.into())
@@ -121,9 +122,9 @@ pub(super) fn format_of(data: &[u8]) -> Option<Format> {
 }
 
 fn is_plain_zip(data: &[u8]) -> bool {
-    zip::ZipArchive::new(Cursor::new(data)).is_ok_and(|z| {
-        !z.file_names().any(|n| {
-            let n = n.map(|n| n.to_ascii_lowercase()).unwrap_or_default();
+    crate::extract::zip::central_names(data).is_some_and(|names| {
+        !names.iter().any(|n| {
+            let n = n.to_ascii_lowercase();
             n == "mimetype" || n == "meta-inf/manifest.mf" || n == "androidmanifest.xml"
         })
     })
@@ -136,11 +137,11 @@ pub(super) fn sanitize(
 ) -> Result<Sanitized, SanitizeError> {
     let format = format_of(data).ok_or_else(|| fail("not an archive mdscan rebuilds"))?;
     let mut tally = Tally::default();
-    let mut left = MAX_EXPANDED;
+    let budget = Budget::new(opts.limits.clone(), data.len() as u64, None);
     let mut job = Job {
         opts,
         tally: &mut tally,
-        left: &mut left,
+        budget: &budget,
     };
     let data = job.rebuild(format, data, name, "", 0)?;
     Ok(Sanitized {
@@ -154,7 +155,6 @@ pub(super) fn sanitize(
 /// none.
 struct Member<'m> {
     name: String,
-    dir: bool,
     data: Result<&'m [u8], String>,
 }
 
@@ -162,15 +162,14 @@ struct Member<'m> {
 struct Job<'j> {
     opts: &'j SanitizeOptions,
     tally: &'j mut Tally,
-    /// Expansion left for the whole tree.
-    left: &'j mut u64,
+    /// The tree's one budget: every level reads its members against it.
+    budget: &'j Budget,
 }
 
 /// What becomes of one member in the copy.
 enum Put {
     /// Written under this name.
     File(String, Vec<u8>),
-    Dir(String),
     /// Replaced by a text file saying why.
     Note(String, String),
 }
@@ -192,7 +191,8 @@ impl Job<'_> {
             }
             _ => {
                 let mut out = Writer::new(format, prefix)?;
-                read_members(format, data, name, *self.left, prefix, &mut |m| {
+                let budget = self.budget;
+                read_members(format.read_kind(), data, name, budget, prefix, &mut |m| {
                     let put = self.member(m, prefix, depth)?;
                     out.put(put)
                 })?;
@@ -213,29 +213,22 @@ impl Job<'_> {
     ) -> Result<Vec<u8>, SanitizeError> {
         let mut inner: Option<(String, Vec<u8>)> = None;
         let mut count = 0usize;
-        read_extracted(
-            format.read_kind(),
-            data,
-            name,
-            *self.left,
-            prefix,
-            &mut |m| {
-                count += 1;
-                if count > 1 {
-                    return Err(fail(format!(
-                        "{prefix}the compressed file holds more than one stream"
-                    )));
+        let budget = self.budget;
+        read_members(format.read_kind(), data, name, budget, prefix, &mut |m| {
+            count += 1;
+            if count > 1 {
+                return Err(fail(format!(
+                    "{prefix}the compressed file holds more than one stream"
+                )));
+            }
+            match self.member(m, prefix, depth)? {
+                Put::File(n, d) => inner = Some((n, d)),
+                Put::Note(n, why) => {
+                    return Err(fail(format!("{prefix}{n} could not be sanitized ({why})")));
                 }
-                match self.member(m, prefix, depth)? {
-                    Put::File(n, d) => inner = Some((n, d)),
-                    Put::Note(n, why) => {
-                        return Err(fail(format!("{prefix}{n} could not be sanitized ({why})")));
-                    }
-                    Put::Dir(_) => {}
-                }
-                Ok(())
-            },
-        )?;
+            }
+            Ok(())
+        })?;
         let (member, bytes) =
             inner.ok_or_else(|| fail(format!("{prefix}the compressed file is empty")))?;
         compress(format, &member, &bytes)
@@ -246,9 +239,6 @@ impl Job<'_> {
     fn member(&mut self, m: Member<'_>, prefix: &str, depth: u32) -> Result<Put, SanitizeError> {
         let name = m.name;
         let path = format!("{prefix}{name}");
-        if m.dir {
-            return Ok(Put::Dir(name));
-        }
         let member = match m.data {
             Ok(d) => d,
             Err(why) => {
@@ -256,13 +246,6 @@ impl Job<'_> {
                 return Ok(Put::Note(name, format!("it could not be read: {why}")));
             }
         };
-        if member.len() as u64 > *self.left {
-            return Err(fail(format!(
-                "the archive expands past {} MiB",
-                MAX_EXPANDED >> 20
-            )));
-        }
-        *self.left -= member.len() as u64;
         if let Some(why) = self.opts.blocked.reason(member) {
             self.tally.add("removed", "blocked file", path);
             return Ok(Put::Note(name, format!("the scan blocked it: {why}")));
@@ -271,13 +254,20 @@ impl Job<'_> {
         // Office package is a zip, but is sanitized as a document).
         let kind = super::kind(member, &name);
         if let Some(format) = format_of(member).filter(|_| kind == Some("archive")) {
-            if depth >= MAX_DEPTH {
+            // The member is one level below the archive read; the scan
+            // opens a container only above the depth limit.
+            let limit = self.opts.limits.depth();
+            if depth + 1 >= limit {
                 self.tally.add("removed", "file", path);
-                return Ok(Put::Note(name, "archives nest too deep".into()));
+                return Ok(Put::Note(
+                    name,
+                    format!("archives nest deeper than the depth limit ({limit})"),
+                ));
             }
             return match self.rebuild(format, member, &name, &format!("{path}/"), depth + 1) {
                 Ok(d) => Ok(Put::File(renamed(&name, &format.converted_to(&name)), d)),
-                Err(SanitizeError::Failed(why)) if why.contains("expands past") => Err(fail(why)),
+                // A tree-wide limit stops the whole copy, not one member.
+                Err(e) if self.budget.check().is_err() => Err(e),
                 Err(e) => {
                     self.tally.add("removed", "file", path);
                     Ok(Put::Note(name, e.to_string()))
@@ -324,96 +314,32 @@ impl Format {
     }
 }
 
-/// Reads the members of an archive of `format`: a zip from its central
-/// directory, everything else with the scanner's extractor.
+/// Reads the members of an archive of `kind` with the walker's reading of
+/// one container, against the tree's budget (no passwords: an encrypted
+/// member is one that can not be read).
 fn read_members(
-    format: Format,
-    data: &[u8],
-    name: &str,
-    left: u64,
-    prefix: &str,
-    f: &mut dyn FnMut(Member<'_>) -> Result<(), SanitizeError>,
-) -> Result<(), SanitizeError> {
-    match format {
-        Format::Zip => read_zip(data, left, prefix, f),
-        _ => read_extracted(format.read_kind(), data, name, left, prefix, f),
-    }
-}
-
-/// Reads a zip's members from its central directory.
-fn read_zip(
-    data: &[u8],
-    left: u64,
-    prefix: &str,
-    f: &mut dyn FnMut(Member<'_>) -> Result<(), SanitizeError>,
-) -> Result<(), SanitizeError> {
-    let mut z = zip::ZipArchive::new(Cursor::new(data))
-        .map_err(|e| fail(format!("{prefix}the archive is not a readable zip: {e}")))?;
-    for i in 0..z.len() {
-        let listed = z
-            .name_for_index(i)
-            .and_then(|n| n.ok())
-            .map_or_else(|| format!("member-{i}"), |n| n.to_string());
-        let mut file = match z.by_index(i) {
-            Ok(f) => f,
-            Err(e) => {
-                f(Member {
-                    name: clean_name(&listed, i),
-                    dir: false,
-                    data: Err(e.to_string()),
-                })?;
-                continue;
-            }
-        };
-        let name = clean_name(&file.name().unwrap_or_default(), i);
-        if file.is_dir() {
-            f(Member {
-                name,
-                dir: true,
-                data: Ok(&[]),
-            })?;
-            continue;
-        }
-        let mut buf = Vec::new();
-        let read = (&mut file)
-            .take(left.saturating_add(1))
-            .read_to_end(&mut buf);
-        drop(file);
-        f(Member {
-            name,
-            dir: false,
-            data: read.map(|_| &buf[..]).map_err(|e| e.to_string()),
-        })?;
-    }
-    Ok(())
-}
-
-/// Reads an archive's members with the scanner's extractor for `kind`
-/// (no passwords: an encrypted member is one that can not be read).
-fn read_extracted(
     kind: Kind,
     data: &[u8],
     name: &str,
-    left: u64,
+    budget: &Budget,
     prefix: &str,
     f: &mut dyn FnMut(Member<'_>) -> Result<(), SanitizeError>,
 ) -> Result<(), SanitizeError> {
-    let ex = crate::formats::extractor_for(kind).ok_or_else(|| {
-        fail(format!(
-            "{prefix}this build does not open {kind:?} archives"
-        ))
-    })?;
-    let limits = Limits {
-        max_total_bytes: left,
-        ..Limits::default()
-    };
-    let budget = Budget::new(limits, data.len() as u64, None);
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
-    let cx = Cx::new(&budget, &[], base, crate::detect::identify);
-    let failure: RefCell<Option<SanitizeError>> = RefCell::new(None);
+    let cx = Cx::new(budget, &[], base, crate::detect::identify);
+    // A tree-wide limit reached (a member cut at the byte limit, the
+    // clock) stops the whole copy, not one member.
+    let stopped = |stop| {
+        fail(format!(
+            "the archive was not sanitized: {}",
+            Issue::stopped(stop).note
+        ))
+    };
+    let mut failure: Option<SanitizeError> = None;
     let mut index = 0usize;
-    let mut handle = |c: Child| -> Flow {
-        if failure.borrow().is_some() {
+    let read = crate::formats::each_member(kind, data, &cx, &mut |c: Child| {
+        if let Err(stop) = budget.check() {
+            failure = Some(stopped(stop));
             return Flow::Stop;
         }
         let data = match (&c.data, &c.issue) {
@@ -424,43 +350,21 @@ fn read_extracted(
         index += 1;
         let member = Member {
             name: clean_name(&c.name, index),
-            dir: false,
             data,
         };
         match f(member) {
             Ok(()) => Flow::Continue,
             Err(e) => {
-                *failure.borrow_mut() = Some(e);
+                failure = Some(e);
                 Flow::Stop
             }
         }
-    };
-    let too_many = || fail(format!("{prefix}the archive holds too many members"));
-    let result = ex.extract(data, &cx, &mut |entry| match entry {
-        Entry::Ready(c) => {
-            if budget.admit().is_err() {
-                failure.borrow_mut().get_or_insert_with(too_many);
-                return Flow::Stop;
-            }
-            handle(c)
-        }
-        Entry::Deferred { members, job } => {
-            if budget.admit_n(members).is_err() {
-                failure.borrow_mut().get_or_insert_with(too_many);
-                return Flow::Stop;
-            }
-            let mut flow = Flow::Continue;
-            job(&mut |c| {
-                flow = handle(c);
-                flow
-            });
-            flow
-        }
     });
-    if let Some(e) = failure.into_inner() {
+    if let Some(e) = failure {
         return Err(e);
     }
-    result.map_err(|issue| {
+    budget.check().map_err(stopped)?;
+    read.map_err(|issue| {
         fail(format!(
             "{prefix}the archive could not be read whole: {}",
             issue.note
@@ -505,14 +409,6 @@ impl Writer {
                 let name = unique(&mut self.names, &name);
                 self.file(&name, &data)
             }
-            Put::Dir(name) => {
-                let dir = name.trim_end_matches('/').to_string();
-                if self.names.insert(format!("{}/", dir.to_ascii_lowercase())) {
-                    self.dir(&dir)
-                } else {
-                    Ok(())
-                }
-            }
             Put::Note(name, why) => {
                 let note_name = unique(
                     &mut self.names,
@@ -551,27 +447,6 @@ impl Writer {
                 .map_err(std::io::Error::other),
         };
         written.map_err(|e| fail(format!("{}can not write {name}: {e}", self.prefix)))
-    }
-
-    fn dir(&mut self, name: &str) -> Result<(), SanitizeError> {
-        let written: std::io::Result<()> = match &mut self.out {
-            Out::Zip(w) => w
-                .add_directory(format!("{name}/"), zip_options())
-                .map_err(std::io::Error::other),
-            Out::Tar(b) => {
-                let mut h = tar::Header::new_gnu();
-                h.set_entry_type(tar::EntryType::Directory);
-                h.set_size(0);
-                h.set_mode(0o755);
-                h.set_mtime(0);
-                b.append_data(&mut h, format!("{name}/"), std::io::empty())
-            }
-            Out::SevenZip(w) => w
-                .push_archive_entry::<&[u8]>(sevenz_rust2::ArchiveEntry::new_directory(name), None)
-                .map(|_| ())
-                .map_err(std::io::Error::other),
-        };
-        written.map_err(|e| fail(format!("{}can not write {name}/: {e}", self.prefix)))
     }
 
     fn finish(self) -> Result<Vec<u8>, SanitizeError> {

@@ -21,6 +21,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::Limits;
+
 // What a sanitization came to is a field of the report; its types live
 // there and are named here too, where callers look for them.
 pub use crate::report::{Detail, MAX_OBJECT_DETAILS, Record, post_processing};
@@ -45,6 +47,10 @@ pub struct SanitizeOptions {
     pub remove_embedded_files: bool,
     /// Members the scan blocked: a rebuilt archive leaves them out.
     pub blocked: Blocked,
+    /// The limits a rebuilt archive is read under, as a scan is: bytes
+    /// decoded, objects, depth and time for the whole tree. Default:
+    /// [`Limits::default`]; a workflow passes its own.
+    pub limits: Limits,
 }
 
 impl Default for SanitizeOptions {
@@ -52,6 +58,7 @@ impl Default for SanitizeOptions {
         SanitizeOptions {
             remove_embedded_files: true,
             blocked: Blocked::default(),
+            limits: Limits::default(),
         }
     }
 }
@@ -73,6 +80,12 @@ impl SanitizeOptions {
     /// says why).
     pub fn blocked(mut self, blocked: Blocked) -> SanitizeOptions {
         self.blocked = blocked;
+        self
+    }
+
+    /// The limits archives are rebuilt under.
+    pub fn limits(mut self, limits: Limits) -> SanitizeOptions {
+        self.limits = limits;
         self
     }
 }
@@ -345,22 +358,25 @@ impl Policy {
     /// not, else the record for the report and the copy (none when it
     /// failed).
     pub fn apply(&self, data: &[u8], name: &str) -> Option<(Record, Option<Vec<u8>>)> {
-        self.apply_blocking(data, name, &Blocked::default())
+        self.apply_blocking(data, name, &Blocked::default(), &Limits::default())
     }
 
-    /// [`Policy::apply`], archive members in `blocked` left out.
+    /// [`Policy::apply`], archive members in `blocked` left out, archives
+    /// read under `limits`.
     pub fn apply_blocking(
         &self,
         data: &[u8],
         name: &str,
         blocked: &Blocked,
+        limits: &Limits,
     ) -> Option<(Record, Option<Vec<u8>>)> {
         if !self.applies(data, name) {
             return None;
         }
         let opts = SanitizeOptions::new()
             .remove_embedded_files(self.remove_embedded_files)
-            .blocked(blocked.clone());
+            .blocked(blocked.clone())
+            .limits(limits.clone());
         Some(match sanitize(data, name, &opts) {
             Ok(s) => (Record::of(&s), Some(s.data)),
             Err(e) => (Record::failed(e.to_string()), None),
@@ -370,7 +386,8 @@ impl Policy {
 
 impl Policy {
     /// Sanitizes the file at `path` if this policy applies to it (archive
-    /// members in `blocked`, what the file's own scan blocked, left out):
+    /// members in `blocked`, what the file's own scan blocked, left out;
+    /// archives read under `limits`):
     /// the copy is scanned by `rescan` (given the copy and its name; the verdict is
     /// kept in the record, so a copy that still blocks is never served)
     /// and handed with its SHA-256 to `keep`, which stores it. Returns the
@@ -382,6 +399,7 @@ impl Policy {
         path: &std::path::Path,
         name: &str,
         blocked: &Blocked,
+        limits: &Limits,
         rescan: impl FnOnce(&[u8], &str) -> crate::ResultCode,
         keep: impl FnOnce(&[u8], &str) -> Result<(), String>,
     ) -> Option<Record> {
@@ -392,7 +410,7 @@ impl Policy {
             Ok(d) => d,
             Err(e) => return Some(Record::failed(format!("the file could not be read: {e}"))),
         };
-        let (mut record, copy) = self.apply_blocking(&data, name, blocked)?;
+        let (mut record, copy) = self.apply_blocking(&data, name, blocked, limits)?;
         drop(data);
         let Some(copy) = copy else {
             return Some(record);

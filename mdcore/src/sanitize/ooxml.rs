@@ -47,10 +47,8 @@ fn fail(m: impl Into<String>) -> SanitizeError {
 /// Whether `data` is a zip holding `[Content_Types].xml`.
 pub(super) fn is_package(data: &[u8]) -> bool {
     data.starts_with(b"PK")
-        && zip::ZipArchive::new(Cursor::new(data)).is_ok_and(|z| {
-            z.file_names()
-                .any(|n| n.is_ok_and(|n| part_key(&n) == "[content_types].xml"))
-        })
+        && crate::extract::zip::central_names(data)
+            .is_some_and(|names| names.iter().any(|n| part_key(n) == "[content_types].xml"))
 }
 
 /// One part: its name as written back, its key (lower case, no leading

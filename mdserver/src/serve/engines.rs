@@ -61,12 +61,10 @@ impl LiveScanner {
     }
 }
 
-/// What `/stat/engines` lists for a scanner: its engines and its
-/// vulnerability feed.
+/// What `/stat/engines` lists for a scanner: its engines, the
+/// vulnerability assessment last.
 pub(crate) fn listed(s: &Scanner) -> Vec<EngineInfo> {
-    let mut out = s.engines().to_vec();
-    out.extend(s.vulnerability_feed().map(mdcore::vuln::Feed::info));
-    out
+    s.engines().to_vec()
 }
 
 #[cfg(test)]

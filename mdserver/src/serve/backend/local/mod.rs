@@ -193,7 +193,7 @@ impl Local {
         let spec = mdcluster::job::Spec {
             block_codes: &workflow.block_codes,
             sanitize: &workflow.sanitize,
-            copy_limits: &limits,
+            limits: &limits,
         };
         let keep = |copy: &[u8], sha: &str| {
             let tmp = self.store.tmp_path(&format!("sanitized-{}", scan.data_id));

@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engines::{EngineInfo, EngineKind};
+use crate::engines::{Engine, EngineInfo, EngineKind, EngineResult, ObjectView};
 use crate::errors::FeedError;
 
 mod cvss;
@@ -556,6 +556,42 @@ impl Feed {
     /// The paths it was read from.
     pub fn sources(&self) -> &[PathBuf] {
         &self.sources
+    }
+}
+
+/// The assessment as an engine: the walker hands it every object, as it
+/// hands them to the detection engines, and puts what it finds in the
+/// object's `vulnerabilities` (code 18). The scanner builds it from the
+/// feed it loaded and runs it first, so an allow-listed object is assessed
+/// too.
+#[derive(Debug)]
+pub(crate) struct Assessment {
+    feed: Arc<Feed>,
+    info: EngineInfo,
+}
+
+impl Assessment {
+    pub(crate) fn new(feed: Arc<Feed>) -> Assessment {
+        let info = feed.info();
+        Assessment { feed, info }
+    }
+}
+
+impl Engine for Assessment {
+    fn info(&self) -> &EngineInfo {
+        &self.info
+    }
+
+    fn scan(&self, object: &ObjectView<'_>, _timeout: std::time::Duration) -> EngineResult {
+        EngineResult {
+            vulnerabilities: assess(
+                &self.feed,
+                object.data,
+                object.file_type.kind,
+                object.display_name,
+            ),
+            ..EngineResult::clean()
+        }
     }
 }
 

@@ -5,9 +5,9 @@
 //! (RPM, and a Debian package's control archive), PE version resources
 //! and .NET assembly metadata.
 
-use std::io::Read;
-
+use crate::extract::{Cx, Flow};
 use crate::kind::Kind;
+use crate::limits::{Budget, Limits};
 
 /// One piece of software found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -176,87 +176,60 @@ fn debian_control(text: &str, source: &str) -> Option<Software> {
 }
 
 /// A `.deb`: an `ar` archive whose `control.tar[.gz|.xz|.zst]` holds
-/// `./control`.
+/// `./control`. The members are read by the registry's readers (ar, the
+/// compressor, tar), as the walker reads them, within a budget of
+/// [`MAX_CONTROL`] bytes.
 fn deb(data: &[u8]) -> Option<Software> {
-    let mut at = 8usize;
-    if !data.starts_with(b"!<arch>\n") {
-        return None;
+    let limits = Limits {
+        max_total_bytes: MAX_CONTROL,
+        max_objects: 10_000,
+        timeout: std::time::Duration::from_secs(10),
+        ..Limits::default()
+    };
+    let budget = Budget::new(limits, data.len() as u64, None);
+    let mut tar = member(Kind::Ar, data, &budget, &|n| n.starts_with("control.tar"))?;
+    // At most one compression around the tar.
+    let (kind, _) = crate::detect::identify(&tar);
+    if kind != Kind::Tar {
+        tar = member(kind, &tar, &budget, &|_| true)?;
     }
-    while at + 60 <= data.len() {
-        let header = data.get(at..at + 60)?;
-        let name = String::from_utf8_lossy(header.get(..16)?)
-            .trim()
-            .trim_end_matches('/')
-            .to_string();
-        let size: usize = String::from_utf8_lossy(header.get(48..58)?)
-            .trim()
-            .parse()
-            .ok()?;
-        let body = data.get(at + 60..(at + 60).checked_add(size)?)?;
-        if name.starts_with("control.tar") {
-            let reader: Box<dyn Read + '_> = match body {
-                [0x1f, 0x8b, ..] => Box::new(flate2::read::GzDecoder::new(body)),
-                [0xfd, b'7', b'z', b'X', b'Z', 0, ..] => {
-                    Box::new(liblzma::read::XzDecoder::new(body))
-                }
-                [0x28, 0xb5, 0x2f, 0xfd, ..] => {
-                    Box::new(zstd::stream::read::Decoder::new(body).ok()?)
-                }
-                _ => Box::new(body),
-            };
-            let mut tar = tar::Archive::new(reader.take(MAX_CONTROL));
-            for entry in tar.entries().ok()? {
-                let mut entry = entry.ok()?;
-                let path = entry.path().ok()?.to_string_lossy().into_owned();
-                if path.trim_start_matches("./") == "control" {
-                    let mut text = String::new();
-                    (&mut entry)
-                        .take(MAX_METADATA as u64)
-                        .read_to_string(&mut text)
-                        .ok()?;
-                    return debian_control(&text, "Debian package");
-                }
-            }
-            return None;
-        }
-        at = at + 60 + size + size % 2;
-    }
-    None
+    let control = member(Kind::Tar, &tar, &budget, &|n| {
+        n.trim_start_matches("./") == "control"
+    })?;
+    let text = control.get(..MAX_METADATA).unwrap_or(&control);
+    debian_control(&String::from_utf8_lossy(text), "Debian package")
 }
 
-/// An RPM's main header: NAME (1000), VERSION (1001), RELEASE (1002),
-/// VENDOR (1011), all strings.
-fn rpm(data: &[u8]) -> Option<Software> {
-    let start = crate::extract::rpm::main_header(data)?;
-    let be = |at: usize| -> Option<usize> {
-        let b = data.get(at..at.checked_add(4)?)?;
-        usize::try_from(u32::from_be_bytes(crate::bytes::array(b, 0)?)).ok()
-    };
-    let count = be(start + 8)?;
-    let store = start.checked_add(16)?.checked_add(count.checked_mul(16)?)?;
-    let tag = |want: usize| -> Option<String> {
-        for i in 0..count.min(100_000) {
-            let e = start + 16 + i * 16;
-            if be(e)? == want && be(e + 4)? == 6 {
-                let off = store.checked_add(be(e + 8)?)?;
-                let rest = data.get(off..)?;
-                let end = memchr::memchr(0, rest)?;
-                return Some(String::from_utf8_lossy(rest.get(..end)?).into_owned());
-            }
+/// The first member of a container of `kind` whose name `want` takes,
+/// read whole by the registry's reader for it.
+fn member(
+    kind: Kind,
+    data: &[u8],
+    budget: &Budget,
+    want: &dyn Fn(&str) -> bool,
+) -> Option<Vec<u8>> {
+    let cx = Cx::new(budget, &[], "", crate::detect::identify);
+    let mut found = None;
+    let _ = crate::formats::each_member(kind, data, &cx, &mut |c| {
+        if !want(&c.name) {
+            return Flow::Continue;
         }
-        None
-    };
-    let name = tag(1000)?;
-    let version = tag(1001)?;
-    let version = match tag(1002) {
-        Some(r) => format!("{version}-{r}"),
-        None => version,
-    };
+        if c.issue.is_none() {
+            found = c.data.map(|d| d.as_slice().to_vec());
+        }
+        Flow::Stop
+    });
+    found
+}
+
+/// An RPM: what its main header says (the RPM reader reads it).
+fn rpm(data: &[u8]) -> Option<Software> {
+    let p = crate::extract::rpm::package(data)?;
     Some(Software {
         ecosystem: Some("RPM".into()),
-        name,
-        vendor: tag(1011).unwrap_or_default(),
-        version,
+        name: p.name,
+        vendor: p.vendor,
+        version: p.version,
         source: "RPM header".into(),
     })
 }
