@@ -352,11 +352,24 @@ fn render(
             {
                 return None;
             }
-            let threats: Vec<String> = report
+            let mut threats: Vec<String> = report
                 .threats()
                 .into_iter()
                 .map(|d| format!("{} in {}", d.threat, d.display_name))
                 .collect();
+            // Vulnerable software is named by its advisories.
+            for n in report.root.iter() {
+                for f in &n.vulnerabilities {
+                    let ids: Vec<&str> = f.vulnerabilities.iter().map(|v| v.id.as_str()).collect();
+                    threats.push(format!(
+                        "{} {} ({}) in {}",
+                        f.product,
+                        f.version,
+                        ids.join(", "),
+                        n.display_name
+                    ));
+                }
+            }
             let detail = if threats.is_empty() {
                 // Name where the code came from: the first node carrying it.
                 report

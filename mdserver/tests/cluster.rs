@@ -1132,7 +1132,14 @@ fn the_reconciler_publishes_a_lost_task_again() {
     let id = c.upload("lost.txt", b"an ordinary file");
     let done = c.wait_all(std::slice::from_ref(&id), Duration::from_secs(60));
     assert_eq!(code(&done[&id]), 0, "{}", done[&id]);
-    let log = gateway_log(&c);
+    // The reconciler says what it did once its whole pass (the blob sweep
+    // too) is over, which can be after the republished scan ended.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut log = gateway_log(&c);
+    while !log.contains("published again") && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        log = gateway_log(&c);
+    }
     assert!(log.contains("dropping the task of lost.txt"), "{log}");
     assert!(log.contains("published again"), "{log}");
 }

@@ -9,8 +9,10 @@
     missing_docs
 )]
 
+mod clamd;
 mod cli;
 mod cluster;
+mod icap;
 mod sanitize;
 mod server;
 mod vulnerability;

@@ -85,9 +85,99 @@ pub(crate) struct Config {
     pub(crate) cluster: Cluster,
     /// HTTPS and the roots https webhooks are checked against.
     pub(crate) tls: TlsConfig,
+    /// The clamd listener (`[clamd]`): off unless it lists an address.
+    pub(crate) clamd: Clamd,
+    /// The ICAP server (`[icap]`): off unless it has an address.
+    pub(crate) icap: Icap,
     /// The workflows in force (not read from the file).
     #[serde(skip)]
     pub(crate) live: LiveWorkflows,
+}
+
+/// The `[clamd]` section: ClamAV's clamd protocol over the same scans.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct Clamd {
+    /// Where to listen: `unix:/run/mdscan/clamd.sock` and `host:port`
+    /// entries. Empty (the default): no listener.
+    pub(crate) listen: Vec<String>,
+    /// The workflow clamd scans run under. Empty: the default one.
+    pub(crate) workflow: String,
+    /// Directories whose files `SCAN`, `CONTSCAN`, `MULTISCAN` and
+    /// `ALLMATCHSCAN` may read. Empty (the default): those commands are
+    /// refused (a client could otherwise make the server read any file).
+    pub(crate) scan_roots: Vec<PathBuf>,
+    /// Most bytes one `INSTREAM` may send (clamd's `StreamMaxLength`).
+    /// Default: 100 MiB, as clamd's.
+    pub(crate) stream_max_length: u64,
+    /// Connections served at once; past it a new one is closed.
+    /// Default: 100.
+    pub(crate) max_connections: usize,
+    /// A connection that sends no command for this long is closed
+    /// (clamd's `IdleTimeout`). Default: 30.
+    pub(crate) idle_timeout_secs: u64,
+    /// A client that stops sending in the middle of a command or stream
+    /// for this long is cut off (clamd's `ReadTimeout`). Default: 120.
+    pub(crate) read_timeout_secs: u64,
+    /// Names reported for files blocked without a threat name, by result
+    /// code (`"13" = "Heuristics.Limits.Exceeded.MaxScanSize"`), over the
+    /// built-in ones.
+    pub(crate) names: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for Clamd {
+    fn default() -> Self {
+        Clamd {
+            listen: Vec::new(),
+            workflow: String::new(),
+            scan_roots: Vec::new(),
+            stream_max_length: 100 << 20,
+            max_connections: 100,
+            idle_timeout_secs: 30,
+            read_timeout_secs: 120,
+            names: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
+/// The `[icap]` section: an ICAP server (RFC 3507) for web proxies.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct Icap {
+    /// Where to listen (`127.0.0.1:1344`). None (the default): no server.
+    pub(crate) listen: Option<String>,
+    /// Service paths that pick a workflow (`{ avscan = "File scan", cdr =
+    /// "Sanitize" }`); any other path scans under the default workflow.
+    pub(crate) services: std::collections::BTreeMap<String, String>,
+    /// Bytes of a body a client sends before the server asks for the rest
+    /// (OPTIONS' `Preview`). Default: 1024.
+    pub(crate) preview: u64,
+    /// Connections served at once; past it a new one gets 503 and is
+    /// closed. Default: 100.
+    pub(crate) max_connections: usize,
+    /// A connection idle between requests for this long is closed.
+    /// Default: 60.
+    pub(crate) idle_timeout_secs: u64,
+    /// A client that stops sending mid-request for this long is cut off.
+    /// Default: 120.
+    pub(crate) read_timeout_secs: u64,
+    /// An HTML file sent (as a 403) in place of blocked content; `{name}`
+    /// and `{threat}` are replaced. Default: a built-in page.
+    pub(crate) block_page: Option<PathBuf>,
+}
+
+impl Default for Icap {
+    fn default() -> Self {
+        Icap {
+            listen: None,
+            services: std::collections::BTreeMap::new(),
+            preview: 1024,
+            max_connections: 100,
+            idle_timeout_secs: 60,
+            read_timeout_secs: 120,
+            block_page: None,
+        }
+    }
 }
 
 /// The `[cluster]` section. Flags and `MDSCAN_*` variables override it.
@@ -331,6 +421,8 @@ impl Default for Config {
             workflows: Vec::new(),
             cluster: Cluster::default(),
             tls: TlsConfig::default(),
+            clamd: Clamd::default(),
+            icap: Icap::default(),
             live: LiveWorkflows::default(),
         }
     }

@@ -61,6 +61,17 @@ fn sanitization_blocks(s: &Scan, workflow: Option<&Workflow>) -> bool {
     failed && workflow.is_none_or(|w| w.sanitize.block_on_failure)
 }
 
+/// Whether a finished root scan is blocked under its workflow: by its
+/// code, or by a sanitization that failed where that blocks (what every
+/// front-end answers a client with).
+pub(crate) fn root_blocks(s: &Scan, workflow: Option<&Workflow>) -> bool {
+    let code = s
+        .report
+        .as_ref()
+        .map_or(ResultCode::Failed, mdcore::Report::verdict);
+    blocks(workflow, code) || sanitization_blocks(s, workflow)
+}
+
 /// MetaDefender's `vulnerability_info` for an object: what was found in
 /// it and, for a root (`deep`), anywhere inside it. `detected_product` is
 /// the first product found (MetaDefender reports one); mdscan adds

@@ -15,12 +15,15 @@ use tokio::net::TcpListener;
 
 mod api;
 mod backend;
+mod clamd;
 mod config;
 mod console;
 mod doc;
 mod engines;
 mod http;
+mod icap;
 mod identity;
+mod intake;
 mod metrics;
 mod roles;
 mod tls;
@@ -272,6 +275,8 @@ async fn serve<B: Backend>(cfg: Config, backend: Arc<B>, what: &str) -> Result<(
         backend.clone(),
         Duration::from_secs(cfg.sweep_interval_secs),
     );
+    clamd::spawn(cfg.clone(), backend.clone()).await?;
+    icap::spawn(cfg.clone(), backend.clone()).await?;
     let metrics = metrics::Metrics::new();
     metrics::spawn(backend.clone(), metrics.clone());
     let api = api::Api::new(cfg.clone(), backend, metrics.clone());

@@ -229,9 +229,7 @@ pub(crate) fn paging(q: &HashMap<String, String>, default: usize) -> (usize, usi
     (first, size)
 }
 
-pub(crate) fn iso(ms: u64) -> String {
-    mdcore::iso8601(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
-}
+pub(crate) use crate::serve::backend::iso;
 
 /// The router: one entry point for every request.
 pub(crate) async fn handle<B: Backend, T: ReqBody>(

@@ -464,6 +464,11 @@ pub(crate) fn failed_report(name: &str, why: &str) -> mdcore::Report {
     mdcore::Report::unscanned(name, mdcore::ResultCode::Failed, why)
 }
 
+/// Milliseconds since the epoch as ISO 8601, as MetaDefender shows times.
+pub(crate) fn iso(ms: u64) -> String {
+    mdcore::iso8601(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
+}
+
 pub(crate) fn now_ms() -> u64 {
     use std::time::{SystemTime, UNIX_EPOCH};
     SystemTime::now()

@@ -1,0 +1,757 @@
+//! The ICAP front-end (RFC 3507): web proxies (Squid, e2guardian, F5, …)
+//! send requests (`REQMOD`) and responses (`RESPMOD`) here to be scanned,
+//! over the intake — the same workflows, limits, engines, result store and
+//! audit log as the HTTP API.
+//!
+//! - Any service path reaches the scanner; `[icap] services` maps paths to
+//!   workflows (`icap://host:1344/cdr` → "Sanitize"), other paths use the
+//!   default workflow.
+//! - `OPTIONS` answers with the methods, `Preview`, `Transfer-Preview: *`,
+//!   `Allow: 204`, an `ISTag` that changes with the definitions,
+//!   `Max-Connections` and `Options-TTL`.
+//! - Bodies come chunked, with or without a preview (`ieof` ends the
+//!   body in the preview; otherwise `100 Continue` asks for the rest);
+//!   connections are kept open between requests.
+//! - Clean content: `204 No Content` when the client allows it, else the
+//!   message sent back unchanged. Blocked content (whatever the workflow
+//!   blocks: a threat, a limit, damage): a `403` page in its place, with
+//!   `X-Infection-Found`, `X-Violations-Found` and `X-Virus-ID`. A response
+//!   scanned under a workflow that sanitizes comes back with the sanitized
+//!   body (when its own scan lets it through).
+//!
+//! Not done: TLS on the ICAP port, `206` partial answers, and
+//! `Transfer-Ignore`/`Transfer-Complete` lists.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::sync::Semaphore;
+
+use super::backend::{AuditEvent, Backend, Scan, now_ms};
+use super::config::{Config, Workflow};
+use super::identity::Identity;
+use super::intake::{self, IntakeError, Spool, Submission};
+use super::roles::Role;
+
+/// Longest ICAP head, and longest encapsulated HTTP head.
+const MAX_HEAD: u64 = 64 << 10;
+/// Longest chunk-size line.
+const MAX_CHUNK_LINE: u64 = 1024;
+/// How long an `OPTIONS` answer may be cached (`Options-TTL`).
+const OPTIONS_TTL: u64 = 3600;
+
+/// The built-in page sent in place of blocked content.
+const PAGE: &str = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Blocked by mdscan</title></head>\n<body><h1>This content was blocked</h1>\n<p>mdscan blocked <b>{name}</b>: {threat}.</p>\n</body></html>\n";
+
+struct Ctx<B> {
+    cfg: Arc<Config>,
+    backend: Arc<B>,
+    /// Who proxies are: they do not sign in.
+    who: Identity,
+    /// The page template.
+    page: String,
+}
+
+/// Starts the ICAP server when `[icap] listen` is set.
+pub(crate) async fn spawn<B: Backend>(cfg: Arc<Config>, backend: Arc<B>) -> Result<(), String> {
+    let Some(addr) = cfg.icap.listen.clone() else {
+        return Ok(());
+    };
+    let page = match &cfg.icap.block_page {
+        Some(p) => std::fs::read_to_string(p)
+            .map_err(|e| format!("[icap] block_page: {}: {e}", p.display()))?,
+        None => PAGE.to_string(),
+    };
+    let l = tokio::net::TcpListener::bind(addr.as_str())
+        .await
+        .map_err(|e| format!("icap: can not listen on {addr}: {e}"))?;
+    eprintln!(
+        "mdscan: ICAP on icap://{}/",
+        l.local_addr().map_or(addr.clone(), |a| a.to_string())
+    );
+    let slots = Arc::new(Semaphore::new(cfg.icap.max_connections.max(1)));
+    let ctx = Arc::new(Ctx {
+        cfg,
+        backend,
+        who: Identity {
+            name: Some("icap".into()),
+            role: Role::User,
+            stored: false,
+        },
+        page,
+    });
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, peer)) = l.accept().await else {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            };
+            let Ok(permit) = slots.clone().try_acquire_owned() else {
+                tokio::spawn(async move {
+                    let _ = s
+                        .write_all(b"ICAP/1.0 503 Service Unavailable\r\nConnection: close\r\nEncapsulated: null-body=0\r\n\r\n")
+                        .await;
+                });
+                continue;
+            };
+            let ctx = ctx.clone();
+            tokio::spawn(async move {
+                let _ = connection(&ctx, s, &peer.to_string()).await;
+                drop(permit);
+            });
+        }
+    });
+    Ok(())
+}
+
+/// Why a connection ends early.
+#[derive(Debug)]
+struct Cut;
+
+impl From<std::io::Error> for Cut {
+    fn from(_: std::io::Error) -> Cut {
+        Cut
+    }
+}
+
+/// One ICAP request's head.
+#[derive(Debug)]
+struct Head {
+    method: String,
+    uri: String,
+    /// Names lower case.
+    headers: Vec<(String, String)>,
+}
+
+impl Head {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The service path (`avscan` of `icap://host:1344/avscan?mode=x`).
+    fn service(&self) -> String {
+        let rest = self
+            .uri
+            .split_once("://")
+            .map_or(self.uri.as_str(), |(_, r)| r);
+        let path = rest.split_once('/').map_or("", |(_, p)| p);
+        let path = path.split(['?', '#']).next().unwrap_or("");
+        path.trim_matches('/').to_string()
+    }
+}
+
+/// Reads lines up to an empty one; `None` at the end of the connection
+/// (or after `idle` with nothing read).
+async fn head<R: AsyncBufReadExt + Unpin>(
+    r: &mut R,
+    idle: Duration,
+    read: Duration,
+) -> Result<Option<Vec<u8>>, Cut> {
+    let mut out = Vec::new();
+    loop {
+        let wait = if out.is_empty() { idle } else { read };
+        let left = MAX_HEAD.saturating_sub(out.len() as u64);
+        if left == 0 {
+            return Err(Cut);
+        }
+        let mut line = Vec::new();
+        let n = tokio::time::timeout(wait, r.take(left).read_until(b'\n', &mut line))
+            .await
+            .map_err(|_| Cut)??;
+        if n == 0 {
+            return if out.is_empty() { Ok(None) } else { Err(Cut) };
+        }
+        // Blank lines before a request are tolerated.
+        if out.is_empty() && (line == b"\r\n" || line == b"\n") {
+            continue;
+        }
+        let end = line == b"\r\n" || line == b"\n";
+        out.extend_from_slice(&line);
+        if end {
+            return Ok(Some(out));
+        }
+    }
+}
+
+fn parse_head(bytes: &[u8]) -> Option<Head> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mut lines = text.split("\r\n").flat_map(|l| l.split('\n'));
+    let first = lines.next()?;
+    let mut parts = first.split(' ');
+    let (method, uri, version) = (parts.next()?, parts.next()?, parts.next()?);
+    if !version.starts_with("ICAP/1.") {
+        return None;
+    }
+    let mut headers = Vec::new();
+    for l in lines.filter(|l| !l.is_empty()) {
+        let (n, v) = l.split_once(':')?;
+        headers.push((n.trim().to_ascii_lowercase(), v.trim().to_string()));
+    }
+    Some(Head {
+        method: method.to_string(),
+        uri: uri.to_string(),
+        headers,
+    })
+}
+
+/// `Encapsulated: req-hdr=0, res-hdr=137, res-body=296`: the parts in
+/// order, their offsets increasing; the last is a body (`null-body` when
+/// there is none).
+fn encapsulated(v: &str) -> Option<Vec<(String, usize)>> {
+    let mut out: Vec<(String, usize)> = Vec::new();
+    for part in v.split(',') {
+        let (name, off) = part.trim().split_once('=')?;
+        let off: usize = off.trim().parse().ok()?;
+        if out.last().is_some_and(|(_, prev)| *prev > off) {
+            return None;
+        }
+        out.push((name.trim().to_ascii_lowercase(), off));
+    }
+    let (last, _) = out.last()?;
+    last.ends_with("-body").then_some(out)
+}
+
+async fn connection<B, S>(ctx: &Ctx<B>, s: S, peer: &str) -> Result<(), Cut>
+where
+    B: Backend,
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let c = &ctx.cfg.icap;
+    let idle = Duration::from_secs(c.idle_timeout_secs);
+    let read = Duration::from_secs(c.read_timeout_secs);
+    let mut r = BufReader::new(s);
+    loop {
+        let Some(bytes) = head(&mut r, idle, read).await? else {
+            return Ok(());
+        };
+        let Some(h) = parse_head(&bytes) else {
+            send(&mut r, &status(ctx, "400 Bad Request", true)).await?;
+            return Ok(());
+        };
+        let close = h
+            .header("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        match h.method.as_str() {
+            "OPTIONS" => send(&mut r, &options(ctx)).await?,
+            "REQMOD" | "RESPMOD" => {
+                if !modify(ctx, &mut r, &h, read, peer).await? {
+                    return Ok(());
+                }
+            }
+            _ => {
+                send(&mut r, &status(ctx, "501 Method Not Implemented", true)).await?;
+                return Ok(());
+            }
+        }
+        if close {
+            return Ok(());
+        }
+    }
+}
+
+/// The `ISTag`: changes whenever the definitions do.
+fn istag<B: Backend>(ctx: &Ctx<B>) -> String {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    for e in ctx.backend.engines() {
+        h.update(e.id.as_bytes());
+        h.update(e.version.as_bytes());
+        h.update(e.def_time.as_bytes());
+    }
+    let hex = mdcore::hex(&h.finalize());
+    format!("\"mdscan-{}\"", hex.get(..16).unwrap_or(&hex))
+}
+
+fn status<B: Backend>(ctx: &Ctx<B>, status: &str, close: bool) -> String {
+    let mut out = format!(
+        "ICAP/1.0 {status}\r\nISTag: {}\r\nEncapsulated: null-body=0\r\n",
+        istag(ctx)
+    );
+    if close {
+        out.push_str("Connection: close\r\n");
+    }
+    out.push_str("\r\n");
+    out
+}
+
+fn options<B: Backend>(ctx: &Ctx<B>) -> String {
+    let c = &ctx.cfg.icap;
+    format!(
+        "ICAP/1.0 200 OK\r\nMethods: RESPMOD, REQMOD\r\nService: mdscan {}\r\nISTag: {}\r\nEncapsulated: null-body=0\r\nMax-Connections: {}\r\nOptions-TTL: {OPTIONS_TTL}\r\nAllow: 204\r\nPreview: {}\r\nTransfer-Preview: *\r\n\r\n",
+        env!("CARGO_PKG_VERSION"),
+        istag(ctx),
+        c.max_connections,
+        c.preview
+    )
+}
+
+/// Writes an ICAP head with no body.
+async fn send<S: AsyncRead + AsyncWrite + Unpin>(
+    r: &mut BufReader<S>,
+    head: &str,
+) -> Result<(), Cut> {
+    let w = r.get_mut();
+    w.write_all(head.as_bytes()).await?;
+    w.flush().await?;
+    Ok(())
+}
+
+/// Writes `data` as one chunk (when not empty) and the last chunk.
+async fn chunked<W: AsyncWrite + Unpin>(w: &mut W, data: &[u8]) -> Result<(), Cut> {
+    if !data.is_empty() {
+        w.write_all(format!("{:x}\r\n", data.len()).as_bytes())
+            .await?;
+        w.write_all(data).await?;
+        w.write_all(b"\r\n").await?;
+    }
+    w.write_all(b"0\r\n\r\n").await?;
+    Ok(())
+}
+
+/// Streams a stored file as chunks, then the last chunk.
+async fn chunked_file<W: AsyncWrite + Unpin>(w: &mut W, path: &std::path::Path) -> Result<(), Cut> {
+    let mut f = tokio::fs::File::open(path).await?;
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = f.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        w.write_all(format!("{n:x}\r\n").as_bytes()).await?;
+        w.write_all(buf.get(..n).unwrap_or_default()).await?;
+        w.write_all(b"\r\n").await?;
+    }
+    w.write_all(b"0\r\n\r\n").await?;
+    Ok(())
+}
+
+/// What reading a chunked body came to.
+enum Body {
+    /// The last chunk came; `true` when it said `ieof` (all of the body
+    /// was in the preview).
+    Ended(bool),
+    /// More than the workflow takes.
+    TooLarge,
+}
+
+/// Reads chunks into `spool` up to the last chunk.
+async fn chunks<R: AsyncBufReadExt + Unpin>(
+    r: &mut R,
+    read: Duration,
+    spool: &mut Spool,
+) -> Result<Body, Cut> {
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let mut line = Vec::new();
+        tokio::time::timeout(read, r.take(MAX_CHUNK_LINE).read_until(b'\n', &mut line))
+            .await
+            .map_err(|_| Cut)??;
+        let text = std::str::from_utf8(&line).map_err(|_| Cut)?.trim();
+        let (size, ext) = text.split_once(';').unwrap_or((text, ""));
+        let mut left = u64::from_str_radix(size.trim(), 16).map_err(|_| Cut)?;
+        if left == 0 {
+            // The blank line after the last chunk.
+            let mut end = Vec::new();
+            tokio::time::timeout(read, r.take(4).read_until(b'\n', &mut end))
+                .await
+                .map_err(|_| Cut)??;
+            return Ok(Body::Ended(ext.trim() == "ieof"));
+        }
+        while left > 0 {
+            let want = usize::try_from(left.min(buf.len() as u64)).unwrap_or(buf.len());
+            let part = buf.get_mut(..want).ok_or(Cut)?;
+            tokio::time::timeout(read, r.read_exact(part))
+                .await
+                .map_err(|_| Cut)??;
+            left -= want as u64;
+            match spool.push(part).await {
+                Ok(()) => {}
+                Err(IntakeError::TooLarge(_)) => return Ok(Body::TooLarge),
+                Err(_) => return Err(Cut),
+            }
+        }
+        let mut crlf = [0u8; 2];
+        tokio::time::timeout(read, r.read_exact(&mut crlf))
+            .await
+            .map_err(|_| Cut)??;
+        if &crlf != b"\r\n" {
+            return Err(Cut);
+        }
+    }
+}
+
+/// `REQMOD` or `RESPMOD`; `false` when the connection must close.
+async fn modify<B, S>(
+    ctx: &Ctx<B>,
+    r: &mut BufReader<S>,
+    h: &Head,
+    read: Duration,
+    peer: &str,
+) -> Result<bool, Cut>
+where
+    B: Backend,
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let Some(parts) = h.header("encapsulated").and_then(encapsulated) else {
+        send(r, &status(ctx, "400 Bad Request", true)).await?;
+        return Ok(false);
+    };
+    let head_len = parts.last().map_or(0, |(_, o)| *o);
+    if head_len as u64 > MAX_HEAD * 2 {
+        send(r, &status(ctx, "400 Bad Request", true)).await?;
+        return Ok(false);
+    }
+    let mut heads = vec![0u8; head_len];
+    tokio::time::timeout(read, r.read_exact(&mut heads))
+        .await
+        .map_err(|_| Cut)??;
+    let section = |name: &str| -> Option<&[u8]> {
+        let i = parts.iter().position(|(n, _)| n == name)?;
+        let start = parts.get(i)?.1;
+        let end = parts.get(i + 1)?.1;
+        heads.get(start..end)
+    };
+    let req_hdr = section("req-hdr").map(<[u8]>::to_vec);
+    let res_hdr = section("res-hdr").map(<[u8]>::to_vec);
+    let body_kind = parts.last().map(|(n, _)| n.clone()).unwrap_or_default();
+    let respmod = h.method == "RESPMOD";
+    let allow_204 = h
+        .header("allow")
+        .is_some_and(|a| a.split(',').any(|x| x.trim() == "204"));
+    let name = req_hdr
+        .as_deref()
+        .and_then(request_name)
+        .unwrap_or_else(|| "icap-body".to_string());
+    let service = h.service();
+    let sub = Submission {
+        workflow: ctx
+            .cfg
+            .icap
+            .services
+            .get(&service)
+            .cloned()
+            .unwrap_or_default(),
+        user_agent: "icap".into(),
+        filename: Some(name.clone()),
+        ..Submission::default()
+    };
+    let workflow = match intake::admit(&ctx.cfg, ctx.backend.as_ref(), &ctx.who, &sub).await {
+        Ok(w) => w,
+        Err(IntakeError::Busy) => {
+            send(r, &status(ctx, "503 Service Unavailable", true)).await?;
+            return Ok(false);
+        }
+        Err(_) => {
+            send(r, &status(ctx, "500 Server Error", true)).await?;
+            return Ok(false);
+        }
+    };
+    let mut spool = Spool::new(ctx.backend.as_ref(), workflow.max_file_size);
+    if body_kind != "null-body" {
+        let mut ended = chunks(r, read, &mut spool).await?;
+        if h.header("preview").is_some() && matches!(ended, Body::Ended(false)) {
+            // The preview ended and the body goes on: ask for the rest.
+            send(r, "ICAP/1.0 100 Continue\r\n\r\n").await?;
+            ended = chunks(r, read, &mut spool).await?;
+        }
+        if let Body::TooLarge = ended {
+            // The rest of the body was not read: answer, then close.
+            let threat = "Heuristics.Limits.Exceeded.MaxFileSize".to_string();
+            block(ctx, r, &name, &[threat]).await?;
+            return Ok(false);
+        }
+    }
+    let file = match spool.finish().await {
+        Ok(f) => f,
+        Err(_) => {
+            send(r, &status(ctx, "500 Server Error", true)).await?;
+            return Ok(false);
+        }
+    };
+    if file.size == 0 {
+        let _ = std::fs::remove_file(&file.tmp);
+        unchanged(ctx, r, allow_204, respmod, &req_hdr, &res_hdr, None).await?;
+        return Ok(true);
+    }
+    let sha256 = file.sha256.clone();
+    let scan = match scan(ctx, sub, &workflow, file, peer).await {
+        Some(s) => s,
+        None => {
+            send(r, &status(ctx, "500 Server Error", true)).await?;
+            return Ok(false);
+        }
+    };
+    if let Some(threats) = intake::blocked_by(&scan, &workflow, &BTreeMap::new()) {
+        block(ctx, r, &name, &threats).await?;
+        return Ok(true);
+    }
+    if respmod && let Some((copy, size)) = sanitized(&scan, &workflow) {
+        let hdr = res_hdr.as_deref().map(|h| with_length(h, size));
+        let Ok(blob) = ctx.backend.blob(&copy).await else {
+            send(r, &status(ctx, "500 Server Error", true)).await?;
+            return Ok(false);
+        };
+        let hdr = hdr.unwrap_or_else(|| {
+            format!("HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n\r\n").into_bytes()
+        });
+        let head = format!(
+            "ICAP/1.0 200 OK\r\nISTag: {}\r\nEncapsulated: res-hdr=0, res-body={}\r\n\r\n",
+            istag(ctx),
+            hdr.len()
+        );
+        let w = r.get_mut();
+        w.write_all(head.as_bytes()).await?;
+        w.write_all(&hdr).await?;
+        chunked_file(w, blob.path()).await?;
+        w.flush().await?;
+        return Ok(true);
+    }
+    unchanged(
+        ctx,
+        r,
+        allow_204,
+        respmod,
+        &req_hdr,
+        &res_hdr,
+        Some(&sha256),
+    )
+    .await?;
+    Ok(true)
+}
+
+/// The last part of the URL in an HTTP request head (`/a/setup.exe` →
+/// `setup.exe`), the host when the path is empty.
+fn request_name(head: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(head);
+    let first = text.lines().next()?;
+    let url = first.split(' ').nth(1)?;
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let path = rest.split(['?', '#']).next().unwrap_or(rest);
+    let last = path.trim_end_matches('/').rsplit('/').next()?;
+    (!last.is_empty()).then(|| last.to_string())
+}
+
+/// The sanitized copy of a finished scan to send instead of the body, and
+/// its size: when the workflow sanitized it and the copy's own scan lets
+/// it through.
+fn sanitized(scan: &Scan, workflow: &Workflow) -> Option<(String, u64)> {
+    let rec = scan.report.as_ref()?.sanitization.as_ref()?;
+    if rec.failure.is_some() || rec.sha256.is_empty() {
+        return None;
+    }
+    let copy_blocks = rec
+        .copy_result
+        .is_none_or(|c| c.blocks_under(Some(&workflow.block_codes)));
+    (!copy_blocks).then(|| (rec.sha256.clone(), rec.size))
+}
+
+/// An HTTP head with its length headers replaced by `Content-Length: n`.
+fn with_length(head: &[u8], n: u64) -> Vec<u8> {
+    let text = String::from_utf8_lossy(head);
+    let mut out = String::new();
+    for line in text.split("\r\n").filter(|l| !l.is_empty()) {
+        let name = line
+            .split(':')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if matches!(
+            name.as_str(),
+            "content-length" | "transfer-encoding" | "content-md5" | "etag"
+        ) {
+            continue;
+        }
+        out.push_str(line);
+        out.push_str("\r\n");
+    }
+    out.push_str(&format!("Content-Length: {n}\r\n\r\n"));
+    out.into_bytes()
+}
+
+/// Submits one received body and waits for the finished scan.
+async fn scan<B: Backend>(
+    ctx: &Ctx<B>,
+    sub: Submission,
+    workflow: &Workflow,
+    file: intake::Received,
+    peer: &str,
+) -> Option<Scan> {
+    let submitted = intake::submit(
+        &ctx.cfg,
+        ctx.backend.as_ref(),
+        &ctx.who,
+        sub,
+        workflow,
+        file,
+    )
+    .await
+    .ok()?;
+    ctx.backend
+        .audit(&AuditEvent {
+            time_ms: now_ms(),
+            user: ctx.who.name.clone(),
+            address: Some(peer.to_string()),
+            action: "icap scan".into(),
+            target: Some(submitted.data_id.clone()),
+            outcome: "ok".into(),
+        })
+        .await;
+    let within = Duration::from_secs(ctx.cfg.sync_timeout_secs);
+    submitted
+        .wait(ctx.backend.as_ref(), within)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Clean: `204` when allowed, else the message sent back as it came (the
+/// body read back from the store).
+async fn unchanged<B, S>(
+    ctx: &Ctx<B>,
+    r: &mut BufReader<S>,
+    allow_204: bool,
+    respmod: bool,
+    req_hdr: &Option<Vec<u8>>,
+    res_hdr: &Option<Vec<u8>>,
+    body: Option<&str>,
+) -> Result<(), Cut>
+where
+    B: Backend,
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    if allow_204 {
+        let head = format!(
+            "ICAP/1.0 204 No Content\r\nISTag: {}\r\nEncapsulated: null-body=0\r\n\r\n",
+            istag(ctx)
+        );
+        return send(r, &head).await;
+    }
+    let hdr: &[u8] = if respmod {
+        res_hdr.as_deref().unwrap_or_default()
+    } else {
+        req_hdr.as_deref().unwrap_or_default()
+    };
+    let (hdr_name, body_name) = if respmod {
+        ("res-hdr", "res-body")
+    } else {
+        ("req-hdr", "req-body")
+    };
+    let encapsulated = match (hdr.is_empty(), body.is_some()) {
+        (true, true) => format!("{body_name}=0"),
+        (true, false) => "null-body=0".to_string(),
+        (false, true) => format!("{hdr_name}=0, {body_name}={}", hdr.len()),
+        (false, false) => format!("{hdr_name}=0, null-body={}", hdr.len()),
+    };
+    let head = format!(
+        "ICAP/1.0 200 OK\r\nISTag: {}\r\nEncapsulated: {encapsulated}\r\n\r\n",
+        istag(ctx)
+    );
+    let blob = match body {
+        Some(sha) => match ctx.backend.blob(sha).await {
+            Ok(b) => Some(b),
+            Err(_) => {
+                return send(r, &status(ctx, "500 Server Error", true)).await;
+            }
+        },
+        None => None,
+    };
+    let w = r.get_mut();
+    w.write_all(head.as_bytes()).await?;
+    w.write_all(hdr).await?;
+    if let Some(b) = blob {
+        chunked_file(w, b.path()).await?;
+    }
+    w.flush().await?;
+    Ok(())
+}
+
+/// Blocked: a 403 page in place of the message.
+async fn block<B, S>(
+    ctx: &Ctx<B>,
+    r: &mut BufReader<S>,
+    name: &str,
+    threats: &[String],
+) -> Result<(), Cut>
+where
+    B: Backend,
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let first = threats.first().map_or("blocked", String::as_str);
+    let page = ctx
+        .page
+        .replace("{name}", &html(name))
+        .replace("{threat}", &html(&threats.join(", ")));
+    let http = format!(
+        "HTTP/1.1 403 Forbidden\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
+        page.len()
+    );
+    // Header values quote the file's name: no line breaks in them.
+    let clean = |s: &str| s.replace(['\r', '\n', ';'], " ");
+    let mut violations = format!("{}", threats.len());
+    for t in threats {
+        violations.push_str(&format!(
+            "\r\n\t{}\r\n\t{}\r\n\t0\r\n\t2",
+            clean(name),
+            clean(t)
+        ));
+    }
+    let head = format!(
+        "ICAP/1.0 200 OK\r\nISTag: {}\r\nEncapsulated: res-hdr=0, res-body={}\r\nX-Infection-Found: Type=0; Resolution=2; Threat={};\r\nX-Violations-Found: {violations}\r\nX-Virus-ID: {}\r\n\r\n",
+        istag(ctx),
+        http.len(),
+        clean(first),
+        clean(first)
+    );
+    let w = r.get_mut();
+    w.write_all(head.as_bytes()).await?;
+    w.write_all(http.as_bytes()).await?;
+    chunked(w, page.as_bytes()).await?;
+    w.flush().await?;
+    Ok(())
+}
+
+/// `text` safe inside HTML.
+fn html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heads_and_encapsulation_parse() {
+        let h = parse_head(
+            b"RESPMOD icap://127.0.0.1:1344/avscan?x=1 ICAP/1.0\r\nHost: a\r\nEncapsulated: req-hdr=0, res-hdr=10, res-body=20\r\nPreview: 0\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(h.service(), "avscan");
+        assert_eq!(h.header("preview"), Some("0"));
+        let e = encapsulated(h.header("encapsulated").unwrap()).unwrap();
+        assert_eq!(e.len(), 3);
+        assert!(encapsulated("req-hdr=10, res-body=5").is_none());
+        assert!(encapsulated("req-hdr=0").is_none());
+        assert!(parse_head(b"GET / HTTP/1.1\r\n\r\n").is_none());
+        assert_eq!(
+            request_name(b"GET http://example.com/a/setup.exe?x HTTP/1.1\r\n").as_deref(),
+            Some("setup.exe")
+        );
+        assert_eq!(
+            String::from_utf8(with_length(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\nX: y\r\n\r\n",
+                9
+            ))
+            .unwrap(),
+            "HTTP/1.1 200 OK\r\nX: y\r\nContent-Length: 9\r\n\r\n"
+        );
+    }
+}

@@ -1,0 +1,326 @@
+//! The clamd listener, judged by the reference: Debian's clamd answers the
+//! same byte sequences as mdscan (replies compared byte for byte, once the
+//! version line and ClamAV's `.UNOFFICIAL` suffix are set aside), and
+//! Debian's clamdscan works against mdscan's socket as against clamd's.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::cli::{EICAR, zip_of};
+use crate::server::{Server, get};
+use crate::shared::skip;
+
+/// The name mdscan's built-in rule gives EICAR; the reference clamd is
+/// given a hash signature of that name.
+const EICAR_NAME: &str = "EICAR_Test_File";
+
+/// Sends `bytes` on a fresh connection and reads until the server closes
+/// it (or 5 s pass).
+fn ask(sock: &Path, bytes: &[u8]) -> Vec<u8> {
+    let mut s = UnixStream::connect(sock).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    // A server that refuses a stream may close before all was written.
+    let _ = s.write_all(bytes);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    out
+}
+
+/// `INSTREAM` of `data` in chunks of `chunk` bytes, with framing `z` or `n`.
+fn instream(prefix: &[u8], data: &[u8], chunk: usize) -> Vec<u8> {
+    let mut out = prefix.to_vec();
+    for c in data.chunks(chunk) {
+        out.extend_from_slice(&u32::try_from(c.len()).unwrap().to_be_bytes());
+        out.extend_from_slice(c);
+    }
+    out.extend_from_slice(&[0, 0, 0, 0]);
+    out
+}
+
+/// Debian's clamd on a socket in `dir`, with one signature: EICAR's MD5
+/// under mdscan's name for it. `None` (after a visible skip) when clamd is
+/// not installed.
+struct RefClamd(Child);
+
+impl Drop for RefClamd {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn reference(dir: &Path) -> Option<(RefClamd, PathBuf)> {
+    let db = dir.join("db");
+    std::fs::create_dir_all(&db).unwrap();
+    std::fs::write(
+        db.join("eicar.hdb"),
+        format!("44d88612fea8a8f36de82e1278abb02f:68:{EICAR_NAME}\n"),
+    )
+    .unwrap();
+    let sock = dir.join("clamd.sock");
+    let conf = dir.join("clamd.conf");
+    let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
+    std::fs::write(
+        &conf,
+        format!(
+            "LocalSocket {}\nDatabaseDirectory {}\nForeground yes\nUser {user}\nStreamMaxLength 1M\nLogFile {}\n",
+            sock.display(),
+            db.display(),
+            dir.join("clamd.log").display()
+        ),
+    )
+    .unwrap();
+    let child = match Command::new("clamd")
+        .arg("-c")
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    {
+        Ok(c) => RefClamd(c),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            skip(format_args!(
+                "clamd is not installed (Debian clamav-daemon)"
+            ));
+            return None;
+        }
+        Err(e) => panic!("clamd: {e}"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if UnixStream::connect(&sock).is_ok() {
+            return Some((child, sock));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the reference clamd did not start");
+}
+
+/// mdscan serving clamd on a socket in `dir`, `roots` open to path scans.
+fn mdscan(dir: &Path, roots: &Path) -> (Server, PathBuf) {
+    let sock = dir.join("mdscan-clamd.sock");
+    let cfg = format!(
+        "[clamd]\nlisten = [\"unix:{}\"]\nscan_roots = [\"{}\"]\nstream_max_length = 1048576\n",
+        sock.display(),
+        roots.display()
+    );
+    let server = Server::start(dir, Some(&cfg));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while UnixStream::connect(&sock).is_err() {
+        assert!(Instant::now() < deadline, "no clamd socket");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (server, sock)
+}
+
+/// A reply as compared: the version line's text and ClamAV's suffix for
+/// signatures from a local database set aside.
+fn normal(reply: &[u8]) -> String {
+    let text = String::from_utf8_lossy(reply).replace(".UNOFFICIAL", "");
+    text.split_inclusive(['\n', '\0'])
+        .map(|line| {
+            let body =
+                line.trim_start_matches(|c: char| c.is_ascii_digit() || c == ':' || c == ' ');
+            if body.starts_with("ClamAV ") || body.starts_with("mdscan ") {
+                let end = line.chars().last().unwrap_or('\n');
+                let (pre, _) = line.split_at(line.len() - body.len());
+                let commands = body.split_once("| COMMANDS:").map(|(_, c)| c.trim_end());
+                match commands {
+                    Some(_) => format!("{pre}<version>| COMMANDS: <list>{end}"),
+                    None => format!("{pre}<version>{end}"),
+                }
+            } else {
+                line.to_string()
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn clamd_replies_match_debians_clamd_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let Some((_clamd, reference)) = reference(d) else {
+        return;
+    };
+    let roots = d.join("files");
+    std::fs::create_dir_all(roots.join("sub")).unwrap();
+    std::fs::write(roots.join("eicar.com"), EICAR).unwrap();
+    std::fs::write(roots.join("clean.txt"), b"nothing here\n").unwrap();
+    std::fs::write(roots.join("sub/a.txt"), b"a clean file\n").unwrap();
+    std::fs::write(roots.join("sub/z.com"), EICAR).unwrap();
+    let clean_dir = d.join("files/clean");
+    std::fs::create_dir_all(&clean_dir).unwrap();
+    std::fs::write(clean_dir.join("x.txt"), b"x\n").unwrap();
+    let (_server, ours) = mdscan(d, &roots);
+
+    let path = |p: &str| roots.join(p).display().to_string();
+    let cmd = |prefix: &str, verb: &str, arg: &str, end: &str| {
+        format!("{prefix}{verb} {arg}{end}").into_bytes()
+    };
+    let mut cases: Vec<Vec<u8>> = vec![
+        b"zPING\0".to_vec(),
+        b"nPING\n".to_vec(),
+        b"PING\n".to_vec(),
+        b"zVERSION\0".to_vec(),
+        b"nVERSIONCOMMANDS\n".to_vec(),
+        b"nFOO\n".to_vec(),
+        b"zFOO\0".to_vec(),
+        b"FOO\n".to_vec(),
+        b"nSCAN\n".to_vec(),
+        b"nPING extra\n".to_vec(),
+        b"nEND\n".to_vec(),
+        instream(b"zINSTREAM\0", EICAR, 7),
+        instream(b"nINSTREAM\n", EICAR, 68),
+        instream(b"zINSTREAM\0", b"hello, clean world", 5),
+        instream(b"zINSTREAM\0", b"", 5),
+        instream(b"zINSTREAM\0", &vec![b'a'; 2 << 20], 64 << 10),
+        cmd("n", "SCAN", &path("eicar.com"), "\n"),
+        cmd("z", "SCAN", &path("clean.txt"), "\0"),
+        cmd("n", "SCAN", &path("missing"), "\n"),
+        cmd("n", "SCAN", &path("sub"), "\n"),
+        cmd("n", "CONTSCAN", &path("sub"), "\n"),
+        cmd("n", "MULTISCAN", &path("sub"), "\n"),
+        cmd("n", "ALLMATCHSCAN", &path("sub"), "\n"),
+        cmd("n", "SCAN", &clean_dir.display().to_string(), "\n"),
+        b"zIDSESSION\0zPING\0zVERSION\0zEND\0".to_vec(),
+    ];
+    let mut session = b"nIDSESSION\nnPING\n".to_vec();
+    session.extend(instream(b"nINSTREAM\n", EICAR, 10));
+    session.extend(cmd("n", "SCAN", &path("clean.txt"), "\n"));
+    session.extend(b"nEND\n");
+    cases.push(session);
+    // Last: clamd takes no connection while it reloads.
+    cases.push(b"nRELOAD\n".to_vec());
+    for case in &cases {
+        let mut want = normal(&ask(&reference, case));
+        let mut got = normal(&ask(&ours, case));
+        if case.windows(9).any(|w| w == b"IDSESSION") {
+            // In a session clamd answers requests as they finish, each
+            // numbered: the order of the lines is not part of the
+            // protocol.
+            let sorted = |s: &str| {
+                let mut lines: Vec<&str> = s.split_inclusive(['\n', '\0']).collect();
+                lines.sort_unstable();
+                lines.concat()
+            };
+            want = sorted(&want);
+            got = sorted(&got);
+        }
+        let shown = String::from_utf8_lossy(case.get(..60).unwrap_or(case));
+        assert_eq!(got, want, "replies differ for {shown:?}");
+    }
+    // QUIT and SHUTDOWN stop clamd; mdscan refuses: the connection closes
+    // with no reply (as clamd's does) and the server goes on.
+    for stop in [&b"nQUIT\n"[..], b"nSHUTDOWN\n", b"zSHUTDOWN\0"] {
+        assert_eq!(ask(&ours, stop), b"");
+        assert_eq!(ask(&ours, b"zPING\0"), b"PONG\0");
+    }
+    // What clamd does not have: paths outside the roots are refused.
+    assert_eq!(
+        ask(&ours, b"nSCAN /etc/passwd\n"),
+        b"/etc/passwd: Access denied. ERROR\n"
+    );
+}
+
+#[test]
+fn clamdscan_scans_through_mdscan_and_every_scan_is_on_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let roots = d.join("files");
+    std::fs::create_dir_all(&roots).unwrap();
+    std::fs::write(roots.join("eicar.com"), EICAR).unwrap();
+    std::fs::write(roots.join("hidden.zip"), zip_of(&[("in/eicar.txt", EICAR)])).unwrap();
+    std::fs::write(roots.join("clean.txt"), b"nothing here\n").unwrap();
+    let (server, sock) = mdscan(d, &roots);
+    let conf = d.join("clamdscan.conf");
+    std::fs::write(&conf, format!("LocalSocket {}\n", sock.display())).unwrap();
+    let clamdscan = |args: &[&str], stdin: Option<&[u8]>| -> Option<(i32, String)> {
+        let mut c = Command::new("clamdscan");
+        c.arg(format!("--config-file={}", conf.display()))
+            .arg("--no-summary")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = match c.spawn() {
+            Ok(ch) => ch,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                skip(format_args!(
+                    "clamdscan is not installed (Debian clamdscan)"
+                ));
+                return None;
+            }
+            Err(e) => panic!("clamdscan: {e}"),
+        };
+        if let Some(data) = stdin {
+            child.stdin.take().unwrap().write_all(data).unwrap();
+        }
+        drop(child.stdin.take());
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        Some((out.status.code().unwrap_or(-1), text))
+    };
+    let p = |f: &str| roots.join(f).display().to_string();
+    let Some((code, out)) = clamdscan(&["--stream", &p("eicar.com")], None) else {
+        return;
+    };
+    assert_eq!(
+        (code, out.trim()),
+        (
+            1,
+            format!("{}: {EICAR_NAME} FOUND", p("eicar.com")).as_str()
+        )
+    );
+    let (code, out) = clamdscan(&["--stream", &p("hidden.zip")], None).unwrap();
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!("{}: {EICAR_NAME} FOUND", p("hidden.zip"))),
+        "{out}"
+    );
+    let (code, out) = clamdscan(&["--stream", &p("clean.txt")], None).unwrap();
+    assert_eq!(
+        (code, out.trim()),
+        (0, format!("{}: OK", p("clean.txt")).as_str())
+    );
+    // Paths sent to the server (SCAN / MULTISCAN), a directory, stdin.
+    let (code, out) = clamdscan(&["-m", roots.to_str().unwrap()], None).unwrap();
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!("{}: {EICAR_NAME} FOUND", p("eicar.com"))),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("{}: {EICAR_NAME} FOUND", p("hidden.zip"))),
+        "{out}"
+    );
+    let (code, out) = clamdscan(&["-"], Some(EICAR)).unwrap();
+    assert_eq!(
+        (code, out.trim()),
+        (1, format!("stream: {EICAR_NAME} FOUND").as_str())
+    );
+    // Descriptor passing is not served: clamdscan reports an error (2),
+    // never a clean file.
+    let (code, _) = clamdscan(&["--fdpass", &p("eicar.com")], None).unwrap();
+    assert_eq!(code, 2);
+
+    // Every scan is in the history as the clamd user, and audited.
+    let (_, history) = get(&server, "/stat/history", None);
+    let scans = history["scans"].as_array().unwrap();
+    assert!(scans.len() >= 6, "{history}");
+    assert!(scans.iter().all(|s| s["user"] == "clamd"), "{history}");
+    let (_, audit) = get(&server, "/admin/audit", None);
+    let events = audit["events"].as_array().unwrap();
+    assert!(
+        events
+            .iter()
+            .filter(|e| e["action"] == "clamd scan")
+            .count()
+            >= 6,
+        "{audit}"
+    );
+}
