@@ -13,7 +13,8 @@ use mdcore::{Limits, Report, ScanOptions, Scanner, ScannerBuilder};
 /// Arguments of `mdscan scan`.
 #[derive(Debug, Args)]
 pub(crate) struct ScanArgs {
-    /// Files or directories (searched recursively) to scan.
+    /// Files or directories (searched recursively) to scan; `-` reads
+    /// standard input (`cat x | mdscan scan -`).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// A YARA rule file or a directory of `.yar`/`.yara` files (repeatable).
@@ -157,6 +158,11 @@ fn collect(paths: &[PathBuf], errors: &mut Vec<String>) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack: Vec<PathBuf> = paths.iter().rev().cloned().collect();
     while let Some(p) = stack.pop() {
+        if p.as_os_str() == "-" {
+            // Standard input, as clamscan reads it.
+            out.push(p);
+            continue;
+        }
         match std::fs::metadata(&p) {
             Ok(m) if m.is_dir() => {
                 let is_link =
@@ -224,11 +230,27 @@ pub(crate) fn run(args: ScanArgs) -> ExitCode {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(path) = files.get(i) else { break };
-                    let opts = ScanOptions::new().name(path.display().to_string());
-                    let result = scanner.scan_path(path, &opts);
+                    let stdin = path.as_os_str() == "-";
+                    let opts = ScanOptions::new().name(if stdin {
+                        "stdin".to_string()
+                    } else {
+                        path.display().to_string()
+                    });
+                    // Standard input is read as it comes; past the spill
+                    // threshold it goes to a temporary file, so only the
+                    // limits bound its size.
+                    let result = if stdin {
+                        scanner.scan_reader(std::io::stdin().lock(), &opts)
+                    } else {
+                        scanner.scan_path(path, &opts)
+                    };
                     // Members the scan blocked are left out of a rebuilt
                     // archive (mdscan's default block list).
                     let cdr = match (args.sanitize.as_deref(), &result) {
+                        (Some(_), Ok(_)) if stdin => {
+                            eprintln!("mdscan: stdin: --sanitize takes files, not standard input");
+                            None
+                        }
                         (Some(dir), Ok(report)) => {
                             let blocked = mdcore::sanitize::Blocked::from_report(
                                 report,
@@ -238,7 +260,8 @@ pub(crate) fn run(args: ScanArgs) -> ExitCode {
                         }
                         _ => None,
                     };
-                    let line = render(&args, path, &result, cdr.as_ref());
+                    let shown = if stdin { Path::new("stdin") } else { path };
+                    let line = render(&args, shown, &result, cdr.as_ref());
                     if let Some(bar) = &bar {
                         if let Some(line) = &line {
                             bar.println(line);

@@ -319,3 +319,44 @@ fn scan_with_sanitize_adds_post_processing_and_writes_copies() {
         .unwrap();
     assert!(txt.get("post_processing").is_none());
 }
+
+#[test]
+fn scan_dash_reads_standard_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |data: &[u8]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mdscan"))
+            .args(["scan", "-"])
+            .current_dir(dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        {
+            let mut stdin = child.stdin.take().unwrap();
+            // Past the default spill threshold (16 MiB) in pieces: read as
+            // a stream, not a file.
+            for chunk in data.chunks(1 << 20) {
+                stdin.write_all(chunk).unwrap();
+            }
+        }
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = run(EICAR);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.starts_with("stdin: Infected (EICAR_Test_File in stdin)"),
+        "{out}"
+    );
+    let mut big = vec![b'a'; 20 << 20];
+    big.extend_from_slice(b"\n");
+    let (code, out) = run(&big);
+    assert_eq!((code, out.as_str()), (0, ""));
+    let zip = zip_of(&[("in/eicar.txt", EICAR)]);
+    let (code, out) = run(&zip);
+    assert_eq!(code, 1, "{out}");
+}

@@ -189,6 +189,12 @@ fn squid_fetches_clean_files_and_is_refused_infected_ones() {
     std::fs::write(www.join("clean.txt"), b"hello, clean world\n").unwrap();
     std::fs::write(www.join("eicar.com"), EICAR).unwrap();
     std::fs::write(www.join("hidden.zip"), zip_of(&[("in/eicar.txt", EICAR)])).unwrap();
+    // Bodies past what Squid holds (64 KiB): it offers no 204, and sends
+    // the rest only once the answer has begun.
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(www.join("big.bin"), &big).unwrap();
+    let big_hidden = zip_of(&[("pad.bin", &big), ("in/eicar.txt", EICAR)]);
+    std::fs::write(www.join("big-hidden.zip"), &big_hidden).unwrap();
     let web = free_port();
     let _origin = Reaped(
         Command::new("python3")
@@ -261,4 +267,16 @@ fn squid_fetches_clean_files_and_is_refused_infected_ones() {
             "{name}"
         );
     }
+    let (code, body) = fetch("big.bin");
+    assert_eq!(code, 200);
+    assert!(body == big, "the big clean file arrived changed");
+    // Blocked after the answer began: the transfer fails, and what did
+    // arrive is not the file.
+    let (_, body) = fetch("big-hidden.zip");
+    assert!(body != big_hidden, "a blocked file was delivered whole");
+    assert!(
+        body.len() < big_hidden.len(),
+        "{} bytes arrived",
+        body.len()
+    );
 }

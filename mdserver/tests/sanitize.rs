@@ -190,3 +190,31 @@ fn sanitized_copies_of_the_issue_samples_come_back_through_the_api() {
     assert!(notes.contains("not sanitized"), "{doc}");
     assert_ne!(doc["process_info"]["blocked_reason"], "Sanitization failed");
 }
+
+#[test]
+fn the_built_in_sanitize_workflow_works_with_no_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), None);
+    let rules = crate::server::get(&s, "/file/rules", None).1;
+    let names: Vec<&str> = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["File scan", "Sanitize"]);
+    let page: &[u8] = b"<html><body><p>kept text</p><script>alert(1)</script></body></html>";
+    // The default workflow does not sanitize; "Sanitize", picked with the
+    // rule header as MetaDefender's clients pick it, does.
+    let (id, _) = scan(&s, "page.html", page, &[]);
+    assert_eq!(converted(&s, &id, None).0, StatusCode::NOT_FOUND);
+    let (id, doc) = scan(&s, "page.html", page, &[("rule", "Sanitize")]);
+    assert_eq!(doc["process_info"]["profile"], "Sanitize", "{doc}");
+    let (status, _, copy) = converted(&s, &id, None);
+    assert_eq!(status, StatusCode::OK);
+    let copy = String::from_utf8(copy).unwrap();
+    assert!(
+        copy.contains("kept text") && !copy.contains("<script"),
+        "{copy}"
+    );
+}

@@ -78,7 +78,8 @@ pub(crate) struct Config {
     /// How often the background sweep (retention, and in a cluster the
     /// reconciler) runs, in seconds. Default: 300.
     pub(crate) sweep_interval_secs: u64,
-    /// Workflows ("rules" in the API). Default: one, "File scan".
+    /// Workflows ("rules" in the API). Default: "File scan" and
+    /// "Sanitize" (the same, with sanitization on).
     pub(crate) workflows: Vec<Workflow>,
     /// `mdscan gateway` and `mdscan worker`: the cluster's services and the
     /// worker's knobs.
@@ -438,7 +439,18 @@ impl Config {
     /// Fills in derived defaults and checks consistency.
     pub(crate) fn finish(mut self) -> Result<Config, String> {
         if self.workflows.is_empty() {
+            // Out of the box: "File scan", and "Sanitize" beside it (a
+            // client picks it with the `rule` header, an ICAP service
+            // through `[icap] services`).
             self.workflows.push(Workflow::default());
+            self.workflows.push(Workflow {
+                name: "Sanitize".into(),
+                sanitize: mdcore::sanitize::Policy {
+                    enabled: true,
+                    ..mdcore::sanitize::Policy::default()
+                },
+                ..Workflow::default()
+            });
         }
         for w in &self.workflows {
             if let Some(p) = w.problem() {

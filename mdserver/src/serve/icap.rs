@@ -19,6 +19,13 @@
 //!   scanned under a workflow that sanitizes comes back with the sanitized
 //!   body (when its own scan lets it through).
 //!
+//! - A response whose body runs past the preview, from a client that does
+//!   not allow 204 (Squid, for a body larger than it holds), gets the
+//!   head of its answer at once (such a client sends the rest only after
+//!   the answer begins) and the body once scanned; if the scan blocks it,
+//!   the connection closes with the body unfinished: the client gets an
+//!   error, never the content (a 403 page can no longer be sent).
+//!
 //! Not done: TLS on the ICAP port, `206` partial answers, and
 //! `Transfer-Ignore`/`Transfer-Complete` lists.
 
@@ -452,27 +459,56 @@ where
         }
     };
     let mut spool = Spool::new(ctx.backend.as_ref(), workflow.max_file_size);
+    // A response whose body goes on past the preview, from a client that
+    // does not allow 204 (Squid, when the body is more than it holds),
+    // gets its answer's head before the body is read: such a client sends
+    // the rest only once the answer has begun. The body follows once the
+    // scan lets it through; when the scan blocks it, the connection is
+    // closed with the body unfinished (the head can no longer become a
+    // 403), so the client gets an error, never the content.
+    let mut committed = false;
     if body_kind != "null-body" {
         let mut ended = chunks(r, read, &mut spool).await?;
         if h.header("preview").is_some() && matches!(ended, Body::Ended(false)) {
             // The preview ended and the body goes on: ask for the rest.
             send(r, "ICAP/1.0 100 Continue\r\n\r\n").await?;
+            if respmod && !allow_204 {
+                let hdr = res_hdr
+                    .as_deref()
+                    .map_or_else(|| b"HTTP/1.1 200 OK\r\n\r\n".to_vec(), without_length);
+                let head = format!(
+                    "ICAP/1.0 200 OK\r\nISTag: {}\r\nEncapsulated: res-hdr=0, res-body={}\r\n\r\n",
+                    istag(ctx),
+                    hdr.len()
+                );
+                let w = r.get_mut();
+                w.write_all(head.as_bytes()).await?;
+                w.write_all(&hdr).await?;
+                w.flush().await?;
+                committed = true;
+            }
             ended = chunks(r, read, &mut spool).await?;
         }
         if let Body::TooLarge = ended {
             // The rest of the body was not read: answer, then close.
-            let threat = "Heuristics.Limits.Exceeded.MaxFileSize".to_string();
-            block(ctx, r, &name, &[threat]).await?;
+            if !committed {
+                let threat = "Heuristics.Limits.Exceeded.MaxFileSize".to_string();
+                block(ctx, r, &name, &[threat]).await?;
+            }
             return Ok(false);
         }
     }
     let file = match spool.finish().await {
         Ok(f) => f,
+        Err(_) if committed => return Ok(false),
         Err(_) => {
             send(r, &status(ctx, "500 Server Error", true)).await?;
             return Ok(false);
         }
     };
+    if committed {
+        return finish_committed(ctx, r, sub, &workflow, file, peer).await;
+    }
     if file.size == 0 {
         let _ = std::fs::remove_file(&file.tmp);
         unchanged(ctx, r, allow_204, respmod, &req_hdr, &res_hdr, None).await?;
@@ -524,6 +560,63 @@ where
     Ok(true)
 }
 
+/// The rest of an answer whose head went out before the body was read:
+/// the body (the sanitized copy where there is one) when the scan lets it
+/// through, else the connection closed with the body unfinished.
+async fn finish_committed<B, S>(
+    ctx: &Ctx<B>,
+    r: &mut BufReader<S>,
+    sub: Submission,
+    workflow: &Workflow,
+    file: intake::Received,
+    peer: &str,
+) -> Result<bool, Cut>
+where
+    B: Backend,
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let sha256 = file.sha256.clone();
+    let Some(scan) = scan(ctx, sub, workflow, file, peer).await else {
+        return Ok(false);
+    };
+    if intake::blocked_by(&scan, workflow, &BTreeMap::new()).is_some() {
+        return Ok(false);
+    }
+    let body = sanitized(&scan, workflow).map_or(sha256, |(copy, _)| copy);
+    let Ok(blob) = ctx.backend.blob(&body).await else {
+        return Ok(false);
+    };
+    let w = r.get_mut();
+    chunked_file(w, blob.path()).await?;
+    w.flush().await?;
+    Ok(true)
+}
+
+/// An HTTP head without its length headers (the body that follows is
+/// chunked by the ICAP client's rules, and may be a sanitized copy).
+fn without_length(head: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(head);
+    let mut out = String::new();
+    for line in text.split("\r\n").filter(|l| !l.is_empty()) {
+        let name = line
+            .split(':')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if matches!(
+            name.as_str(),
+            "content-length" | "transfer-encoding" | "content-md5" | "etag"
+        ) {
+            continue;
+        }
+        out.push_str(line);
+        out.push_str("\r\n");
+    }
+    out.push_str("\r\n");
+    out.into_bytes()
+}
+
 /// The last part of the URL in an HTTP request head (`/a/setup.exe` →
 /// `setup.exe`), the host when the path is empty.
 fn request_name(head: &[u8]) -> Option<String> {
@@ -552,26 +645,11 @@ fn sanitized(scan: &Scan, workflow: &Workflow) -> Option<(String, u64)> {
 
 /// An HTTP head with its length headers replaced by `Content-Length: n`.
 fn with_length(head: &[u8], n: u64) -> Vec<u8> {
-    let text = String::from_utf8_lossy(head);
-    let mut out = String::new();
-    for line in text.split("\r\n").filter(|l| !l.is_empty()) {
-        let name = line
-            .split(':')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        if matches!(
-            name.as_str(),
-            "content-length" | "transfer-encoding" | "content-md5" | "etag"
-        ) {
-            continue;
-        }
-        out.push_str(line);
-        out.push_str("\r\n");
-    }
-    out.push_str(&format!("Content-Length: {n}\r\n\r\n"));
-    out.into_bytes()
+    let mut out = without_length(head);
+    // Before the blank line that ends the head.
+    out.truncate(out.len().saturating_sub(2));
+    out.extend_from_slice(format!("Content-Length: {n}\r\n\r\n").as_bytes());
+    out
 }
 
 /// Submits one received body and waits for the finished scan.
