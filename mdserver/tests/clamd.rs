@@ -324,3 +324,90 @@ fn clamdscan_scans_through_mdscan_and_every_scan_is_on_record() {
         "{audit}"
     );
 }
+
+/// What the PyPI clients print for each call, one line per call.
+const PYPI_CLIENTS: &str = r#"
+import io, sys, clamd
+from clamav_client.clamd import ClamdUnixSocket, ClamdNetworkSocket
+sock, port, eicar, clean, folder = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+E = open(eicar, "rb").read()
+for c in (clamd.ClamdUnixSocket(sock), clamd.ClamdNetworkSocket("127.0.0.1", port)):
+    print(c.ping())
+    print(c.instream(io.BytesIO(E)))
+    print(c.instream(io.BytesIO(b"nothing here")))
+    print(c.scan(eicar))
+    print(c.scan(clean))
+    print(sorted(c.contscan(folder).items()))
+for c in (ClamdUnixSocket(sock), ClamdNetworkSocket("127.0.0.1", port)):
+    print(c.ping())
+    print(c.instream(io.BytesIO(E)))
+    print(c.instream(io.BytesIO(b"nothing here")))
+"#;
+
+#[test]
+fn the_pypi_clamd_clients_work_over_unix_and_tcp() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let roots = d.join("files");
+    std::fs::create_dir_all(roots.join("sub")).unwrap();
+    std::fs::write(roots.join("eicar.com"), EICAR).unwrap();
+    std::fs::write(roots.join("clean.txt"), b"nothing here\n").unwrap();
+    std::fs::write(roots.join("sub/z.com"), EICAR).unwrap();
+    std::fs::write(roots.join("sub/a.txt"), b"a\n").unwrap();
+    let sock = d.join("c.sock");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = format!(
+        "[clamd]\nlisten = [\"unix:{}\", \"127.0.0.1:{port}\"]\nscan_roots = [\"{}\"]\n",
+        sock.display(),
+        roots.display()
+    );
+    let _server = Server::start(d, Some(&cfg));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "no clamd port");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clamd-clients.sh");
+    let p = |f: &str| roots.join(f).display().to_string();
+    let out = Command::new(script)
+        .args(["-c", PYPI_CLIENTS])
+        .arg(&sock)
+        .arg(port.to_string())
+        .args([p("eicar.com"), p("clean.txt"), p("sub")])
+        .output();
+    let out = match out {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
+        Ok(o) => {
+            let why = String::from_utf8_lossy(&o.stderr).into_owned();
+            if why.contains("No matching distribution") || why.contains("ensurepip") {
+                skip(format_args!(
+                    "the PyPI clamd clients could not be installed: {why}"
+                ));
+                return;
+            }
+            panic!("the PyPI clients failed:\n{why}");
+        }
+        Err(e) => panic!("{script}: {e}"),
+    };
+    let found = format!("('FOUND', '{EICAR_NAME}')");
+    let per_client = [
+        "PONG".to_string(),
+        format!("{{'stream': {found}}}"),
+        "{'stream': ('OK', None)}".to_string(),
+        format!("{{'{}': {found}}}", p("eicar.com")),
+        format!("{{'{}': ('OK', None)}}", p("clean.txt")),
+        format!("[('{}', {found})]", p("sub/z.com")),
+    ];
+    let mut want: Vec<String> = Vec::new();
+    want.extend(per_client.iter().cloned());
+    want.extend(per_client.iter().cloned());
+    for _ in 0..2 {
+        want.extend(per_client.iter().take(3).cloned());
+    }
+    let got: Vec<&str> = out.lines().collect();
+    assert_eq!(got, want, "{out}");
+}
