@@ -19,7 +19,7 @@ const EICAR_NAME: &str = "EICAR_Test_File";
 
 /// Sends `bytes` on a fresh connection and reads until the server closes
 /// it (or 5 s pass).
-fn ask(sock: &Path, bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn ask(sock: &Path, bytes: &[u8]) -> Vec<u8> {
     let mut s = UnixStream::connect(sock).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     // A server that refuses a stream may close before all was written.
@@ -30,7 +30,7 @@ fn ask(sock: &Path, bytes: &[u8]) -> Vec<u8> {
 }
 
 /// `INSTREAM` of `data` in chunks of `chunk` bytes, with framing `z` or `n`.
-fn instream(prefix: &[u8], data: &[u8], chunk: usize) -> Vec<u8> {
+pub(crate) fn instream(prefix: &[u8], data: &[u8], chunk: usize) -> Vec<u8> {
     let mut out = prefix.to_vec();
     for c in data.chunks(chunk) {
         out.extend_from_slice(&u32::try_from(c.len()).unwrap().to_be_bytes());

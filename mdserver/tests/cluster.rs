@@ -1589,3 +1589,88 @@ fn a_cluster_sanitizes_and_assesses_vulnerabilities() {
         "{engines}"
     );
 }
+
+/// The gateway's clamd and ICAP listeners sit on the same intake as its
+/// HTTP API: what they receive is scanned by the cluster's workers.
+#[test]
+fn the_gateways_clamd_and_icap_listeners_scan_on_the_workers() {
+    let Some(_guard) = exclusive_services() else {
+        return;
+    };
+    let sock_dir = tempfile::tempdir().unwrap();
+    let sock = sock_dir.path().join("gateway-clamd.sock");
+    let icap = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let c = Cluster::start(
+        2,
+        &[],
+        &[],
+        &format!(
+            "[clamd]\nlisten = [\"unix:{}\"]\n[icap]\nlisten = \"127.0.0.1:{icap}\"\n",
+            sock.display()
+        ),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::os::unix::net::UnixStream::connect(&sock).is_err() {
+        assert!(Instant::now() < deadline, "no clamd socket on the gateway");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let stream = |data: &[u8]| {
+        let reply = crate::clamd::ask(&sock, &crate::clamd::instream(b"zINSTREAM\0", data, 1000));
+        String::from_utf8_lossy(&reply).into_owned()
+    };
+    assert_eq!(stream(EICAR), "stream: EICAR_Test_File FOUND\0");
+    assert_eq!(
+        stream(&zip_of(&[("in/eicar.txt", EICAR)])),
+        "stream: EICAR_Test_File FOUND\0"
+    );
+    assert_eq!(stream(b"an ordinary file"), "stream: OK\0");
+    // ICAP through c-icap's client.
+    let file = sock_dir.path().join("eicar.com");
+    std::fs::write(&file, EICAR).unwrap();
+    match Command::new("c-icap-client")
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &icap.to_string(),
+            "-s",
+            "avscan",
+            "-v",
+            "-f",
+        ])
+        .arg(&file)
+        .output()
+    {
+        Ok(out) => {
+            let text = String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr);
+            assert!(text.contains("HTTP/1.1 403 Forbidden"), "{text}");
+            assert!(text.contains("Threat=EICAR_Test_File"), "{text}");
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            crate::shared::skip(format_args!(
+                "c-icap-client is not installed (Debian c-icap)"
+            ));
+        }
+        Err(e) => panic!("c-icap-client: {e}"),
+    }
+    // On the gateway's record, as the clamd and icap users.
+    let history: Value = c
+        .http
+        .get(c.url("/stat/history"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let users: BTreeSet<String> = history["scans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["user"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(users.contains("clamd"), "{history}");
+}
