@@ -355,11 +355,7 @@ fn the_pypi_clamd_clients_work_over_unix_and_tcp() {
     std::fs::write(roots.join("sub/z.com"), EICAR).unwrap();
     std::fs::write(roots.join("sub/a.txt"), b"a\n").unwrap();
     let sock = d.join("c.sock");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::cluster::free_port();
     let cfg = format!(
         "[clamd]\nlisten = [\"unix:{}\", \"127.0.0.1:{port}\"]\nscan_roots = [\"{}\"]\n",
         sock.display(),

@@ -73,7 +73,7 @@ fn services() -> bool {
     false
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -1599,11 +1599,7 @@ fn the_gateways_clamd_and_icap_listeners_scan_on_the_workers() {
     };
     let sock_dir = tempfile::tempdir().unwrap();
     let sock = sock_dir.path().join("gateway-clamd.sock");
-    let icap = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let icap = free_port();
     let c = Cluster::start(
         2,
         &[],

@@ -4,22 +4,14 @@
 //! pointing at mdscan, fetching through it with curl.
 
 use std::io::Write;
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::cli::{EICAR, zip_of};
+use crate::cluster::free_port;
 use crate::server::{Server, get};
 use crate::shared::skip;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// mdscan with an ICAP port; the `cdr` service sanitizes.
 fn mdscan(dir: &Path) -> (Server, u16) {

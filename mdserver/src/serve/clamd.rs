@@ -28,7 +28,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::Semaphore;
 
-use super::backend::{AuditEvent, Backend, Scan, now_ms};
+use super::backend::{Backend, Scan};
 use super::config::{Config, Workflow};
 use super::identity::Identity;
 use super::intake::{self, IntakeError, Spool, Submission};
@@ -438,32 +438,18 @@ async fn run<B: Backend>(
     all: bool,
     peer: &str,
 ) -> Vec<String> {
-    let submitted = match intake::submit(
+    let done = intake::scan_and_wait(
         &ctx.cfg,
         ctx.backend.as_ref(),
         &ctx.who,
         sub,
         workflow,
         file,
+        "clamd scan",
+        peer,
     )
-    .await
-    {
-        Ok(s) => s,
-        Err(e) => return vec![format!("{name}: {e} ERROR")],
-    };
-    let data_id = submitted.data_id.clone();
-    ctx.backend
-        .audit(&AuditEvent {
-            time_ms: now_ms(),
-            user: ctx.who.name.clone(),
-            address: Some(peer.to_string()),
-            action: "clamd scan".into(),
-            target: Some(data_id),
-            outcome: "ok".into(),
-        })
-        .await;
-    let within = Duration::from_secs(ctx.cfg.sync_timeout_secs);
-    match submitted.wait(ctx.backend.as_ref(), within).await {
+    .await;
+    match done {
         Ok(Some(scan)) => verdict(&scan, workflow, name, all, &ctx.cfg.clamd.names),
         Ok(None) => vec![format!("{name}: the scan did not end in time. ERROR")],
         Err(e) => vec![format!("{name}: {e} ERROR")],

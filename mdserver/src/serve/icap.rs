@@ -36,7 +36,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::Semaphore;
 
-use super::backend::{AuditEvent, Backend, Scan, now_ms};
+use super::backend::{Backend, Scan};
 use super::config::{Config, Workflow};
 use super::identity::Identity;
 use super::intake::{self, IntakeError, Spool, Submission};
@@ -308,6 +308,25 @@ async fn send<S: AsyncRead + AsyncWrite + Unpin>(
     Ok(())
 }
 
+/// Writes the head of a `200 OK` answer that carries an HTTP response:
+/// the ICAP head (with the header lines `extra`, each ending in CRLF) and
+/// the HTTP head `hdr`. The body follows, chunked.
+async fn answer_head<B: Backend, W: AsyncWrite + Unpin>(
+    ctx: &Ctx<B>,
+    w: &mut W,
+    extra: &str,
+    hdr: &[u8],
+) -> Result<(), Cut> {
+    let head = format!(
+        "ICAP/1.0 200 OK\r\nISTag: {}\r\nEncapsulated: res-hdr=0, res-body={}\r\n{extra}\r\n",
+        istag(ctx),
+        hdr.len()
+    );
+    w.write_all(head.as_bytes()).await?;
+    w.write_all(hdr).await?;
+    Ok(())
+}
+
 /// Writes `data` as one chunk (when not empty) and the last chunk.
 async fn chunked<W: AsyncWrite + Unpin>(w: &mut W, data: &[u8]) -> Result<(), Cut> {
     if !data.is_empty() {
@@ -476,14 +495,8 @@ where
                 let hdr = res_hdr
                     .as_deref()
                     .map_or_else(|| b"HTTP/1.1 200 OK\r\n\r\n".to_vec(), without_length);
-                let head = format!(
-                    "ICAP/1.0 200 OK\r\nISTag: {}\r\nEncapsulated: res-hdr=0, res-body={}\r\n\r\n",
-                    istag(ctx),
-                    hdr.len()
-                );
                 let w = r.get_mut();
-                w.write_all(head.as_bytes()).await?;
-                w.write_all(&hdr).await?;
+                answer_head(ctx, w, "", &hdr).await?;
                 w.flush().await?;
                 committed = true;
             }
@@ -535,14 +548,8 @@ where
         let hdr = hdr.unwrap_or_else(|| {
             format!("HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n\r\n").into_bytes()
         });
-        let head = format!(
-            "ICAP/1.0 200 OK\r\nISTag: {}\r\nEncapsulated: res-hdr=0, res-body={}\r\n\r\n",
-            istag(ctx),
-            hdr.len()
-        );
         let w = r.get_mut();
-        w.write_all(head.as_bytes()).await?;
-        w.write_all(&hdr).await?;
+        answer_head(ctx, w, "", &hdr).await?;
         chunked_file(w, blob.path()).await?;
         w.flush().await?;
         return Ok(true);
@@ -660,32 +667,19 @@ async fn scan<B: Backend>(
     file: intake::Received,
     peer: &str,
 ) -> Option<Scan> {
-    let submitted = intake::submit(
+    intake::scan_and_wait(
         &ctx.cfg,
         ctx.backend.as_ref(),
         &ctx.who,
         sub,
         workflow,
         file,
+        "icap scan",
+        peer,
     )
     .await
-    .ok()?;
-    ctx.backend
-        .audit(&AuditEvent {
-            time_ms: now_ms(),
-            user: ctx.who.name.clone(),
-            address: Some(peer.to_string()),
-            action: "icap scan".into(),
-            target: Some(submitted.data_id.clone()),
-            outcome: "ok".into(),
-        })
-        .await;
-    let within = Duration::from_secs(ctx.cfg.sync_timeout_secs);
-    submitted
-        .wait(ctx.backend.as_ref(), within)
-        .await
-        .ok()
-        .flatten()
+    .ok()
+    .flatten()
 }
 
 /// Clean: `204` when allowed, else the message sent back as it came (the
@@ -779,16 +773,13 @@ where
             clean(t)
         ));
     }
-    let head = format!(
-        "ICAP/1.0 200 OK\r\nISTag: {}\r\nEncapsulated: res-hdr=0, res-body={}\r\nX-Infection-Found: Type=0; Resolution=2; Threat={};\r\nX-Violations-Found: {violations}\r\nX-Virus-ID: {}\r\n\r\n",
-        istag(ctx),
-        http.len(),
+    let extra = format!(
+        "X-Infection-Found: Type=0; Resolution=2; Threat={};\r\nX-Violations-Found: {violations}\r\nX-Virus-ID: {}\r\n",
         clean(first),
         clean(first)
     );
     let w = r.get_mut();
-    w.write_all(head.as_bytes()).await?;
-    w.write_all(http.as_bytes()).await?;
+    answer_head(ctx, w, &extra, http.as_bytes()).await?;
     chunked(w, page.as_bytes()).await?;
     w.flush().await?;
     Ok(())

@@ -18,7 +18,7 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use super::backend::{Backend, BackendError, Scan, State, iso, new_id, now_ms};
+use super::backend::{AuditEvent, Backend, BackendError, Scan, State, iso, new_id, now_ms};
 use super::config::{Config, Workflow};
 use super::identity::Identity;
 
@@ -293,6 +293,36 @@ pub(crate) async fn submit<B: Backend>(
         return Err(IntakeError::BatchClosed);
     }
     Ok(Submitted { data_id, finished })
+}
+
+/// Submits `file` for a front-end that answers its client once the scan
+/// is done (clamd, ICAP): queues it, records the audit event `action` from
+/// `peer`, and waits up to `sync_timeout_secs`; `None` when that passed
+/// first.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn scan_and_wait<B: Backend>(
+    cfg: &Config,
+    backend: &B,
+    who: &Identity,
+    req: Submission,
+    workflow: &Workflow,
+    file: Received,
+    action: &str,
+    peer: &str,
+) -> Result<Option<Scan>, IntakeError> {
+    let submitted = submit(cfg, backend, who, req, workflow, file).await?;
+    backend
+        .audit(&AuditEvent {
+            time_ms: now_ms(),
+            user: who.name.clone(),
+            address: Some(peer.to_string()),
+            action: action.to_string(),
+            target: Some(submitted.data_id.clone()),
+            outcome: "ok".into(),
+        })
+        .await;
+    let within = Duration::from_secs(cfg.sync_timeout_secs);
+    Ok(submitted.wait(backend, within).await?)
 }
 
 impl Submitted {
