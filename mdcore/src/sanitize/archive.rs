@@ -449,7 +449,22 @@ impl Writer {
         written.map_err(|e| fail(format!("{}can not write {name}: {e}", self.prefix)))
     }
 
-    fn finish(self) -> Result<Vec<u8>, SanitizeError> {
+    fn finish(mut self) -> Result<Vec<u8>, SanitizeError> {
+        if self.names.is_empty()
+            && let Out::Tar(b) = &mut self.out
+        {
+            // A tar with no file (only directories, links...) would be
+            // written as its end blocks alone, zeros no reader takes for a
+            // tar: the copy holds its top directory, so it stays a tar
+            // (and sanitizes again).
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Directory);
+            h.set_size(0);
+            h.set_mode(0o755);
+            h.set_mtime(0);
+            b.append_data(&mut h, "./", std::io::empty())
+                .map_err(|e| fail(format!("{}can not write ./: {e}", self.prefix)))?;
+        }
         let done: std::io::Result<Vec<u8>> = match self.out {
             Out::Zip(w) => w
                 .finish()
@@ -616,5 +631,23 @@ mod tests {
         );
         assert_eq!(clean_name(&"x".repeat(300), 0).len(), 255);
         assert_eq!(clean_name("a\\..\\b:c\u{7}", 0), "a/b_c_");
+    }
+
+    #[test]
+    fn a_tar_of_directories_only_is_rebuilt_as_a_tar_that_sanitizes_again() {
+        // Found by fuzzing (sanitize): its copy was the end blocks alone,
+        // zeros that no longer read as a tar.
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_size(0);
+        h.set_mode(0o755);
+        b.append_data(&mut h, "d/", std::io::empty()).unwrap();
+        let tar = b.into_inner().unwrap();
+        let opts = SanitizeOptions::new();
+        let first = sanitize(&tar, "a.tar", &opts).unwrap();
+        assert_eq!(format_of(&first.data), Some(Format::Tar));
+        let again = sanitize(&first.data, "a.tar", &opts).unwrap();
+        assert_eq!(again.data, first.data);
     }
 }
