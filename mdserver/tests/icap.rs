@@ -15,9 +15,14 @@ use crate::shared::skip;
 
 /// mdscan with an ICAP port; the `cdr` service sanitizes.
 fn mdscan(dir: &Path) -> (Server, u16) {
+    mdscan_with(dir, "")
+}
+
+/// [`mdscan`] with `more` in its `[icap]` section.
+fn mdscan_with(dir: &Path, more: &str) -> (Server, u16) {
     let port = free_port();
     let cfg = format!(
-        "[[workflows]]\nname = \"File scan\"\n[[workflows]]\nname = \"Sanitize\"\n[workflows.sanitize]\nenabled = true\n[icap]\nlisten = \"127.0.0.1:{port}\"\nservices = {{ cdr = \"Sanitize\" }}\n"
+        "[[workflows]]\nname = \"File scan\"\n[[workflows]]\nname = \"Sanitize\"\n[workflows.sanitize]\nenabled = true\n[icap]\nlisten = \"127.0.0.1:{port}\"\nservices = {{ cdr = \"Sanitize\" }}\n{more}"
     );
     let server = Server::start(dir, Some(&cfg));
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -46,6 +51,59 @@ fn client(port: u16, args: &[&str]) -> Option<String> {
         Err(e) => panic!("c-icap-client: {e}"),
     };
     Some(String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+}
+
+/// `[icap] tls = true`: ICAP over TLS (`icaps://`) with the server's
+/// self-signed certificate, driven by `c-icap-client -tls`; a client
+/// speaking plain ICAP to it gets no answer.
+#[test]
+fn icaps_over_tls_with_c_icap_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (_server, port) = mdscan_with(d, "tls = true\n");
+    let tls = ["-tls", "-tls-no-verify"];
+    let Some(out) = client(
+        port,
+        &[&tls[..], &["-s", "avscan", "-method", "OPTIONS"]].concat(),
+    ) else {
+        return;
+    };
+    assert!(out.contains("ICAP/1.0 200 OK"), "{out}");
+    assert!(out.contains("Methods: RESPMOD, REQMOD"), "{out}");
+    let eicar = d.join("eicar.com");
+    std::fs::write(&eicar, EICAR).unwrap();
+    let clean = d.join("clean.txt");
+    std::fs::write(&clean, b"nothing here\n").unwrap();
+    let got = d.join("got.txt");
+    let out = client(
+        port,
+        &[
+            &tls[..],
+            &[
+                "-s",
+                "avscan",
+                "-f",
+                eicar.to_str().unwrap(),
+                "-o",
+                got.to_str().unwrap(),
+            ],
+        ]
+        .concat(),
+    )
+    .unwrap();
+    assert!(out.contains("HTTP/1.1 403 Forbidden"), "{out}");
+    assert!(out.contains("X-Virus-ID: EICAR_Test_File"), "{out}");
+    let out = client(
+        port,
+        &[&tls[..], &["-s", "avscan", "-f", clean.to_str().unwrap()]].concat(),
+    )
+    .unwrap();
+    assert!(out.contains("ICAP/1.0 204 No Content"), "{out}");
+    // The certificate is the self-signed one kept in the data directory.
+    assert!(d.join("store/tls/cert.pem").is_file());
+    // Plain ICAP on the TLS port: no ICAP answer.
+    let out = client(port, &["-s", "avscan", "-method", "OPTIONS"]).unwrap();
+    assert!(!out.contains("ICAP/1.0 200"), "{out}");
 }
 
 #[test]

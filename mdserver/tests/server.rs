@@ -63,6 +63,18 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// Whether the process ended (on its own) within `d`.
+    pub(crate) fn exited_within(&mut self, d: Duration) -> bool {
+        let deadline = Instant::now() + d;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
     /// Sends SIGTERM and waits for a graceful exit.
     fn stop(mut self) {
         let _ = Command::new("kill")

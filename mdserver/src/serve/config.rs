@@ -124,6 +124,10 @@ pub(crate) struct Clamd {
     /// code (`"13" = "Heuristics.Limits.Exceeded.MaxScanSize"`), over the
     /// built-in ones.
     pub(crate) names: std::collections::BTreeMap<String, String>,
+    /// Whether `SHUTDOWN` stops the server (as it stops clamd): for a
+    /// server that only a trusted local client reaches. Default: false,
+    /// `SHUTDOWN` and `QUIT` close the connection and the server goes on.
+    pub(crate) allow_shutdown: bool,
 }
 
 impl Default for Clamd {
@@ -137,6 +141,7 @@ impl Default for Clamd {
             idle_timeout_secs: 30,
             read_timeout_secs: 120,
             names: std::collections::BTreeMap::new(),
+            allow_shutdown: false,
         }
     }
 }
@@ -165,6 +170,10 @@ pub(crate) struct Icap {
     /// An HTML file sent (as a 403) in place of blocked content; `{name}`
     /// and `{threat}` are replaced. Default: a built-in page.
     pub(crate) block_page: Option<PathBuf>,
+    /// ICAP over TLS (`icaps://`), with the server's certificate: `[tls]
+    /// cert` and `key`, or the self-signed one in the data directory.
+    /// Default: false.
+    pub(crate) tls: bool,
 }
 
 impl Default for Icap {
@@ -177,6 +186,7 @@ impl Default for Icap {
             idle_timeout_secs: 60,
             read_timeout_secs: 120,
             block_page: None,
+            tls: false,
         }
     }
 }

@@ -26,8 +26,17 @@
 //!   the connection closes with the body unfinished: the client gets an
 //!   error, never the content (a 403 page can no longer be sent).
 //!
-//! Not done: TLS on the ICAP port, `206` partial answers, and
-//! `Transfer-Ignore`/`Transfer-Complete` lists.
+//! - `[icap] tls = true` serves ICAP over TLS (`icaps://`) with the
+//!   server's certificate (`[tls]`, or the self-signed one).
+//!
+//! - No `206` (the partial-content extension): a client allows it outside
+//!   the preview only where it also allows `204` (Squid: for bodies it
+//!   keeps whole), which saves more; inside the preview it means a verdict
+//!   on the preview alone, which a scanner that reads the whole body can
+//!   not give; and c-icap-client, the one other client tried, writes no
+//!   body after `use-original-body`.
+//!
+//! Not done: `Transfer-Ignore`/`Transfer-Complete` lists.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -71,13 +80,22 @@ pub(crate) async fn spawn<B: Backend>(cfg: Arc<Config>, backend: Arc<B>) -> Resu
             .map_err(|e| format!("[icap] block_page: {}: {e}", p.display()))?,
         None => PAGE.to_string(),
     };
+    let tls = super::tls::icap(&cfg)?;
     let l = tokio::net::TcpListener::bind(addr.as_str())
         .await
         .map_err(|e| format!("icap: can not listen on {addr}: {e}"))?;
     eprintln!(
-        "mdscan: ICAP on icap://{}/",
+        "mdscan: ICAP on {}://{}/",
+        if tls.is_some() { "icaps" } else { "icap" },
         l.local_addr().map_or(addr.clone(), |a| a.to_string())
     );
+    if let Some(t) = &tls {
+        eprintln!(
+            "mdscan: ICAP TLS certificate {}; SHA-256 fingerprint {}",
+            t.source, t.fingerprint
+        );
+    }
+    let acceptor = tls.map(|t| t.acceptor);
     let slots = Arc::new(Semaphore::new(cfg.icap.max_connections.max(1)));
     let ctx = Arc::new(Ctx {
         cfg,
@@ -104,8 +122,21 @@ pub(crate) async fn spawn<B: Backend>(cfg: Arc<Config>, backend: Arc<B>) -> Resu
                 continue;
             };
             let ctx = ctx.clone();
+            let acceptor = acceptor.clone();
             tokio::spawn(async move {
-                let _ = connection(&ctx, s, &peer.to_string()).await;
+                let peer = peer.to_string();
+                match acceptor {
+                    None => {
+                        let _ = connection(&ctx, s, &peer).await;
+                    }
+                    Some(a) => {
+                        // The handshake has the read timeout's deadline.
+                        let limit = Duration::from_secs(ctx.cfg.icap.read_timeout_secs);
+                        if let Ok(Ok(t)) = tokio::time::timeout(limit, a.accept(s)).await {
+                            let _ = connection(&ctx, t, &peer).await;
+                        }
+                    }
+                }
                 drop(permit);
             });
         }

@@ -275,7 +275,8 @@ async fn serve<B: Backend>(cfg: Config, backend: Arc<B>, what: &str) -> Result<(
         backend.clone(),
         Duration::from_secs(cfg.sweep_interval_secs),
     );
-    clamd::spawn(cfg.clone(), backend.clone()).await?;
+    let clamd_stop = Arc::new(tokio::sync::Notify::new());
+    clamd::spawn(cfg.clone(), backend.clone(), clamd_stop.clone()).await?;
     icap::spawn(cfg.clone(), backend.clone()).await?;
     let metrics = metrics::Metrics::new();
     metrics::spawn(backend.clone(), metrics.clone());
@@ -337,6 +338,10 @@ async fn serve<B: Backend>(cfg: Config, backend: Arc<B>, what: &str) -> Result<(
             }
             _ = &mut stop => {
                 eprintln!("mdscan: shutting down");
+                break;
+            }
+            () = clamd_stop.notified() => {
+                eprintln!("mdscan: shutting down (clamd SHUTDOWN)");
                 break;
             }
         }

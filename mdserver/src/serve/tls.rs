@@ -109,6 +109,28 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
 
 /// The server's TLS as configured: `None` for plain HTTP.
 pub(crate) fn server(cfg: &Config) -> Result<Option<ServerTls>, String> {
+    let wanted = cfg
+        .tls
+        .enabled
+        .unwrap_or_else(|| !cfg.listen.ip().is_loopback());
+    if !wanted && cfg.tls.cert.is_none() && cfg.tls.key.is_none() {
+        return Ok(None);
+    }
+    acceptor(cfg, &[b"http/1.1"]).map(Some)
+}
+
+/// The ICAP server's TLS (`[icap] tls = true`): the server's certificate,
+/// or the self-signed one, whatever `[tls] enabled` says of HTTP.
+pub(crate) fn icap(cfg: &Config) -> Result<Option<ServerTls>, String> {
+    if !cfg.icap.tls {
+        return Ok(None);
+    }
+    acceptor(cfg, &[]).map(Some)
+}
+
+/// An acceptor with the configured certificate or the self-signed one,
+/// offering `alpn`.
+fn acceptor(cfg: &Config, alpn: &[&[u8]]) -> Result<ServerTls, String> {
     let t = &cfg.tls;
     let (cert, key, source) = match (&t.cert, &t.key) {
         (Some(c), Some(k)) => {
@@ -121,10 +143,6 @@ pub(crate) fn server(cfg: &Config) -> Result<Option<ServerTls>, String> {
             return Err("`[tls]`: set both `cert` and `key`".into());
         }
         (None, None) => {
-            let wanted = t.enabled.unwrap_or_else(|| !cfg.listen.ip().is_loopback());
-            if !wanted {
-                return Ok(None);
-            }
             let dir = cfg.data_dir().join("tls");
             let (c, k, new) = self_signed(cfg, &dir)?;
             let how = if new {
@@ -143,12 +161,12 @@ pub(crate) fn server(cfg: &Config) -> Result<Option<ServerTls>, String> {
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .map_err(|e| format!("TLS certificate `{}`: {e}", cert.display()))?;
-    sc.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Some(ServerTls {
+    sc.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Ok(ServerTls {
         acceptor: TlsAcceptor::from(Arc::new(sc)),
         fingerprint,
         source,
-    }))
+    })
 }
 
 /// What https webhooks are checked against: the system's roots and the

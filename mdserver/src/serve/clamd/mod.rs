@@ -5,8 +5,10 @@
 //! a client library that speaks to clamd switches by changing its socket.
 //!
 //! Commands come in the three framings clamd reads: `z` (NUL-terminated,
-//! NUL-terminated replies), `n` (newline) and bare (newline, the old
-//! style). Without `IDSESSION` a connection carries one command; in a
+//! NUL-terminated replies), `n` (newline) and bare (the old style: what
+//! one read brings, up to a newline; `INSTREAM`, `IDSESSION`, `STATS`,
+//! `VERSIONCOMMANDS`, `END` and `ALLMATCHSCAN` are not old-style
+//! commands). Without `IDSESSION` a connection carries one command; in a
 //! session each reply is numbered (`3: stream: OK`) and `END` closes it.
 //! Replies are worded as clamd 1.4 words them (checked against Debian's
 //! clamd in the tests): `PONG`, `stream: OK`,
@@ -15,27 +17,47 @@
 //! name (a limit, damage, encryption) is `FOUND` under a `Heuristics.…`
 //! name, never `OK`.
 //!
-//! Not done: `FILDES` (descriptor passing) and `DETSTATS`;
-//! `VERSIONCOMMANDS` lists what is served, so clients that ask (clamdscan
-//! does) do not try them. `SHUTDOWN` and `QUIT` (which stop clamd) are
-//! refused: the connection closes with no reply, and the server goes on.
+//! `FILDES` takes a descriptor passed over a unix socket
+//! (`SCM_RIGHTS`, [`fdpass`]), as clamdscan `--fdpass` sends it.
+//! `DETSTATS` and `DETSTATSCLEAR` close the connection with no reply, as
+//! clamd 1.4's do. `SHUTDOWN` and `QUIT` stop the server only with
+//! `allow_shutdown`; otherwise the connection closes with no reply and the
+//! server goes on.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::sync::Semaphore;
+use futures_util::FutureExt;
+use tokio::io::{
+    AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader,
+};
+use tokio::sync::{Notify, Semaphore};
 
+use self::fdpass::{FdStream, PassedFds};
 use super::backend::{Backend, Scan};
 use super::config::{Config, Workflow};
 use super::identity::Identity;
 use super::intake::{self, IntakeError, Spool, Submission};
 use super::roles::Role;
 
+mod fdpass;
+
 /// The commands served, as `VERSIONCOMMANDS` lists them.
-const COMMANDS: &str = "SCAN QUIT RELOAD PING CONTSCAN VERSIONCOMMANDS VERSION END MULTISCAN STATS IDSESSION INSTREAM ALLMATCHSCAN";
+/// The list is clamd 1.4's, word for word: clients that ask (clamdscan
+/// does) pick their way of sending from it.
+const COMMANDS: &str = "SCAN QUIT RELOAD PING CONTSCAN VERSIONCOMMANDS VERSION END SHUTDOWN MULTISCAN FILDES STATS IDSESSION INSTREAM DETSTATSCLEAR DETSTATS ALLMATCHSCAN";
+/// Commands clamd takes only with a `z` or `n` prefix: bare, they are
+/// `UNKNOWN COMMAND` (checked against clamd 1.4).
+const NEW_STYLE_ONLY: [&str; 6] = [
+    "INSTREAM",
+    "IDSESSION",
+    "END",
+    "STATS",
+    "VERSIONCOMMANDS",
+    "ALLMATCHSCAN",
+];
 /// Longest command line read.
 const MAX_COMMAND: u64 = 1024;
 /// Bytes read from a local file at a time.
@@ -49,10 +71,17 @@ struct Ctx<B> {
     who: Identity,
     /// `scan_roots`, resolved once.
     roots: Vec<PathBuf>,
+    /// Stops the server (`SHUTDOWN`, when `allow_shutdown`).
+    stop: Arc<Notify>,
 }
 
-/// Starts a listener on every `[clamd] listen` address.
-pub(crate) async fn spawn<B: Backend>(cfg: Arc<Config>, backend: Arc<B>) -> Result<(), String> {
+/// Starts a listener on every `[clamd] listen` address. `stop` is
+/// notified by an allowed `SHUTDOWN`.
+pub(crate) async fn spawn<B: Backend>(
+    cfg: Arc<Config>,
+    backend: Arc<B>,
+    stop: Arc<Notify>,
+) -> Result<(), String> {
     if cfg.clamd.listen.is_empty() {
         return Ok(());
     }
@@ -74,6 +103,7 @@ pub(crate) async fn spawn<B: Backend>(cfg: Arc<Config>, backend: Arc<B>) -> Resu
             stored: false,
         },
         roots,
+        stop,
     });
     let slots = Arc::new(Semaphore::new(cfg.clamd.max_connections.max(1)));
     for addr in &cfg.clamd.listen {
@@ -101,7 +131,7 @@ pub(crate) async fn spawn<B: Backend>(cfg: Arc<Config>, backend: Arc<B>) -> Resu
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     };
-                    serve_one(ctx.clone(), &slots, s, "unix".into());
+                    serve_one(ctx.clone(), &slots, FdStream::new(s), "unix".into());
                 }
             });
         } else {
@@ -131,7 +161,7 @@ pub(crate) async fn spawn<B: Backend>(cfg: Arc<Config>, backend: Arc<B>) -> Resu
 fn serve_one<B, S>(ctx: Arc<Ctx<B>>, slots: &Arc<Semaphore>, s: S, peer: String)
 where
     B: Backend,
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: AsyncRead + AsyncWrite + PassedFds + Unpin + Send + 'static,
 {
     let Ok(permit) = slots.clone().try_acquire_owned() else {
         drop(s);
@@ -191,6 +221,26 @@ async fn command<R: AsyncBufReadExt + Unpin>(
         b'n' => (Framing::Newline, Vec::new()),
         b => (Framing::Bare, vec![b]),
     };
+    if framing == Framing::Bare {
+        // clamd reads an old-style command from what one read brought: up
+        // to its first newline, or all of it (npm clamscan sends `PING`
+        // with no newline). Nothing more is waited for.
+        let buffered = r.fill_buf().now_or_never().transpose()?.unwrap_or_default();
+        let take = buffered
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(buffered.len(), |i| i + 1)
+            .min(usize::try_from(MAX_COMMAND).unwrap_or(usize::MAX));
+        line.extend_from_slice(buffered.get(..take).unwrap_or_default());
+        std::pin::Pin::new(&mut *r).consume(take);
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        return Ok(Some((framing, String::from_utf8_lossy(&line).into_owned())));
+    }
     let end = framing.end();
     let mut limited = r.take(MAX_COMMAND);
     tokio::time::timeout(read, limited.read_until(end, &mut line))
@@ -201,16 +251,13 @@ async fn command<R: AsyncBufReadExt + Unpin>(
         return Err(Cut);
     }
     line.pop();
-    if framing == Framing::Bare && line.last() == Some(&b'\r') {
-        line.pop();
-    }
     Ok(Some((framing, String::from_utf8_lossy(&line).into_owned())))
 }
 
 async fn connection<B, S>(ctx: &Ctx<B>, s: S, peer: &str) -> Result<(), Cut>
 where
     B: Backend,
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + PassedFds + Unpin,
 {
     let c = &ctx.cfg.clamd;
     let idle = Duration::from_secs(c.idle_timeout_secs);
@@ -229,15 +276,29 @@ where
             Some((v, a)) => (v, Some(a)),
             None => (line.as_str(), None),
         };
+        if framing == Framing::Bare && NEW_STYLE_ONLY.contains(&verb) {
+            write(&mut r, framing, None, &["UNKNOWN COMMAND".into()]).await?;
+            return Ok(());
+        }
         let replies: Vec<String> = match (verb, arg) {
             ("IDSESSION", None) if session.is_none() => {
                 session = Some(0);
                 continue;
             }
             ("END", None) if session.is_some() => return Ok(()),
-            // clamd stops on these; mdscan is not stopped by a client: the
-            // connection closes with no reply, as clamd's does.
-            ("QUIT" | "SHUTDOWN", None) => return Ok(()),
+            // clamd stops on these; mdscan only when `allow_shutdown`
+            // says a client may stop it. Either way the connection closes
+            // with no reply, as clamd's does.
+            ("QUIT" | "SHUTDOWN", None) => {
+                if ctx.cfg.clamd.allow_shutdown {
+                    eprintln!("mdscan: clamd {verb} from {peer}: stopping");
+                    ctx.stop.notify_one();
+                }
+                return Ok(());
+            }
+            // clamd 1.4 lists these and closes the connection with no
+            // reply; so does mdscan (its detections are in the history).
+            ("DETSTATS" | "DETSTATSCLEAR", None) => return Ok(()),
             ("PING", None) => vec!["PONG".into()],
             ("VERSION", None) => vec![version(ctx)],
             ("VERSIONCOMMANDS", None) => vec![format!("{}| COMMANDS: {COMMANDS}", version(ctx))],
@@ -261,6 +322,7 @@ where
                 }
                 continue;
             }
+            ("FILDES", None) => fildes(ctx, &mut r, read, peer).await?,
             (v @ ("SCAN" | "CONTSCAN" | "MULTISCAN" | "ALLMATCHSCAN"), Some(path)) => {
                 scan_path(ctx, v, path, peer).await
             }
@@ -554,14 +616,69 @@ async fn scan_file<B: Backend>(
     all: bool,
     peer: &str,
 ) -> Vec<String> {
+    match tokio::fs::File::open(path).await {
+        Ok(f) => scan_open(ctx, f, shown, all, peer).await,
+        Err(e) => vec![format!("{shown}: {e}. ERROR")],
+    }
+}
+
+/// `FILDES`: the descriptor the client passed beside the command (with
+/// one byte, as clamdscan sends it) is read from its start to its end and
+/// scanned as `fd[N]`, as clamd names it. A descriptor that is not a
+/// regular file is refused as clamd refuses it; on TCP, where none can
+/// come, clamd's error at once.
+async fn fildes<B, S>(
+    ctx: &Ctx<B>,
+    r: &mut BufReader<S>,
+    read: Duration,
+    peer: &str,
+) -> Result<Vec<String>, Cut>
+where
+    B: Backend,
+    S: AsyncRead + AsyncWrite + PassedFds + Unpin,
+{
+    let mut fd = r.get_mut().take_fd();
+    if fd.is_some() {
+        // The byte that carried it may already be buffered.
+        if r.buffer().first() == Some(&0) {
+            std::pin::Pin::new(&mut *r).consume(1);
+        }
+    } else if r.get_ref().passes_fds() {
+        let mut byte = [0u8; 1];
+        tokio::time::timeout(read, r.read_exact(&mut byte))
+            .await
+            .map_err(|_| Cut)??;
+        fd = r.get_mut().take_fd();
+    }
+    let Some(fd) = fd else {
+        return Ok(vec!["FILDES: didn't receive file descriptor. ERROR".into()]);
+    };
+    let shown = format!("fd[{}]", std::os::fd::AsRawFd::as_raw_fd(&fd));
+    let file = std::fs::File::from(fd);
+    // clamd scans regular files only (not a pipe, a socket, a directory).
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return Ok(vec![format!("{shown}: Not a regular file ERROR")]);
+    }
+    // The whole file, wherever the client's offset stood.
+    if let Err(e) = std::io::Seek::seek(&mut &file, std::io::SeekFrom::Start(0)) {
+        return Ok(vec![format!("{shown}: {e}. ERROR")]);
+    }
+    let file = tokio::fs::File::from_std(file);
+    Ok(scan_open(ctx, file, &shown, false, peer).await)
+}
+
+/// An open file (or pipe) read to its end through the intake.
+async fn scan_open<B: Backend>(
+    ctx: &Ctx<B>,
+    mut f: tokio::fs::File,
+    shown: &str,
+    all: bool,
+    peer: &str,
+) -> Vec<String> {
     let sub = submission(ctx, shown);
     let workflow = match intake::admit(&ctx.cfg, ctx.backend.as_ref(), &ctx.who, &sub).await {
         Ok(w) => w,
         Err(e) => return vec![format!("{shown}: {e} ERROR")],
-    };
-    let mut f = match tokio::fs::File::open(path).await {
-        Ok(f) => f,
-        Err(e) => return vec![format!("{shown}: {e}. ERROR")],
     };
     let mut spool = Spool::new(ctx.backend.as_ref(), workflow.max_file_size);
     let mut buf = vec![0u8; FILE_CHUNK];
