@@ -309,3 +309,26 @@ fn an_lzx_cabinet_of_several_frames_decodes_as_7zip_decodes_it() {
         assert_eq!(md5_hex(&got), md5_hex(&big));
     }
 }
+
+#[test]
+fn an_empty_zip_is_an_empty_archive_as_bsdtar_reads_it() {
+    // The end record alone, as Info-ZIP, Python and the rebuild write an
+    // archive with no member: bsdtar and 7-Zip list nothing and succeed;
+    // it was "not a readable zip archive" (blocked).
+    let mut empty = b"PK\x05\x06".to_vec();
+    empty.resize(22, 0);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("empty.zip"), &empty).unwrap();
+    if tool(dir.path(), "bsdtar", &["-tf", "empty.zip"]).is_none() {
+        return;
+    }
+    let report = scan(&empty, "empty.zip");
+    assert_eq!(report.verdict(), ResultCode::NoThreat, "{:#?}", report.root);
+    assert!(report.root.children.is_empty());
+    // A damaged one still is not: an end record that lists entries it
+    // does not hold.
+    let mut lying = empty.clone();
+    lying[8] = 1;
+    lying[10] = 1;
+    assert_ne!(scan(&lying, "lying.zip").verdict(), ResultCode::NoThreat);
+}

@@ -158,6 +158,19 @@ fn find_end(d: &[u8]) -> Option<EndRecord> {
         .find_map(|at| end_record_at(d, at))
 }
 
+/// Whether `d` holds an end record that lists no entry and no central
+/// directory (an empty zip, 22 bytes as zip tools write it).
+pub(crate) fn is_empty(d: &[u8]) -> bool {
+    memmem::rfind_iter(d, END_SIG)
+        .take(MAX_END_CANDIDATES)
+        .any(|at| {
+            // Entries on this disk, in all, and the directory's size.
+            d.get(at + 8..at + 16)
+                .is_some_and(|f| f.iter().all(|&b| b == 0))
+                && d.len() >= at + 22
+        })
+}
+
 /// The member names the central directory lists, as they are written
 /// (lossy UTF-8); `None` when there is no central directory that parses.
 /// Read the way the extractor reads it, without decoding anything: what a
@@ -632,6 +645,9 @@ impl Extractor for Zip {
                     "no central directory (the archive is truncated or damaged); {only_local} entries were read from their local headers"
                 )));
             }
+            // An empty archive (an end record listing no entry), as 7-Zip
+            // and bsdtar read it: nothing to scan.
+            None if is_empty(data) => {}
             None => return Err(Issue::corrupt("not a readable zip archive: no central directory and no local headers")),
         }
         Ok(())

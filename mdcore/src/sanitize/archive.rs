@@ -122,6 +122,11 @@ pub(super) fn format_of(data: &[u8]) -> Option<Format> {
 }
 
 fn is_plain_zip(data: &[u8]) -> bool {
+    // An empty zip (its end record alone) has no central directory to
+    // read; it is what the rebuild writes for an archive with no member.
+    if crate::extract::zip::is_empty(data) {
+        return true;
+    }
     crate::extract::zip::central_names(data).is_some_and(|names| {
         !names.iter().any(|n| {
             let n = n.to_ascii_lowercase();
@@ -649,5 +654,23 @@ mod tests {
         assert_eq!(format_of(&first.data), Some(Format::Tar));
         let again = sanitize(&first.data, "a.tar", &opts).unwrap();
         assert_eq!(again.data, first.data);
+    }
+
+    #[test]
+    fn an_archive_with_no_member_is_rebuilt_as_an_empty_zip_that_sanitizes_again() {
+        // Found by fuzzing (sanitize): a cabinet with no file became an
+        // empty zip, which the rebuild then did not take for a zip.
+        let empty = zip::ZipWriter::new(Cursor::new(Vec::new()))
+            .finish()
+            .unwrap()
+            .into_inner();
+        let opts = SanitizeOptions::new();
+        let first = sanitize(&empty, "a.zip", &opts).unwrap();
+        assert!(crate::extract::zip::is_empty(&first.data));
+        let again = sanitize(&first.data, "a.zip", &opts).unwrap();
+        assert_eq!(again.data, first.data);
+        assert!(!crate::extract::zip::is_empty(
+            b"PK\x05\x06\0\0\0\0\x01\0\x01\0\0\0\0\0\0\0\0\0\0\0"
+        ));
     }
 }
