@@ -106,10 +106,16 @@ pub enum Kind {
     Squashfs,
     /// LZ4 frame (not opened yet).
     Lz4,
-    /// lzip stream (not opened yet).
+    /// lzip stream.
     Lzip,
-    /// Unix `compress` (.Z) stream (not opened yet).
+    /// Unix `compress` (.Z) stream.
     Compress,
+    /// lzop stream (not opened yet).
+    Lzop,
+    /// lrzip stream (not opened yet).
+    Lrzip,
+    /// Legacy LZMA-alone stream (`.lzma`; not opened yet).
+    LzmaAlone,
     /// Unix `ar` archive: Debian package, static library.
     Ar,
     /// NSIS installer data, found in an executable.

@@ -2,7 +2,7 @@
 //! built with ordinary tools or by hand — is found (Infected) or blocked
 //! with the right code and a note; each has a clean twin that stays clean.
 
-use mdcore::{Limits, Report, ResultCode, ScanOptions, ScannerBuilder};
+use mdcore::{Kind, Limits, Report, ResultCode, ScanOptions, ScannerBuilder};
 
 use crate::util::*;
 
@@ -698,12 +698,38 @@ fn recognised_but_unopened_formats_block_with_23() {
             "a.lz4",
             "LZ4",
         ),
+        // lzop and lrzip headers, and LZMA-alone as xz --format=lzma
+        // writes it: they passed as data (0).
+        (
+            b"\x89LZO\x00\r\n\x1a\n\x10\x30\x20\xa0rest".to_vec(),
+            "a.lzo",
+            "lzop",
+        ),
+        (b"LRZI\x00\x06rest-of-header".to_vec(), "a.lrz", "LRZIP"),
+        (lzma_alone(EICAR, 6), "a.lzma", "LZMA"),
+        (lzma_alone(&random_bytes(5000, 3), 0), "a.lzma", "LZMA"),
+        (lzma_alone(CLEAN, 9), "noext", "LZMA"),
     ] {
         let r = scan(&data, name);
         assert_eq!(r.verdict(), ResultCode::UnsupportedFileType, "{name}");
         assert!(r.blocked(), "{name}");
         assert!(notes(&r).contains(what), "{name}: {}", notes(&r));
     }
+    // LZMA-alone has no magic: text and random bytes are not taken for it.
+    for seed in 0..200 {
+        let data = random_bytes(64, seed);
+        assert_ne!(mdcore::detect(&data).kind, Kind::LzmaAlone, "{data:?}");
+    }
+    assert_eq!(scan(CLEAN, "a.lzma").verdict(), ResultCode::NoThreat);
+}
+
+/// `data` as LZMA-alone (`xz --format=lzma -PRESET`), by liblzma.
+fn lzma_alone(data: &[u8], preset: u32) -> Vec<u8> {
+    let opts = liblzma::stream::LzmaOptions::new_preset(preset).unwrap();
+    let stream = liblzma::stream::Stream::new_lzma_encoder(&opts).unwrap();
+    let mut w = liblzma::write::XzEncoder::new_stream(Vec::new(), stream);
+    std::io::Write::write_all(&mut w, data).unwrap();
+    w.finish().unwrap()
 }
 
 #[test]
