@@ -22,6 +22,8 @@ use util::*;
 
 /// `printf 'hello hello hello lzip\n' | lzip -c`
 const LZIP_HELLO: &[u8] = b"\x4c\x5a\x49\x50\x01\x0c\x00\x34\x19\x49\xee\x8d\xe9\x50\x95\xfc\x0b\xed\x5d\x6f\xb6\x56\x13\xff\xff\xf7\xb7\x80\x00\x8b\xba\xa3\xad\x17\x00\x00\x00\x00\x00\x00\x00\x31\x00\x00\x00\x00\x00\x00\x00";
+/// `printf 'hello hello hello lzma\n' | xz --format=lzma -c`
+const LZMA_HELLO: &[u8] = b"\x5d\x00\x00\x80\x00\xff\xff\xff\xff\xff\xff\xff\xff\x00\x34\x19\x49\xee\x8d\xe9\x50\x95\xfc\x0b\xee\xfb\x1a\xd9\x1f\xdf\xff\xff\xf6\x62\x80\x00";
 /// `printf 'abababababab hello hello compress\n' | compress -c`
 const COMPRESS_HELLO: &[u8] = b"\x1f\x9d\x90\x61\xc4\x04\x1c\x28\xb0\x20\x08\x34\x65\xd8\xb0\x79\x73\x30\xe1\x42\x10\x63\xde\xb4\x81\x23\xa7\xcc\x9c\x39\x0a\x00";
 
@@ -60,9 +62,11 @@ fn main() {
         ("extract_bzip2", "text", bz2(text)),
         ("extract_xz", "text", xz(text)),
         ("extract_zstd", "text", zst(text)),
-        // Written by lzip 1.23 and ncompress 4.2.4 (no encoder in the tree).
+        // Written by lzip 1.23, ncompress 4.2.4 and xz 5.4 (no encoder for
+        // the first two in the tree).
         ("extract_lzip", "hello", LZIP_HELLO.to_vec()),
         ("extract_compress", "hello", COMPRESS_HELLO.to_vec()),
+        ("extract_lzma", "hello", LZMA_HELLO.to_vec()),
         ("extract_sevenz", "plain", sevenz_of(files, None, false)),
         ("extract_sevenz", "solid", sevenz_of(files, None, true)),
         (

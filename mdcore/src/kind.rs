@@ -114,7 +114,7 @@ pub enum Kind {
     Lzop,
     /// lrzip stream (not opened yet).
     Lrzip,
-    /// Legacy LZMA-alone stream (`.lzma`; not opened yet).
+    /// Legacy LZMA-alone stream (`.lzma`).
     LzmaAlone,
     /// Unix `ar` archive: Debian package, static library.
     Ar,

@@ -1827,18 +1827,21 @@ fn stdout_of(dir: &std::path::Path, program: &str, args: &[&str]) -> Option<(Vec
     }
 }
 
-/// Lone lzip and Unix compress streams, written by lzip (levels 0 and 9,
-/// split in members) and ncompress (9, 10, 12 and 16 bits, block mode and
-/// the old mode without it), read by `lzip -d`, `uncompress`/`gzip -d` and
-/// ncompress's `compress -d`, and scanned by mdscan: the member mdscan scans is, byte for byte, what
+/// Lone LZMA-alone, lzip and Unix compress streams, written by xz
+/// (`--format=lzma`, presets 0 and 9e), lzip (levels 0 and 9, split in
+/// members) and ncompress (9, 10, 12 and 16 bits, block mode and
+/// the old mode without it), read by `xz -d` and 7-Zip, `lzip -d`,
+/// `uncompress`/`gzip -d` and ncompress's `compress -d`, and scanned by
+/// mdscan: the member mdscan scans is, byte for byte, what
 /// each reader writes. Where a reader calls a stream corrupt (ncompress
 /// 4.2.4's 9-bit and `-C` streams, which its own decoder refuses too),
 /// mdscan blocks it (3) after scanning the same bytes the reader wrote
 /// before it stopped. Inputs: text, incompressible data (the code width
 /// grows to the limit and the table is cleared), long runs, one byte,
-/// EICAR. These streams were 23 (recognised, not opened).
+/// EICAR. lzip and compress streams were 23 (recognised, not opened),
+/// LZMA-alone passed as data.
 #[test]
-fn lone_lzip_and_compress_streams_give_the_bytes_their_tools_give() {
+fn lone_lzma_lzip_and_compress_streams_give_the_bytes_their_tools_give() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let inputs: Vec<(&str, Vec<u8>)> = vec![
@@ -1859,7 +1862,10 @@ fn lone_lzip_and_compress_streams_give_the_bytes_their_tools_give() {
         ("compress", &["-dc"]),
     ];
     let lz_readers: Tools<'_> = &[("lzip", &["-dc"])];
-    let variants: [(&str, &[&str], Tools<'_>); 8] = [
+    let lzma_readers: Tools<'_> = &[("xz", &["--format=lzma", "-dc"]), ("7zz", &["e", "-so"])];
+    let variants: [(&str, &[&str], Tools<'_>); 10] = [
+        ("lzma", &["xz", "--format=lzma", "-c", "-0"], lzma_readers),
+        ("lzma", &["xz", "--format=lzma", "-c", "-9e"], lzma_readers),
         ("lz", &["lzip", "-c", "-0"], lz_readers),
         ("lz", &["lzip", "-c", "-9"], lz_readers),
         ("lz", &["lzip", "-c", "-0", "-b", "100KiB"], lz_readers),
@@ -1927,7 +1933,7 @@ fn lone_lzip_and_compress_streams_give_the_bytes_their_tools_give() {
     // Every lzip and 10-16 bit stream read whole; ncompress's broken ones
     // refused by every reader (except one byte, which needs no table).
     assert!(
-        whole >= inputs.len() * 6,
+        whole >= inputs.len() * 8,
         "{whole} read whole, {refused} refused"
     );
     // A code naming a table entry not made yet is damage: blocked, as

@@ -698,17 +698,13 @@ fn recognised_but_unopened_formats_block_with_23() {
             "a.lz4",
             "LZ4",
         ),
-        // lzop and lrzip headers, and LZMA-alone as xz --format=lzma
-        // writes it: they passed as data (0).
+        // lzop and lrzip headers: they passed as data (0).
         (
             b"\x89LZO\x00\r\n\x1a\n\x10\x30\x20\xa0rest".to_vec(),
             "a.lzo",
             "lzop",
         ),
         (b"LRZI\x00\x06rest-of-header".to_vec(), "a.lrz", "LRZIP"),
-        (lzma_alone(EICAR, 6), "a.lzma", "LZMA"),
-        (lzma_alone(&random_bytes(5000, 3), 0), "a.lzma", "LZMA"),
-        (lzma_alone(CLEAN, 9), "noext", "LZMA"),
     ] {
         let r = scan(&data, name);
         assert_eq!(r.verdict(), ResultCode::UnsupportedFileType, "{name}");
@@ -721,6 +717,17 @@ fn recognised_but_unopened_formats_block_with_23() {
         assert_ne!(mdcore::detect(&data).kind, Kind::LzmaAlone, "{data:?}");
     }
     assert_eq!(scan(CLEAN, "a.lzma").verdict(), ResultCode::NoThreat);
+    // LZMA-alone as xz --format=lzma writes it is opened (it passed as
+    // data), with or without its extension.
+    infected(&scan(&lzma_alone(EICAR, 6), "a.lzma"));
+    infected(&scan(&lzma_alone(EICAR, 0), "noext"));
+    clean(&scan(&lzma_alone(&random_bytes(5000, 3), 9), "a.lzma"));
+    // Cut short: damage (3), never clean.
+    let whole = lzma_alone(&random_bytes(5000, 4), 6);
+    assert_eq!(
+        scan(&whole[..whole.len() / 2], "cut.lzma").verdict(),
+        ResultCode::Failed
+    );
 }
 
 /// `data` as LZMA-alone (`xz --format=lzma -PRESET`), by liblzma.

@@ -40,6 +40,7 @@ pub(crate) mod iscab;
 pub(crate) mod iso;
 pub(crate) mod lzh;
 pub(crate) mod lzip;
+pub(crate) mod lzma;
 pub(crate) mod mail;
 pub(crate) mod nsis;
 pub(crate) mod ntfs;

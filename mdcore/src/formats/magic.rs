@@ -477,25 +477,10 @@ pub(crate) fn lrzip(p: &[u8]) -> Option<Flavour> {
     plain(p.starts_with(b"LRZI") && p.get(4) == Some(&0))
 }
 
-/// Legacy LZMA-alone (`xz --format=lzma`, `lzma`, 7-Zip's LZMA SDK): a
-/// 13-byte header without a magic, so only what encoders write is taken:
-/// the properties byte (lc + lp * 9 + pb * 45, with lc + lp <= 4 as
-/// liblzma requires), a dictionary of 4 KiB to 1.5 GiB that is a power of
-/// two or three times one, an uncompressed size that is unknown (all ones)
-/// or below 2^48, and a first range-coder byte of 0 (every LZMA stream
-/// starts so).
+/// Legacy LZMA-alone (`xz --format=lzma`, `lzma`, the LZMA SDK): no
+/// magic, so the reader's strict header check.
 pub(crate) fn lzma_alone(p: &[u8]) -> Option<Flavour> {
-    let props = *p.first()?;
-    if props >= 225 {
-        return None;
-    }
-    let (lc, lp) = (props % 9, props / 9 % 5);
-    let dict = crate::bytes::le_u32(p, 1)?;
-    let size = crate::bytes::le_u64(p, 5)?;
-    let pow2 = |d: u32| d.is_power_of_two();
-    let dict_ok =
-        (4096..=(3 << 29)).contains(&dict) && (pow2(dict) || (dict % 3 == 0 && pow2(dict / 3)));
-    plain(lc + lp <= 4 && dict_ok && (size == u64::MAX || size < 1 << 48) && p.get(13) == Some(&0))
+    plain(crate::extract::lzma::is_header(p))
 }
 
 /// Unix `ar` archives: Debian packages and static libraries.

@@ -592,7 +592,7 @@ pub(crate) static FORMATS: &[Format] = &[
         &["lzma", "tlzma"],
         magic::lzma_alone,
         &[],
-        Unsupported,
+        Extract(&extract::lzma::LzmaAlone),
     ),
     f(
         Kind::Ar,
