@@ -13,8 +13,7 @@
 
 use std::io::{self, Read};
 
-use super::{Cx, Extractor, Issue, Sink, strip_compression_ext};
-use crate::extract::{Entry, read_child};
+use super::{Cx, Extractor, Issue, Sink, one_child, strip_compression_ext};
 
 pub(crate) struct Compress;
 
@@ -229,25 +228,12 @@ impl Extractor for Compress {
         cx: &'a Cx<'a>,
         sink: &mut Sink<'_, 'a>,
     ) -> Result<(), Issue> {
-        let base = cx.name.rsplit('/').next().unwrap_or(cx.name);
-        let name = match base.rsplit_once('.') {
-            Some((stem, ext)) if !stem.is_empty() && ext.eq_ignore_ascii_case("taz") => {
-                format!("{stem}.tar")
-            }
-            _ => strip_compression_ext(cx.name, &["z"]),
-        };
-        let mut lzw =
+        let name = strip_compression_ext(cx.name, &["z"]);
+        let lzw =
             Lzw::new(data).ok_or_else(|| Issue::corrupt("not a compress'd stream: bad header"))?;
-        let produced = read_child(&mut lzw, cx.budget);
         // The stream runs to the end of the file: compress has no end
         // marker.
-        cx.consumed(data.len());
-        let stop = produced.stop;
-        sink(Entry::Ready(produced.into_child(name)));
-        match stop {
-            Some(s) => Err(Issue::stopped(s)),
-            None => Ok(()),
-        }
+        one_child(lzw, |_| data.len(), name, cx, sink)
     }
 }
 

@@ -35,13 +35,7 @@ impl Extractor for Lzip {
         cx: &'a Cx<'a>,
         sink: &mut Sink<'_, 'a>,
     ) -> Result<(), Issue> {
-        let base = cx.name.rsplit('/').next().unwrap_or(cx.name);
-        let name = match base.rsplit_once('.') {
-            Some((stem, ext)) if !stem.is_empty() && ext.eq_ignore_ascii_case("tlz") => {
-                format!("{stem}.tar")
-            }
-            _ => strip_compression_ext(cx.name, &["lz"]),
-        };
+        let name = strip_compression_ext(cx.name, &["lz"]);
         let reader = Members::new(data, open, XzDecoder::into_inner)
             .map_err(|e| Issue::corrupt(format!("can not start the lzip decoder: {e}")))?;
         members(reader, name, cx, sink)

@@ -441,13 +441,17 @@ pub(crate) fn sanitize_name(raw: &str) -> String {
 }
 
 /// The name of a single-member compressed file: `a.tar.gz` -> `a.tar`,
-/// `a.tgz` -> `a.tar`, otherwise the name without its last extension, or
+/// `a.tgz` -> `a.tar` (and the other tarball short forms: `.tbz`,
+/// `.tbz2`, `.txz`, `.tzst`, `.tlz`, `.taz`, `.tlzma`), otherwise the name without its last extension, or
 /// `name` + `.out` when there is none.
 pub(crate) fn strip_compression_ext(name: &str, exts: &[&str]) -> String {
     let base = name.rsplit('/').next().unwrap_or(name);
     if let Some((stem, ext)) = base.rsplit_once('.') {
         let ext = ext.to_ascii_lowercase();
-        if matches!(ext.as_str(), "tgz" | "tbz" | "tbz2" | "txz" | "tzst") {
+        if matches!(
+            ext.as_str(),
+            "tgz" | "tbz" | "tbz2" | "txz" | "tzst" | "tlz" | "taz" | "tlzma"
+        ) {
             return format!("{stem}.tar");
         }
         if exts.contains(&ext.as_str()) && !stem.is_empty() {
@@ -525,13 +529,26 @@ impl<D: Read> Read for Members<'_, D> {
 /// container's end reported to the walker (or, when decoding failed part
 /// way, the whole container left to the carver after its first byte).
 pub(crate) fn members<'a, D: Read>(
-    mut reader: Members<'a, D>,
+    reader: Members<'a, D>,
+    name: String,
+    cx: &Cx<'a>,
+    sink: &mut Sink<'_, 'a>,
+) -> Result<(), Issue> {
+    one_child(reader, |r| r.end().unwrap_or(1), name, cx, sink)
+}
+
+/// A single-stream format's one child: decoded from `reader`, the
+/// container's end (`end`, asked once the reading is done) reported to
+/// the walker, and the child handed over.
+pub(crate) fn one_child<'a, R: Read>(
+    mut reader: R,
+    end: impl FnOnce(&R) -> usize,
     name: String,
     cx: &Cx<'a>,
     sink: &mut Sink<'_, 'a>,
 ) -> Result<(), Issue> {
     let produced = read_child(&mut reader, cx.budget);
-    cx.consumed(reader.end().unwrap_or(1));
+    cx.consumed(end(&reader));
     let stop = produced.stop;
     sink(Entry::Ready(produced.into_child(name)));
     match stop {
@@ -577,6 +594,8 @@ mod tests {
     fn compression_names() {
         assert_eq!(strip_compression_ext("a.tar.gz", &["gz"]), "a.tar");
         assert_eq!(strip_compression_ext("dir/a.tgz", &["gz"]), "a.tar");
+        assert_eq!(strip_compression_ext("a.TLZ", &["lz"]), "a.tar");
+        assert_eq!(strip_compression_ext("a.taz", &["z"]), "a.tar");
         assert_eq!(strip_compression_ext("blob", &["gz"]), "blob.out");
         assert_eq!(strip_compression_ext(".gz", &["gz"]), ".gz.out");
     }

@@ -48,7 +48,7 @@ use tokio::sync::Semaphore;
 use super::backend::{Backend, Scan};
 use super::config::{Config, Workflow};
 use super::identity::Identity;
-use super::intake::{self, IntakeError, Spool, Submission};
+use super::intake::{self, IntakeError, Spool, Submission, Taken};
 use super::roles::Role;
 
 /// Longest ICAP head, and longest encapsulated HTTP head.
@@ -410,7 +410,7 @@ async fn chunks<R: AsyncBufReadExt + Unpin>(
             .map_err(|_| Cut)??;
         let text = std::str::from_utf8(&line).map_err(|_| Cut)?.trim();
         let (size, ext) = text.split_once(';').unwrap_or((text, ""));
-        let mut left = u64::from_str_radix(size.trim(), 16).map_err(|_| Cut)?;
+        let left = u64::from_str_radix(size.trim(), 16).map_err(|_| Cut)?;
         if left == 0 {
             // The blank line after the last chunk.
             let mut end = Vec::new();
@@ -419,18 +419,10 @@ async fn chunks<R: AsyncBufReadExt + Unpin>(
                 .map_err(|_| Cut)??;
             return Ok(Body::Ended(ext.trim() == "ieof"));
         }
-        while left > 0 {
-            let want = usize::try_from(left.min(buf.len() as u64)).unwrap_or(buf.len());
-            let part = buf.get_mut(..want).ok_or(Cut)?;
-            tokio::time::timeout(read, r.read_exact(part))
-                .await
-                .map_err(|_| Cut)??;
-            left -= want as u64;
-            match spool.push(part).await {
-                Ok(()) => {}
-                Err(IntakeError::TooLarge(_)) => return Ok(Body::TooLarge),
-                Err(_) => return Err(Cut),
-            }
+        match spool.take_from(r, left, read, &mut buf).await {
+            Taken::All => {}
+            Taken::Refused(IntakeError::TooLarge(_)) => return Ok(Body::TooLarge),
+            Taken::Cut | Taken::Refused(_) => return Err(Cut),
         }
         let mut crlf = [0u8; 2];
         tokio::time::timeout(read, r.read_exact(&mut crlf))

@@ -16,7 +16,7 @@ use std::time::Duration;
 use md5::Md5;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use super::backend::{AuditEvent, Backend, BackendError, Scan, State, iso, new_id, now_ms};
 use super::config::{Config, Workflow};
@@ -196,6 +196,35 @@ impl Spool {
         Ok(())
     }
 
+    /// Takes the next `len` bytes of `r` (a clamd chunk, an ICAP chunk),
+    /// through `buf`, each read within `read`. [`Taken::Cut`] when the
+    /// client stalled or left; [`Taken::Refused`] when the spool refused a
+    /// chunk (too large, the store failing).
+    pub(crate) async fn take_from<R: AsyncRead + Unpin>(
+        &mut self,
+        r: &mut R,
+        len: u64,
+        read: Duration,
+        buf: &mut [u8],
+    ) -> Taken {
+        let mut left = len;
+        while left > 0 {
+            let want = usize::try_from(left.min(buf.len() as u64)).unwrap_or(buf.len());
+            let Some(part) = buf.get_mut(..want) else {
+                return Taken::Cut;
+            };
+            match tokio::time::timeout(read, r.read_exact(part)).await {
+                Ok(Ok(_)) => {}
+                Err(_) | Ok(Err(_)) => return Taken::Cut,
+            }
+            left -= want as u64;
+            if let Err(e) = self.push(part).await {
+                return Taken::Refused(e);
+            }
+        }
+        Taken::All
+    }
+
     /// The file, synced to disk.
     pub(crate) async fn finish(mut self) -> Result<Received, IntakeError> {
         let store = |e: std::io::Error| IntakeError::Store(e.to_string());
@@ -226,6 +255,16 @@ impl Spool {
             prefix: self.prefix,
         })
     }
+}
+
+/// What [`Spool::take_from`] came to.
+pub(crate) enum Taken {
+    /// Every byte is in the spool.
+    All,
+    /// The client stalled past the read timeout, or the connection failed.
+    Cut,
+    /// The spool refused a chunk.
+    Refused(IntakeError),
 }
 
 /// A scan queued, and the way to wait for its end.

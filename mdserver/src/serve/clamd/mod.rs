@@ -39,7 +39,7 @@ use self::fdpass::{FdStream, PassedFds};
 use super::backend::{Backend, Scan};
 use super::config::{Config, Workflow};
 use super::identity::Identity;
-use super::intake::{self, IntakeError, Spool, Submission};
+use super::intake::{self, IntakeError, Spool, Submission, Taken};
 use super::roles::Role;
 
 mod fdpass;
@@ -457,24 +457,17 @@ where
         tokio::time::timeout(read, r.read_exact(&mut len))
             .await
             .map_err(|_| Cut)??;
-        let mut left = u64::from(u32::from_be_bytes(len));
+        let left = u64::from(u32::from_be_bytes(len));
         if left == 0 {
             break;
         }
-        while left > 0 {
-            let want = usize::try_from(left.min(buf.len() as u64)).unwrap_or(buf.len());
-            let chunk = buf.get_mut(..want).ok_or(Cut)?;
-            tokio::time::timeout(read, r.read_exact(chunk))
-                .await
-                .map_err(|_| Cut)??;
-            left -= want as u64;
-            match spool.push(chunk).await {
-                Ok(()) => {}
-                Err(IntakeError::TooLarge(_)) => {
-                    return Ok(("INSTREAM size limit exceeded. ERROR".into(), false));
-                }
-                Err(e) => return Ok((format!("stream: {e} ERROR"), false)),
+        match spool.take_from(r, left, read, &mut buf).await {
+            Taken::All => {}
+            Taken::Cut => return Err(Cut),
+            Taken::Refused(IntakeError::TooLarge(_)) => {
+                return Ok(("INSTREAM size limit exceeded. ERROR".into(), false));
             }
+            Taken::Refused(e) => return Ok((format!("stream: {e} ERROR"), false)),
         }
     }
     let file = match spool.finish().await {
