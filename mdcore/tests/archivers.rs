@@ -1936,6 +1936,22 @@ fn lone_lzma_lzip_and_compress_streams_give_the_bytes_their_tools_give() {
         whole >= inputs.len() * 8,
         "{whole} read whole, {refused} refused"
     );
+    // An lzip stream behind junk (lzip itself refuses the file) or glued
+    // after another file is found and scanned, not passed as data.
+    let (packed, _) = stdout_of(d, "lzip", &["-c", "eicar"]).unwrap();
+    for (what, data) in [
+        ("junk before", [&b"junkjunk"[..], &packed].concat()),
+        (
+            "glued after",
+            [&random_bytes(3000, 9)[..], &packed].concat(),
+        ),
+    ] {
+        assert_eq!(
+            scan(&data, "x.bin").verdict(),
+            ResultCode::Infected,
+            "{what}"
+        );
+    }
     // A code naming a table entry not made yet is damage: blocked, as
     // uncompress and gzip call it corrupt input.
     let damaged = [0x1f, 0x9d, 0x90, 0x61, 0xff, 0x01];

@@ -1,7 +1,8 @@
 //! lzip (`.lz`, `.tlz`), every member of a multi-member file, as one
 //! child, decoded by liblzma's lzip decoder (xz-utils' own, which `xz -d`
 //! uses for `.lz`; members' CRC32 and sizes checked). Bytes after the last
-//! member are left to the carver, as lzip itself leaves trailing data.
+//! member are left to the carver, as lzip itself leaves trailing data; an
+//! lzip member found inside other bytes is carved ([`carve`]).
 //!
 //! The decoder's memory is capped as for xz ([`super::xz::MEMORY_LIMIT`]):
 //! a member declaring a huge dictionary is refused, not allocated.
@@ -10,6 +11,7 @@ use liblzma::bufread::XzDecoder;
 use liblzma::stream::Stream;
 
 use super::{Cx, Extractor, Issue, Members, Sink, members, strip_compression_ext};
+use crate::kind::Span;
 
 pub(crate) struct Lzip;
 
@@ -40,4 +42,15 @@ impl Extractor for Lzip {
             .map_err(|e| Issue::corrupt(format!("can not start the lzip decoder: {e}")))?;
         members(reader, name, cx, sink)
     }
+}
+
+/// Carving: a member header, and the first 64 KiB decoding (lzip has no
+/// header checksum; its CRC is at the member's end).
+pub(crate) fn carve(d: &[u8], at: usize) -> Option<Span> {
+    let p = d.get(at..)?;
+    let mut dec = open(p.get(..1 << 20).unwrap_or(p)).ok()??;
+    super::trial_decode(&mut dec).then_some(Span {
+        start: at,
+        end: None,
+    })
 }

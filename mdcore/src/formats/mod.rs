@@ -555,7 +555,10 @@ pub(crate) static FORMATS: &[Format] = &[
         "lzip compressed data",
         &["lz", "tlz"],
         magic::lzip,
-        &[],
+        &[Carver {
+            signature: b"LZIP",
+            validate: extract::lzip::carve,
+        }],
         Extract(&extract::lzip::Lzip),
     ),
     f(
