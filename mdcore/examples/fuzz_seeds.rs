@@ -24,6 +24,12 @@ use util::*;
 const LZIP_HELLO: &[u8] = b"\x4c\x5a\x49\x50\x01\x0c\x00\x34\x19\x49\xee\x8d\xe9\x50\x95\xfc\x0b\xed\x5d\x6f\xb6\x56\x13\xff\xff\xf7\xb7\x80\x00\x8b\xba\xa3\xad\x17\x00\x00\x00\x00\x00\x00\x00\x31\x00\x00\x00\x00\x00\x00\x00";
 /// `printf 'hello hello hello lzma\n' | xz --format=lzma -c`
 const LZMA_HELLO: &[u8] = b"\x5d\x00\x00\x80\x00\xff\xff\xff\xff\xff\xff\xff\xff\x00\x34\x19\x49\xee\x8d\xe9\x50\x95\xfc\x0b\xee\xfb\x1a\xd9\x1f\xdf\xff\xff\xf6\x62\x80\x00";
+/// `printf 'hello hello hello lz4\n' | lz4 -c -BD`
+const LZ4_HELLO: &[u8] = b"\x04\x22\x4d\x18\x64\x40\xa7\x0f\x00\x00\x00\x67\x68\x65\x6c\x6c\x6f\x20\x06\x00\x50\x20\x6c\x7a\x34\x0a\x00\x00\x00\x00\x39\x52\xde\xef";
+/// `printf 'hello hello hello lz4 legacy\n' | lz4 -c -l`
+const LZ4_LEGACY: &[u8] = b"\x02\x21\x4c\x18\x15\x00\x00\x00\x68\x68\x65\x6c\x6c\x6f\x20\x06\x00\xb0\x6c\x7a\x34\x20\x6c\x65\x67\x61\x63\x79\x0a";
+/// `python3 -c "print('hello lzop '*12)" | lzop -c`
+const LZOP_HELLO: &[u8] = b"\x89\x4c\x5a\x4f\x00\x0d\x0a\x1a\x0a\x10\x40\x20\xa0\x09\x40\x01\x05\x03\x00\x00\x0d\x00\x00\x00\x00\x6b\x17\x13\x43\x00\x00\x00\x00\x00\x25\xee\x02\x48\x00\x00\x00\x85\x00\x00\x00\x22\x05\xa4\x31\x37\x08\x68\x65\x6c\x6c\x6f\x20\x6c\x7a\x6f\x70\x20\x20\x4b\x28\x00\x0b\x70\x20\x68\x65\x6c\x6c\x6f\x20\x6c\x7a\x6f\x70\x20\x0a\x11\x00\x00\x00\x00\x00\x00";
 /// `printf 'abababababab hello hello compress\n' | compress -c`
 const COMPRESS_HELLO: &[u8] = b"\x1f\x9d\x90\x61\xc4\x04\x1c\x28\xb0\x20\x08\x34\x65\xd8\xb0\x79\x73\x30\xe1\x42\x10\x63\xde\xb4\x81\x23\xa7\xcc\x9c\x39\x0a\x00";
 
@@ -67,6 +73,26 @@ fn main() {
         ("extract_lzip", "hello", LZIP_HELLO.to_vec()),
         ("extract_compress", "hello", COMPRESS_HELLO.to_vec()),
         ("extract_lzma", "hello", LZMA_HELLO.to_vec()),
+        // Written by lz4 1.9.4 and lzop 1.04.
+        ("extract_lz4", "hello", LZ4_HELLO.to_vec()),
+        ("extract_lz4", "legacy", LZ4_LEGACY.to_vec()),
+        ("extract_lzop", "hello", LZOP_HELLO.to_vec()),
+        ("extract_xar", "zlib", xar_of(files)),
+        (
+            "extract_tar",
+            "pax-sparse-1.0",
+            pax_tar(
+                &[
+                    pax_record("GNU.sparse.major", "1"),
+                    pax_record("GNU.sparse.minor", "0"),
+                    pax_record("GNU.sparse.name", "a.txt"),
+                    pax_record("GNU.sparse.realsize", "2000"),
+                ]
+                .concat(),
+                "GNUSparseFile.0/a.txt",
+                &[&b"2\n1000\n5\n2000\n0\n"[..], &[0; 496], b"hello"].concat(),
+            ),
+        ),
         ("extract_sevenz", "plain", sevenz_of(files, None, false)),
         ("extract_sevenz", "solid", sevenz_of(files, None, true)),
         (

@@ -65,3 +65,4 @@ mod verdict;
 /// name it has always had.
 pub use engines::vuln;
 mod walk;
+mod xml;

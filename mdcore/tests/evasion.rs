@@ -685,31 +685,34 @@ fn recognised_but_unopened_formats_block_with_23() {
             "app.sisx",
             "Symbian",
         ),
-        // LZ4: a frame, the legacy format, and a frame behind a skippable
-        // frame (which the lz4 tool skips): none passes as data.
-        (b"\x04\x22\x4d\x18\x64\x40\xa7rest".to_vec(), "a.lz4", "LZ4"),
-        (
-            b"\x02\x21\x4c\x18\x10\0\0\0rest-of-a-block".to_vec(),
-            "a.lz4",
-            "LZ4",
-        ),
-        (
-            b"\x5a\x2a\x4d\x18\x04\0\0\0skip\x04\x22\x4d\x18\x64\x40\xa7rest".to_vec(),
-            "a.lz4",
-            "LZ4",
-        ),
-        // lzop and lrzip headers: they passed as data (0).
-        (
-            b"\x89LZO\x00\r\n\x1a\n\x10\x30\x20\xa0rest".to_vec(),
-            "a.lzo",
-            "lzop",
-        ),
+        // lrzip headers: they passed as data (0).
         (b"LRZI\x00\x06rest-of-header".to_vec(), "a.lrz", "LRZIP"),
     ] {
         let r = scan(&data, name);
         assert_eq!(r.verdict(), ResultCode::UnsupportedFileType, "{name}");
         assert!(r.blocked(), "{name}");
         assert!(notes(&r).contains(what), "{name}: {}", notes(&r));
+    }
+    // LZ4 (a frame, the legacy format, a frame behind a skippable frame,
+    // which the lz4 tool skips) and lzop are opened now: broken ones block
+    // as damage, none passes as data.
+    for (data, name) in [
+        (b"\x04\x22\x4d\x18\x64\x40\xa7rest".to_vec(), "a.lz4"),
+        (
+            b"\x02\x21\x4c\x18\x10\0\0\0rest-of-a-block".to_vec(),
+            "a.lz4",
+        ),
+        (
+            b"\x5a\x2a\x4d\x18\x04\0\0\0skip\x04\x22\x4d\x18\x64\x40\xa7rest".to_vec(),
+            "a.lz4",
+        ),
+        (
+            b"\x89LZO\x00\r\n\x1a\n\x10\x30\x20\xa0rest".to_vec(),
+            "a.lzo",
+        ),
+    ] {
+        let r = scan(&data, name);
+        assert_eq!(r.verdict(), ResultCode::Failed, "{name}: {:#?}", r.root);
     }
     // LZMA-alone has no magic: text and random bytes are not taken for it.
     for seed in 0..200 {

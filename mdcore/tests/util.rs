@@ -1894,3 +1894,81 @@ pub fn sanitize_doc() -> Vec<u8> {
         ("Macros/PROJECT", b"ID=\"{0}\"\r\n"),
     ])
 }
+
+/// One pax record, `"<len> <key>=<value>\n"` with `len` counting itself.
+pub fn pax_record(key: &str, value: &str) -> Vec<u8> {
+    let body = format!(" {key}={value}\n");
+    let mut len = body.len() + 1;
+    while format!("{len}{body}").len() != len {
+        len += 1;
+    }
+    format!("{len}{body}").into_bytes()
+}
+
+/// A ustar header block (`typeflag`, `size`), checksummed.
+pub fn ustar_header(name: &str, typeflag: u8, size: usize) -> Vec<u8> {
+    let mut h = vec![0u8; 512];
+    h[..name.len()].copy_from_slice(name.as_bytes());
+    h[100..108].copy_from_slice(b"0000644\0");
+    h[108..116].copy_from_slice(b"0000000\0");
+    h[116..124].copy_from_slice(b"0000000\0");
+    h[124..136].copy_from_slice(format!("{size:011o}\0").as_bytes());
+    h[136..148].copy_from_slice(b"00000000000\0");
+    h[156] = typeflag;
+    h[257..263].copy_from_slice(b"ustar\0");
+    h[263..265].copy_from_slice(b"00");
+    let sum: u32 = h
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u32::from(*b)
+            }
+        })
+        .sum();
+    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    h
+}
+
+/// A pax tar of one member: the `records` in its extended header, then
+/// the member `name` storing `data`.
+pub fn pax_tar(records: &[u8], name: &str, data: &[u8]) -> Vec<u8> {
+    let mut out = ustar_header("PaxHeaders/x", b'x', records.len());
+    out.extend_from_slice(records);
+    out.resize(out.len().div_ceil(512) * 512, 0);
+    out.extend(ustar_header(name, b'0', data.len()));
+    out.extend_from_slice(data);
+    out.resize(out.len().div_ceil(512) * 512 + 1024, 0);
+    out
+}
+
+/// A xar archive of `files` (zlib'd TOC, members zlib'd, no checksums),
+/// as xar's layout describes it; for the fuzz seeds.
+pub fn xar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut heap = Vec::new();
+    let mut toc = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<xar><toc>");
+    for (i, (name, data)) in files.iter().enumerate() {
+        let packed = zlib(data);
+        toc.push_str(&format!(
+            "<file id=\"{}\"><name>{name}</name><type>file</type><data><length>{}</length><offset>{}</offset><size>{}</size><encoding style=\"application/x-gzip\"/></data></file>",
+            i + 1,
+            packed.len(),
+            heap.len(),
+            data.len()
+        ));
+        heap.extend_from_slice(&packed);
+    }
+    toc.push_str("</toc></xar>");
+    let packed_toc = zlib(toc.as_bytes());
+    let mut out = b"xar!".to_vec();
+    out.extend_from_slice(&28u16.to_be_bytes());
+    out.extend_from_slice(&1u16.to_be_bytes());
+    out.extend_from_slice(&(packed_toc.len() as u64).to_be_bytes());
+    out.extend_from_slice(&(toc.len() as u64).to_be_bytes());
+    out.extend_from_slice(&0u32.to_be_bytes());
+    out.extend_from_slice(&packed_toc);
+    out.extend_from_slice(&heap);
+    out
+}

@@ -38,9 +38,11 @@ pub(crate) mod gzip;
 pub(crate) mod installshield;
 pub(crate) mod iscab;
 pub(crate) mod iso;
+pub(crate) mod lz4;
 pub(crate) mod lzh;
 pub(crate) mod lzip;
 pub(crate) mod lzma;
+pub(crate) mod lzop;
 pub(crate) mod mail;
 pub(crate) mod nsis;
 pub(crate) mod ntfs;
@@ -58,6 +60,7 @@ pub(crate) mod text;
 pub(crate) mod tnef;
 pub(crate) mod vba;
 pub(crate) mod vhdx;
+pub(crate) mod xar;
 pub(crate) mod xz;
 pub(crate) mod zip;
 pub(crate) mod zstd;
@@ -450,7 +453,7 @@ pub(crate) fn strip_compression_ext(name: &str, exts: &[&str]) -> String {
         let ext = ext.to_ascii_lowercase();
         if matches!(
             ext.as_str(),
-            "tgz" | "tbz" | "tbz2" | "txz" | "tzst" | "tlz" | "taz" | "tlzma"
+            "tgz" | "tbz" | "tbz2" | "txz" | "tzst" | "tlz" | "taz" | "tlzma" | "tlz4" | "tzo"
         ) {
             return format!("{stem}.tar");
         }

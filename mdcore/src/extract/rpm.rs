@@ -1,19 +1,34 @@
 //! RPM packages: the lead, the signature header and the main header are
 //! skipped (their sizes checked against the file), and the payload — a cpio
-//! archive compressed with gzip, bzip2, xz, lzma, zstd or nothing — is
-//! streamed straight into the cpio reader, so package members are the
-//! package's children.
+//! archive compressed with gzip, bzip2, xz, lzma, zstd or nothing — is the
+//! package's one child, named `<package>.cpio.<ext>` as 7-Zip hands it
+//! out: an object of its own (a hash list naming a payload matches it),
+//! which the walker opens as any compressed stream and cpio archive.
 
-use std::io::Read;
-
-use super::{Cx, Extractor, Issue, Sink, cpio};
+use super::{Child, Cx, Entry, Extractor, Issue, Sink, read_child, strip_compression_ext};
 use crate::bytes::be_u32;
+use crate::kind::Kind;
 use crate::verdict::ResultCode;
 
 pub(crate) struct Rpm;
 
 const LEAD_LEN: usize = 96;
 const HEADER_MAGIC: [u8; 4] = [0x8e, 0xad, 0xe8, 0x01];
+
+/// The extension 7-Zip gives a payload of `kind` (as the walker detects
+/// it, so the payload is opened as it is named); `None` for a payload
+/// that is none of the compressors RPM uses.
+fn payload_ext(kind: Kind) -> Option<&'static str> {
+    Some(match kind {
+        Kind::Gzip => "cpio.gz",
+        Kind::Bzip2 => "cpio.bz2",
+        Kind::Xz => "cpio.xz",
+        Kind::Zstd => "cpio.zst",
+        Kind::LzmaAlone => "cpio.lzma",
+        Kind::Cpio => "cpio",
+        _ => return None,
+    })
+}
 
 impl Extractor for Rpm {
     fn extract<'a>(
@@ -28,74 +43,34 @@ impl Extractor for Rpm {
             .checked_add((8 - sig_end % 8) % 8)
             .ok_or_else(|| Issue::corrupt("rpm header offsets overflow"))?;
         let payload_start = header_end(data, main_start, "main")?;
-        let payload = data
+        let mut payload = data
             .get(payload_start..)
             .ok_or_else(|| Issue::corrupt("rpm payload missing"))?;
-        // A bare cpio has no check of its own to reach.
-        let compressed = !payload.starts_with(b"07070");
-        let mut reader: Box<dyn Read + 'a> = match payload {
-            [0x1f, 0x8b, ..] => Box::new(flate2::read::MultiGzDecoder::new(payload)),
-            [b'B', b'Z', b'h', ..] => Box::new(bzip2::read::MultiBzDecoder::new(payload)),
-            [0xfd, b'7', b'z', b'X', b'Z', 0, ..] => Box::new(super::xz::decoder(payload)?),
-            [0x28, 0xb5, 0x2f, 0xfd, ..] => {
-                let mut d = zstd::stream::read::Decoder::with_buffer(payload)
-                    .map_err(|e| Issue::corrupt(format!("can not start zstd: {e}")))?;
-                d.window_log_max(27)
-                    .map_err(|e| Issue::corrupt(format!("can not configure zstd: {e}")))?;
-                Box::new(d)
-            }
-            [0x5d, 0, 0, ..] => {
-                let stream = liblzma::stream::Stream::new_lzma_decoder(super::xz::MEMORY_LIMIT)
-                    .map_err(|e| Issue::corrupt(format!("can not start lzma: {e}")))?;
-                Box::new(liblzma::read::XzDecoder::new_stream(payload, stream))
-            }
-            [b'0', b'7', b'0', b'7', b'0', ..] => Box::new(payload),
-            [] => return Ok(()),
-            _ => {
-                return Err(Issue::new(
-                    ResultCode::UnsupportedFileType,
-                    "rpm payload compression not supported",
-                ));
-            }
-        };
-        // The payload runs to the end of the package: nothing follows it,
-        // which is what the walker assumes when a reader says nothing.
-        cpio::walk_stream(&mut reader, cx, sink)?;
-        // The cpio reader stops at its trailer; the compressed stream's own
-        // check (gzip's CRC-32, xz's and bzip2's) comes after it. Read on
-        // to the end so damage inside the payload is not hidden.
-        if compressed {
-            drain(&mut reader)?;
+        if payload.is_empty() {
+            return Ok(());
         }
-        Ok(())
-    }
-}
-
-/// What is read past the cpio trailer to reach the end of a compressed
-/// payload (padding, normally a few hundred bytes).
-const MAX_AFTER_TRAILER: u64 = 64 << 20;
-
-fn drain(reader: &mut dyn Read) -> Result<(), Issue> {
-    let mut buf = [0u8; 8192];
-    let mut read = 0u64;
-    loop {
-        match reader.read(&mut buf) {
-            Ok(0) => return Ok(()),
-            Ok(n) => {
-                read += n as u64;
-                if read > MAX_AFTER_TRAILER {
-                    return Err(Issue::corrupt(format!(
-                        "the payload goes on for more than {} MiB after the cpio trailer; its integrity check was not reached",
-                        MAX_AFTER_TRAILER >> 20
-                    )));
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                return Err(Issue::corrupt(format!(
-                    "the compressed payload is damaged after the cpio trailer: {e}"
-                )));
-            }
+        let ext = payload_ext(cx.identify(payload).0);
+        let stem = strip_compression_ext(cx.name, &["rpm"]);
+        let stem = stem.strip_suffix(".out").unwrap_or(&stem);
+        let name = format!("{stem}.{}", ext.unwrap_or("payload"));
+        // The payload runs to the end of the package.
+        cx.consumed(data.len());
+        let produced = read_child(&mut payload, cx.budget);
+        let stop = produced.stop;
+        let mut child: Child = produced.into_child(name);
+        if ext.is_none() {
+            child.note = Some("an rpm payload compressed in a way mdscan does not know".into());
+        }
+        sink(Entry::Ready(child));
+        if let Some(s) = stop {
+            return Err(Issue::stopped(s));
+        }
+        match ext {
+            Some(_) => Ok(()),
+            None => Err(Issue::new(
+                ResultCode::UnsupportedFileType,
+                "rpm payload compression not supported",
+            )),
         }
     }
 }
@@ -190,7 +165,7 @@ pub(crate) fn build(payload: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::extract::{Entry, Flow};
+    use crate::extract::{Flow, cpio};
     use std::io::Write;
 
     fn children(data: &[u8]) -> (Vec<String>, Result<(), Issue>) {
@@ -207,7 +182,7 @@ mod tests {
     }
 
     #[test]
-    fn payload_under_each_compressor() {
+    fn the_payload_is_one_object_under_each_compressor() {
         let cpio = cpio::newc_archive(&[("./usr/bin/tool", b"binary"), ("./etc/conf", b"x=1")]);
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         gz.write_all(&cpio).unwrap();
@@ -218,13 +193,15 @@ mod tests {
             e.finish().unwrap()
         };
         let zst = zstd::encode_all(&cpio[..], 3).unwrap();
-        for payload in [cpio.clone(), gz, xz, zst] {
+        for (payload, name) in [
+            (cpio.clone(), "p.cpio"),
+            (gz, "p.cpio.gz"),
+            (xz, "p.cpio.xz"),
+            (zst, "p.cpio.zst"),
+        ] {
             let (names, res) = children(&build(&payload));
             assert!(res.is_ok(), "{res:?}");
-            assert_eq!(
-                names,
-                vec!["usr/bin/tool".to_string(), "etc/conf".to_string()]
-            );
+            assert_eq!(names, vec![name.to_string()]);
         }
     }
 

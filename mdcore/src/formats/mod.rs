@@ -529,7 +529,7 @@ pub(crate) static FORMATS: &[Format] = &[
         &["xar", "pkg"],
         magic::xar,
         &[],
-        Unsupported,
+        Extract(&extract::xar::Xar),
     ),
     f(
         Kind::Squashfs,
@@ -544,10 +544,13 @@ pub(crate) static FORMATS: &[Format] = &[
         Kind::Lz4,
         "application/x-lz4",
         "LZ4 compressed data",
-        &["lz4"],
+        &["lz4", "tlz4"],
         magic::lz4,
-        &[],
-        Unsupported,
+        &[Carver {
+            signature: b"\x04\x22\x4d\x18",
+            validate: extract::lz4::carve,
+        }],
+        Extract(&extract::lz4::Lz4),
     ),
     f(
         Kind::Lzip,
@@ -577,7 +580,7 @@ pub(crate) static FORMATS: &[Format] = &[
         &["lzo", "tzo"],
         magic::lzop,
         &[],
-        Unsupported,
+        Extract(&extract::lzop::Lzop),
     ),
     f(
         Kind::Lrzip,

@@ -34,6 +34,8 @@ use std::io::{Cursor, Read, Write};
 use quick_xml::Writer;
 use quick_xml::events::{BytesStart, Event};
 
+use crate::xml::text_of;
+
 use super::xml::{Xml, attr, utf8, xml_err};
 use super::{SanitizeError, Sanitized, Tally};
 
@@ -650,31 +652,6 @@ fn bad_field(instr: &str, computed: bool) -> Option<&'static str> {
         .unwrap_or("")
         .to_ascii_uppercase();
     (cmd == "DDE" || cmd == "DDEAUTO").then_some("DDE")
-}
-
-/// Text of a text or reference event (character references resolved).
-fn text_of(ev: &Event<'_>) -> String {
-    match ev {
-        Event::Text(t) => t
-            .xml10_content()
-            .map(|c| c.into_owned())
-            .unwrap_or_default(),
-        Event::CData(t) => String::from_utf8_lossy(t).into_owned(),
-        Event::GeneralRef(r) => match r.resolve_char_ref() {
-            Ok(Some(c)) => c.to_string(),
-            _ => match &**r {
-                b"amp" => "&".into(),
-                b"lt" => "<".into(),
-                b"gt" => ">".into(),
-                b"quot" => "\"".into(),
-                b"apos" => "'".into(),
-                // An unknown entity: kept visible, so a command hidden in
-                // one is not read as harmless.
-                other => format!("&{};", String::from_utf8_lossy(other)),
-            },
-        },
-        _ => String::new(),
-    }
 }
 
 /// Elements of bad fields, by their ordinal in the part: the field's kind
