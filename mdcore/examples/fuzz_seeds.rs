@@ -79,6 +79,18 @@ fn main() {
         ("extract_lzop", "hello", LZOP_HELLO.to_vec()),
         ("extract_xar", "zlib", xar_of(files)),
         (
+            "extract_warc",
+            "response",
+            [
+                &b"WARC/1.0\r\nWARC-Type: resource\r\nWARC-Target-URI: file://a.txt\r\nContent-Length: 5\r\n\r\nhello\r\n\r\n"[..],
+                b"WARC/1.0\r\nWARC-Type: response\r\nWARC-Target-URI: http://e.com/x\r\n",
+                b"Content-Type: application/http; msgtype=response\r\nContent-Length: 73\r\n\r\n",
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+                b"\r\n\r\n",
+            ]
+            .concat(),
+        ),
+        (
             "extract_tar",
             "pax-sparse-1.0",
             pax_tar(

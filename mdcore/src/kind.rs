@@ -100,17 +100,19 @@ pub enum Kind {
     Szdd,
     /// MS `compress.exe` KWAJ.
     Kwaj,
-    /// xar archive (not opened yet).
+    /// xar archive (macOS `.pkg`).
     Xar,
+    /// WARC web archive.
+    Warc,
     /// Squashfs image (not opened yet).
     Squashfs,
-    /// LZ4 frame (not opened yet).
+    /// LZ4 stream (frames, legacy frames).
     Lz4,
     /// lzip stream.
     Lzip,
     /// Unix `compress` (.Z) stream.
     Compress,
-    /// lzop stream (not opened yet).
+    /// lzop file.
     Lzop,
     /// lrzip stream (not opened yet).
     Lrzip,

@@ -60,6 +60,7 @@ pub(crate) mod text;
 pub(crate) mod tnef;
 pub(crate) mod vba;
 pub(crate) mod vhdx;
+pub(crate) mod warc;
 pub(crate) mod xar;
 pub(crate) mod xz;
 pub(crate) mod zip;

@@ -373,6 +373,10 @@ pub(crate) fn wim(p: &[u8]) -> Option<Flavour> {
     plain(p.starts_with(b"MSWIM\0\0\0"))
 }
 
+pub(crate) fn warc(p: &[u8]) -> Option<Flavour> {
+    plain(crate::extract::warc::is_record(p))
+}
+
 pub(crate) fn xar(p: &[u8]) -> Option<Flavour> {
     plain(p.starts_with(b"xar!"))
 }

@@ -532,6 +532,15 @@ pub(crate) static FORMATS: &[Format] = &[
         Extract(&extract::xar::Xar),
     ),
     f(
+        Kind::Warc,
+        "application/warc",
+        "WARC web archive",
+        &["warc"],
+        magic::warc,
+        &[],
+        Extract(&extract::warc::Warc),
+    ),
+    f(
         Kind::Squashfs,
         "application/x-squashfs",
         "Squashfs filesystem",
