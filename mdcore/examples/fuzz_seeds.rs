@@ -79,6 +79,21 @@ fn main() {
         ("extract_lzop", "hello", LZOP_HELLO.to_vec()),
         ("extract_xar", "zlib", xar_of(files)),
         (
+            "extract_sis",
+            "er6",
+            epoc_sis(
+                true,
+                1,
+                2,
+                true,
+                &[SisFile {
+                    file_type: 0,
+                    dest: "!:\\a.txt",
+                    forks: vec![text, EICAR],
+                }],
+            ),
+        ),
+        (
             "extract_warc",
             "response",
             [

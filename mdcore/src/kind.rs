@@ -93,8 +93,8 @@ pub enum Kind {
     Alz,
     /// ACE archive (not opened yet).
     Ace,
-    /// Symbian installation package, SIS (EPOC) or SISX (Symbian 9) (not
-    /// opened yet).
+    /// Symbian installation package: SIS (EPOC, opened) or SISX (Symbian
+    /// 9, not opened yet).
     Sis,
     /// MS `compress.exe` SZDD.
     Szdd,

@@ -2557,3 +2557,80 @@ fn warc_records_and_their_http_bodies_are_members() {
     );
     assert_eq!(scan(&broken, "b.warc").verdict(), ResultCode::Failed);
 }
+
+/// EPOC SIS installers: ClamAV's own `clam.sis` (Debian's
+/// clamav-testfiles; release 6, Unicode names, its payload zlib'd) gives
+/// the `clam.exe` of the same package byte for byte; hand-built release
+/// 3-5 (stored) and release 6 (zlib'd, and NoCompress) packages, with a
+/// conditional record and a multi-language file, give every copy; a file
+/// created at install time is not looked for. `clam.sis` used to be
+/// allowed as data (its UIDs in the order EPOC writes them were not
+/// recognised). A package cut short blocks; an options record is 23.
+#[test]
+fn epoc_sis_installers_are_opened() {
+    let clam = std::path::Path::new("/usr/share/clamav-testfiles");
+    if clam.join("clam.sis").exists() {
+        let sis = std::fs::read(clam.join("clam.sis")).unwrap();
+        let exe = std::fs::read(clam.join("clam.exe")).unwrap();
+        let r = scan(&sis, "clam.sis");
+        assert_eq!(r.root.file_type, "application/vnd.symbian.install");
+        assert_eq!(r.root.children.len(), 1, "{:#?}", r.root);
+        assert_eq!(r.root.children[0].name, "clam.exe");
+        assert_eq!(r.root.children[0].sha256, sha256_hex(&exe));
+        assert_eq!(r.verdict(), ResultCode::NoThreat);
+    } else if std::env::var_os("CI").is_some() {
+        panic!("clamav-testfiles is not installed (CI installs it)");
+    } else {
+        crate::shared::skip("clamav-testfiles is not installed");
+    }
+    for (release6, options) in [(false, 0u16), (true, 0), (true, 1), (true, 8)] {
+        let files = [
+            SisFile {
+                file_type: 0,
+                dest: "!:\\system\\apps\\x\\readme.txt",
+                forks: vec![b"read me"],
+            },
+            SisFile {
+                file_type: 4,
+                dest: "!:\\system\\apps\\x\\created.dat",
+                forks: vec![b""],
+            },
+            SisFile {
+                file_type: 0,
+                dest: "!:\\system\\apps\\x\\eicar.com",
+                forks: vec![b"quarterly figures", EICAR],
+            },
+        ];
+        let sis = epoc_sis(release6, options, 2, true, &files);
+        let what = format!("release6 {release6}, options {options}");
+        let r = scan(&sis, "x.sis");
+        assert_eq!(r.verdict(), ResultCode::Infected, "{what}: {:#?}", r.root);
+        let names: Vec<&str> = r.root.children.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["readme.txt", "lang0.eicar.com", "lang1.eicar.com"],
+            "{what}"
+        );
+        assert_eq!(r.root.children[2].sha256, sha256_hex(EICAR), "{what}");
+        // Cut inside the last file: blocked.
+        let r = scan(&sis[..sis.len() - 10], "x.sis");
+        assert_ne!(r.verdict(), ResultCode::NoThreat, "{what} cut");
+    }
+    // An options record (type 2): 23, never allowed.
+    let mut sis = epoc_sis(
+        true,
+        0,
+        1,
+        false,
+        &[SisFile {
+            file_type: 0,
+            dest: "a",
+            forks: vec![b"x"],
+        }],
+    );
+    sis[100 + 2..100 + 6].copy_from_slice(&2u32.to_le_bytes());
+    assert_eq!(
+        scan(&sis, "x.sis").verdict(),
+        ResultCode::UnsupportedFileType
+    );
+}

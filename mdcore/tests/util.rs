@@ -1972,3 +1972,95 @@ pub fn xar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
     out.extend_from_slice(&heap);
     out
 }
+
+/// A file record of a hand-built EPOC SIS: `forks` copies (one per
+/// language when more than one), file type `file_type`, destination
+/// `dest`.
+pub struct SisFile<'a> {
+    pub file_type: u32,
+    pub dest: &'a str,
+    pub forks: Vec<&'a [u8]>,
+}
+
+/// An EPOC SIS package (release 6 when `release6`, else 3-5) with
+/// `nlangs` languages, an *if* record first when `conditional`, and
+/// `files`; the file data zlib'd as release 6 does unless `options` has
+/// NoCompress (8). Built from the layout Deark documents (no tool in
+/// Debian writes SIS).
+pub fn epoc_sis(
+    release6: bool,
+    options: u16,
+    nlangs: u16,
+    conditional: bool,
+    files: &[SisFile<'_>],
+) -> Vec<u8> {
+    let header = 100usize;
+    let records_at = header + 2 * nlangs as usize;
+    let record_len = |f: &SisFile<'_>| {
+        let n = f.forks.len();
+        4 + 4 + 4 + 16 + 8 * n + if release6 { 4 * n + 8 } else { 0 }
+    };
+    let mut at = records_at + if conditional { 12 } else { 0 };
+    at += files.iter().map(record_len).sum::<usize>();
+    let mut out = vec![0u8; at];
+    let put =
+        |out: &mut Vec<u8>, pos: usize, v: u32| out[pos..pos + 4].copy_from_slice(&v.to_le_bytes());
+    put(&mut out, 0, 0x1000_0001);
+    put(
+        &mut out,
+        4,
+        if release6 { 0x1000_3a12 } else { 0x1000_006d },
+    );
+    put(&mut out, 8, 0x1000_0419);
+    out[18..20].copy_from_slice(&nlangs.to_le_bytes());
+    let nrecords = files.len() as u16 + if conditional { 2 } else { 0 };
+    out[20..22].copy_from_slice(&nrecords.to_le_bytes());
+    out[32..36].copy_from_slice(&(if release6 { 200u32 } else { 68 }).to_le_bytes());
+    out[36..38].copy_from_slice(&options.to_le_bytes());
+    put(&mut out, 48, header as u32);
+    put(&mut out, 52, records_at as u32);
+    let mut pos = records_at;
+    if conditional {
+        put(&mut out, pos, 3);
+        put(&mut out, pos + 4, 4);
+        put(&mut out, pos + 8, 0xdead_beef);
+        pos += 12;
+    }
+    let mut ends = Vec::new();
+    for f in files {
+        put(&mut out, pos, if f.forks.len() > 1 { 1 } else { 0 });
+        put(&mut out, pos + 4, f.file_type);
+        let dest: Vec<u8> = if options & 1 != 0 {
+            f.dest.encode_utf16().flat_map(u16::to_le_bytes).collect()
+        } else {
+            f.dest.as_bytes().to_vec()
+        };
+        let dest_at = out.len();
+        out.extend_from_slice(&dest);
+        put(&mut out, pos + 12, 0);
+        put(&mut out, pos + 16, 0);
+        put(&mut out, pos + 20, dest.len() as u32);
+        put(&mut out, pos + 24, dest_at as u32);
+        let n = f.forks.len();
+        for (k, data) in f.forks.iter().enumerate() {
+            let stored = if release6 && options & 8 == 0 {
+                zlib(data)
+            } else {
+                data.to_vec()
+            };
+            let data_at = out.len();
+            out.extend_from_slice(&stored);
+            put(&mut out, pos + 28 + 4 * k, stored.len() as u32);
+            put(&mut out, pos + 28 + 4 * n + 4 * k, data_at as u32);
+            if release6 {
+                put(&mut out, pos + 28 + 8 * n + 4 * k, data.len() as u32);
+            }
+        }
+        pos += record_len(f);
+        ends.push(pos);
+    }
+    if conditional {
+        put(&mut out, pos, 6);
+    }
+    out
+}

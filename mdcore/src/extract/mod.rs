@@ -54,6 +54,7 @@ pub(crate) mod rar;
 pub(crate) mod rpm;
 pub(crate) mod rtf;
 pub(crate) mod sevenz;
+pub(crate) mod sis;
 pub(crate) mod szdd;
 pub(crate) mod tar;
 pub(crate) mod text;

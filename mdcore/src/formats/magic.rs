@@ -362,11 +362,9 @@ pub(crate) fn ace(p: &[u8]) -> Option<Flavour> {
     plain(at(p, 7, b"**ACE**"))
 }
 
-/// Symbian SIS: the EPOC layout's UID2 `0x10000419` (with UID1 of Symbian
-/// 6 or earlier releases), or Symbian 9's UID1 `0x10201A7A`.
+/// Symbian SIS: EPOC (release 3-6) by its UIDs, or Symbian 9 SISX.
 pub(crate) fn sis(p: &[u8]) -> Option<Flavour> {
-    let uid = |at: usize| crate::bytes::le_u32(p, at);
-    plain(uid(4) == Some(0x1000_0419) || (uid(0) == Some(0x1020_1a7a) && p.len() >= 16))
+    plain(crate::extract::sis::is_sis(p))
 }
 
 pub(crate) fn wim(p: &[u8]) -> Option<Flavour> {

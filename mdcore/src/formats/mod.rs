@@ -496,7 +496,7 @@ pub(crate) static FORMATS: &[Format] = &[
         &["sis", "sisx"],
         magic::sis,
         &[],
-        Unsupported,
+        Extract(&extract::sis::Sis),
     ),
     f(
         Kind::Szdd,
