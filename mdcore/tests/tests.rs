@@ -27,6 +27,7 @@ mod images;
 mod mail;
 mod pdf;
 mod rar;
+mod reference;
 mod sanitize;
 mod scanning;
 mod split;
