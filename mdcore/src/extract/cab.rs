@@ -1,12 +1,13 @@
 //! Microsoft Cabinet ([MS-CAB]): our own reader of the header, folder and
-//! file tables; data blocks decoded with flate2 (MSZIP) and `lzxd` (LZX).
+//! file tables; data blocks decoded with flate2 (MSZIP), `lzxd` (LZX) and
+//! our Quantum decoder ([`super::quantum`]).
 //!
 //! The `cab` crate re-decodes a folder from its first block for every file
 //! it opens, which is quadratic on the folders of thousands of files that
 //! installers ship; here each folder is decoded once, front to back, and its
 //! files are cut from the stream as it passes them. Folders are independent
-//! and decode in parallel on the pool. Quantum-compressed folders and files
-//! continued from another cabinet are reported as unsupported (23).
+//! and decode in parallel on the pool. Files continued from another
+//! cabinet are reported as unsupported (23).
 
 use std::io::{self, Read};
 
@@ -175,6 +176,7 @@ enum Decoder {
     Stored,
     MsZip(Box<flate2::Decompress>, Vec<u8>),
     Lzx(Box<lzxd::Lzxd>, E8),
+    Quantum(Box<super::quantum::Quantum>),
 }
 
 /// E8 call translation of an LZX folder, done here rather than by `lzxd`:
@@ -328,6 +330,11 @@ impl FolderStream<'_> {
                 self.out.extend_from_slice(got);
                 e8.translate(&mut self.out);
             }
+            Decoder::Quantum(q) => {
+                self.out = q
+                    .block(chunk, unpacked)
+                    .map_err(|e| bad(&format!("Quantum: {e}")))?;
+            }
         }
         if self.out.len() != unpacked {
             return Err(bad("data block decoded to the wrong size"));
@@ -442,13 +449,10 @@ fn decode_folder(
             };
             Decoder::Lzx(Box::new(lzxd::Lzxd::new(window)), E8::default())
         }
-        2 => {
-            let issue = Issue::new(
-                ResultCode::UnsupportedFileType,
-                "Quantum-compressed cabinet folders are not supported",
-            );
-            return fail_rest(&mut files.into_iter(), issue, emit);
-        }
+        2 => match super::quantum::Quantum::new(u32::from((folder.method >> 8) & 0x1f)) {
+            Ok(q) => Decoder::Quantum(Box::new(q)),
+            Err(e) => return fail_rest(&mut files.into_iter(), Issue::corrupt(e), emit),
+        },
         m => {
             let issue = Issue::corrupt(format!("unknown cabinet compression type {m}"));
             return fail_rest(&mut files.into_iter(), issue, emit);

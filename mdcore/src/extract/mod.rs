@@ -50,6 +50,7 @@ pub(crate) mod ole2;
 pub(crate) mod onenote;
 pub(crate) mod pdf;
 #[cfg(feature = "rar")]
+pub(crate) mod quantum;
 pub(crate) mod rar;
 pub(crate) mod rpm;
 pub(crate) mod rtf;
