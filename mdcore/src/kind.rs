@@ -116,6 +116,8 @@ pub enum Kind {
     Lzop,
     /// lrzip stream (not opened yet).
     Lrzip,
+    /// GRZipII stream (not opened yet).
+    Grzip,
     /// Legacy LZMA-alone stream (`.lzma`).
     LzmaAlone,
     /// Unix `ar` archive: Debian package, static library.

@@ -685,8 +685,13 @@ fn recognised_but_unopened_formats_block_with_23() {
             "app.sisx",
             "Symbian",
         ),
-        // lrzip headers: they passed as data (0).
+        // lrzip and GRZipII headers: they passed as data (0).
         (b"LRZI\x00\x06rest-of-header".to_vec(), "a.lrz", "LRZIP"),
+        (
+            b"GRZipII\x00\x02\x04:)rest-of-a-stream".to_vec(),
+            "a.grz",
+            "GRZipII",
+        ),
     ] {
         let r = scan(&data, name);
         assert_eq!(r.verdict(), ResultCode::UnsupportedFileType, "{name}");

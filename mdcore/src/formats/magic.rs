@@ -474,6 +474,11 @@ pub(crate) fn lzop(p: &[u8]) -> Option<Flavour> {
     plain(p.starts_with(b"\x89LZO\x00\r\n\x1a\n"))
 }
 
+/// GRZipII: its 12-byte magic, as libarchive's grzip filter checks it.
+pub(crate) fn grzip(p: &[u8]) -> Option<Flavour> {
+    plain(p.starts_with(b"GRZipII\x00\x02\x04:)"))
+}
+
 /// lrzip: `LRZI` and a major version of 0.
 pub(crate) fn lrzip(p: &[u8]) -> Option<Flavour> {
     plain(p.starts_with(b"LRZI") && p.get(4) == Some(&0))

@@ -601,6 +601,15 @@ pub(crate) static FORMATS: &[Format] = &[
         Unsupported,
     ),
     f(
+        Kind::Grzip,
+        "application/x-grzip",
+        "GRZipII compressed data",
+        &["grz"],
+        magic::grzip,
+        &[],
+        Unsupported,
+    ),
+    f(
         Kind::LzmaAlone,
         "application/x-lzma",
         "LZMA compressed data (legacy format)",
