@@ -347,3 +347,39 @@ impl Quantum {
             .to_vec())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_outside_10_to_21_bits_are_refused() {
+        assert!(Quantum::new(9).is_err());
+        assert!(Quantum::new(22).is_err());
+        assert!(Quantum::new(10).is_ok());
+    }
+
+    /// Random blocks (the shape of hostile input): an error or bytes,
+    /// never a panic or a block longer than asked, across a folder.
+    #[test]
+    fn random_blocks_never_panic() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for round in 0..300 {
+            let mut q = Quantum::new(10 + (round % 12) as u32).unwrap();
+            for _ in 0..4 {
+                let len = (next() % 200) as usize;
+                let data: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+                let size = (next() % 40_000) as usize;
+                if let Ok(out) = q.block(&data, size) {
+                    assert_eq!(out.len(), size);
+                }
+            }
+        }
+    }
+}
