@@ -2634,3 +2634,106 @@ fn epoc_sis_installers_are_opened() {
         ResultCode::UnsupportedFileType
     );
 }
+
+/// The files of a run of InstallShield disk records (name, path,
+/// version, decimal length, bytes) from `at`, as (name, bytes).
+fn disk_records(d: &[u8], mut at: usize) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    while at < d.len() {
+        let mut fields = Vec::new();
+        for _ in 0..4 {
+            let end = at + d[at..].iter().position(|b| *b == 0).unwrap();
+            fields.push(String::from_utf8_lossy(&d[at..end]).into_owned());
+            at = end + 1;
+        }
+        let len: usize = fields[3].parse().unwrap();
+        out.push((fields[0].clone(), d[at..at + len].to_vec()));
+        at += len;
+    }
+    out
+}
+
+/// InstallShield 11-era one-file setups (ClamAV's `clam_IScab_ext.exe`
+/// and `clam_IScab_int.exe`, Debian's clamav-testfiles): the overlay's
+/// disk records are members under their paths, and the cabinet set they
+/// carry (`data1.hdr` listing the files of `data1.cab` and `data2.cab`) is
+/// read as unshield reads it: every file unshield extracts has its bytes
+/// in mdscan's tree, and the packaged `clam.exe` is found by its hash.
+/// Both setups used to be allowed (the payload never reached). A setup
+/// cut inside a record blocks.
+#[test]
+fn installshield_disk_records_and_their_cabinet_sets_read_as_unshield_reads_them() {
+    let clam = std::path::Path::new("/usr/share/clamav-testfiles");
+    if !clam.is_dir() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "clamav-testfiles is not installed (CI installs it)"
+        );
+        crate::shared::skip("clamav-testfiles is not installed");
+        return;
+    }
+    let exe = std::fs::read(clam.join("clam.exe")).unwrap();
+    let mut hashes = mdcore::HashEngineBuilder::new();
+    hashes
+        .add_text(
+            &format!("{}:544:Clam-Test\n", sha256_hex(&exe)),
+            mdcore::ListKind::Block,
+        )
+        .unwrap();
+    let scanner = mdcore::ScannerBuilder::new()
+        .engine(std::sync::Arc::new(hashes.build()))
+        .build()
+        .unwrap();
+    for name in ["clam_IScab_ext.exe", "clam_IScab_int.exe"] {
+        let setup = std::fs::read(clam.join(name)).unwrap();
+        let r = scanner.scan_bytes(&setup, &ScanOptions::new().name(name));
+        assert_eq!(r.verdict(), ResultCode::Blocklisted, "{name}: {:#?}", r.root);
+        let mut shas = Vec::new();
+        fn walk(n: &mdcore::Node, out: &mut Vec<String>) {
+            for c in &n.children {
+                out.push(c.sha256.clone());
+                walk(c, out);
+            }
+        }
+        walk(&r.root, &mut shas);
+        // The records start where the PE image ends (0x1c200 in both).
+        let files = disk_records(&setup, 0x1c200);
+        let dir = tempfile::tempdir().unwrap();
+        for (n, bytes) in &files {
+            std::fs::write(dir.path().join(n), bytes).unwrap();
+            assert!(shas.contains(&sha256_hex(bytes)), "{name}: record {n}");
+        }
+        if files.iter().any(|(n, _)| n == "data1.hdr") {
+            let Some((_, ok)) = stdout_of(dir.path(), "unshield", &["-d", "out", "x", "data1.cab"])
+            else {
+                return;
+            };
+            assert!(ok, "unshield on {name}");
+            let out = dir.path().join("out");
+            let mut seen = 0;
+            let mut stack = vec![out];
+            while let Some(d) = stack.pop() {
+                for e in std::fs::read_dir(&d).unwrap().flatten() {
+                    let p = e.path();
+                    if p.is_dir() {
+                        stack.push(p);
+                    } else {
+                        let bytes = std::fs::read(&p).unwrap();
+                        if !bytes.is_empty() {
+                            seen += 1;
+                            assert!(
+                                shas.contains(&sha256_hex(&bytes)),
+                                "{name}: {}",
+                                p.display()
+                            );
+                        }
+                    }
+                }
+            }
+            assert!(seen >= 5, "{name}: unshield wrote {seen} files");
+        }
+        let cut = &setup[..setup.len() - 1000];
+        let r = scanner.scan_bytes(cut, &ScanOptions::new().name(name));
+        assert_ne!(r.verdict(), ResultCode::NoThreat, "{name} cut");
+    }
+}

@@ -17,6 +17,16 @@
 //! (flag 2 alone, `InstallShield` only). A Unicode launcher's files are
 //! then zlib streams. Each file becomes a child under its name; what
 //! follows the last one is searched by the carver.
+//!
+//! Older one-file setups (InstallShield 11 era; ClamAV's `clam_IScab_*`
+//! samples) carry no header: the overlay is a run of records, each four
+//! NUL-terminated fields — the file's name, its path on the disk layout
+//! (`Disk1\data1.cab`, ending in the name), a version (`0.0.0.0`) and
+//! the length in decimal — followed by the file's bytes (`data1.hdr`,
+//! `data1.cab`, `setup.exe`, `setup.ini`…). Recognised by a first record
+//! that reads whole (the path ends in the name, the version is digits and
+//! dots, the bytes fit), carved from the NUL after a name followed by
+//! `Disk`, and read record by record.
 
 use super::{Cx, Extractor, Flow, Issue, Sink, hand_over, hand_over_from, sanitize_name};
 use crate::bytes::{le_u16, le_u32};
@@ -53,9 +63,141 @@ fn header(d: &[u8]) -> Option<(Layout, u16)> {
     (kind <= 4 && (1..=MAX_FILES).contains(&count)).then_some((layout, count))
 }
 
-/// Whether `d` opens with a valid header.
+/// Whether `d` opens with a valid header (or a run of disk records).
 pub(crate) fn is_header(d: &[u8]) -> bool {
-    header(d).is_some()
+    header(d).is_some() || record_fields(d, 0).is_some()
+}
+
+/// The longest name or path a disk record may hold.
+const RECORD_FIELD: usize = 260;
+
+/// A disk record at `at`: (path, where its bytes start, their length),
+/// its bytes inside `d`.
+fn record(d: &[u8], at: usize) -> Option<(String, usize, usize)> {
+    let (path, start, len) = record_fields(d, at)?;
+    (start.checked_add(len)? <= d.len()).then_some((path, start, len))
+}
+
+/// A disk record's fields at `at` (recognition sees only the start of an
+/// object, so the bytes need not be there).
+fn record_fields(d: &[u8], at: usize) -> Option<(String, usize, usize)> {
+    let mut pos = at;
+    let mut field = || -> Option<&[u8]> {
+        let rest = d.get(pos..)?;
+        let end = rest.iter().take(RECORD_FIELD + 1).position(|b| *b == 0)?;
+        let f = rest.get(..end)?;
+        pos += end + 1;
+        Some(f)
+    };
+    let name = field()?;
+    let path = field()?;
+    let version = field()?;
+    let size = field()?;
+    let printable = |f: &[u8]| f.iter().all(|b| (0x20..0x7f).contains(b));
+    let ok = !name.is_empty()
+        && printable(name)
+        && !name.contains(&b'\\')
+        && path.starts_with(b"Disk")
+        && path.len() > name.len()
+        && path.ends_with(name)
+        && path.get(path.len() - name.len() - 1) == Some(&b'\\')
+        && printable(path)
+        && !version.is_empty()
+        && version.iter().all(|b| b.is_ascii_digit() || *b == b'.')
+        && !size.is_empty()
+        && size.len() <= 10
+        && size.iter().all(u8::is_ascii_digit);
+    if !ok {
+        return None;
+    }
+    let len: usize = std::str::from_utf8(size).ok()?.parse().ok()?;
+    Some((String::from_utf8_lossy(path).into_owned(), pos, len))
+}
+
+/// Carving disk records: the hit is the NUL after a name, followed by
+/// `Disk`; the record starts where the name does.
+pub(crate) fn carve_records(d: &[u8], at: usize) -> Option<crate::kind::Span> {
+    let from = at.saturating_sub(RECORD_FIELD);
+    let before = d.get(from..at)?;
+    let len = before
+        .iter()
+        .rev()
+        .take_while(|b| (0x20..0x7f).contains(*b) && **b != b'\\')
+        .count();
+    // The run of printable bytes may begin inside the previous file's
+    // data: the record starts at the first place it reads whole.
+    let start = (at - len..at).find(|s| record(d, *s).is_some())?;
+    let mut end = start;
+    while let Some((_, data, len)) = record(d, end) {
+        end = data + len;
+    }
+    Some(crate::kind::Span {
+        start,
+        end: Some(end),
+    })
+}
+
+/// The files of a run of disk records, each under its path.
+fn extract_records<'a>(
+    data: &'a [u8],
+    cx: &'a Cx<'a>,
+    sink: &mut Sink<'_, 'a>,
+) -> Result<(), Issue> {
+    let mut at = 0;
+    let mut files: Vec<(String, &'a [u8])> = Vec::new();
+    while let Some((path, start, len)) = record(data, at) {
+        files.push((
+            sanitize_name(&path.replace('\\', "/")),
+            data.get(start..start + len).unwrap_or_default(),
+        ));
+        at = start + len;
+    }
+    cx.note(format!(
+        "InstallShield setup (disk records) holding {} files",
+        files.len()
+    ));
+    cx.consumed(at);
+    if files.is_empty() {
+        return Err(Issue::corrupt("InstallShield disk record not valid"));
+    }
+    // A record whose fields read but whose bytes run past the end: cut.
+    let cut = record_fields(data, at).map(|(path, _, len)| {
+        Issue::corrupt(format!(
+            "InstallShield disk record `{path}` of {len} bytes runs past the end of the setup (cut short)"
+        ))
+    });
+    let note =
+        || Some("InstallShield setup file (a disk record of the setup's overlay)".to_string());
+    for (name, bytes) in &files {
+        if hand_over(sink, cx, name.clone(), bytes, note(), None)? == Flow::Stop {
+            return Ok(());
+        }
+    }
+    // A cabinet set's first cabinet lists its files in the `.hdr` beside
+    // it: read the pair as unshield reads it, each file under
+    // `<cabinet>/<path>` (the cabinet alone stays 23: its own reader
+    // cannot list it).
+    for (name, cab) in &files {
+        let Some(stem) = name.strip_suffix(".cab") else {
+            continue;
+        };
+        if !super::iscab::table_elsewhere(cab) {
+            continue;
+        }
+        let hdr_name = format!("{stem}.hdr");
+        if let Some((_, hdr)) = files.iter().find(|(n, _)| *n == hdr_name) {
+            cx.note(format!("`{name}` read with the file table of `{hdr_name}`"));
+            // Volume N of `data1.cab` is `data<N>.cab`.
+            let base = stem.trim_end_matches(|c: char| c.is_ascii_digit());
+            let volume = |v: u16| -> Option<&[u8]> {
+                let want = format!("{base}{v}.cab");
+                let found = files.iter().find(|(n, _)| *n == want).map(|(_, b)| *b);
+                found.or_else(|| (v == 1).then_some(*cab))
+            };
+            super::iscab::files_of_set(hdr, &volume, &format!("{name}/"), cx, sink)?;
+        }
+    }
+    cut.map_or(Ok(()), Err)
 }
 
 /// One file's attributes.
@@ -157,8 +299,9 @@ impl Extractor for InstallShield {
         cx: &'a Cx<'a>,
         sink: &mut Sink<'_, 'a>,
     ) -> Result<(), Issue> {
-        let (layout, count) =
-            header(data).ok_or_else(|| Issue::corrupt("InstallShield setup header not valid"))?;
+        let Some((layout, count)) = header(data) else {
+            return extract_records(data, cx, sink);
+        };
         cx.note(format!(
             "InstallShield setup ({}) listing {count} files",
             if layout == Layout::Classic {

@@ -248,19 +248,23 @@ impl Read for Chunks<'_> {
 }
 
 /// The child of one file: its bytes decoded and checked.
-fn decode(t: &Table<'_>, f: &File, name: String, cx: &Cx<'_>) -> Child {
+/// The bytes of each volume of a cabinet set (1 = the first cabinet).
+pub(crate) type Volumes<'v> = dyn Fn(u16) -> Option<&'v [u8]> + 'v;
+
+fn decode(volumes: &Volumes<'_>, f: &File, name: String, cx: &Cx<'_>) -> Child {
     let unsupported = |why: String| {
         Child::failed(
             name.clone(),
             Issue::new(ResultCode::UnsupportedFileType, why),
         )
     };
-    if f.flags & FLAG_SPLIT != 0 || f.volume > 1 {
+    let data = volumes(f.volume.max(1));
+    let Some(data) = data.filter(|_| f.flags & FLAG_SPLIT == 0) else {
         return unsupported(format!(
-            "InstallShield file spans or lies in another volume of the set (volume {})",
+            "InstallShield file spans or lies in another volume of the set (volume {}), which is not here",
             f.volume
         ));
-    }
+    };
     let stored = if f.flags & FLAG_COMPRESSED != 0 {
         f.stored
     } else {
@@ -270,7 +274,7 @@ fn decode(t: &Table<'_>, f: &File, name: String, cx: &Cx<'_>) -> Child {
         .ok()
         .zip(usize::try_from(stored).ok())
         .and_then(|(a, n)| Some(a..a.checked_add(n)?));
-    let Some(raw) = range.and_then(|r| t.d.get(r)) else {
+    let Some(raw) = range.and_then(|r| data.get(r)) else {
         return unsupported(
             "InstallShield file's bytes are not in this object (a .hdr file, or another \
              cabinet of the set)"
@@ -335,57 +339,92 @@ impl Extractor for IsCab {
             return Err(Issue::corrupt("InstallShield cabinet header cut short"));
         }
         let t = Table::read(data)?;
-        cx.note(format!(
-            "InstallShield cabinet (version {}) listing {} files in {} directories",
-            t.major, t.files, t.dirs
-        ));
-        let (mut empty, mut linked) = (0u32, 0u32);
-        for i in 0..t.files {
-            let Some(f) = t.file(i) else {
-                return Err(Issue::corrupt(format!(
-                    "InstallShield file descriptor {} of {} cut short or out of range",
-                    i + 1,
-                    t.files
-                )));
-            };
-            if f.flags & FLAG_INVALID != 0 || f.data == 0 || f.name.is_empty() {
-                empty += 1;
-                continue;
-            }
-            if f.link_previous.is_some_and(|p| p < i) {
-                // The same bytes as an earlier file, which is examined.
-                linked += 1;
-                continue;
-            }
-            let dir = t.directory(f.dir);
-            let name = sanitize_name(&if dir.is_empty() {
-                f.name.clone()
-            } else {
-                format!("{dir}/{}", f.name)
-            });
-            let child = decode(&t, &f, name, cx);
-            if sink(Entry::Ready(child)) == Flow::Stop {
-                return Ok(());
-            }
-            cx.budget.check().map_err(Issue::stopped)?;
-        }
-        if empty > 0 {
-            cx.note(format!(
-                "{empty} InstallShield entries carry no data (marked invalid or unnamed)"
-            ));
-        }
-        if linked > 0 {
-            cx.note(format!(
-                "{linked} InstallShield files share an earlier file's bytes"
-            ));
-        }
-        if t.cut {
-            return Err(Issue::corrupt(
-                "InstallShield cabinet cut short: its descriptor runs past the end",
-            ));
-        }
-        Ok(())
+        files(&t, &|v| (v == 1).then_some(data), "", cx, sink)
     }
+}
+
+/// Whether `d` is an InstallShield cabinet whose file table is in a
+/// separate `.hdr` (its own descriptor is empty).
+pub(crate) fn table_elsewhere(d: &[u8]) -> bool {
+    d.starts_with(SIGNATURE) && le_u32(d, 16) == Some(0)
+}
+
+/// The files of a cabinet set, listed by the file table of its `hdr` and
+/// read from its `volumes` (what unshield does given `data1.hdr` beside
+/// `data1.cab`, `data2.cab`…), each named `prefix` + its path.
+pub(crate) fn files_of_set<'a>(
+    hdr: &'a [u8],
+    volumes: &Volumes<'_>,
+    prefix: &str,
+    cx: &'a Cx<'a>,
+    sink: &mut Sink<'_, 'a>,
+) -> Result<(), Issue> {
+    if !hdr.starts_with(SIGNATURE) || hdr.len() < COMMON {
+        return Err(Issue::corrupt("InstallShield .hdr header cut short"));
+    }
+    let t = Table::read(hdr)?;
+    files(&t, volumes, prefix, cx, sink)
+}
+
+/// Every file `t` lists, its bytes read from `data`.
+fn files<'a>(
+    t: &Table<'_>,
+    volumes: &Volumes<'_>,
+    prefix: &str,
+    cx: &'a Cx<'a>,
+    sink: &mut Sink<'_, 'a>,
+) -> Result<(), Issue> {
+    cx.note(format!(
+        "InstallShield cabinet (version {}) listing {} files in {} directories",
+        t.major, t.files, t.dirs
+    ));
+    let (mut empty, mut linked) = (0u32, 0u32);
+    for i in 0..t.files {
+        let Some(f) = t.file(i) else {
+            return Err(Issue::corrupt(format!(
+                "InstallShield file descriptor {} of {} cut short or out of range",
+                i + 1,
+                t.files
+            )));
+        };
+        if f.flags & FLAG_INVALID != 0 || f.data == 0 || f.name.is_empty() {
+            empty += 1;
+            continue;
+        }
+        if f.link_previous.is_some_and(|p| p < i) {
+            // The same bytes as an earlier file, which is examined.
+            linked += 1;
+            continue;
+        }
+        let dir = t.directory(f.dir);
+        let path = if dir.is_empty() {
+            f.name.clone()
+        } else {
+            format!("{dir}/{}", f.name)
+        };
+        let name = sanitize_name(&format!("{prefix}{path}"));
+        let child = decode(volumes, &f, name, cx);
+        if sink(Entry::Ready(child)) == Flow::Stop {
+            return Ok(());
+        }
+        cx.budget.check().map_err(Issue::stopped)?;
+    }
+    if empty > 0 {
+        cx.note(format!(
+            "{empty} InstallShield entries carry no data (marked invalid or unnamed)"
+        ));
+    }
+    if linked > 0 {
+        cx.note(format!(
+            "{linked} InstallShield files share an earlier file's bytes"
+        ));
+    }
+    if t.cut {
+        return Err(Issue::corrupt(
+            "InstallShield cabinet cut short: its descriptor runs past the end",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -667,6 +667,10 @@ pub(crate) static FORMATS: &[Format] = &[
                 signature: b"ISSetupStream\0",
                 validate: extract::installshield::carve,
             },
+            Carver {
+                signature: b"\0Disk",
+                validate: extract::installshield::carve_records,
+            },
         ],
         Extract(&extract::installshield::InstallShield),
     ),
