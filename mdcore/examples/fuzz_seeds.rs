@@ -78,6 +78,12 @@ fn main() {
         ("extract_lz4", "legacy", LZ4_LEGACY.to_vec()),
         ("extract_lzop", "hello", LZOP_HELLO.to_vec()),
         ("extract_xar", "zlib", xar_of(files)),
+        // InstallShield disk records (name, path, version, length, bytes).
+        (
+            "extract_installshield",
+            "records",
+            b"a.txt\0Disk1\\a.txt\00.0.0.0\05\0hellodata1.hdr\0Disk1\\data1.hdr\01.0\04\0ISc(".to_vec(),
+        ),
         (
             "extract_sis",
             "er6",
