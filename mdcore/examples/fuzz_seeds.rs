@@ -82,7 +82,15 @@ fn main() {
         (
             "extract_installshield",
             "records",
-            b"a.txt\0Disk1\\a.txt\00.0.0.0\05\0hellodata1.hdr\0Disk1\\data1.hdr\01.0\04\0ISc(".to_vec(),
+            [
+                &b"a.txt\0Disk1\\a.txt\0"[..],
+                b"0.0.0.0\0",
+                b"5\0hello",
+                b"data1.hdr\0Disk1\\data1.hdr\0",
+                b"1.0\0",
+                b"4\0ISc(",
+            ]
+            .concat(),
         ),
         (
             "extract_sis",

@@ -2687,7 +2687,12 @@ fn installshield_disk_records_and_their_cabinet_sets_read_as_unshield_reads_them
     for name in ["clam_IScab_ext.exe", "clam_IScab_int.exe"] {
         let setup = std::fs::read(clam.join(name)).unwrap();
         let r = scanner.scan_bytes(&setup, &ScanOptions::new().name(name));
-        assert_eq!(r.verdict(), ResultCode::Blocklisted, "{name}: {:#?}", r.root);
+        assert_eq!(
+            r.verdict(),
+            ResultCode::Blocklisted,
+            "{name}: {:#?}",
+            r.root
+        );
         let mut shas = Vec::new();
         fn walk(n: &mdcore::Node, out: &mut Vec<String>) {
             for c in &n.children {
