@@ -142,6 +142,7 @@ pub struct ScannerBuilder {
     default_rules: bool,
     rule_paths: Vec<PathBuf>,
     rule_sources: Vec<(String, String)>,
+    yara_defines: Vec<(String, String)>,
     hash_files: Vec<(PathBuf, ListKind)>,
     passwords: Vec<String>,
     threads: usize,
@@ -157,6 +158,7 @@ impl Default for ScannerBuilder {
             default_rules: true,
             rule_paths: Vec::new(),
             rule_sources: Vec::new(),
+            yara_defines: Vec::new(),
             hash_files: Vec::new(),
             passwords: Vec::new(),
             threads: 0,
@@ -190,6 +192,15 @@ impl ScannerBuilder {
     /// `.yara` files. Default: none.
     pub fn rules_path(&mut self, path: impl Into<PathBuf>) -> &mut Self {
         self.rule_paths.push(path.into());
+        self
+    }
+
+    /// Defines a YARA external variable for every rule (YARA's `-d`;
+    /// `true`/`false` a boolean, a decimal an integer, else a string).
+    /// LOKI's and THOR's `filename`, `filepath`, `extension`, `filetype`
+    /// and `owner` are always defined, per object. Default: none.
+    pub fn yara_define(&mut self, name: &str, value: &str) -> &mut Self {
+        self.yara_defines.push((name.into(), value.into()));
         self
     }
 
@@ -269,6 +280,9 @@ impl ScannerBuilder {
             }
             for (origin, src) in &self.rule_sources {
                 yara.add_source(origin, src);
+            }
+            for (name, value) in &self.yara_defines {
+                yara.define(name, value);
             }
             if !yara.is_empty() {
                 engines.push(Arc::new(yara.build()?));

@@ -31,6 +31,12 @@ pub(crate) struct ScanArgs {
     /// per-ecosystem zips) or a CPE-style product feed (repeatable).
     #[arg(long = "vuln-feed", value_name = "PATH")]
     vuln_feeds: Vec<PathBuf>,
+    /// A YARA external variable for every rule, `NAME=VALUE` (as YARA's
+    /// `-d`: `true`/`false` a boolean, a decimal an integer, else a
+    /// string; repeatable). LOKI's `filename`, `filepath`, `extension`,
+    /// `filetype` and `owner` are always defined, per object.
+    #[arg(long = "define", value_name = "NAME=VALUE", value_parser = parse_define)]
+    defines: Vec<(String, String)>,
     /// Do not load the built-in rules (EICAR test file).
     #[arg(long)]
     no_default_rules: bool,
@@ -126,7 +132,18 @@ fn build_scanner(args: &ScanArgs) -> Result<Scanner, mdcore::errors::Error> {
     for f in &args.vuln_feeds {
         b.vulnerability_feed(f);
     }
+    for (name, value) in &args.defines {
+        b.yara_define(name, value);
+    }
     b.build()
+}
+
+/// `NAME=VALUE` of `--define`.
+fn parse_define(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((n, v)) if !n.is_empty() => Ok((n.to_string(), v.to_string())),
+        _ => Err(format!("`{s}` is not NAME=VALUE")),
+    }
 }
 
 /// Adds rule paths, hash block and allow lists and archive passwords: what

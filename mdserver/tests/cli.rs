@@ -360,3 +360,78 @@ fn scan_dash_reads_standard_input() {
     let (code, out) = run(&zip);
     assert_eq!(code, 1, "{out}");
 }
+
+/// `--define NAME=VALUE` reaches the rules, and LOKI's externals are set
+/// per object: a rule on `extension` and `filepath` matches the member of
+/// a zip, not the zip. Neo23x0's signature-base (which uses LOKI's
+/// externals in 13 files and was refused as a directory with E009
+/// "unknown identifier filename") loads unchanged.
+#[test]
+fn yara_defines_and_loki_externals() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("ext.yar"),
+        r#"rule Scripted { condition: extension == ".vbs" and filepath endswith "/run.vbs" and site == "lab" }"#,
+    )
+    .unwrap();
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    zip.start_file("dir/run.vbs", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    std::io::Write::write_all(&mut zip, b"WScript.Echo 1\n").unwrap();
+    std::fs::write(d.join("pack.zip"), zip.finish().unwrap().into_inner()).unwrap();
+    let args = |site: &str| {
+        vec![
+            "scan".to_string(),
+            "--rules".into(),
+            "ext.yar".into(),
+            "--no-default-rules".into(),
+            "--define".into(),
+            format!("site={site}"),
+            "pack.zip".into(),
+        ]
+    };
+    let a = args("lab");
+    let (code, out, err) = mdscan(&a.iter().map(String::as_str).collect::<Vec<_>>(), d);
+    assert_eq!(code, 1, "{out} {err}");
+    assert!(out.contains("Scripted in pack.zip/dir/run.vbs"), "{out}");
+    let a = args("home");
+    let (code, out, err) = mdscan(&a.iter().map(String::as_str).collect::<Vec<_>>(), d);
+    assert_eq!(code, 0, "{out} {err}");
+    let (code, _, err) = mdscan(&["scan", "--define", "novalue", "pack.zip"], d);
+    assert_eq!(code, 2, "{err}");
+
+    let base = [
+        std::env::var("MDSCAN_FIXTURES")
+            .ok()
+            .map(std::path::PathBuf::from),
+        Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures")),
+        Some("/work/shared/fixtures".into()),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|f| f.join("yara-rulesets/signature-base/yara"))
+    .find(|p| p.is_dir());
+    let Some(base) = base else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the shared fixtures (signature-base) are not found; set MDSCAN_FIXTURES"
+        );
+        eprintln!("SKIPPED: signature-base is not found");
+        return;
+    };
+    let (code, out, err) = mdscan(
+        &[
+            "scan",
+            "--no-default-rules",
+            "--rules",
+            base.to_str().unwrap(),
+            "pack.zip",
+        ],
+        d,
+    );
+    assert!(
+        code == 0 || code == 1,
+        "signature-base did not load: {out} {err}"
+    );
+}

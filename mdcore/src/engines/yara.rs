@@ -22,12 +22,40 @@ use crate::errors::Error;
 /// The built-in rule set (EICAR test file).
 pub const DEFAULT_RULES: &str = include_str!("../../rules/default.yar");
 
+/// The external variables every rule may use, set for each object as
+/// LOKI and THOR set them (the rule sets written for those scanners, such
+/// as Neo23x0's signature-base, use them): `filename` (the object's name),
+/// `filepath` (its path inside the root, as `display_name`), `extension`
+/// (of the name, lower case, with its dot: `.exe`), `filetype` (the
+/// detected type, upper case: `EXE`, `ZIP`, `PDF`…) and `owner` (empty).
+pub const EXTERNALS: [&str; 5] = ["filename", "filepath", "extension", "filetype", "owner"];
+
+/// Defines a user-defined external variable, its value read as YARA's
+/// `-d` reads it: `true`/`false` a boolean, a decimal an integer,
+/// anything else text.
+fn define_external(
+    compiler: &mut yara_x::Compiler<'_>,
+    name: &str,
+    value: &str,
+) -> Result<(), yara_x::errors::VariableError> {
+    match value {
+        "true" => compiler.define_global(name, true),
+        "false" => compiler.define_global(name, false),
+        v => match v.parse::<i64>() {
+            Ok(n) => compiler.define_global(name, n),
+            Err(_) => compiler.define_global(name, v),
+        },
+    }
+    .map(|_| ())
+}
+
 /// Collects rule sources and compiles them into a [`YaraEngine`].
 #[derive(Debug, Default)]
 pub struct YaraEngineBuilder {
     sources: Vec<(String, String)>,
     newest: Option<SystemTime>,
     timeout: Option<Duration>,
+    defines: Vec<(String, String)>,
 }
 
 impl YaraEngineBuilder {
@@ -80,6 +108,15 @@ impl YaraEngineBuilder {
         self
     }
 
+    /// Defines an external variable `name` for every rule (YARA's `-d`):
+    /// `true`/`false` is a boolean, a decimal an integer, anything else a
+    /// string. One of [`EXTERNALS`] defined here keeps its per-object value
+    /// (this sets only what a rule sees before it is set).
+    pub fn define(&mut self, name: &str, value: &str) -> &mut Self {
+        self.defines.push((name.into(), value.into()));
+        self
+    }
+
     /// Longest a single object's scan may take; the scan's own deadline
     /// applies too, whichever is sooner. Default: 60 s.
     pub fn timeout(&mut self, timeout: Duration) -> &mut Self {
@@ -97,6 +134,22 @@ impl YaraEngineBuilder {
     pub fn build(&self) -> Result<YaraEngine, Error> {
         let mut compiler = yara_x::Compiler::new();
         let mut digest = Sha256::new();
+        for name in EXTERNALS {
+            compiler
+                .define_global(name, "")
+                .map_err(|e| Error::Rules(format!("external `{name}`: {e}")))?;
+        }
+        for (name, value) in &self.defines {
+            if EXTERNALS.contains(&name.as_str()) {
+                continue;
+            }
+            define_external(&mut compiler, name, value)
+                .map_err(|e| Error::Rules(format!("external `{name}`: {e}")))?;
+            digest.update(name.as_bytes());
+            digest.update([1]);
+            digest.update(value.as_bytes());
+            digest.update([0]);
+        }
         for (origin, text) in &self.sources {
             digest.update(origin.as_bytes());
             digest.update([0]);
@@ -234,8 +287,26 @@ impl Engine for YaraEngine {
     fn scan(&self, object: &ObjectView<'_>, timeout: Duration) -> EngineResult {
         let mut pooled = self.take();
         let timeout = timeout.min(self.timeout).max(Duration::from_millis(1));
+        let name = object
+            .display_name
+            .rsplit('/')
+            .next()
+            .unwrap_or(object.display_name);
+        let extension = name
+            .rfind('.')
+            .filter(|at| *at > 0)
+            .and_then(|at| name.get(at..))
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let filetype = thor_type(object.file_type, &extension);
         let result = pooled.with_dependent_mut(|_, scanner| {
             scanner.set_timeout(timeout);
+            // Defined at compile time, so setting them cannot fail on the
+            // name; a rule set compiled without them ignores them.
+            let _ = scanner.set_global("filename", name);
+            let _ = scanner.set_global("filepath", object.display_name);
+            let _ = scanner.set_global("extension", extension.as_str());
+            let _ = scanner.set_global("filetype", filetype.as_str());
             match scanner.scan(object.data) {
                 Ok(results) => {
                     let threats: Vec<String> = results
@@ -263,6 +334,19 @@ impl Engine for YaraEngine {
         });
         self.give_back(pooled);
         result
+    }
+}
+
+/// The type name LOKI and THOR give a file, from what mdscan detected:
+/// `EXE` for executables, the format's name for containers and documents,
+/// and for text the extension (`VBS`, `PS1`…), upper case.
+fn thor_type(t: &crate::FileType, extension: &str) -> String {
+    use crate::Kind;
+    let by_extension = || extension.trim_start_matches('.').to_ascii_uppercase();
+    match t.kind {
+        Kind::Pe => "EXE".into(),
+        Kind::Text | Kind::Unknown | Kind::Other => by_extension(),
+        k => format!("{k:?}").to_ascii_uppercase(),
     }
 }
 
@@ -319,5 +403,68 @@ mod tests {
         assert_eq!(e.rule_count(), 2);
         let r = scan(&e, b"a needle");
         assert_eq!(r.threats, vec!["A".to_string(), "B".to_string()]);
+    }
+}
+
+#[cfg(test)]
+mod externals {
+    use super::*;
+    use crate::{Digests, detect};
+
+    fn scan_named(engine: &YaraEngine, data: &[u8], path: &str) -> Vec<String> {
+        let d = Digests::of(data);
+        let ft = detect(data);
+        let view = ObjectView {
+            data,
+            digests: &d,
+            file_type: &ft,
+            display_name: path,
+        };
+        engine.scan(&view, Duration::from_secs(5)).threats
+    }
+
+    #[test]
+    fn loki_externals_are_set_for_each_object() {
+        let mut b = YaraEngineBuilder::new();
+        b.add_source(
+            "x.yar",
+            r#"
+            rule by_name { condition: filename matches /^setup\.exe$/i }
+            rule by_path { condition: filepath == "outer.zip/dir/setup.EXE" }
+            rule by_ext { condition: extension == ".exe" }
+            rule by_type { condition: filetype == "EXE" }
+            rule text_type { condition: filetype == "VBS" }
+            rule owner_empty { condition: owner == "" }
+            "#,
+        );
+        let e = b.build().unwrap();
+        let mut pe = b"MZ".to_vec();
+        pe.resize(64, 0);
+        let hits = scan_named(&e, &pe, "outer.zip/dir/setup.EXE");
+        // (The bytes are not a whole PE, so detection may not call it EXE.)
+        for want in ["by_name", "by_path", "by_ext", "owner_empty"] {
+            assert!(hits.contains(&want.to_string()), "{want}: {hits:?}");
+        }
+        let hits = scan_named(&e, b"WScript.Echo 1\n", "a/b/run.VBS");
+        assert!(hits.contains(&"text_type".to_string()), "{hits:?}");
+        assert!(!hits.contains(&"by_ext".to_string()), "{hits:?}");
+    }
+
+    #[test]
+    fn user_defines_are_typed_as_yara_reads_them() {
+        let mut b = YaraEngineBuilder::new();
+        b.define("site", "lab")
+            .define("level", "3")
+            .define("strict", "true")
+            .add_source(
+                "d.yar",
+                r#"rule d { condition: site == "lab" and level == 3 and strict }"#,
+            );
+        let e = b.build().unwrap();
+        assert_eq!(scan_named(&e, b"x", "x"), vec!["d".to_string()]);
+        // Undefined, the rule does not compile.
+        let mut b = YaraEngineBuilder::new();
+        b.add_source("d.yar", r#"rule d { condition: site == "lab" }"#);
+        assert!(b.build().is_err());
     }
 }

@@ -38,6 +38,11 @@ pub(crate) struct Config {
     pub(crate) vulnerability_feeds: Vec<PathBuf>,
     /// Archive passwords tried for every workflow.
     pub(crate) passwords: Vec<String>,
+    /// YARA external variables for every rule (`yara_defines = { site =
+    /// "lab", level = "3" }`; YARA's `-d`: `true`/`false` a boolean, a
+    /// decimal an integer, else a string). LOKI's `filename`, `filepath`,
+    /// `extension`, `filetype` and `owner` are always defined per object.
+    pub(crate) yara_defines: std::collections::BTreeMap<String, String>,
     /// API keys accepted in the `apikey` header; each acts as an admin
     /// (keys made through the API act as their user).
     pub(crate) api_keys: Vec<String>,
@@ -414,6 +419,7 @@ impl Default for Config {
             vulnerability_feeds: Vec::new(),
             allow: Vec::new(),
             passwords: Vec::new(),
+            yara_defines: std::collections::BTreeMap::new(),
             api_keys: Vec::new(),
             users: Vec::new(),
             session_ttl_secs: 3600,
@@ -576,6 +582,9 @@ impl Config {
         );
         for f in &self.vulnerability_feeds {
             b.vulnerability_feed(f);
+        }
+        for (name, value) in &self.yara_defines {
+            b.yara_define(name, value);
         }
         b.build().map_err(|e| e.to_string())
     }
