@@ -309,13 +309,8 @@ impl<'a> Frames<'a> {
 impl Read for Frames<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
-            let left = self.out.get(self.given..).unwrap_or_default();
-            if !left.is_empty() {
-                let n = left.len().min(buf.len());
-                if let (Some(dst), Some(src)) = (buf.get_mut(..n), left.get(..n)) {
-                    dst.copy_from_slice(src);
-                }
-                self.given += n;
+            let n = super::give_out(&self.out, &mut self.given, buf);
+            if n > 0 {
                 return Ok(n);
             }
             if matches!(self.state, State::Done) || buf.is_empty() {

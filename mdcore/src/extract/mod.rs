@@ -563,6 +563,19 @@ pub(crate) fn one_child<'a, R: Read>(
     }
 }
 
+/// Copies the part of a decoded block not yet handed out (`out` from
+/// `given`) into `buf`: the bytes copied (0 when the block is used up),
+/// for block decoders' `Read` impls.
+pub(crate) fn give_out(out: &[u8], given: &mut usize, buf: &mut [u8]) -> usize {
+    let left = out.get(*given..).unwrap_or_default();
+    let n = left.len().min(buf.len());
+    if let (Some(dst), Some(src)) = (buf.get_mut(..n), left.get(..n)) {
+        dst.copy_from_slice(src);
+    }
+    *given += n;
+    n
+}
+
 /// Decodes up to 64 KiB from `r`: whether the data there is a real stream
 /// (the carver's check for formats without a header checksum). It is if it
 /// ends cleanly or yields 64 KiB without an error.

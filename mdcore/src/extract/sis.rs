@@ -55,16 +55,7 @@ fn string(d: &[u8], ptr: u32, len: u32, unicode: bool) -> String {
         .and_then(|end| d.get(ptr..end))
         .unwrap_or_default();
     if unicode {
-        let units: Vec<u16> = raw
-            .chunks_exact(2)
-            .map(|c| {
-                u16::from_le_bytes([
-                    c.first().copied().unwrap_or(0),
-                    c.get(1).copied().unwrap_or(0),
-                ])
-            })
-            .collect();
-        String::from_utf16_lossy(&units)
+        crate::bytes::utf16le_lossy(raw)
     } else {
         raw.iter().map(|b| char::from(*b)).collect()
     }
