@@ -303,7 +303,9 @@ impl<'p, 'a> Reading<'p, 'a> {
             let split = split_before || header.is_split_after();
             let encrypted = header.is_encrypted();
             let size = header.unpacked_size;
-            let refused = match self.layout.dictionary(this) {
+            let dictionary = self.layout.dictionary(this);
+            let oversized = dictionary.is_some_and(|d| d > MAX_DICTIONARY);
+            let refused = match dictionary {
                 Some(dict) if dict > MAX_DICTIONARY => Some(dictionary_issue(dict)),
                 Some(_) => self.refuse(size),
                 None => Some(Issue::corrupt(
@@ -313,8 +315,15 @@ impl<'p, 'a> Reading<'p, 'a> {
             };
             if let Some(issue) = refused {
                 self.set(this, State::Done);
-                if sink(Entry::Ready(Child::failed(name, issue))) == Flow::Stop {
+                if sink(Entry::Ready(Child::failed(name, issue.clone()))) == Flow::Stop {
                     return Pass::Stop(Ok(()));
+                }
+                if oversized {
+                    // UnRAR allocates an entry's dictionary even to pass
+                    // over it (a 171-byte file asked for 4 GiB): the
+                    // entries after it are not reached.
+                    let why = "an earlier entry's dictionary is above the cap, and UnRAR would allocate it to pass over that entry";
+                    return Pass::Stop(self.report_rest(sink, why).and(Err(issue)));
                 }
                 archive = match entry.skip() {
                     Ok(a) => a,
