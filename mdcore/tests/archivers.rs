@@ -1787,14 +1787,6 @@ fn lzx_cabinets_with_e8_translation_give_the_bytes_cabextract_and_7zip_give() {
     }
 }
 
-fn sha256_hex(d: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(d)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// The member as mdscan reads it: the sanitizer rebuilds the cabinet as a
 /// zip from the scanner's own extractor.
 fn ours(cab: &[u8]) -> Vec<u8> {

@@ -496,36 +496,6 @@ fn seven_zip_bcj2_and_filters_from_7zip() {
     }
 }
 
-fn tar_header(name: &[u8], typeflag: u8, size: usize, ustar: bool, signed: bool) -> Vec<u8> {
-    let mut h = vec![0u8; 512];
-    h[..name.len()].copy_from_slice(name);
-    h[100..108].copy_from_slice(b"0000644\0");
-    h[108..116].copy_from_slice(b"0000000\0");
-    h[116..124].copy_from_slice(b"0000000\0");
-    h[124..136].copy_from_slice(format!("{size:011o}\0").as_bytes());
-    h[136..148].copy_from_slice(b"00000000000\0");
-    h[156] = typeflag;
-    if ustar {
-        h[257..263].copy_from_slice(b"ustar\0");
-        h[263..265].copy_from_slice(b"00");
-    }
-    let sum: i64 = h
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            if (148..156).contains(&i) {
-                32
-            } else if signed {
-                i64::from(*b as i8)
-            } else {
-                i64::from(*b)
-            }
-        })
-        .sum();
-    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
-    h
-}
-
 fn tar_with(entries: &[(Vec<u8>, &[u8])]) -> Vec<u8> {
     let mut out = Vec::new();
     for (h, data) in entries {

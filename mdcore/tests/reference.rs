@@ -24,14 +24,6 @@ use crate::util::*;
 /// (file name, tool, why the tool's reading is not one mdscan scans).
 const EXPECTED: &[(&str, &str, &str)] = &[];
 
-fn sha256_hex(d: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(d)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// Where the shared fixtures are: `MDSCAN_FIXTURES`, else `../shared/
 /// fixtures` beside the repository, else the workplace's copy.
 fn fixtures() -> Option<PathBuf> {

@@ -1905,31 +1905,41 @@ pub fn pax_record(key: &str, value: &str) -> Vec<u8> {
     format!("{len}{body}").into_bytes()
 }
 
-/// A ustar header block (`typeflag`, `size`), checksummed.
-pub fn ustar_header(name: &str, typeflag: u8, size: usize) -> Vec<u8> {
+/// A tar header block: `name`, `typeflag`, `size`, the ustar magic when
+/// `ustar`, checksummed by the signed byte sum when `signed` (old tars).
+pub fn tar_header(name: &[u8], typeflag: u8, size: usize, ustar: bool, signed: bool) -> Vec<u8> {
     let mut h = vec![0u8; 512];
-    h[..name.len()].copy_from_slice(name.as_bytes());
+    h[..name.len()].copy_from_slice(name);
     h[100..108].copy_from_slice(b"0000644\0");
     h[108..116].copy_from_slice(b"0000000\0");
     h[116..124].copy_from_slice(b"0000000\0");
     h[124..136].copy_from_slice(format!("{size:011o}\0").as_bytes());
     h[136..148].copy_from_slice(b"00000000000\0");
     h[156] = typeflag;
-    h[257..263].copy_from_slice(b"ustar\0");
-    h[263..265].copy_from_slice(b"00");
-    let sum: u32 = h
+    if ustar {
+        h[257..263].copy_from_slice(b"ustar\0");
+        h[263..265].copy_from_slice(b"00");
+    }
+    let sum: i64 = h
         .iter()
         .enumerate()
         .map(|(i, b)| {
             if (148..156).contains(&i) {
                 32
+            } else if signed {
+                i64::from(*b as i8)
             } else {
-                u32::from(*b)
+                i64::from(*b)
             }
         })
         .sum();
     h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
     h
+}
+
+/// A ustar header block (`typeflag`, `size`), checksummed.
+pub fn ustar_header(name: &str, typeflag: u8, size: usize) -> Vec<u8> {
+    tar_header(name.as_bytes(), typeflag, size, true, false)
 }
 
 /// A pax tar of one member: the `records` in its extended header, then
@@ -2063,4 +2073,9 @@ pub fn epoc_sis(
         put(&mut out, pos, 6);
     }
     out
+}
+
+/// SHA-256 of `d` in hex, as the report's `sha256` gives it.
+pub fn sha256_hex(d: &[u8]) -> String {
+    mdcore::hex(&mdcore::Digests::of(d).sha256)
 }
