@@ -356,13 +356,18 @@ mod tests {
     use crate::{Digests, detect};
 
     fn scan(engine: &YaraEngine, data: &[u8]) -> EngineResult {
+        scan_as(engine, data, "x")
+    }
+
+    /// `data` scanned as the object at `path` inside the root.
+    pub(super) fn scan_as(engine: &YaraEngine, data: &[u8], path: &str) -> EngineResult {
         let d = Digests::of(data);
         let ft = detect(data);
         let view = ObjectView {
             data,
             digests: &d,
             file_type: &ft,
-            display_name: "x",
+            display_name: path,
         };
         engine.scan(&view, Duration::from_secs(5))
     }
@@ -408,19 +413,11 @@ mod tests {
 
 #[cfg(test)]
 mod externals {
+    use super::tests::scan_as;
     use super::*;
-    use crate::{Digests, detect};
 
     fn scan_named(engine: &YaraEngine, data: &[u8], path: &str) -> Vec<String> {
-        let d = Digests::of(data);
-        let ft = detect(data);
-        let view = ObjectView {
-            data,
-            digests: &d,
-            file_type: &ft,
-            display_name: path,
-        };
-        engine.scan(&view, Duration::from_secs(5)).threats
+        scan_as(engine, data, path).threats
     }
 
     #[test]
