@@ -153,6 +153,15 @@ enum MDC_RESULT mdc_config_add_rules(struct mdc_config *config, const char *path
 // `path` must be NULL or a NUL-terminated string.
 enum MDC_RESULT mdc_config_add_hash_list(struct mdc_config *config, const char *path);
 
+// Adds a ClamAV signature database: a file (`.cvd`, `.cld`, `.cud`,
+// `.hdb`, `.hsb`, `.mdb`, `.msb`, `.ndb`, `.fp`, `.ign2`, ...) or a
+// directory of them, as clamscan's `-d`. Loaded by `mdc_scanner_create`; a
+// malformed database makes it fail, naming the file and line.
+//
+// # Safety
+// `path` must be NULL or a NUL-terminated string.
+enum MDC_RESULT mdc_config_add_database(struct mdc_config *config, const char *path);
+
 // Adds a hash allow list: listed objects are reported as allowed and skip
 // the other engines.
 //

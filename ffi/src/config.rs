@@ -68,6 +68,25 @@ pub unsafe extern "C" fn mdc_config_add_hash_list(
     })
 }
 
+/// Adds a ClamAV signature database: a file (`.cvd`, `.cld`, `.cud`,
+/// `.hdb`, `.hsb`, `.mdb`, `.msb`, `.ndb`, `.fp`, `.ign2`, ...) or a
+/// directory of them, as clamscan's `-d`. Loaded by `mdc_scanner_create`; a
+/// malformed database makes it fail, naming the file and line.
+///
+/// # Safety
+/// `path` must be NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mdc_config_add_database(
+    config: *mut mdc_config,
+    path: *const c_char,
+) -> MDC_RESULT {
+    guard(|| {
+        let c = handle_mut(config, "config")?;
+        c.builder.clamav_database(unsafe { text(path, "path") }?);
+        Ok(())
+    })
+}
+
 /// Adds a hash allow list: listed objects are reported as allowed and skip
 /// the other engines.
 ///

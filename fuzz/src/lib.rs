@@ -72,3 +72,42 @@ pub fn scan_and_check(data: &[u8]) -> Report {
     }
     report
 }
+
+/// Parses `data` as each kind of ClamAV database file and as a container.
+pub fn clamav_parse(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    for name in ["f.ndb", "f.hdb", "f.hsb", "f.mdb", "f.msb", "f.fp", "f.ign2"] {
+        let mut b = mdcore::ClamAvBuilder::new();
+        if b.add_source(name, &text).is_ok() {
+            let _ = b.build();
+        }
+    }
+    fuzzing::clamav_container(data);
+}
+
+/// Matches the signature on the first line of `data` against the rest.
+pub fn clamav_match(data: &[u8]) {
+    let (head, body) = match data.iter().position(|&b| b == b'\n') {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (data, &[][..]),
+    };
+    let Ok(head) = std::str::from_utf8(head) else {
+        return;
+    };
+    let mut b = mdcore::ClamAvBuilder::new();
+    if b.add_source("f.ndb", &format!("Fuzz:{head}")).is_err() {
+        return;
+    }
+    let Ok(engine) = b.build() else {
+        return;
+    };
+    let digests = mdcore::Digests::of(body);
+    let file_type = mdcore::detect(body);
+    let view = mdcore::ObjectView {
+        data: body,
+        digests: &digests,
+        file_type: &file_type,
+        display_name: "fuzz",
+    };
+    let _ = mdcore::Engine::scan(&engine, &view, std::time::Duration::from_secs(5));
+}

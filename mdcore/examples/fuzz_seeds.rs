@@ -78,6 +78,35 @@ fn main() {
         ("extract_lz4", "legacy", LZ4_LEGACY.to_vec()),
         ("extract_lzop", "hello", LZOP_HELLO.to_vec()),
         ("extract_xar", "zlib", xar_of(files)),
+        // ClamAV signatures: database lines of each kind, a container
+        // header, and a body signature with what it is matched against.
+        (
+            "clamav_parse",
+            "lines",
+            b"Sig-1:0:*:4142{2-4}43(44|4546)!(41|42)4?:51\nSig-2:1:EP+2,4:41424344*4546\n\
+              44d88612fea8a8f36de82e1278abb02f:68:Eicar-Test\n"
+                .to_vec(),
+        ),
+        (
+            "clamav_parse",
+            "header",
+            {
+                let mut h = b"ClamAV-VDB:22 Jun 2021 14-58 -0400:1:0:81:a4ab60ae1c1c4e8f787459102dcfd90b:x:b:1".to_vec();
+                h.resize(512, b' ');
+                h.extend(gz(&tar));
+                h
+            },
+        ),
+        (
+            "clamav_match",
+            "gaps",
+            b"0:*:4142{1-3}4344*4546[0-2]47(48|4950)!(41|42)\nxxAB..CDxxxxEF.GHIJxx".to_vec(),
+        ),
+        (
+            "clamav_match",
+            "offset",
+            b"0:EOF-12,3:41??43?4\nxxxxxxxxABCDxxxxxxxx".to_vec(),
+        ),
         // InstallShield disk records (name, path, version, length, bytes).
         (
             "extract_installshield",

@@ -30,6 +30,8 @@ enum Repr {
         map: memmap2::Mmap,
         // Kept open for the lifetime of the mapping.
         _file: File,
+        /// Its entry in the trim registry, if big enough to have one.
+        registered: Option<u64>,
     },
 }
 
@@ -54,10 +56,17 @@ impl Blob {
         // during the scan, the same contract ripgrep and YARA take.
         #[allow(unsafe_code)]
         let map = unsafe { memmap2::Mmap::map(&file)? };
-        if map.len() >= TRIM_FROM {
-            regions().mapped.push((map.as_ptr() as usize, map.len()));
-        }
-        Ok(Blob(Repr::Mapped { map, _file: file }))
+        let registered = (map.len() >= TRIM_FROM).then(|| {
+            let mut r = regions();
+            let id = r.take_id();
+            r.mapped.push((id, map.as_ptr() as usize, map.len()));
+            id
+        });
+        Ok(Blob(Repr::Mapped {
+            map,
+            _file: file,
+            registered,
+        }))
     }
 
     /// The bytes.
@@ -78,11 +87,12 @@ impl Drop for Blob {
     fn drop(&mut self) {
         // Forgotten before the unmapping (the fields drop after this), so
         // the trimmer never advises an address that is no longer this map.
-        if let Repr::Mapped { map, .. } = &self.0
-            && map.len() >= TRIM_FROM
+        if let Repr::Mapped {
+            registered: Some(id),
+            ..
+        } = &self.0
         {
-            let at = map.as_ptr() as usize;
-            regions().mapped.retain(|&(start, _)| start != at);
+            regions().mapped.retain(|&(entry, _, _)| entry != *id);
         }
     }
 }
@@ -99,8 +109,10 @@ const TRIM_EVERY: Duration = Duration::from_millis(4);
 
 #[derive(Default)]
 struct Regions {
-    /// Big mappings alive (start, length): only these may be trimmed.
-    mapped: Vec<(usize, usize)>,
+    /// Big mappings alive (id, start, length): only these may be trimmed.
+    /// The id, not the address, names a mapping: a dropped map's address
+    /// can be handed to the next one at once.
+    mapped: Vec<(u64, usize, usize)>,
     /// Ranges being read (id, start, length), each inside one of `mapped`.
     hot: Vec<(u64, usize, usize)>,
     next_id: u64,
@@ -112,7 +124,14 @@ impl Regions {
     fn maps(&self, start: usize, end: usize) -> bool {
         self.mapped
             .iter()
-            .any(|&(s, len)| s <= start && end <= s.saturating_add(len))
+            .any(|&(_, s, len)| s <= start && end <= s.saturating_add(len))
+    }
+
+    /// A fresh id for a mapping or a range being read.
+    fn take_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        id
     }
 }
 
@@ -157,8 +176,7 @@ impl<'a> Trim<'a> {
         if !r.maps(start, end) {
             return None;
         }
-        let id = r.next_id;
-        r.next_id = r.next_id.wrapping_add(1);
+        let id = r.take_id();
         r.hot.push((id, start, bytes.len()));
         if !r.thread {
             let spawned = std::thread::Builder::new()
@@ -440,8 +458,16 @@ mod tests {
         assert!(Trim::during(big.get(4096..4096 + TRIM_FROM).unwrap()).is_some());
         assert!(Trim::during(big.get(..4096).unwrap()).is_none());
         // A dropped map is forgotten.
-        let at = big.as_ptr() as usize;
+        let Repr::Mapped {
+            registered: Some(id),
+            ..
+        } = &big.0
+        else {
+            panic!("a big spilled blob is registered");
+        };
+        let id = *id;
+        assert!(regions().mapped.iter().any(|&(entry, _, _)| entry == id));
         drop(big);
-        assert!(!regions().mapped.iter().any(|&(s, _)| s == at));
+        assert!(!regions().mapped.iter().any(|&(entry, _, _)| entry == id));
     }
 }

@@ -41,6 +41,17 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A ClamAV database does not load (a malformed line, a container that
+    /// fails its checks).
+    #[error("ClamAV database `{path}`{}: {message}", if *line > 0 { format!(" line {line}") } else { String::new() })]
+    Database {
+        /// The file (a container's member as `container/member`).
+        path: PathBuf,
+        /// 1-based line number; 0 for the file as a whole.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
     /// The scanner configuration is inconsistent.
     #[error("invalid configuration: {0}")]
     Config(String),

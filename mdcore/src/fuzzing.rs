@@ -154,3 +154,12 @@ pub fn autoit_sample(data: &[u8]) -> Vec<u8> {
 pub fn vhdx_image(data: &[u8]) -> Vec<u8> {
     crate::extract::vhdx::image(data)
 }
+
+/// Opens `data` as a ClamAV `.cvd`, `.cld` and `.cud` container (header,
+/// MD5, signature, body) under a 64 MiB unpacking cap.
+pub fn clamav_container(data: &[u8]) {
+    use crate::engines::clamav::cvd::{Flavour, open};
+    for flavour in [Flavour::Cvd, Flavour::Cld, Flavour::Cud] {
+        let _ = open(data, flavour, 64 << 20);
+    }
+}

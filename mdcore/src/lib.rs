@@ -30,6 +30,7 @@
 pub use crate::blob::Blob;
 pub use crate::detect::detect;
 pub use crate::digest::{Digests, hex};
+pub use crate::engines::clamav::{ClamAvBuilder, ClamAvEngine, DatabaseInfo};
 pub use crate::engines::hash::{HashEngine, HashEngineBuilder, ListKind};
 #[cfg(feature = "yara")]
 pub use crate::engines::yara::{YaraEngine, YaraEngineBuilder};

@@ -9,6 +9,7 @@ use std::time::{Instant, SystemTime};
 
 use crate::blob::{self, Blob};
 use crate::digest::{Digests, Known};
+use crate::engines::clamav::ClamAvBuilder;
 use crate::engines::hash::{HashEngineBuilder, ListKind};
 #[cfg(feature = "yara")]
 use crate::engines::yara::YaraEngineBuilder;
@@ -144,6 +145,7 @@ pub struct ScannerBuilder {
     rule_sources: Vec<(String, String)>,
     yara_defines: Vec<(String, String)>,
     hash_files: Vec<(PathBuf, ListKind)>,
+    clamav_paths: Vec<PathBuf>,
     passwords: Vec<String>,
     threads: usize,
     type_mismatch: bool,
@@ -160,6 +162,7 @@ impl Default for ScannerBuilder {
             rule_sources: Vec::new(),
             yara_defines: Vec::new(),
             hash_files: Vec::new(),
+            clamav_paths: Vec::new(),
             passwords: Vec::new(),
             threads: 0,
             type_mismatch: false,
@@ -207,6 +210,15 @@ impl ScannerBuilder {
     /// YARA rules from memory; `origin` names them in errors. Default: none.
     pub fn rules_source(&mut self, origin: &str, source: &str) -> &mut Self {
         self.rule_sources.push((origin.into(), source.into()));
+        self
+    }
+
+    /// A ClamAV signature database: a file (`.cvd`, `.cld`, `.cud`,
+    /// `.hdb`, `.hsb`, `.mdb`, `.msb`, `.ndb`, `.fp`, `.ign2`, ...) or a
+    /// directory of them, as `clamscan -d` takes (see
+    /// [`crate::engines::clamav`]). Repeatable. Default: none.
+    pub fn clamav_database(&mut self, path: impl Into<PathBuf>) -> &mut Self {
+        self.clamav_paths.push(path.into());
         self
     }
 
@@ -268,6 +280,13 @@ impl ScannerBuilder {
                 hashes.add_file(path, *kind)?;
             }
             engines.push(Arc::new(hashes.build()));
+        }
+        if !self.clamav_paths.is_empty() {
+            let mut clamav = ClamAvBuilder::new();
+            for path in &self.clamav_paths {
+                clamav.add_path(path)?;
+            }
+            engines.push(Arc::new(clamav.build()?));
         }
         #[cfg(feature = "yara")]
         {

@@ -24,18 +24,8 @@ use crate::util::*;
 /// (file name, tool, why the tool's reading is not one mdscan scans).
 const EXPECTED: &[(&str, &str, &str)] = &[];
 
-/// Where the shared fixtures are: `MDSCAN_FIXTURES`, else `../shared/
-/// fixtures` beside the repository, else the workplace's copy.
 fn fixtures() -> Option<PathBuf> {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    [
-        std::env::var_os("MDSCAN_FIXTURES").map(PathBuf::from),
-        Some(repo.join("../shared/fixtures")),
-        Some(PathBuf::from("/work/shared/fixtures")),
-    ]
-    .into_iter()
-    .flatten()
-    .find(|p| p.join("libmspack").is_dir())
+    fixtures_with("libmspack")
 }
 
 /// Every regular file under `dir`, sorted.

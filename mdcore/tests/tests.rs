@@ -16,6 +16,7 @@ mod cdr;
 
 mod archivers;
 mod bombs;
+mod clamav;
 mod disks;
 mod documents;
 mod embedded;

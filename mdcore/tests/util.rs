@@ -2079,3 +2079,18 @@ pub fn epoc_sis(
 pub fn sha256_hex(d: &[u8]) -> String {
     mdcore::hex(&mdcore::Digests::of(d).sha256)
 }
+
+/// Where the shared fixtures holding `sub` are: `MDSCAN_FIXTURES`, else
+/// `../shared/fixtures` beside the repository, else the workplace's copy.
+pub fn fixtures_with(sub: &str) -> Option<std::path::PathBuf> {
+    use std::path::{Path, PathBuf};
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    [
+        std::env::var_os("MDSCAN_FIXTURES").map(PathBuf::from),
+        Some(repo.join("../shared/fixtures")),
+        Some(PathBuf::from("/work/shared/fixtures")),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|p| p.join(sub).is_dir())
+}

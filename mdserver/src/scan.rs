@@ -24,6 +24,11 @@ pub(crate) struct ScanArgs {
     /// and `.sfp` files are allow lists (repeatable).
     #[arg(long = "hashes", value_name = "FILE")]
     hashes: Vec<PathBuf>,
+    /// A ClamAV signature database: a file (`.cvd`, `.cld`, `.hdb`,
+    /// `.ndb`, ...) or a directory of them, as clamscan's `-d`
+    /// (repeatable).
+    #[arg(short = 'd', long = "database", value_name = "PATH")]
+    databases: Vec<PathBuf>,
     /// A hash allow list, whatever its extension (repeatable).
     #[arg(long = "allow", value_name = "FILE")]
     allow: Vec<PathBuf>,
@@ -131,6 +136,9 @@ fn build_scanner(args: &ScanArgs) -> Result<Scanner, mdcore::errors::Error> {
     );
     for f in &args.vuln_feeds {
         b.vulnerability_feed(f);
+    }
+    for d in &args.databases {
+        b.clamav_database(d);
     }
     for (name, value) in &args.defines {
         b.yara_define(name, value);

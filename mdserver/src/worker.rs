@@ -42,6 +42,10 @@ pub(crate) struct WorkerArgs {
     /// A hash list (repeatable).
     #[arg(long = "hashes", value_name = "FILE")]
     hashes: Vec<PathBuf>,
+    /// A ClamAV signature database file or directory (repeatable; adds to
+    /// the config's `[engines.clamav] databases`).
+    #[arg(long = "database", value_name = "PATH")]
+    databases: Vec<PathBuf>,
     /// A vulnerability feed: OSV records (JSON files, directories, OSV's
     /// per-ecosystem zips) or a CPE-style product feed (repeatable).
     #[arg(long = "vuln-feed", value_name = "PATH")]
@@ -84,6 +88,10 @@ pub(crate) fn run(args: WorkerArgs) -> std::process::ExitCode {
     }
     cfg.rules.extend(args.rules.iter().cloned());
     cfg.hashes.extend(args.hashes.iter().cloned());
+    cfg.engines
+        .clamav
+        .databases
+        .extend(args.databases.iter().cloned());
     cfg.vulnerability_feeds
         .extend(args.vuln_feeds.iter().cloned());
     let scanner = match cfg.scanner(cfg.threads) {

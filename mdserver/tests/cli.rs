@@ -128,6 +128,40 @@ fn rules_hashes_and_passwords_from_flags() {
 }
 
 #[test]
+fn clamav_databases_with_d_as_clamscan_takes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("db")).unwrap();
+    // A body signature (hex of "mdscan-clamav-cli") and a loose file:
+    // the name is clamscan's, `.UNOFFICIAL` appended.
+    std::fs::write(
+        d.join("db/local.ndb"),
+        "Local.Cli-1:0:*:6d647363616e2d636c616d61762d636c69\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("db/notes.txt"), "not a database, passed over").unwrap();
+    std::fs::write(d.join("sample.txt"), "xx mdscan-clamav-cli xx").unwrap();
+    let (code, out, err) = mdscan(&["scan", "-d", "db", "sample.txt"], d);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("Local.Cli-1.UNOFFICIAL"), "{out}");
+    let (code, out, _) = mdscan(
+        &["scan", "--database", "db/local.ndb", "--json", "sample.txt"],
+        d,
+    );
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        v["root"]["scan_details"]["ClamAV"]["threat_found"],
+        "Local.Cli-1.UNOFFICIAL"
+    );
+    // A malformed line stops the start, naming file and line.
+    std::fs::write(d.join("bad.ndb"), "Ok:0:*:41424344\nBad:0:*:4142\n").unwrap();
+    let (code, _, err) = mdscan(&["scan", "-d", "bad.ndb", "sample.txt"], d);
+    assert_eq!(code, 2);
+    assert!(err.contains("bad.ndb") && err.contains("line 2"), "{err}");
+}
+
+#[test]
 fn limit_and_password_flags_reach_the_scanner() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

@@ -169,6 +169,9 @@ static void null_and_garbage(const mdc_scanner *scanner, const mdc_config *confi
     EXPECT(mdc_config_add_hash_list(NULL, "x"), MDC_INVALID_ARGUMENT);
     EXPECT(mdc_config_add_hash_list(garbage, "x"), MDC_INVALID_ARGUMENT);
     EXPECT(mdc_config_add_hash_list((mdc_config *)config, NULL), MDC_INVALID_ARGUMENT);
+    EXPECT(mdc_config_add_database(NULL, "x"), MDC_INVALID_ARGUMENT);
+    EXPECT(mdc_config_add_database(garbage, "x"), MDC_INVALID_ARGUMENT);
+    EXPECT(mdc_config_add_database((mdc_config *)config, NULL), MDC_INVALID_ARGUMENT);
     EXPECT(mdc_config_add_allow_list(NULL, "x"), MDC_INVALID_ARGUMENT);
     EXPECT(mdc_config_add_allow_list(garbage, "x"), MDC_INVALID_ARGUMENT);
     EXPECT(mdc_config_add_allow_list((mdc_config *)config, NULL), MDC_INVALID_ARGUMENT);
@@ -335,6 +338,14 @@ int main(int argc, char **argv) {
     EXPECT(mdc_scanner_create(bad, &none), MDC_CONFIG_ERROR);
     CHECK(none == NULL);
     CHECK(strstr(mdc_last_error(), "bad.yar") != NULL);
+    EXPECT(mdc_config_destroy(bad), MDC_OK);
+
+    /* A ClamAV database that does not load names itself. */
+    EXPECT(mdc_config_create(&bad), MDC_OK);
+    EXPECT(mdc_config_add_database(bad, "/nonexistent/mdscan-test.ndb"), MDC_OK);
+    EXPECT(mdc_scanner_create(bad, &none), MDC_IO_ERROR);
+    CHECK(none == NULL);
+    CHECK(strstr(mdc_last_error(), "mdscan-test.ndb") != NULL);
     EXPECT(mdc_config_destroy(bad), MDC_OK);
 
     null_and_garbage(scanner, config);

@@ -1,5 +1,6 @@
-//! Engines: one trait, several implementations — hash lists, YARA-X and
-//! the vulnerability assessment ([`vuln`]).
+//! Engines: one trait, several implementations — hash lists, YARA-X,
+//! ClamAV's signature databases ([`clamav`]) and the vulnerability
+//! assessment ([`vuln`]).
 //!
 //! An engine looks at one object at a time — archives and each of their
 //! members alike — and never looks inside containers itself: the walker
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::digest::Digests;
 use crate::kind::FileType;
 
+pub mod clamav;
 pub mod hash;
 pub mod vuln;
 #[cfg(feature = "yara")]

@@ -10,6 +10,23 @@ use std::sync::{Arc, RwLock};
 use mdcore::Limits;
 use serde::{Deserialize, Serialize};
 
+/// Settings of the engines (`[engines.*]`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct EnginesConfig {
+    /// ClamAV's signature databases.
+    pub(crate) clamav: ClamAvConfig,
+}
+
+/// `[engines.clamav]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct ClamAvConfig {
+    /// Database files or directories (`.cvd`, `.cld`, `.hdb`, `.ndb`, ...),
+    /// as clamscan's `-d`; reloaded with the rules.
+    pub(crate) databases: Vec<PathBuf>,
+}
+
 /// The whole configuration. Every field has a default, so an empty file (or
 /// none) is a working standalone server.
 #[derive(Clone, Debug, Deserialize)]
@@ -33,6 +50,8 @@ pub(crate) struct Config {
     pub(crate) hashes: Vec<PathBuf>,
     /// Hash allow lists.
     pub(crate) allow: Vec<PathBuf>,
+    /// Engine settings (`[engines.clamav]`).
+    pub(crate) engines: EnginesConfig,
     /// Vulnerability feeds (OSV records, product feeds); reloaded with the
     /// rules.
     pub(crate) vulnerability_feeds: Vec<PathBuf>,
@@ -416,6 +435,7 @@ impl Default for Config {
             default_rules: true,
             rules: Vec::new(),
             hashes: Vec::new(),
+            engines: EnginesConfig::default(),
             vulnerability_feeds: Vec::new(),
             allow: Vec::new(),
             passwords: Vec::new(),
@@ -583,6 +603,9 @@ impl Config {
         for f in &self.vulnerability_feeds {
             b.vulnerability_feed(f);
         }
+        for d in &self.engines.clamav.databases {
+            b.clamav_database(d);
+        }
         for (name, value) in &self.yara_defines {
             b.yara_define(name, value);
         }
@@ -611,6 +634,29 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clamav_databases_in_the_engines_table() {
+        let cfg: Config = toml::from_str(
+            r#"
+            [engines.clamav]
+            databases = ["/var/lib/clamav", "local.ndb"]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.engines.clamav.databases,
+            [PathBuf::from("/var/lib/clamav"), PathBuf::from("local.ndb")]
+        );
+        assert!(toml::from_str::<Config>("[engines.clamav]\ndatabase = []\n").is_err());
+        // A database that does not load stops the scanner's start.
+        let mut cfg = Config::default();
+        cfg.engines
+            .clamav
+            .databases
+            .push("/nonexistent/x.ndb".into());
+        assert!(cfg.scanner(1).unwrap_err().contains("x.ndb"));
+    }
 
     #[test]
     fn toml_with_workflows_and_users() {

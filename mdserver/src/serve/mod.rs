@@ -60,6 +60,10 @@ pub(crate) struct ServeArgs {
     /// A hash list (repeatable).
     #[arg(long = "hashes", value_name = "FILE")]
     hashes: Vec<PathBuf>,
+    /// A ClamAV signature database file or directory (repeatable; adds to
+    /// the config's `[engines.clamav] databases`).
+    #[arg(long = "database", value_name = "PATH")]
+    databases: Vec<PathBuf>,
     /// A vulnerability feed: OSV records (JSON files, directories, OSV's
     /// per-ecosystem zips) or a CPE-style product feed (repeatable).
     #[arg(long = "vuln-feed", value_name = "PATH")]
@@ -152,6 +156,10 @@ impl ServeArgs {
         }
         cfg.rules.extend(self.rules.iter().cloned());
         cfg.hashes.extend(self.hashes.iter().cloned());
+        cfg.engines
+            .clamav
+            .databases
+            .extend(self.databases.iter().cloned());
         cfg.vulnerability_feeds
             .extend(self.vuln_feeds.iter().cloned());
         cfg.finish()
