@@ -27,7 +27,9 @@
 //! clamscan's: `.UNOFFICIAL` is appended to signatures from files outside
 //! signed containers.
 
+mod body;
 pub(crate) mod cvd;
+mod logical;
 mod offset;
 mod pattern;
 
@@ -36,14 +38,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use aho_corasick::AhoCorasick;
 use md5::{Digest, Md5};
 
 use crate::engines::{Engine, EngineInfo, EngineKind, EngineResult, ObjectView};
 use crate::errors::Error;
 use crate::kind::Kind;
-use offset::{ExecInfo, Offset};
-use pattern::{ParseError, Pattern, Search};
+use body::{Bodies, Matcher, NewSubsig, Object};
+use logical::{LineError, Mods};
+use offset::Offset;
+use pattern::{ParseError, Pattern};
 
 /// The functionality level this engine answers to: that of ClamAV 1.4
 /// (Debian's clamscan 1.4.6 loads signatures up to level 216). Signatures
@@ -90,14 +93,6 @@ impl DatabaseInfo {
 struct HashSig {
     size: Option<u64>,
     name: Arc<str>,
-}
-
-#[derive(Debug)]
-struct BodySig {
-    name: Arc<str>,
-    target: u32,
-    offset: Offset,
-    pattern: Pattern,
 }
 
 /// Hashes of one algorithm, by digest.
@@ -172,7 +167,7 @@ pub struct ClamAvBuilder {
     files: HashTable,
     sections: HashTable,
     allow: HashTable,
-    bodies: Vec<BodySig>,
+    bodies: Bodies,
     ignored: HashSet<String>,
     databases: Vec<DatabaseInfo>,
     newest: Option<SystemTime>,
@@ -375,17 +370,25 @@ impl ClamAvBuilder {
                 for (n, line) in lines {
                     match body_line(line) {
                         Ok(Some((name, target, offset, pattern))) => {
-                            self.bodies.push(BodySig {
-                                name: name_of(name),
-                                target,
-                                offset,
-                                pattern,
-                            });
+                            self.bodies.add_body(name_of(name), target, offset, pattern);
                             count(info, ext);
                         }
                         Ok(None) => skip(info, "functionality level"),
                         Err(BodyError::Malformed(m)) => return Err(db_error(path, n, m)),
                         Err(BodyError::Unsupported(why)) => skip(info, &why),
+                    }
+                }
+            }
+            "ldb" => {
+                for (n, line) in lines {
+                    match logical_line(line) {
+                        Ok(Some((name, target, expr, subs))) => {
+                            self.bodies.add_logical(name_of(name), target, expr, subs);
+                            count(info, ext);
+                        }
+                        Ok(None) => skip(info, "functionality level"),
+                        Err(LineError::Malformed(m)) => return Err(db_error(path, n, m)),
+                        Err(LineError::Unsupported(why)) => skip(info, &why),
                     }
                 }
             }
@@ -402,22 +405,17 @@ impl ClamAvBuilder {
                     count(info, ext);
                 }
             }
-            "hdu" | "hsu" | "mdu" | "msu" | "ndu" | "ldu" => {
-                let n = lines.count();
-                *info
-                    .skipped
-                    .entry(format!(
-                        "{ext}: PUA signatures (clamscan loads them only with --detect-pua)"
-                    ))
-                    .or_default() += n;
-            }
             "info" | "cfg" | "cat" => {}
             other => {
                 let n = lines.count();
-                *info
-                    .skipped
-                    .entry(format!("{other}: not executed by this engine yet"))
-                    .or_default() += n;
+                let why = if matches!(other, "hdu" | "hsu" | "mdu" | "msu" | "ndu" | "ldu") {
+                    format!("{other}: PUA signatures (clamscan loads them only with --detect-pua)")
+                } else {
+                    format!("{other}: not executed by this engine yet")
+                };
+                if n > 0 {
+                    *info.skipped.entry(why).or_default() += n;
+                }
             }
         }
         Ok(())
@@ -458,20 +456,12 @@ impl ClamAvBuilder {
             let keep = |s: &HashSig| !ignored.contains(&base(&s.name));
             self.files.retain(keep);
             self.sections.retain(keep);
-            self.bodies.retain(|b| !ignored.contains(&base(&b.name)));
+            self.bodies.ignore(&|n: &str| ignored.contains(&base(n)));
         }
-        let anchors: Vec<&[u8]> = self.bodies.iter().map(|b| b.pattern.anchor()).collect();
-        let prefilter = if anchors.is_empty() {
-            None
-        } else {
-            Some(AhoCorasick::builder().build(&anchors).map_err(|e| {
-                Error::Config(format!(
-                    "the ClamAV body signatures do not fit the matcher: {e}"
-                ))
-            })?)
-        };
+        let (ndb, ldb) = self.bodies.counts();
+        let matcher = self.bodies.build().map_err(Error::Config)?;
         let def_time = self.newest.unwrap_or_else(SystemTime::now);
-        let sigs = self.files.len() + self.sections.len() + self.bodies.len();
+        let sigs = self.files.len() + self.sections.len() + ndb + ldb;
         Ok(ClamAvEngine {
             info: EngineInfo {
                 id: "clamav".into(),
@@ -486,8 +476,7 @@ impl ClamAvBuilder {
             files: self.files,
             sections: self.sections,
             allow: self.allow,
-            bodies: self.bodies,
-            prefilter,
+            matcher,
             databases: self.databases,
         })
     }
@@ -673,6 +662,81 @@ fn body_line(line: &str) -> Result<Option<(&str, u32, Offset, Pattern)>, BodyErr
     Ok(Some((name, target, offset, pattern)))
 }
 
+/// A logical signature: its name, target description, expression and
+/// subsignatures; `None` when it is for another functionality level.
+type LogicalLine<'a> = (&'a str, logical::Target, logical::Expr, Vec<NewSubsig>);
+
+fn logical_line(line: &str) -> Result<Option<LogicalLine<'_>>, LineError> {
+    let l = logical::line(line)?;
+    if let Some((min, max)) = l.target.engine
+        && !(min <= FUNCTIONALITY_LEVEL && FUNCTIONALITY_LEVEL <= max)
+    {
+        return Ok(None);
+    }
+    let target = l.target.target;
+    match target {
+        3 => {
+            return Err(LineError::Unsupported(
+                "ldb: target 3 (normalized HTML)".into(),
+            ));
+        }
+        7 => {
+            return Err(LineError::Unsupported(
+                "ldb: target 7 (normalized text)".into(),
+            ));
+        }
+        8 | 13.. => return Err(LineError::Unsupported(format!("ldb: target {target}"))),
+        _ => {}
+    }
+    let mut subs = Vec::with_capacity(l.subsigs.len());
+    for text in &l.subsigs {
+        let sub = logical::subsig(text)?;
+        if Offset::is_version_info(sub.offset) {
+            return Err(LineError::Unsupported("ldb: the VI offset".into()));
+        }
+        let offset = Offset::parse(sub.offset)
+            .map_err(|e| LineError::Malformed(format!("offset: {}", e.0)))?;
+        if offset.is_executable_relative() {
+            if !matches!(target, 1 | 6 | 9) {
+                return Err(LineError::Malformed(
+                    "EP and section offsets are for PE, ELF and Mach-O targets".into(),
+                ));
+            }
+            if target == 9 {
+                return Err(LineError::Unsupported(
+                    "ldb: Mach-O entry point and section offsets".into(),
+                ));
+            }
+        }
+        let m = sub.mods;
+        // Measured with clamscan 1.4: `::i` alone (or `::ia`) matches the
+        // ASCII and the wide reading, `::iw` the wide one only.
+        let readings: &[bool] = match (m.wide, m.ascii, m.nocase) {
+            (true, true, _) | (false, _, true) => &[false, true],
+            (true, false, _) => &[true],
+            _ => &[false],
+        };
+        let mut patterns = Vec::new();
+        for &wide in readings {
+            patterns.push(
+                Pattern::parse_with(sub.hex, 2, wide, m.nocase, m != Mods::default(), true)
+                    .map_err(|e| match e {
+                        ParseError::Malformed(m) => LineError::Malformed(m),
+                        ParseError::Unsupported(u) => {
+                            LineError::Unsupported(format!("ldb: {}", u.0))
+                        }
+                    })?,
+            );
+        }
+        subs.push(NewSubsig {
+            offset,
+            patterns,
+            fullword: m.fullword,
+        });
+    }
+    Ok(Some((l.name, l.target, l.expr, subs)))
+}
+
 /// ClamAV's signature databases as an engine.
 #[derive(Debug)]
 pub struct ClamAvEngine {
@@ -680,29 +744,8 @@ pub struct ClamAvEngine {
     files: HashTable,
     sections: HashTable,
     allow: HashTable,
-    bodies: Vec<BodySig>,
-    prefilter: Option<AhoCorasick>,
+    matcher: Matcher,
     databases: Vec<DatabaseInfo>,
-}
-
-/// Whether an object of `kind` (and `mime`) is of ClamAV target type
-/// `target`.
-fn target_fits(target: u32, kind: Kind, mime: &str) -> bool {
-    match target {
-        0 => true,
-        1 => kind == Kind::Pe,
-        2 => matches!(kind, Kind::Ole2 | Kind::Msi),
-        4 => matches!(kind, Kind::Mail | Kind::Mbox),
-        5 => mime.starts_with("image/"),
-        6 => kind == Kind::Elf,
-        9 => kind == Kind::MachO,
-        10 => kind == Kind::Pdf,
-        11 => {
-            mime == "application/x-shockwave-flash" || mime == "application/vnd.adobe.flash.movie"
-        }
-        12 => mime == "application/java-vm" || mime == "application/x-java-applet",
-        _ => false,
-    }
 }
 
 impl ClamAvEngine {
@@ -767,63 +810,16 @@ impl ClamAvEngine {
             }
             names.extend(found.iter().map(|s| s.to_string()));
         }
-        if let Some(ac) = &self.prefilter {
-            names.extend(self.body_matches(ac, data, kind, mime, exec.as_ref(), deadline)?);
-        }
+        let object = Object {
+            data,
+            kind,
+            mime,
+            exec: exec.as_ref(),
+        };
+        names.extend(self.matcher.scan(&object, deadline)?);
         let mut seen = HashSet::new();
         names.retain(|n| seen.insert(n.clone()));
         Ok(names)
-    }
-
-    fn body_matches(
-        &self,
-        ac: &AhoCorasick,
-        data: &[u8],
-        kind: Kind,
-        mime: &str,
-        exec: Option<&ExecInfo>,
-        deadline: Instant,
-    ) -> Result<Vec<String>, String> {
-        let mut done: HashSet<usize> = HashSet::new();
-        let mut matched: Vec<usize> = Vec::new();
-        let mut searches: HashMap<usize, (Search<'_>, Option<(u64, u64)>)> = HashMap::new();
-        let len = data.len() as u64;
-        for (n, hit) in ac.find_overlapping_iter(data).enumerate() {
-            if n % 4096 == 4095 && Instant::now() > deadline {
-                return Err("the ClamAV engine ran out of time".into());
-            }
-            let id = hit.pattern().as_usize();
-            if done.contains(&id) {
-                continue;
-            }
-            let Some(sig) = self.bodies.get(id) else {
-                continue;
-            };
-            if !target_fits(sig.target, kind, mime) || (sig.pattern.min_len() as u64) > len {
-                done.insert(id);
-                continue;
-            }
-            let (search, range) = searches
-                .entry(id)
-                .or_insert_with(|| (Search::new(&sig.pattern), sig.offset.starts(len, exec)));
-            let Some((lo, hi)) = *range else {
-                done.insert(id);
-                continue;
-            };
-            let ok = search
-                .matches_at(data, hit.start(), &|s| (lo..=hi).contains(&(s as u64)))
-                .map_err(|_| format!("signature {} needed too much work", sig.name))?;
-            if ok {
-                done.insert(id);
-                matched.push(id);
-                searches.remove(&id);
-            }
-        }
-        matched.sort_unstable();
-        Ok(matched
-            .into_iter()
-            .filter_map(|i| self.bodies.get(i).map(|b| b.name.to_string()))
-            .collect())
     }
 }
 

@@ -70,6 +70,8 @@ pub(crate) struct Pattern {
     /// byte is a side condition), so the check comes before the last two
     /// left parts. `None`: at the very start.
     mark: Option<usize>,
+    /// Letters match in either case (`::i`).
+    nocase: bool,
 }
 
 /// Why a pattern line is malformed, or that it uses what is not matched.
@@ -176,6 +178,23 @@ fn alternatives(inner: &[u8]) -> Result<Vec<Vec<Atom>>, ParseError> {
 impl Pattern {
     /// Parses a hex pattern.
     pub(crate) fn parse(text: &str) -> Result<Pattern, ParseError> {
+        Pattern::parse_with(text, 3, false, false, false, false)
+    }
+
+    /// Parses a hex pattern that must be at least `min_total` bytes (3 for
+    /// an `.ndb` signature, 2 for a logical subsignature, as clamscan
+    /// checks), widened (`::w`: every fixed byte followed by a zero) and
+    /// matched without regard to ASCII case (`::i`) when asked;
+    /// `modified` says the subsignature has modifiers at all;
+    /// `last_part_anchor` anchors it in its last part (for counting).
+    pub(crate) fn parse_with(
+        text: &str,
+        min_total: usize,
+        wide: bool,
+        nocase: bool,
+        modified: bool,
+        last_part_anchor: bool,
+    ) -> Result<Pattern, ParseError> {
         let s = text.as_bytes();
         let mut parts: Vec<Part> = Vec::new();
         let mut run: Vec<Atom> = Vec::new();
@@ -255,7 +274,7 @@ impl Pattern {
         if parts.is_empty() {
             return bad("an empty pattern");
         }
-        check_shape(&parts, &brackets)?;
+        check_shape(&parts, &brackets, min_total)?;
         // ClamAV reads a `{...}` whose maximum is 0 (`{0}`, `{0-0}`,
         // `{-0}`) as no maximum at all: measured with clamscan 1.4.
         for (i, p) in parts.iter_mut().enumerate() {
@@ -266,14 +285,54 @@ impl Pattern {
                 *max = None;
             }
         }
+        if (wide || nocase || modified) && parts.iter().any(|p| matches!(p, Part::NotAlt(_))) {
+            // clamscan refuses a negation in a subsignature with any
+            // modifier ("Can't apply negation operation to generic
+            // alternate strings").
+            return bad("a negated alternative in a subsignature with modifiers");
+        }
         let leading_single = brackets.first() == Some(&1) && parts.first().map(min_len) == Some(1);
-        Pattern::split(parts, leading_single)
+        if wide {
+            parts = parts.into_iter().map(widened).collect();
+        }
+        // A logical subsignature counts one match per place its last part
+        // (after the last `*` or `{n-m}`) matches, as clamscan counts:
+        // anchored there, each verified hit is one such place.
+        let from = if last_part_anchor {
+            parts
+                .iter()
+                .enumerate()
+                .filter(|(i, p)| {
+                    matches!(p, Part::Gap { min, max } if *max != Some(*min))
+                        && !brackets.contains(i)
+                })
+                .map(|(i, _)| i + 1)
+                .next_back()
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        let mut p = Pattern::split(parts, leading_single, from)?;
+        p.nocase = nocase;
+        Ok(p)
     }
 
     /// Splits `parts` at the longest run of exact bytes.
-    fn split(mut parts: Vec<Part>, leading_bracket: bool) -> Result<Pattern, ParseError> {
+    /// When `from` is given, only parts from that index on are candidates
+    /// (if one of them holds a fixed byte).
+    fn split(
+        mut parts: Vec<Part>,
+        leading_bracket: bool,
+        from: usize,
+    ) -> Result<Pattern, ParseError> {
         let mut best: Option<(usize, usize, usize)> = None; // (part, start, len)
-        for (p, part) in parts.iter().enumerate() {
+        let has_fixed = |p: &Part| matches!(p, Part::Atoms(a) if a.iter().any(|a| a.is_exact()));
+        let from = if parts.iter().skip(from).any(has_fixed) {
+            from
+        } else {
+            0
+        };
+        for (p, part) in parts.iter().enumerate().skip(from) {
             let Part::Atoms(atoms) = part else { continue };
             let mut start = 0;
             for run in atoms.split(|a| !a.is_exact()) {
@@ -307,12 +366,18 @@ impl Pattern {
         let left: Vec<Part> = parts.into_iter().rev().map(reversed).collect();
         let mark = leading_bracket.then(|| left.len().saturating_sub(2));
         Ok(Pattern {
+            nocase: false,
             mark,
             left,
             anchor,
             right,
             min_len,
         })
+    }
+
+    /// Whether letters match in either case.
+    pub(crate) fn nocase(&self) -> bool {
+        self.nocase
     }
 
     /// The fixed bytes a prefilter looks for.
@@ -330,7 +395,7 @@ impl Pattern {
 /// between two `*`/`{}` gaps are at least 2 long; `[n-m]` has one single
 /// byte on one side and at least two on the other, with n <= m <= 32; the
 /// pattern is at least 3 bytes and holds 2 fixed bytes in a row.
-fn check_shape(parts: &[Part], brackets: &[usize]) -> Result<(), ParseError> {
+fn check_shape(parts: &[Part], brackets: &[usize], min_total: usize) -> Result<(), ParseError> {
     // Byte lengths of the pieces between gaps of either kind, each with
     // whether the gap before it is a bracket one.
     let mut pieces: Vec<(usize, bool)> = vec![(0, false)];
@@ -373,8 +438,10 @@ fn check_shape(parts: &[Part], brackets: &[usize]) -> Result<(), ParseError> {
             .any(|w| matches!(w, [x, y] if x.is_exact() && y.is_exact())),
         _ => false,
     });
-    if total < 3 || !fixed_pair {
-        return bad("a pattern needs at least 3 bytes, two of them fixed and in a row");
+    if total < min_total || !fixed_pair {
+        return bad(format!(
+            "a pattern needs at least {min_total} bytes, two of them fixed and in a row"
+        ));
     }
     Ok(())
 }
@@ -385,6 +452,24 @@ fn min_len(p: &Part) -> usize {
         Part::Alt(alts) => alts.iter().map(Vec::len).min().unwrap_or(0),
         Part::NotAlt(alts) => alts.first().map_or(0, Vec::len),
         Part::Gap { min, .. } => *min,
+    }
+}
+
+/// A part as `::w` reads it: every byte of the pattern, `??` and nibbles
+/// included, followed by a zero byte; gaps are not doubled (measured with
+/// clamscan 1.4: `41??42::w` matches `A\0x\0B\0`, `41{2}42::w` two bytes
+/// between `A\0` and `B\0`).
+fn widened(p: Part) -> Part {
+    let zero = Atom {
+        mask: 0xFF,
+        value: 0,
+    };
+    let widen = |v: Vec<Atom>| -> Vec<Atom> { v.into_iter().flat_map(|a| [a, zero]).collect() };
+    match p {
+        Part::Atoms(a) => Part::Atoms(widen(a)),
+        Part::Alt(alts) => Part::Alt(alts.into_iter().map(widen).collect()),
+        Part::NotAlt(alts) => Part::NotAlt(alts.into_iter().map(widen).collect()),
+        g @ Part::Gap { .. } => g,
     }
 }
 
@@ -413,6 +498,7 @@ pub(crate) struct TooMuchWork;
 struct View<'a> {
     data: &'a [u8],
     back: bool,
+    nocase: bool,
 }
 
 impl View<'_> {
@@ -429,14 +515,26 @@ impl View<'_> {
         };
         if self.back {
             let (from, to) = (self.data.len() - end, self.data.len() - pos);
-            self.data
-                .get(from..to)
-                .is_some_and(|bytes| bytes.iter().rev().zip(atoms).all(|(&b, a)| a.matches(b)))
+            self.data.get(from..to).is_some_and(|bytes| {
+                bytes
+                    .iter()
+                    .rev()
+                    .zip(atoms)
+                    .all(|(&b, a)| self.atom_matches(*a, b))
+            })
         } else {
-            self.data
-                .get(pos..end)
-                .is_some_and(|bytes| bytes.iter().zip(atoms).all(|(&b, a)| a.matches(b)))
+            self.data.get(pos..end).is_some_and(|bytes| {
+                bytes
+                    .iter()
+                    .zip(atoms)
+                    .all(|(&b, a)| self.atom_matches(*a, b))
+            })
         }
+    }
+
+    #[inline]
+    fn atom_matches(&self, a: Atom, b: u8) -> bool {
+        a.matches(b) || (self.nocase && b.is_ascii_alphabetic() && a.matches(b ^ 0x20))
     }
 }
 
@@ -548,23 +646,33 @@ impl<'p> Search<'p> {
     }
 
     /// Whether the pattern matches with its anchor at `at`, starting where
-    /// `start_ok` accepts. The left side's memo assumes `start_ok` is the
-    /// same for every call on one object.
+    /// `start_ok` accepts and ending where `end_ok` accepts. The memos
+    /// assume both are the same for every call on one object.
     pub(crate) fn matches_at(
         &mut self,
         data: &[u8],
         at: usize,
         start_ok: &dyn Fn(usize) -> bool,
+        end_ok: &dyn Fn(usize) -> bool,
     ) -> Result<bool, TooMuchWork> {
+        let nocase = self.pattern.nocase;
         let end = at + self.pattern.anchor.len();
         if !self.right_ok.contains(&end) {
-            let fwd = View { data, back: false };
-            if !self.right.search(fwd, 0, end, &|_| true, &mut self.steps)? {
+            let fwd = View {
+                data,
+                back: false,
+                nocase,
+            };
+            if !self.right.search(fwd, 0, end, end_ok, &mut self.steps)? {
                 return Ok(false);
             }
             self.right_ok.insert(end);
         }
-        let back = View { data, back: true };
+        let back = View {
+            data,
+            back: true,
+            nocase,
+        };
         let len = data.len();
         // Backwards, position p is data index len - p; the start of the
         // match is where the left side stops.
@@ -581,7 +689,7 @@ mod tests {
         let p = Pattern::parse(pattern).unwrap();
         let mut s = Search::new(&p);
         memchr::memmem::find_iter(data, p.anchor())
-            .any(|at| s.matches_at(data, at, &|_| true).unwrap())
+            .any(|at| s.matches_at(data, at, &|_| true, &|_| true).unwrap())
     }
 
     #[test]

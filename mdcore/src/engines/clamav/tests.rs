@@ -93,10 +93,11 @@ fn targets_levels_ignores_and_skips_are_kept_apart() {
     assert_eq!(info[0].skipped["functionality level"], 2);
     assert_eq!(info[0].skipped["ndb: target 3 (normalized HTML)"], 1);
     assert_eq!(info[0].skipped["ndb: the boundary marker `(B)`"], 1);
-    assert_eq!(info[2].skipped["ldb: not executed by this engine yet"], 1);
+    assert_eq!(info[2].loaded["ldb"], 1);
     let e = b.build().unwrap();
-    // Not a PE: only the target-0 signature; the ignored one is gone.
-    assert_eq!(scan(&e, b"xxABCDxx"), ["All.UNOFFICIAL"]);
+    // Not a PE: the target-0 body signature and the logical one; the
+    // ignored one is gone.
+    assert_eq!(scan(&e, b"xxABCDxx"), ["All.UNOFFICIAL", "Sig.UNOFFICIAL"]);
 }
 
 #[test]
@@ -176,4 +177,70 @@ fn pe_entry_point_and_sections() {
             "Any.UNOFFICIAL"
         ]
     );
+}
+
+#[test]
+fn logical_signatures_count_modifiers_and_targets() {
+    let e = engine(&[(
+        "t.ldb",
+        "Both;Engine:81-255,Target:0;0&1;41424344;45464748\n\
+         Either;Target:0;0|1;41424344;7a7a7a7a\n\
+         NoCase;Target:0;0;616263646566::i\n\
+         Wide;Target:0;0;6a6b6c6d::w\n\
+         Word;Target:0;0;68656c6c6f::f\n\
+         Three;Target:0;0=3;6c6f6c\n\
+         Never;Target:0;0=0;41424344\n\
+         Sized;Engine:51-255,Target:0,FileSize:10-20;0;41424344\n\
+         Future;Engine:300-400,Target:0;0;41424344\n\
+         Pcre;Target:0;0&1;41424344;0/abc/\n\
+         InPe;Target:1;0;41424344\n",
+    )]);
+    let names = |d: &[u8]| {
+        let mut v = scan(&e, d);
+        v.sort();
+        v
+    };
+    assert_eq!(
+        names(b"..ABCD..EFGH.. ABCDEF a hello lolololo xx"),
+        [
+            "Both.UNOFFICIAL",
+            "Either.UNOFFICIAL",
+            // Holds with nothing matched: clamscan reports it always.
+            "Never.UNOFFICIAL",
+            "NoCase.UNOFFICIAL",
+            "Three.UNOFFICIAL",
+            "Word.UNOFFICIAL"
+        ]
+    );
+    // Nothing of the patterns: only the negation holds; the wide string,
+    // a word inside a word, the size range.
+    assert_eq!(
+        names(b"j\0k\0l\0m\0 xhellox"),
+        ["Never.UNOFFICIAL", "Wide.UNOFFICIAL"]
+    );
+    assert_eq!(
+        names(b"..ABCD...."),
+        ["Either.UNOFFICIAL", "Never.UNOFFICIAL", "Sized.UNOFFICIAL"]
+    );
+    let mut b = ClamAvBuilder::new();
+    b.add_source(
+        "t.ldb",
+        "Pcre;Target:0;0&1;41424344;0/abc/\nFuture;Engine:300-400,Target:0;0;41424344\n",
+    )
+    .unwrap();
+    let info = &b.databases[0];
+    assert_eq!(info.skipped["ldb: PCRE subsignatures"], 1);
+    assert_eq!(info.skipped["functionality level"], 1);
+    for bad in [
+        "X;Target:0;0&1;41424344",
+        "X;Target:0;0;41",
+        "X;Target:0;0;41424344::z",
+        "X;Target:0;(0;41424344",
+        "X;Target:0;0;EP+0:41424344",
+    ] {
+        assert!(
+            ClamAvBuilder::new().add_source("b.ldb", bad).is_err(),
+            "{bad}"
+        );
+    }
 }
