@@ -519,6 +519,110 @@ fn generated_logical_signatures_match_as_clamscan_matches() {
     assert!(own > 60 && own < inputs.len() - 60, "{own}");
 }
 
+/// Text files (mixed case, runs of whitespace, control bytes) and body
+/// and logical signatures for targets 0 and 7 cut from their normalized
+/// reading: clamscan scans a text file raw and normalized (lower case,
+/// one space for each whitespace run), and mdscan must find the same.
+#[test]
+fn text_files_are_also_matched_normalized_as_clamscan_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, files) = (dir.path().join("db"), dir.path().join("files"));
+    std::fs::create_dir_all(&db).unwrap();
+    std::fs::create_dir_all(&files).unwrap();
+    let mut r = Rng(0x7E47_0000_0000_0007);
+    let (mut ndb, mut ldb) = (String::new(), String::new());
+    let mut inputs: Vec<(String, Vec<u8>)> = Vec::new();
+    // Whitespace only: which files with control bytes clamscan still
+    // takes for text is not emulated (mdscan's own text detection
+    // decides).
+    let separators: [&[u8]; 6] = [b" ", b"  ", b"\t", b"\n", b"\r\n", b" \t "];
+    for i in 0..200 {
+        let mut text = Vec::new();
+        for _ in 0..(4 + r.below(12)) {
+            for _ in 0..(1 + r.below(6)) {
+                text.push(b"abcdABCD"[r.below(8) as usize]);
+            }
+            text.extend(separators[r.below(6) as usize]);
+        }
+        // The normalized reading, as ClamAV's textnorm.c makes it.
+        let mut norm = Vec::new();
+        let mut space = false;
+        for &c in &text {
+            if matches!(c, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ') {
+                if !space {
+                    norm.push(b' ');
+                }
+                space = true;
+            } else if (0x21..0x7F).contains(&c) {
+                norm.push(c.to_ascii_lowercase());
+                space = false;
+            }
+        }
+        let len = 4 + r.below(6) as usize;
+        let at = r.below((norm.len().saturating_sub(len) + 1) as u64) as usize;
+        let mut cut: Vec<u8> = norm[at..(at + len).min(norm.len())].to_vec();
+        if r.chance(20) {
+            let k = r.below(cut.len() as u64) as usize;
+            cut[k] = b"abcd "[r.below(5) as usize];
+        }
+        if r.chance(15) {
+            cut.make_ascii_uppercase();
+        }
+        // Two fixed bytes in a row, as clamscan wants.
+        if cut.windows(2).count() == 0 {
+            continue;
+        }
+        let hex: String = cut.iter().map(|b| format!("{b:02x}")).collect();
+        let target = if r.chance(50) { 0 } else { 7 };
+        let offset = if r.chance(20) {
+            format!("{at}")
+        } else {
+            "*".into()
+        };
+        ndb += &format!("Gen.Text-{i}:{target}:{offset}:{hex}\n");
+        if r.chance(50) {
+            let second: String = norm.iter().take(3).map(|b| format!("{b:02x}")).collect();
+            let op = if r.chance(50) { "&" } else { "|" };
+            ldb += &format!(
+                "Gen.TextLogical-{i};Engine:81-255,Target:{target};0{op}1;{hex};{second}\n"
+            );
+        }
+        inputs.push((format!("t{i:04}.txt"), text));
+    }
+    std::fs::write(db.join("gen.ndb"), &ndb).unwrap();
+    std::fs::write(db.join("gen.ldb"), &ldb).unwrap();
+    for (name, data) in &inputs {
+        std::fs::write(files.join(name), data).unwrap();
+    }
+    let Some(theirs) = clamscan(&db, &files) else {
+        return;
+    };
+    let theirs = theirs.unwrap_or_else(|e| panic!("clamscan refused the database: {e}"));
+    let mut b = ClamAvBuilder::new();
+    b.add_path(&db).unwrap();
+    let engine = b.build().unwrap();
+    let mut wrong = Vec::new();
+    let mut found = 0;
+    for (name, data) in &inputs {
+        let want = theirs.get(name).cloned().unwrap_or_default();
+        let got = ours(&engine, data);
+        found += usize::from(!want.is_empty());
+        if want != got {
+            wrong.push(format!(
+                "{name} ({:?}): clamscan {want:?}, mdscan {got:?}",
+                String::from_utf8_lossy(data)
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} disagree:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+    assert!(found > 100, "{found}");
+}
+
 fn sha1_hex(data: &[u8]) -> String {
     mdcore::hex(&Digests::of(data).sha1)
 }

@@ -177,8 +177,12 @@ impl Bodies {
 }
 
 /// Whether an object of `kind` (and `mime`) is of ClamAV target type
-/// `target`.
-pub(crate) fn target_fits(target: u32, kind: Kind, mime: &str) -> bool {
+/// `target`; `normalized` for the normalized reading of a text file, which
+/// only targets 0 and 7 see.
+pub(crate) fn target_fits(target: u32, kind: Kind, mime: &str, normalized: bool) -> bool {
+    if normalized {
+        return matches!(target, 0 | 7);
+    }
     match target {
         0 => true,
         1 => kind == Kind::Pe,
@@ -202,6 +206,32 @@ pub(crate) struct Object<'a> {
     pub(crate) kind: Kind,
     pub(crate) mime: &'a str,
     pub(crate) exec: Option<&'a ExecInfo>,
+    /// The normalized reading of a text file.
+    pub(crate) normalized: bool,
+}
+
+/// ClamAV's text normalization (`textnorm.c`): whitespace runs become one
+/// space, upper case letters lower case, other control bytes and bytes
+/// above 0x7F go.
+pub(crate) fn normalize_text(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len());
+    let mut space = false;
+    for &c in data {
+        match c {
+            b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ' => {
+                if !space {
+                    out.push(b' ');
+                }
+                space = true;
+            }
+            0x21..=0x7E => {
+                out.push(c.to_ascii_lowercase());
+                space = false;
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 impl Object<'_> {
@@ -210,7 +240,7 @@ impl Object<'_> {
         let within = |r: Option<(u64, u64)>, v: Option<u64>| {
             r.is_none_or(|(lo, hi)| v.is_some_and(|v| lo <= v && v <= hi))
         };
-        target_fits(t.target, self.kind, self.mime)
+        target_fits(t.target, self.kind, self.mime, self.normalized)
             && within(t.file_size, Some(len))
             && within(t.entry_point, self.exec.and_then(|e| e.entry))
             && within(t.sections, self.exec.map(|e| e.sections.len() as u64))
@@ -265,7 +295,7 @@ impl Matcher {
                     let eligible = (sub.pattern.min_len() as u64) <= len
                         && match sub.owner {
                             Owner::Body(b) => self.bodies.bodies.get(b).is_some_and(|b| {
-                                b.enabled && target_fits(b.target, o.kind, o.mime)
+                                b.enabled && target_fits(b.target, o.kind, o.mime, o.normalized)
                             }),
                             Owner::Logical { sig, .. } => {
                                 *eligible_logical.entry(sig).or_insert_with(|| {

@@ -644,11 +644,6 @@ fn body_line(line: &str) -> Result<Option<(&str, u32, Offset, Pattern)>, BodyErr
                 "ndb: target 3 (normalized HTML)".into(),
             ));
         }
-        7 => {
-            return Err(BodyError::Unsupported(
-                "ndb: target 7 (normalized text)".into(),
-            ));
-        }
         9 if offset.is_executable_relative() => {
             return Err(BodyError::Unsupported(
                 "ndb: Mach-O entry point and section offsets".into(),
@@ -678,11 +673,6 @@ fn logical_line(line: &str) -> Result<Option<LogicalLine<'_>>, LineError> {
         3 => {
             return Err(LineError::Unsupported(
                 "ldb: target 3 (normalized HTML)".into(),
-            ));
-        }
-        7 => {
-            return Err(LineError::Unsupported(
-                "ldb: target 7 (normalized text)".into(),
             ));
         }
         8 | 13.. => return Err(LineError::Unsupported(format!("ldb: target {target}"))),
@@ -815,8 +805,22 @@ impl ClamAvEngine {
             kind,
             mime,
             exec: exec.as_ref(),
+            normalized: false,
         };
         names.extend(self.matcher.scan(&object, deadline)?);
+        // clamscan scans an ASCII text file a second time, normalized, with
+        // the signatures for any type (0) and for normalized text (7).
+        if kind == Kind::Text && mime == "text/plain" && data.is_ascii() {
+            let text = body::normalize_text(data);
+            let normalized = Object {
+                data: &text,
+                kind,
+                mime,
+                exec: None,
+                normalized: true,
+            };
+            names.extend(self.matcher.scan(&normalized, deadline)?);
+        }
         let mut seen = HashSet::new();
         names.retain(|n| seen.insert(n.clone()));
         Ok(names)
