@@ -4,23 +4,25 @@
 //! What loads: the containers `.cvd` (MD5 and digital signature checked),
 //! `.cld` and `.cud`; hash signatures (`.hdb`, `.hsb`: MD5, SHA-1,
 //! SHA-256, size or `*`); PE section hashes (`.mdb`, `.msb`); body
-//! signatures (`.ndb`: every target type, the offsets `*`, `n`,
-//! `n,maxshift`, `EOF-n`, `EP±n`, `Sx+n`, `SEx`, `SL+n`, and ClamAV's hex
-//! pattern grammar, see [`pattern`]); false-positive lists (`.fp`, `.sfp`)
-//! and ignore lists (`.ign`, `.ign2`). A directory loads as `clamscan -d
-//! DIR` loads it (its database files, not its subdirectories; of a `.cvd`
-//! and a `.cld` of the same name, the newer version).
+//! signatures (`.ndb`: the offsets `*`, `n`, `n,maxshift`, `EOF-n`,
+//! `EP±n`, `Sx+n`, `SEx`, `SL+n`, and ClamAV's hex pattern grammar, see
+//! [`pattern`]); logical signatures (`.ldb`, see [`logical`]);
+//! false-positive lists (`.fp`, `.sfp`) and ignore lists (`.ign`,
+//! `.ign2`). A directory loads as `clamscan -d DIR` loads it (its database
+//! files, not its subdirectories; of a `.cvd` and a `.cld` of the same
+//! name, the newer version). Matching is in [`body`]; an ASCII text object
+//! is matched raw and, as clamscan does, normalized.
 //!
 //! What is counted and listed as skipped, never dropped silently: the
-//! kinds this engine does not execute yet (logical signatures `.ldb`,
-//! container metadata `.cdb`, bytecode `.cbc`, phishing `.pdb`/`.wdb`/
-//! `.gdb`, icons `.idb`, certificates `.crb`, import hashes `.imp`,
-//! file-type magic `.ftm`, YARA files), PUA databases (`.hdu`, `.hsu`,
-//! `.mdu`, `.msu`, `.ndu`, `.ldu`: clamscan loads them only with
-//! `--detect-pua`), signatures for another functionality level, and body
-//! signatures using what is not matched yet (normalized HTML and text
-//! targets 3 and 7, the boundary markers `(B)`/`(L)`/`(W)`, the `VI`
-//! offset, Mach-O entry points).
+//! kinds this engine does not execute yet (container metadata `.cdb`,
+//! bytecode `.cbc`, phishing `.pdb`/`.wdb`/`.gdb`, icons `.idb`,
+//! certificates `.crb`, import hashes `.imp`, file-type magic `.ftm`, YARA
+//! files), PUA databases (`.hdu`, `.hsu`, `.mdu`, `.msu`, `.ndu`, `.ldu`:
+//! clamscan loads them only with `--detect-pua`), signatures for another
+//! functionality level, and signatures using what is not matched yet
+//! (normalized HTML, target 3; the boundary markers `(B)`/`(L)`/`(W)`; the
+//! `VI` offset; Mach-O entry points; PCRE, byte-compare and macro
+//! subsignatures; `Container` and `Intermediates` conditions).
 //!
 //! Loading is all-or-nothing per file: a malformed line is an error naming
 //! the file and line, as clamscan's "Malformed database" is. Names are
