@@ -78,6 +78,76 @@ fn clamscan(db: &Path, files: &Path) -> Option<Result<BTreeMap<String, BTreeSet<
     Some(Ok(found))
 }
 
+/// Writes the `databases` (file name, text) and the `inputs` into a fresh
+/// directory, runs clamscan (`--allmatch`) and the engine over them, and
+/// fails listing every file where the names differ. Returns clamscan's
+/// names per file, `None` when clamscan is not installed (a visible skip).
+/// `MDSCAN_KEEP_HARNESS=DIR` keeps the database and files there.
+fn differential(
+    databases: &[(&str, &str)],
+    inputs: &[(String, Vec<u8>)],
+) -> Option<BTreeMap<String, BTreeSet<String>>> {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, files) = (dir.path().join("db"), dir.path().join("files"));
+    let keep = std::env::var_os("MDSCAN_KEEP_HARNESS").map(PathBuf::from);
+    if let Some(keep) = &keep {
+        let _ = std::fs::remove_dir_all(keep);
+    }
+    for root in std::iter::once(dir.path().to_path_buf()).chain(keep) {
+        std::fs::create_dir_all(root.join("db")).unwrap();
+        std::fs::create_dir_all(root.join("files")).unwrap();
+        for (name, text) in databases {
+            std::fs::write(root.join("db").join(name), text).unwrap();
+        }
+        for (name, data) in inputs {
+            std::fs::write(root.join("files").join(name), data).unwrap();
+        }
+    }
+    let theirs = clamscan(&db, &files)?;
+    let theirs = theirs.unwrap_or_else(|e| panic!("clamscan refused the database: {e}"));
+    let mut b = ClamAvBuilder::new();
+    b.add_path(&db).unwrap();
+    let engine = b.build().unwrap();
+    let mut wrong = Vec::new();
+    for (name, data) in inputs {
+        let want = theirs.get(name).cloned().unwrap_or_default();
+        let got = ours(&engine, data);
+        if want != got {
+            let only_theirs: Vec<_> = want.difference(&got).collect();
+            let only_ours: Vec<_> = got.difference(&want).collect();
+            wrong.push(format!(
+                "{name} ({:?}): only clamscan {only_theirs:?}, only mdscan {only_ours:?}",
+                String::from_utf8_lossy(data)
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {} files disagree:\n{}",
+        wrong.len(),
+        inputs.len(),
+        wrong.join("\n")
+    );
+    Some(theirs)
+}
+
+/// How many files clamscan names with their own signature (`{prefix}{i}`).
+fn own_hits(
+    theirs: &BTreeMap<String, BTreeSet<String>>,
+    inputs: &[(String, Vec<u8>)],
+    prefix: &str,
+) -> usize {
+    inputs
+        .iter()
+        .enumerate()
+        .filter(|(i, (name, _))| {
+            theirs
+                .get(name)
+                .is_some_and(|n| n.contains(&format!("{prefix}{i}.UNOFFICIAL")))
+        })
+        .count()
+}
+
 /// A small deterministic generator (xorshift64*).
 struct Rng(u64);
 
@@ -242,10 +312,6 @@ fn offset(r: &mut Rng, at: usize, len: usize) -> String {
 /// and through the engine: the same names for every file.
 #[test]
 fn generated_signatures_match_as_clamscan_matches() {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, files) = (dir.path().join("db"), dir.path().join("files"));
-    std::fs::create_dir_all(&db).unwrap();
-    std::fs::create_dir_all(&files).unwrap();
     let mut r = Rng(0x9E37_79B9_7F4A_7C15);
     let (mut ndb, mut hdb, mut hsb) = (String::new(), String::new(), String::new());
     let mut inputs: Vec<(String, Vec<u8>)> = Vec::new();
@@ -297,53 +363,13 @@ fn generated_signatures_match_as_clamscan_matches() {
         }
         inputs.push((format!("f{i:04}.txt"), data));
     }
-    std::fs::write(db.join("gen.ndb"), &ndb).unwrap();
-    std::fs::write(db.join("gen.hdb"), &hdb).unwrap();
-    std::fs::write(db.join("gen.hsb"), &hsb).unwrap();
-    for (name, data) in &inputs {
-        std::fs::write(files.join(name), data).unwrap();
-    }
-    let Some(theirs) = clamscan(&db, &files) else {
+    let Some(theirs) = differential(
+        &[("gen.ndb", &ndb), ("gen.hdb", &hdb), ("gen.hsb", &hsb)],
+        &inputs,
+    ) else {
         return;
     };
-    let theirs = theirs.unwrap_or_else(|e| panic!("clamscan refused the database: {e}"));
-    if let Some(keep) = std::env::var_os("MDSCAN_KEEP_HARNESS") {
-        // For a look at a disagreement: the database and the files.
-        let keep = PathBuf::from(keep);
-        let _ = std::fs::remove_dir_all(&keep);
-        std::fs::create_dir_all(keep.join("files")).unwrap();
-        for f in ["gen.ndb", "gen.hdb", "gen.hsb"] {
-            std::fs::copy(db.join(f), keep.join(f)).unwrap();
-        }
-        for (name, data) in &inputs {
-            std::fs::write(keep.join("files").join(name), data).unwrap();
-        }
-    }
-    let mut b = ClamAvBuilder::new();
-    b.add_path(&db).unwrap();
-    let engine = b.build().unwrap();
-    let mut wrong = Vec::new();
-    let mut own = 0;
-    for (i, (name, data)) in inputs.iter().enumerate() {
-        let want = theirs.get(name).cloned().unwrap_or_default();
-        let got = ours(&engine, data);
-        own += usize::from(want.contains(&format!("Gen.Body-{i}.UNOFFICIAL")));
-        if want != got {
-            let only_theirs: Vec<_> = want.difference(&got).collect();
-            let only_ours: Vec<_> = got.difference(&want).collect();
-            wrong.push(format!(
-                "{name} ({:?}): only clamscan {only_theirs:?}, only mdscan {only_ours:?}",
-                String::from_utf8_lossy(data)
-            ));
-        }
-    }
-    assert!(
-        wrong.is_empty(),
-        "{} of {} files disagree:\n{}",
-        wrong.len(),
-        inputs.len(),
-        wrong.join("\n")
-    );
+    let own = own_hits(&theirs, &inputs, "Gen.Body-");
     // The generator must produce both outcomes for a file's own
     // signature (a hit, a near miss), or the test proves little.
     assert!(own > 150 && own < inputs.len() - 50, "{own}");
@@ -397,10 +423,6 @@ fn expression(r: &mut Rng, n: usize) -> String {
 /// three times each, through clamscan and through the engine.
 #[test]
 fn generated_logical_signatures_match_as_clamscan_matches() {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, files) = (dir.path().join("db"), dir.path().join("files"));
-    std::fs::create_dir_all(&db).unwrap();
-    std::fs::create_dir_all(&files).unwrap();
     let mut r = Rng(0x51A7_E5EE_D000_0031);
     let mut ldb = String::new();
     let mut inputs: Vec<(String, Vec<u8>)> = Vec::new();
@@ -474,48 +496,10 @@ fn generated_logical_signatures_match_as_clamscan_matches() {
         data.extend((0..r.below(16)).map(|_| letter(&mut r)));
         inputs.push((format!("l{i:04}.txt"), data));
     }
-    std::fs::write(db.join("gen.ldb"), &ldb).unwrap();
-    for (name, data) in &inputs {
-        std::fs::write(files.join(name), data).unwrap();
-    }
-    if let Some(keep) = std::env::var_os("MDSCAN_KEEP_HARNESS") {
-        let keep = PathBuf::from(keep);
-        let _ = std::fs::remove_dir_all(&keep);
-        std::fs::create_dir_all(keep.join("files")).unwrap();
-        std::fs::copy(db.join("gen.ldb"), keep.join("gen.ldb")).unwrap();
-        for (name, data) in &inputs {
-            std::fs::write(keep.join("files").join(name), data).unwrap();
-        }
-    }
-    let Some(theirs) = clamscan(&db, &files) else {
+    let Some(theirs) = differential(&[("gen.ldb", &ldb)], &inputs) else {
         return;
     };
-    let theirs = theirs.unwrap_or_else(|e| panic!("clamscan refused the database: {e}"));
-    let mut b = ClamAvBuilder::new();
-    b.add_path(&db).unwrap();
-    let engine = b.build().unwrap();
-    let mut wrong = Vec::new();
-    let mut own = 0;
-    for (i, (name, data)) in inputs.iter().enumerate() {
-        let want = theirs.get(name).cloned().unwrap_or_default();
-        let got = ours(&engine, data);
-        own += usize::from(want.contains(&format!("Gen.Logical-{i}.UNOFFICIAL")));
-        if want != got {
-            let only_theirs: Vec<_> = want.difference(&got).collect();
-            let only_ours: Vec<_> = got.difference(&want).collect();
-            wrong.push(format!(
-                "{name} ({:?}): only clamscan {only_theirs:?}, only mdscan {only_ours:?}",
-                String::from_utf8_lossy(data)
-            ));
-        }
-    }
-    assert!(
-        wrong.is_empty(),
-        "{} of {} files disagree:\n{}",
-        wrong.len(),
-        inputs.len(),
-        wrong.join("\n")
-    );
+    let own = own_hits(&theirs, &inputs, "Gen.Logical-");
     assert!(own > 60 && own < inputs.len() - 60, "{own}");
 }
 
@@ -525,10 +509,6 @@ fn generated_logical_signatures_match_as_clamscan_matches() {
 /// one space for each whitespace run), and mdscan must find the same.
 #[test]
 fn text_files_are_also_matched_normalized_as_clamscan_does() {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, files) = (dir.path().join("db"), dir.path().join("files"));
-    std::fs::create_dir_all(&db).unwrap();
-    std::fs::create_dir_all(&files).unwrap();
     let mut r = Rng(0x7E47_0000_0000_0007);
     let (mut ndb, mut ldb) = (String::new(), String::new());
     let mut inputs: Vec<(String, Vec<u8>)> = Vec::new();
@@ -589,37 +569,10 @@ fn text_files_are_also_matched_normalized_as_clamscan_does() {
         }
         inputs.push((format!("t{i:04}.txt"), text));
     }
-    std::fs::write(db.join("gen.ndb"), &ndb).unwrap();
-    std::fs::write(db.join("gen.ldb"), &ldb).unwrap();
-    for (name, data) in &inputs {
-        std::fs::write(files.join(name), data).unwrap();
-    }
-    let Some(theirs) = clamscan(&db, &files) else {
+    let Some(theirs) = differential(&[("gen.ndb", &ndb), ("gen.ldb", &ldb)], &inputs) else {
         return;
     };
-    let theirs = theirs.unwrap_or_else(|e| panic!("clamscan refused the database: {e}"));
-    let mut b = ClamAvBuilder::new();
-    b.add_path(&db).unwrap();
-    let engine = b.build().unwrap();
-    let mut wrong = Vec::new();
-    let mut found = 0;
-    for (name, data) in &inputs {
-        let want = theirs.get(name).cloned().unwrap_or_default();
-        let got = ours(&engine, data);
-        found += usize::from(!want.is_empty());
-        if want != got {
-            wrong.push(format!(
-                "{name} ({:?}): clamscan {want:?}, mdscan {got:?}",
-                String::from_utf8_lossy(data)
-            ));
-        }
-    }
-    assert!(
-        wrong.is_empty(),
-        "{} disagree:\n{}",
-        wrong.len(),
-        wrong.join("\n")
-    );
+    let found = theirs.values().filter(|n| !n.is_empty()).count();
     assert!(found > 100, "{found}");
 }
 

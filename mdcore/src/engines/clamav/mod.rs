@@ -376,8 +376,8 @@ impl ClamAvBuilder {
                             count(info, ext);
                         }
                         Ok(None) => skip(info, "functionality level"),
-                        Err(BodyError::Malformed(m)) => return Err(db_error(path, n, m)),
-                        Err(BodyError::Unsupported(why)) => skip(info, &why),
+                        Err(LineError::Malformed(m)) => return Err(db_error(path, n, m)),
+                        Err(LineError::Unsupported(why)) => skip(info, &why),
                     }
                 }
             }
@@ -593,66 +593,61 @@ fn hash_line(line: &str, section: bool) -> Result<HashLine<'_>, String> {
     Ok((digest, size, name, levels(rest)?))
 }
 
-enum BodyError {
-    Malformed(String),
-    Unsupported(String),
-}
-
 /// An `.ndb` line: `name:target:offset:hex[:min[:max]]`; `None` when it is
 /// for another functionality level.
-fn body_line(line: &str) -> Result<Option<(&str, u32, Offset, Pattern)>, BodyError> {
+fn body_line(line: &str) -> Result<Option<(&str, u32, Offset, Pattern)>, LineError> {
     let f: Vec<&str> = line.split(':').collect();
     let (name, target, off, hex, rest) = match f.as_slice() {
         [name, target, off, hex, rest @ ..] if rest.len() <= 2 => {
             (*name, *target, *off, *hex, rest)
         }
         _ => {
-            return Err(BodyError::Malformed(
+            return Err(LineError::Malformed(
                 "a body signature is name:target:offset:hex[:min_level[:max_level]]".into(),
             ));
         }
     };
     // The level is read first: a signature for another level is passed
     // over unparsed (ClamAV's own end-of-life notice is plain text).
-    let lv = levels(rest).map_err(BodyError::Malformed)?;
+    let lv = levels(rest).map_err(LineError::Malformed)?;
     if !level_ok(lv) {
         return Ok(None);
     }
     let target: u32 = target
         .parse()
-        .map_err(|_| BodyError::Malformed(format!("target type `{target}` is not a number")))?;
+        .map_err(|_| LineError::Malformed(format!("target type `{target}` is not a number")))?;
     if Offset::is_version_info(off) {
         if target != 1 {
-            return Err(BodyError::Malformed(
+            return Err(LineError::Malformed(
                 "`VI` is an offset for PE targets".into(),
             ));
         }
-        return Err(BodyError::Unsupported("ndb: the VI offset".into()));
+        return Err(LineError::Unsupported("ndb: the VI offset".into()));
     }
     let offset =
-        Offset::parse(off).map_err(|e| BodyError::Malformed(format!("offset: {}", e.0)))?;
+        Offset::parse(off).map_err(|e| LineError::Malformed(format!("offset: {}", e.0)))?;
     if offset.is_executable_relative() && !matches!(target, 1 | 6 | 9) {
-        return Err(BodyError::Malformed(
+        return Err(LineError::Malformed(
             "EP and section offsets are for PE, ELF and Mach-O targets".into(),
         ));
     }
     let pattern = Pattern::parse(hex).map_err(|e| match e {
-        ParseError::Malformed(m) => BodyError::Malformed(m),
-        ParseError::Unsupported(u) => BodyError::Unsupported(format!("ndb: {}", u.0)),
+        ParseError::Malformed(m) => LineError::Malformed(m),
+        ParseError::Unsupported(u) => LineError::Unsupported(format!("ndb: {}", u.0)),
     })?;
     match target {
         3 => {
-            return Err(BodyError::Unsupported(
+            return Err(LineError::Unsupported(
                 "ndb: target 3 (normalized HTML)".into(),
             ));
         }
         9 if offset.is_executable_relative() => {
-            return Err(BodyError::Unsupported(
+            return Err(LineError::Unsupported(
                 "ndb: Mach-O entry point and section offsets".into(),
             ));
         }
         8 | 13.. => {
-            return Err(BodyError::Unsupported(format!("ndb: target {target}")));
+            return Err(LineError::Unsupported(format!("ndb: target {target}")));
         }
         _ => {}
     }
