@@ -67,6 +67,23 @@ pub(crate) struct Bodies {
     logicals: Vec<LogicalSig>,
 }
 
+/// Why a scan stopped before its end: the engine reports a failure (code
+/// 3), or a timeout (the object gets 16), never a silent miss.
+#[derive(Debug)]
+pub(crate) enum Stop {
+    OutOfTime,
+    TooMuchWork(usize),
+}
+
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stop::OutOfTime => f.write_str("the ClamAV engine ran out of time"),
+            Stop::TooMuchWork(id) => write!(f, "a ClamAV signature needed too much work ({id})"),
+        }
+    }
+}
+
 /// The most matches of one subsignature counted in one object.
 const MAX_COUNT: u64 = 100_000;
 
@@ -269,10 +286,16 @@ struct State<'p> {
 }
 
 impl Matcher {
+    /// Whether no body or logical signature is loaded (a scan finds
+    /// nothing).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.exact.is_none() && self.folded.is_none() && self.always.is_empty()
+    }
+
     /// The names of the body and logical signatures that match, `.ndb`
     /// first, each in load order; an error when the search ran out of work
     /// or time.
-    pub(crate) fn scan(&self, o: &Object<'_>, deadline: Instant) -> Result<Vec<String>, String> {
+    pub(crate) fn scan(&self, o: &Object<'_>, deadline: Instant) -> Result<Vec<String>, Stop> {
         let data = o.data;
         let len = data.len() as u64;
         let mut states: HashMap<usize, State<'_>> = HashMap::new();
@@ -283,7 +306,7 @@ impl Matcher {
             for hit in ac.find_overlapping_iter(data) {
                 n += 1;
                 if n.is_multiple_of(4096) && Instant::now() > deadline {
-                    return Err("the ClamAV engine ran out of time".into());
+                    return Err(Stop::OutOfTime);
                 }
                 let Some(&id) = ids.get(hit.pattern().as_usize()) else {
                     continue;
@@ -331,7 +354,7 @@ impl Matcher {
                 let ok = state
                     .search
                     .matches_at(data, hit.start(), &start_ok, &end_ok)
-                    .map_err(|_| format!("a ClamAV signature needed too much work ({id})"))?;
+                    .map_err(|_| Stop::TooMuchWork(id))?;
                 if ok {
                     state.count += 1;
                 }

@@ -13,6 +13,8 @@ use std::io::Read;
 use md5::{Digest, Md5};
 use num_bigint::BigUint;
 
+use crate::digest::hex;
+
 /// ClamAV's database-signing key: modulus (decimal) and exponent, as
 /// published in its sources (`libclamav/dsig.c`).
 const KEY_N: &str = "118640995551645342603070001658453189751527774412027743746599405743243142607464144767361060640655844749760788890022283424922762488917565551002467771109669598189410434699034532232228621591089508178591428456220796841621637175567590476666928698770143328137383952820383197532047771780196576957695822641224262693037";
@@ -95,10 +97,6 @@ fn signature_ok(md5_hex: &str, dsig: &str) -> bool {
     md5.resize(16, 0);
     md5.reverse();
     hex(&md5).eq_ignore_ascii_case(md5_hex)
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// A container's member files: (name, bytes).

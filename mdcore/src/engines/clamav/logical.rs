@@ -11,6 +11,8 @@
 //! skipped and counted: PCRE, byte-compare and macro subsignatures,
 //! `Container`, `Intermediates`, icon groups and handler types.
 
+use super::pattern::LineError;
+
 /// A subsignature's modifiers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Mods {
@@ -27,13 +29,6 @@ pub(crate) struct SubsigText<'a> {
     pub(crate) offset: &'a str,
     pub(crate) hex: &'a str,
     pub(crate) mods: Mods,
-}
-
-/// Why a line is not taken.
-#[derive(Debug)]
-pub(crate) enum LineError {
-    Malformed(String),
-    Unsupported(String),
 }
 
 fn malformed<T>(why: impl Into<String>) -> Result<T, LineError> {

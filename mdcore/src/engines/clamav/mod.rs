@@ -45,10 +45,10 @@ use md5::{Digest, Md5};
 use crate::engines::{Engine, EngineInfo, EngineKind, EngineResult, ObjectView};
 use crate::errors::Error;
 use crate::kind::Kind;
-use body::{Bodies, Matcher, NewSubsig, Object};
-use logical::{LineError, Mods};
+use body::{Bodies, Matcher, NewSubsig, Object, Stop};
+use logical::Mods;
 use offset::Offset;
-use pattern::{ParseError, Pattern};
+use pattern::{LineError, Pattern};
 
 /// The functionality level this engine answers to: that of ClamAV 1.4
 /// (Debian's clamscan 1.4.6 loads signatures up to level 216). Signatures
@@ -548,16 +548,6 @@ fn levels(fields: &[&str]) -> Result<(Option<u32>, Option<u32>), String> {
     Ok((lv(fields.first())?, lv(fields.get(1))?))
 }
 
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
 type Levels = (Option<u32>, Option<u32>);
 
 /// A hash line: `hash:size:name[:min[:max]]`, or `size:hash:name[...]` for
@@ -576,7 +566,7 @@ fn hash_line(line: &str, section: bool) -> Result<HashLine<'_>, String> {
     } else {
         (first, second)
     };
-    let digest = unhex(hash)
+    let digest = crate::digest::unhex(hash)
         .filter(|d| matches!(d.len(), 16 | 20 | 32))
         .ok_or_else(|| format!("`{hash}` is not an MD5, SHA-1 or SHA-256 in hex"))?;
     let size = if size == "*" {
@@ -631,10 +621,7 @@ fn body_line(line: &str) -> Result<Option<(&str, u32, Offset, Pattern)>, LineErr
             "EP and section offsets are for PE, ELF and Mach-O targets".into(),
         ));
     }
-    let pattern = Pattern::parse(hex).map_err(|e| match e {
-        ParseError::Malformed(m) => LineError::Malformed(m),
-        ParseError::Unsupported(u) => LineError::Unsupported(format!("ndb: {}", u.0)),
-    })?;
+    let pattern = Pattern::parse(hex).map_err(|e| e.in_kind("ndb"))?;
     match target {
         3 => {
             return Err(LineError::Unsupported(
@@ -707,12 +694,7 @@ fn logical_line(line: &str) -> Result<Option<LogicalLine<'_>>, LineError> {
         for &wide in readings {
             patterns.push(
                 Pattern::parse_with(sub.hex, 2, wide, m.nocase, m != Mods::default(), true)
-                    .map_err(|e| match e {
-                        ParseError::Malformed(m) => LineError::Malformed(m),
-                        ParseError::Unsupported(u) => {
-                            LineError::Unsupported(format!("ldb: {}", u.0))
-                        }
-                    })?,
+                    .map_err(|e| e.in_kind("ldb"))?,
             );
         }
         subs.push(NewSubsig {
@@ -743,7 +725,7 @@ impl ClamAvEngine {
 
     /// The names of the signatures that match `object`, in database order;
     /// an error when the search ran out of work or time.
-    fn matches(&self, object: &ObjectView<'_>, deadline: Instant) -> Result<Vec<String>, String> {
+    fn matches(&self, object: &ObjectView<'_>, deadline: Instant) -> Result<Vec<String>, Stop> {
         let data = object.data;
         if data.len() <= SMALLEST {
             return Ok(Vec::new());
@@ -807,7 +789,8 @@ impl ClamAvEngine {
         names.extend(self.matcher.scan(&object, deadline)?);
         // clamscan scans an ASCII text file a second time, normalized, with
         // the signatures for any type (0) and for normalized text (7).
-        if kind == Kind::Text && mime == "text/plain" && data.is_ascii() {
+        if kind == Kind::Text && mime == "text/plain" && !self.matcher.is_empty() && data.is_ascii()
+        {
             let text = body::normalize_text(data);
             let normalized = Object {
                 data: &text,
@@ -838,8 +821,8 @@ impl Engine for ClamAvEngine {
                 threats: names,
                 ..EngineResult::clean()
             },
-            Err(why) if why.contains("time") => EngineResult::timed_out(why),
-            Err(why) => EngineResult::failed(why),
+            Err(stop @ Stop::OutOfTime) => EngineResult::timed_out(stop.to_string()),
+            Err(stop @ Stop::TooMuchWork(_)) => EngineResult::failed(stop.to_string()),
         }
     }
 }

@@ -6,8 +6,8 @@
 //! anchored range `[n-m]`, alternatives `(aa|bb|cc)` (single bytes or
 //! strings, which may differ in length), negated alternatives `!(aa|bb)`.
 //! The boundary markers `(B)`, `(L)` and `(W)` are recognised and refused
-//! with [`Unsupported`]: the signature is counted as skipped, not matched
-//! wrongly.
+//! as [`LineError::Unsupported`]: the signature is counted as skipped, not
+//! matched wrongly.
 //!
 //! Matching is a depth-first search over the parts with a memo of the
 //! (part, position) states that failed, so a pattern with many gaps costs
@@ -48,11 +48,6 @@ enum Part {
     Gap { min: usize, max: Option<usize> },
 }
 
-/// A pattern feature mdscan does not match yet: the signature is skipped
-/// and counted, never matched differently from clamscan.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Unsupported(pub(crate) String);
-
 /// A parsed pattern, split at its anchor.
 #[derive(Clone, Debug)]
 pub(crate) struct Pattern {
@@ -74,15 +69,28 @@ pub(crate) struct Pattern {
     nocase: bool,
 }
 
-/// Why a pattern line is malformed, or that it uses what is not matched.
+/// Why a signature line is not taken: malformed (clamscan refuses the
+/// database), or using what mdscan does not match yet (the signature is
+/// skipped and counted, never matched differently from clamscan).
 #[derive(Debug)]
-pub(crate) enum ParseError {
+pub(crate) enum LineError {
     Malformed(String),
-    Unsupported(Unsupported),
+    Unsupported(String),
 }
 
-fn bad<T>(why: impl Into<String>) -> Result<T, ParseError> {
-    Err(ParseError::Malformed(why.into()))
+impl LineError {
+    /// The same error with an unsupported feature named for its kind of
+    /// database (`ndb: ...`).
+    pub(crate) fn in_kind(self, kind: &str) -> LineError {
+        match self {
+            LineError::Unsupported(why) => LineError::Unsupported(format!("{kind}: {why}")),
+            malformed => malformed,
+        }
+    }
+}
+
+fn bad<T>(why: impl Into<String>) -> Result<T, LineError> {
+    Err(LineError::Malformed(why.into()))
 }
 
 fn hex_digit(c: u8) -> Option<u8> {
@@ -95,17 +103,17 @@ fn hex_digit(c: u8) -> Option<u8> {
 }
 
 /// One byte of hex at `s[i..i+2]`, with `?` nibbles.
-fn atom_at(s: &[u8], i: usize) -> Result<Atom, ParseError> {
+fn atom_at(s: &[u8], i: usize) -> Result<Atom, LineError> {
     let (Some(&h), Some(&l)) = (s.get(i), s.get(i + 1)) else {
         return bad("odd number of hex digits");
     };
-    let nibble = |c: u8| -> Result<Option<u8>, ParseError> {
+    let nibble = |c: u8| -> Result<Option<u8>, LineError> {
         if c == b'?' {
             Ok(None)
         } else {
             hex_digit(c)
                 .map(Some)
-                .ok_or_else(|| ParseError::Malformed(format!("`{}` is not hex", c as char)))
+                .ok_or_else(|| LineError::Malformed(format!("`{}` is not hex", c as char)))
         }
     };
     let (h, l) = (nibble(h)?, nibble(l)?);
@@ -121,13 +129,13 @@ fn atom_at(s: &[u8], i: usize) -> Result<Atom, ParseError> {
     Ok(Atom { mask, value })
 }
 
-fn number(s: &str) -> Result<usize, ParseError> {
+fn number(s: &str) -> Result<usize, LineError> {
     s.parse::<usize>()
-        .map_err(|_| ParseError::Malformed(format!("`{s}` is not a number")))
+        .map_err(|_| LineError::Malformed(format!("`{s}` is not a number")))
 }
 
 /// Parses the inside of `{...}` or `[...]`.
-fn gap(inner: &str) -> Result<Part, ParseError> {
+fn gap(inner: &str) -> Result<Part, LineError> {
     let part = if let Some(n) = inner.strip_prefix('-') {
         Part::Gap {
             min: 0,
@@ -158,7 +166,7 @@ fn gap(inner: &str) -> Result<Part, ParseError> {
 }
 
 /// Parses an alternative's strings.
-fn alternatives(inner: &[u8]) -> Result<Vec<Vec<Atom>>, ParseError> {
+fn alternatives(inner: &[u8]) -> Result<Vec<Vec<Atom>>, LineError> {
     let mut out = Vec::new();
     for alt in inner.split(|&c| c == b'|') {
         if alt.is_empty() {
@@ -177,7 +185,7 @@ fn alternatives(inner: &[u8]) -> Result<Vec<Vec<Atom>>, ParseError> {
 
 impl Pattern {
     /// Parses a hex pattern.
-    pub(crate) fn parse(text: &str) -> Result<Pattern, ParseError> {
+    pub(crate) fn parse(text: &str) -> Result<Pattern, LineError> {
         Pattern::parse_with(text, 3, false, false, false, false)
     }
 
@@ -194,7 +202,7 @@ impl Pattern {
         nocase: bool,
         modified: bool,
         last_part_anchor: bool,
-    ) -> Result<Pattern, ParseError> {
+    ) -> Result<Pattern, LineError> {
         let s = text.as_bytes();
         let mut parts: Vec<Part> = Vec::new();
         let mut run: Vec<Atom> = Vec::new();
@@ -225,7 +233,7 @@ impl Pattern {
                     };
                     let len = inner.len();
                     let inner = std::str::from_utf8(inner)
-                        .map_err(|_| ParseError::Malformed("not ASCII".into()))?;
+                        .map_err(|_| LineError::Malformed("not ASCII".into()))?;
                     flush(&mut run, &mut parts);
                     let g = gap(inner)?;
                     if open == b'[' {
@@ -244,11 +252,11 @@ impl Pattern {
                         return bad("`(` is not closed");
                     };
                     if let [m @ (b'B' | b'L' | b'W')] = inner {
-                        return Err(ParseError::Unsupported(Unsupported(format!(
+                        return Err(LineError::Unsupported(format!(
                             "the boundary marker `{}({})`",
                             if negated { "!" } else { "" },
                             *m as char
-                        ))));
+                        )));
                     }
                     let alts = alternatives(inner)?;
                     flush(&mut run, &mut parts);
@@ -324,7 +332,7 @@ impl Pattern {
         mut parts: Vec<Part>,
         leading_bracket: bool,
         from: usize,
-    ) -> Result<Pattern, ParseError> {
+    ) -> Result<Pattern, LineError> {
         let mut best: Option<(usize, usize, usize)> = None; // (part, start, len)
         let has_fixed = |p: &Part| matches!(p, Part::Atoms(a) if a.iter().any(|a| a.is_exact()));
         let from = if parts.iter().skip(from).any(has_fixed) {
@@ -343,14 +351,14 @@ impl Pattern {
             }
         }
         let Some((p, start, len)) = best else {
-            return Err(ParseError::Unsupported(Unsupported(
+            return Err(LineError::Unsupported(
                 "a pattern without a fixed byte".into(),
-            )));
+            ));
         };
         let min_len = parts.iter().map(min_len).sum();
         let right_parts = parts.split_off(p + 1);
         let Some(Part::Atoms(mut atoms)) = parts.pop() else {
-            return Err(ParseError::Malformed("no anchor".into()));
+            return Err(LineError::Malformed("no anchor".into()));
         };
         let tail = atoms.split_off((start + len).min(atoms.len()));
         let fixed = atoms.split_off(start.min(atoms.len()));
@@ -395,7 +403,7 @@ impl Pattern {
 /// between two `*`/`{}` gaps are at least 2 long; `[n-m]` has one single
 /// byte on one side and at least two on the other, with n <= m <= 32; the
 /// pattern is at least 3 bytes and holds 2 fixed bytes in a row.
-fn check_shape(parts: &[Part], brackets: &[usize], min_total: usize) -> Result<(), ParseError> {
+fn check_shape(parts: &[Part], brackets: &[usize], min_total: usize) -> Result<(), LineError> {
     // Byte lengths of the pieces between gaps of either kind, each with
     // whether the gap before it is a bracket one.
     let mut pieces: Vec<(usize, bool)> = vec![(0, false)];
@@ -734,13 +742,13 @@ mod tests {
             "41!42",
         ] {
             assert!(
-                matches!(Pattern::parse(bad), Err(ParseError::Malformed(_))),
+                matches!(Pattern::parse(bad), Err(LineError::Malformed(_))),
                 "{bad}"
             );
         }
         assert!(matches!(
             Pattern::parse("4142(B)4344"),
-            Err(ParseError::Unsupported(_))
+            Err(LineError::Unsupported(_))
         ));
     }
 }
